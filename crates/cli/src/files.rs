@@ -1,0 +1,82 @@
+//! Finding the tree root and the C files named on the command line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// The tree root per SPEC.md §1: `--root`, else the nearest ancestor of the
+/// first path that looks like a kernel tree, else the current directory.
+pub fn find_root(explicit: Option<&Path>, paths: &[PathBuf]) -> Result<PathBuf> {
+    if let Some(root) = explicit {
+        return root
+            .canonicalize()
+            .with_context(|| format!("cannot read --root {}", root.display()));
+    }
+    let first = paths
+        .first()
+        .map_or_else(|| PathBuf::from("."), Clone::clone);
+    let first = first
+        .canonicalize()
+        .with_context(|| format!("cannot read {}", first.display()))?;
+    let is_kernel_root = |dir: &Path| {
+        dir.join("include/linux").is_dir()
+            && (dir.join("Kbuild").exists() || dir.join("MAINTAINERS").exists())
+    };
+    let found = first.ancestors().find(|dir| is_kernel_root(dir));
+    match found {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => std::env::current_dir().context("cannot read the current directory"),
+    }
+}
+
+/// Every `.c` and `.h` file under `paths` (files named directly are taken
+/// whatever their extension), as paths relative to `root`, sorted.
+pub fn collect_c_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let defaults = [PathBuf::from(".")];
+    let paths = if paths.is_empty() {
+        &defaults[..]
+    } else {
+        paths
+    };
+    let mut out = Vec::new();
+    for path in paths {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let abs = path
+            .canonicalize()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.is_file() {
+            out.push(relative(root, &abs)?);
+            continue;
+        }
+        let walk = walkdir::WalkDir::new(&abs)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walk {
+            let entry = entry.with_context(|| format!("cannot read under {}", path.display()))?;
+            let is_c = entry.file_type().is_file()
+                && matches!(
+                    entry.path().extension().and_then(|e| e.to_str()),
+                    Some("c" | "h")
+                );
+            if is_c {
+                out.push(relative(root, entry.path())?);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn relative(root: &Path, abs: &Path) -> Result<PathBuf> {
+    match abs.strip_prefix(root) {
+        Ok(rel) => Ok(rel.to_path_buf()),
+        Err(_) => bail!(
+            "{} is outside the tree root {}",
+            abs.display(),
+            root.display()
+        ),
+    }
+}

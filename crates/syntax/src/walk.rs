@@ -1,0 +1,67 @@
+//! Iterative tree walks: kernel macros nest deeply, so nothing here recurses.
+
+use tree_sitter::{Node, TreeCursor};
+
+/// Visits `root` and its descendants in pre-order. `visit` returns whether to
+/// descend into the node's children.
+pub fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor: TreeCursor<'t> = root.walk();
+    let mut descend = visit(cursor.node());
+    loop {
+        if descend && cursor.goto_first_child() {
+            descend = visit(cursor.node());
+            continue;
+        }
+        loop {
+            if cursor.node() == root {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                descend = visit(cursor.node());
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+/// Counts `ERROR` and `MISSING` nodes under `root` (zero without walking when
+/// the subtree has no error).
+pub fn count_errors(root: Node<'_>) -> u32 {
+    if !root.has_error() {
+        return 0;
+    }
+    let mut count = 0;
+    preorder(root, |node| {
+        if node.is_error() || node.is_missing() {
+            count += 1;
+        }
+        node.has_error()
+    });
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preorder_visits_every_node_once_without_recursion() {
+        // 20k nested parentheses would overflow a recursive walk's stack in debug builds.
+        let depth = 20_000;
+        let src = format!("int x = {}1{};", "(".repeat(depth), ")".repeat(depth));
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_c::LANGUAGE.into())
+            .unwrap();
+        let tree = parser.parse(&src, None).unwrap();
+        let mut count = 0usize;
+        preorder(tree.root_node(), |_| {
+            count += 1;
+            true
+        });
+        assert_eq!(count, tree.root_node().descendant_count());
+    }
+}
