@@ -5,6 +5,8 @@
 //!   or check that the checked-in file is fresh.
 //! - `kernel [--print-path]`: make Debian's linux-source-6.12 tree available under
 //!   `target/kernel/`.
+//! - `test`: the whole test suite, as CI runs it (kernel tree, fresh codegen, tests).
+//! - `demo`: run lockwarden on the real kernel tree.
 
 mod codegen;
 mod kernel;
@@ -22,6 +24,9 @@ commands:
                         with --check, fail if the checked-in file is stale
   kernel [--print-path] extract linux-source-6.12 into target/kernel/ (idempotent);
                         with --print-path, print only the tree's path
+  test                  everything CI runs: the kernel tree, codegen --check,
+                        cargo test --workspace --release
+  demo                  build lockwarden and run it on the real kernel tree
   help                  show this text";
 
 fn main() -> ExitCode {
@@ -43,12 +48,61 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     match command {
         "codegen" => codegen::run(flag(flags, "--check")?),
         "kernel" => kernel::run(flag(flags, "--print-path")?),
+        "test" if flags.is_empty() => test(),
+        "demo" if flags.is_empty() => demo(),
         "help" | "-h" | "--help" if flags.is_empty() => {
             println!("{USAGE}");
             Ok(())
         }
         _ => bail!("unknown command `{}`\n\n{USAGE}", args.join(" ")),
     }
+}
+
+/// Runs a command in the workspace root, failing when it fails.
+fn cargo(args: &[&str], env: &[(&str, &std::path::Path)]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args(args).current_dir(workspace_root());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let status = command.status()?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The test suite: kernel-tree tests need the tree, so it is made available first.
+fn test() -> anyhow::Result<()> {
+    let tree = kernel::kernel_tree()?;
+    codegen::run(true)?;
+    cargo(
+        &["test", "--workspace", "--release"],
+        &[("LOCKWARDEN_KERNEL", tree.as_path())],
+    )
+}
+
+/// The main job on the default input: the real kernel tree.
+fn demo() -> anyhow::Result<()> {
+    let tree = kernel::kernel_tree()?;
+    let mm = tree.join("mm");
+    let include = tree.join("include");
+    let args = [
+        "run",
+        "--release",
+        "--quiet",
+        "--package",
+        "lockwarden",
+        "--",
+        "parse-stats",
+        "--worst",
+        "10",
+    ];
+    let mut with_paths: Vec<&str> = args.to_vec();
+    let (mm, include) = (mm.to_string_lossy(), include.to_string_lossy());
+    with_paths.extend([mm.as_ref(), include.as_ref()]);
+    cargo(&with_paths, &[])
 }
 
 /// Accepts either no flags or exactly `name`; anything else is a usage error.
