@@ -339,7 +339,14 @@ impl Pass<'_> {
                     braces.pop();
                 }
                 TokenKind::Ident => {
-                    if let Some(next) = self.rewrite_ident(toks, &partner, k, prev, &braces) {
+                    if let Some((next, ends_with_paren)) =
+                        self.rewrite_ident(toks, &partner, k, prev, &braces)
+                    {
+                        // After a rewritten header or loop head, the `)` is what
+                        // precedes the body; a blanked macro leaves `prev` as it was.
+                        if ends_with_paren {
+                            prev = Some(toks[next - 1]);
+                        }
                         k = next;
                         continue;
                     }
@@ -351,8 +358,9 @@ impl Pass<'_> {
         }
     }
 
-    /// Handles the identifier at `k`; returns the index to continue at when
-    /// it consumed tokens (blanked or rewrote them).
+    /// Handles the identifier at `k`; when it consumed tokens (blanked or
+    /// rewrote them), returns the index to continue at and whether the
+    /// consumed tokens now end in a `)` that stays.
     fn rewrite_ident(
         &mut self,
         toks: &[Token],
@@ -360,7 +368,7 @@ impl Pass<'_> {
         k: usize,
         prev: Option<Token>,
         braces: &[bool],
-    ) -> Option<usize> {
+    ) -> Option<(usize, bool)> {
         let tok = toks[k];
         let name = self.name(&tok).to_owned();
         let open = k + 1;
@@ -396,7 +404,7 @@ impl Pass<'_> {
             match after {
                 Some(a) if a.is_punct(b'{') => {
                     self.rewrite_function_macro(toks, partner, k, close);
-                    Some(close + 1)
+                    Some((close + 1, true))
                 }
                 Some(a) if a.kind == TokenKind::Ident => {
                     let args = split_args(toks, partner, open, close);
@@ -407,24 +415,28 @@ impl Pass<'_> {
                         statement_arg: None,
                     });
                     self.blank(tok.start, toks[close].end);
-                    Some(close + 1)
+                    Some((close + 1, false))
                 }
                 _ => None,
             }
-        } else if braces.last() == Some(&true) && prev.is_some_and(is_statement_boundary) {
+        } else if braces.last() == Some(&true)
+            && prev.is_some_and(|p| is_statement_boundary(self.src, p))
+        {
             let body_follows = match after {
                 Some(a) if a.is_punct(b'{') => true,
-                Some(a) if a.kind == TokenKind::Ident => {
-                    self.has_newline(toks[close].end, a.start)
-                        && !after_is_operator_keyword(self.src, a)
-                }
+                // A one-statement body on the next line: `x++;`, `*p = 0;`, `(void)f();`.
+                Some(a) if self.has_newline(toks[close].end, a.start) => match a.kind {
+                    TokenKind::Ident => !after_is_operator_keyword(self.src, a),
+                    TokenKind::Punct(b'*' | b'(' | b'+' | b'-') => true,
+                    _ => false,
+                },
                 _ => false,
             };
             if !body_follows {
                 return None;
             }
             self.rewrite_loop_macro(toks, partner, k, close);
-            Some(close + 1)
+            Some((close + 1, true))
         } else {
             None
         }
@@ -455,9 +467,13 @@ impl Pass<'_> {
         if words.is_empty() || !words.iter().all(|t| t.kind == TokenKind::Ident) {
             return;
         }
-        let first = words[0].text(self.src);
-        if matches!(first, b"struct" | b"union" | b"enum") && words.len() == 2 {
-            self.blank(words[0].start, words[0].end);
+        let qualifiers = words
+            .iter()
+            .take_while(|t| matches!(t.text(self.src), b"const" | b"volatile"))
+            .count();
+        let record = &words[qualifiers..];
+        if record.len() == 2 && matches!(record[0].text(self.src), b"struct" | b"union" | b"enum") {
+            self.blank(words[0].start, record[0].end);
         } else if words.iter().all(|t| is_type_word(t.text(self.src))) {
             let (start, end) = (words[0].start, words[words.len() - 1].end);
             self.blank(start, end);
@@ -545,7 +561,10 @@ impl Pass<'_> {
         self.write(toks[open].start - 1, b"_");
         let shape = self.macros.function_shape(self.name(&name));
         let pairs = &args[args.len().min(1)..];
-        if shape == ParamShape::TypeNamePairs && function_name.is_some() && pairs.len() % 2 == 0 {
+        if shape == ParamShape::TypeNamePairs
+            && function_name.is_some()
+            && pairs.len().is_multiple_of(2)
+        {
             // Blank the name argument and its comma; join each type with its name.
             let first_param = pairs.first().map_or(toks[close].start, |p| p.start);
             self.blank(toks[open].end, first_param);
@@ -585,8 +604,12 @@ fn is_type_word(word: &[u8]) -> bool {
 }
 
 /// A token after which a statement can start.
-fn is_statement_boundary(tok: Token) -> bool {
-    matches!(tok.kind, TokenKind::Punct(b';' | b'{' | b'}' | b')' | b':'))
+fn is_statement_boundary(src: &[u8], tok: Token) -> bool {
+    match tok.kind {
+        TokenKind::Punct(b';' | b'{' | b'}' | b')' | b':') => true,
+        TokenKind::Ident => matches!(tok.text(src), b"else" | b"do"),
+        _ => false,
+    }
 }
 
 /// Identifiers that continue an expression rather than start a statement.

@@ -142,11 +142,9 @@ pub fn tokenize(src: &[u8]) -> Vec<Token> {
                 i += 1;
                 while i < len {
                     let c = src[i];
-                    if is_ident_continue(c) || c == b'.' {
-                        i += 1;
-                    } else if (c == b'+' || c == b'-')
-                        && matches!(src[i - 1], b'e' | b'E' | b'p' | b'P')
-                    {
+                    let exponent_sign =
+                        (c == b'+' || c == b'-') && matches!(src[i - 1], b'e' | b'E' | b'p' | b'P');
+                    if is_ident_continue(c) || c == b'.' || exponent_sign {
                         i += 1;
                     } else {
                         break;

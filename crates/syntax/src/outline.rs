@@ -159,11 +159,11 @@ fn visit(file: &ParsedFile, node: Node<'_>, out: &mut Outline) -> bool {
             true
         }
         kind::TYPE_DEFINITION => {
-            let ty = node.child_by_field_id(field::TYPE.into());
+            let ty = node.child_by_field_id(field::TYPE);
             for decl in children_by_field(node, field::DECLARATOR) {
                 if let Some(d) = declared(file, ty, Some(decl)) {
                     if let Some(t) = ty.filter(|t| is_record_with_body(*t)) {
-                        if t.child_by_field_id(field::NAME.into()).is_none() {
+                        if t.child_by_field_id(field::NAME).is_none() {
                             out.records.push(record_def(file, t, d.name.clone()));
                         }
                     }
@@ -174,7 +174,7 @@ fn visit(file: &ParsedFile, node: Node<'_>, out: &mut Outline) -> bool {
         }
         kind::STRUCT_SPECIFIER | kind::UNION_SPECIFIER => {
             if is_record_with_body(node) {
-                if let Some(name) = node.child_by_field_id(field::NAME.into()) {
+                if let Some(name) = node.child_by_field_id(field::NAME) {
                     let keyword = if node.kind_id() == kind::STRUCT_SPECIFIER {
                         "struct"
                     } else {
@@ -187,7 +187,7 @@ fn visit(file: &ParsedFile, node: Node<'_>, out: &mut Outline) -> bool {
             true
         }
         kind::PREPROC_INCLUDE => {
-            if let Some(path) = node.child_by_field_id(field::PATH.into()) {
+            if let Some(path) = node.child_by_field_id(field::PATH) {
                 let text = file.node_text(path);
                 let system = path.kind_id() == kind::SYSTEM_LIB_STRING;
                 let trimmed = text.trim_matches(|c| c == '<' || c == '>' || c == '"');
@@ -207,7 +207,7 @@ fn is_record_with_body(node: Node<'_>) -> bool {
     matches!(
         node.kind_id(),
         kind::STRUCT_SPECIFIER | kind::UNION_SPECIFIER
-    ) && node.child_by_field_id(field::BODY.into()).is_some()
+    ) && node.child_by_field_id(field::BODY).is_some()
 }
 
 fn children_by_field<'t>(node: Node<'t>, field_id: u16) -> Vec<Node<'t>> {
@@ -229,12 +229,12 @@ fn storage_classes<'f>(file: &'f ParsedFile, node: Node<'_>) -> Vec<&'f str> {
 }
 
 fn declaration(file: &ParsedFile, node: Node<'_>, out: &mut Outline) {
-    let ty = node.child_by_field_id(field::TYPE.into());
+    let ty = node.child_by_field_id(field::TYPE);
     let is_extern = storage_classes(file, node).contains(&"extern");
     for decl in children_by_field(node, field::DECLARATOR) {
         if let Some(func) = function_declarator_of(decl) {
             let name = func
-                .child_by_field_id(field::DECLARATOR.into())
+                .child_by_field_id(field::DECLARATOR)
                 .and_then(declarator_name)
                 .map(|n| file.node_text(n).to_owned());
             if let Some(name) = name {
@@ -258,12 +258,12 @@ fn function_declarator_of(mut node: Node<'_>) -> Option<Node<'_>> {
     loop {
         match node.kind_id() {
             kind::FUNCTION_DECLARATOR => {
-                let inner = node.child_by_field_id(field::DECLARATOR.into())?;
+                let inner = node.child_by_field_id(field::DECLARATOR)?;
                 // `(*fp)(…)` is a pointer to a function, not a function.
                 return (inner.kind_id() != kind::PARENTHESIZED_DECLARATOR).then_some(node);
             }
             kind::POINTER_DECLARATOR | kind::ATTRIBUTED_DECLARATOR => {
-                node = node.child_by_field_id(field::DECLARATOR.into())?;
+                node = node.child_by_field_id(field::DECLARATOR)?;
             }
             _ => return None,
         }
@@ -278,7 +278,7 @@ fn declarator_name(mut node: Node<'_>) -> Option<Node<'_>> {
             kind::PARENTHESIZED_DECLARATOR | kind::ATTRIBUTED_DECLARATOR => {
                 node = node.named_child(0)?;
             }
-            _ => node = node.child_by_field_id(field::DECLARATOR.into())?,
+            _ => node = node.child_by_field_id(field::DECLARATOR)?,
         }
     }
 }
@@ -292,7 +292,7 @@ pub fn type_spelling(file: &ParsedFile, ty: Node<'_>) -> String {
                 kind::UNION_SPECIFIER => "union",
                 _ => "enum",
             };
-            match ty.child_by_field_id(field::NAME.into()) {
+            match ty.child_by_field_id(field::NAME) {
                 Some(name) => format!("{keyword} {}", file.node_text(name)),
                 None => format!("{keyword} <anonymous>"),
             }
@@ -320,12 +320,12 @@ pub fn declared(
             kind::IDENTIFIER | kind::FIELD_IDENTIFIER | kind::TYPE_IDENTIFIER => break node,
             kind::POINTER_DECLARATOR => {
                 pointers = pointers.saturating_add(1);
-                node = node.child_by_field_id(field::DECLARATOR.into())?;
+                node = node.child_by_field_id(field::DECLARATOR)?;
             }
             kind::PARENTHESIZED_DECLARATOR | kind::ATTRIBUTED_DECLARATOR => {
                 node = node.named_child(0)?
             }
-            _ => node = node.child_by_field_id(field::DECLARATOR.into())?,
+            _ => node = node.child_by_field_id(field::DECLARATOR)?,
         }
     };
     Some(Declared {
@@ -336,8 +336,8 @@ pub fn declared(
 }
 
 fn function_def(file: &ParsedFile, node: Node<'_>) -> Option<FunctionDef> {
-    let declarator = node.child_by_field_id(field::DECLARATOR.into())?;
-    let body = node.child_by_field_id(field::BODY.into())?;
+    let declarator = node.child_by_field_id(field::DECLARATOR)?;
+    let body = node.child_by_field_id(field::BODY)?;
     let func = function_declarator_of(declarator).or_else(|| {
         // `int (*f(void))(int)`-style declarators: find the inner function declarator.
         let mut found = None;
@@ -350,7 +350,7 @@ fn function_def(file: &ParsedFile, node: Node<'_>) -> Option<FunctionDef> {
         found
     })?;
     let name_node = func
-        .child_by_field_id(field::DECLARATOR.into())
+        .child_by_field_id(field::DECLARATOR)
         .and_then(declarator_name)?;
     let span = Span::of(node);
     let (name, name_span) = match macro_defined_name(file, span) {
@@ -361,27 +361,25 @@ fn function_def(file: &ParsedFile, node: Node<'_>) -> Option<FunctionDef> {
     let mut d = declarator;
     while d.kind_id() == kind::POINTER_DECLARATOR {
         pointers = pointers.saturating_add(1);
-        match d.child_by_field_id(field::DECLARATOR.into()) {
+        match d.child_by_field_id(field::DECLARATOR) {
             Some(inner) => d = inner,
             None => break,
         }
     }
     let return_type = TypeRef {
         base: node
-            .child_by_field_id(field::TYPE.into())
+            .child_by_field_id(field::TYPE)
             .map(|t| type_spelling(file, t))
             .unwrap_or_default(),
         pointers,
     };
     let mut params = Vec::new();
-    if let Some(list) = func.child_by_field_id(field::PARAMETERS.into()) {
+    if let Some(list) = func.child_by_field_id(field::PARAMETERS) {
         let mut cursor = list.walk();
         for p in list.named_children(&mut cursor) {
             if p.kind_id() == kind::PARAMETER_DECLARATION {
-                let ty = p.child_by_field_id(field::TYPE.into());
-                if let Some(decl) =
-                    declared(file, ty, p.child_by_field_id(field::DECLARATOR.into()))
-                {
+                let ty = p.child_by_field_id(field::TYPE);
+                if let Some(decl) = declared(file, ty, p.child_by_field_id(field::DECLARATOR)) {
                     params.push(decl);
                 }
             }
@@ -424,7 +422,7 @@ fn record_def(file: &ParsedFile, node: Node<'_>, name: String) -> RecordDef {
     let mut fields = Vec::new();
     let mut pending = vec![node];
     while let Some(record) = pending.pop() {
-        let Some(body) = record.child_by_field_id(field::BODY.into()) else {
+        let Some(body) = record.child_by_field_id(field::BODY) else {
             continue;
         };
         let mut cursor = body.walk();
@@ -432,7 +430,7 @@ fn record_def(file: &ParsedFile, node: Node<'_>, name: String) -> RecordDef {
             if member.kind_id() != kind::FIELD_DECLARATION {
                 continue;
             }
-            let ty = member.child_by_field_id(field::TYPE.into());
+            let ty = member.child_by_field_id(field::TYPE);
             let declarators = children_by_field(member, field::DECLARATOR);
             if declarators.is_empty() {
                 if let Some(t) = ty.filter(|t| is_record_with_body(*t)) {
