@@ -1,5 +1,7 @@
 //! The `lockwarden` command line: argument parsing and dispatch.
 
+mod check;
+mod config;
 mod files;
 mod parse_stats;
 
@@ -7,8 +9,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Exit status when findings were reported (SPEC.md §1).
+const EXIT_FINDINGS: u8 = 1;
 /// Exit status for a usage error or unreadable input (SPEC.md §1).
 const EXIT_USAGE: u8 = 2;
+/// Exit status for an internal error.
+const EXIT_INTERNAL: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Analyse files and directories for lock-discipline findings.
+    Check(check::Args),
     /// Frontend coverage: files, functions, functions whose body has parse errors, time.
     ParseStats(parse_stats::Args),
 }
@@ -37,19 +45,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Check(args) => check::run(args),
         Command::ParseStats(args) => parse_stats::run(args),
     }
 }
 
-/// The built-in rule files, embedded in the binary.
-const BUILTIN_SYNTAX: &str = include_str!("../../../rules/syntax.toml");
-
-/// The kernel-macro vocabulary from the built-in rules.
-fn builtin_macros() -> anyhow::Result<lockwarden_syntax::MacroConfig> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        syntax: lockwarden_syntax::MacroConfig,
-    }
-    let file: File = toml::from_str(BUILTIN_SYNTAX)?;
-    Ok(file.syntax)
-}

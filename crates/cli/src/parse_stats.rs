@@ -68,7 +68,8 @@ fn stats(args: &Args) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let read_ms = read_start.elapsed().as_millis();
-    let macros = crate::builtin_macros()?.compile();
+    let (syntax, _) = crate::config::load(&[])?;
+    let macros = syntax.compile();
     let mut stats = measure(&contents, &macros, !args.no_compare);
     stats.read_ms = read_ms;
     if args.format == "json" {

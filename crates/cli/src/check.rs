@@ -1,0 +1,129 @@
+//! `lockwarden check`: analyse a tree and report findings (SPEC.md §1).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use lockwarden_report::{parse_json_report, render, Format, Report};
+use lockwarden_rules::Checker;
+use rayon::prelude::*;
+
+use crate::files::{collect_c_files, find_root};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or directories to analyse (default: .).
+    paths: Vec<PathBuf>,
+    /// Tree root; paths in output are relative to it.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// A rule file or directory of *.toml rule files, added to the built-in rules.
+    #[arg(long = "rules")]
+    rules: Vec<PathBuf>,
+    /// Run only rules whose id matches (e.g. `lock/*`).
+    #[arg(long = "only")]
+    only: Vec<String>,
+    /// human, gcc, json, sarif, github or codequality.
+    #[arg(long, default_value = "human")]
+    format: String,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// A JSON report from an earlier run: findings with a fingerprint in it are not reported.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let result = std::panic::catch_unwind(|| check(&args));
+    match result {
+        Ok(Ok(found)) => ExitCode::from(if found { crate::EXIT_FINDINGS } else { 0 }),
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(crate::EXIT_USAGE)
+        }
+        Err(_) => {
+            eprintln!("error: internal error (a bug in lockwarden; please report it)");
+            ExitCode::from(crate::EXIT_INTERNAL)
+        }
+    }
+}
+
+fn only_set(patterns: &[String]) -> Result<Option<GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        builder.add(Glob::new(p).with_context(|| format!("bad --only glob `{p}`"))?);
+    }
+    Ok(Some(builder.build()?))
+}
+
+/// Runs the check; `Ok(true)` when findings were reported.
+fn check(args: &Args) -> Result<bool> {
+    let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let only = only_set(&args.only)?;
+    let baseline: HashSet<String> = match &args.baseline {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --baseline {}", path.display()))?;
+            parse_json_report(&text)
+                .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?
+                .into_iter()
+                .collect()
+        }
+        None => HashSet::new(),
+    };
+    if let Some(jobs) = args.jobs {
+        rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global().ok();
+    }
+    let (syntax, locks) = crate::config::load(&args.rules)?;
+    let root = find_root(args.root.as_deref(), &args.paths)?;
+    let files = collect_c_files(&root, &args.paths)?;
+    let contents: Vec<(PathBuf, Vec<u8>)> = files
+        .into_par_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(root.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?;
+            Ok((rel, bytes))
+        })
+        .collect::<Result<_>>()?;
+    let checker = Checker::new(&syntax, &locks);
+    let outcome = checker.check(contents);
+    let findings: Vec<_> = outcome
+        .findings
+        .into_iter()
+        .filter(|f| only.as_ref().is_none_or(|g| g.is_match(&f.rule)))
+        .filter(|f| !baseline.contains(&f.fingerprint))
+        .collect();
+    let mut summary = outcome.summary;
+    summary.findings = findings.len();
+    let sources: BTreeMap<String, Vec<u8>> = if format == Format::Human {
+        let wanted: HashSet<&str> = findings
+            .iter()
+            .flat_map(|f| std::iter::once(&f.location).chain(f.labels.iter().map(|l| &l.location)))
+            .map(|l| l.file.as_str())
+            .collect();
+        outcome
+            .analysis
+            .program
+            .files
+            .iter()
+            .map(|f| (f.path.to_string_lossy().replace('\\', "/"), f))
+            .filter(|(p, _)| wanted.contains(p.as_str()))
+            .map(|(p, f)| (p, f.source.clone()))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let found = !findings.is_empty();
+    let report = Report {
+        root: root.to_string_lossy().into_owned(),
+        findings,
+        summary,
+    };
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
+    print!("{}", render(&report, format, &checker.rules(), &sources, width));
+    Ok(found)
+}

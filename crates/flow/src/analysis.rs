@@ -1,0 +1,585 @@
+//! Whole-program orchestration: parse and lower every file in parallel, then
+//! solve functions bottom-up over the call graph's strongly connected
+//! components, so each call site sees its callee's summary.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use lockwarden_syntax::outline::Outline;
+use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
+use rayon::prelude::*;
+
+use crate::api::LockApi;
+use crate::cfg::{lower, Cfg, Op};
+use crate::dataflow::{solve, Observation, Summaries};
+use crate::path::{Path, Step};
+use crate::summary::{exits, summarize, ExitFact, Summary};
+
+/// An annotation on a function, as text (`__must_hold`, [`&b->lock`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Annotation {
+    pub name: String,
+    pub args: Vec<String>,
+}
+
+/// One function definition, lowered.
+#[derive(Clone, Debug)]
+pub struct FunctionUnit {
+    pub file: usize,
+    pub name: String,
+    pub is_static: bool,
+    pub span: Span,
+    pub name_span: Span,
+    pub params: Vec<String>,
+    /// Annotations on the definition and on prototypes in the same file.
+    pub annotations: Vec<Annotation>,
+    pub parse_errors: u32,
+    pub cfg: Cfg,
+}
+
+/// One analysed file.
+#[derive(Clone, Debug)]
+pub struct FileUnit {
+    /// Relative to the tree root.
+    pub path: PathBuf,
+    pub source: Vec<u8>,
+    /// Function bodies counted for parse statistics, and those with errors.
+    pub functions_counted: usize,
+    pub functions_with_errors: usize,
+    /// Identifier uses of each name other than direct calls (address taken,
+    /// stored in an ops table, exported).
+    pub references: HashMap<String, u32>,
+    /// Annotations of prototypes in this file, by function name.
+    pub prototype_annotations: HashMap<String, Vec<Annotation>>,
+    /// tree-sitter gave up on this file.
+    pub failed: bool,
+}
+
+/// All lowered files and functions.
+#[derive(Debug, Default)]
+pub struct Program {
+    pub files: Vec<FileUnit>,
+    pub functions: Vec<FunctionUnit>,
+    by_name: HashMap<String, Vec<usize>>,
+    /// Every non-call reference to each name, over all files.
+    references: HashMap<String, u32>,
+    /// Annotations from prototypes anywhere, by function name.
+    prototype_annotations: HashMap<String, Vec<Annotation>>,
+}
+
+/// Parses and lowers `files` (path relative to the root, contents), in parallel.
+pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &LockApi) -> Program {
+    let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = files
+        .into_par_iter()
+        .map(|(path, source)| lower_file(path, source, macros, api))
+        .collect();
+    let mut program = Program::default();
+    for (file_index, (file, mut functions)) in lowered.into_iter().enumerate() {
+        for (name, count) in &file.references {
+            *program.references.entry(name.clone()).or_default() += count;
+        }
+        for (name, anns) in &file.prototype_annotations {
+            program
+                .prototype_annotations
+                .entry(name.clone())
+                .or_default()
+                .extend(anns.iter().cloned());
+        }
+        for f in &mut functions {
+            f.file = file_index;
+            program
+                .by_name
+                .entry(f.name.clone())
+                .or_default()
+                .push(program.functions.len());
+            program.functions.push(f.clone());
+        }
+        program.files.push(file);
+    }
+    program
+}
+
+fn lower_file(
+    path: PathBuf,
+    source: Vec<u8>,
+    macros: &CompiledMacros,
+    api: &LockApi,
+) -> (FileUnit, Vec<FunctionUnit>) {
+    let Some(parsed) = ParsedFile::parse(source.clone(), macros) else {
+        let unit = FileUnit {
+            path,
+            source,
+            functions_counted: 0,
+            functions_with_errors: 0,
+            references: HashMap::new(),
+            prototype_annotations: HashMap::new(),
+            failed: true,
+        };
+        return (unit, Vec::new());
+    };
+    let outline = Outline::of(&parsed);
+    let root = parsed.tree.root_node();
+    let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
+    for proto in &outline.prototypes {
+        let anns = annotations(&parsed, &proto.facts);
+        if !anns.is_empty() {
+            prototype_annotations
+                .entry(proto.name.clone())
+                .or_default()
+                .extend(anns);
+        }
+    }
+    let functions = outline
+        .functions
+        .iter()
+        .filter_map(|def| {
+            let body =
+                root.descendant_for_byte_range(def.body.start as usize, def.body.end as usize)?;
+            let params: Vec<String> = def.params.iter().map(|p| p.name.clone()).collect();
+            let cfg = lower(&parsed, api, macros, body, &params);
+            let mut anns = annotations(&parsed, &def.facts);
+            anns.extend(
+                prototype_annotations
+                    .get(&def.name)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            Some(FunctionUnit {
+                file: 0,
+                name: def.name.clone(),
+                is_static: def.is_static,
+                span: def.span,
+                name_span: def.name_span,
+                params,
+                annotations: anns,
+                parse_errors: def.parse_errors,
+                cfg,
+            })
+        })
+        .collect();
+    let unit = FileUnit {
+        path,
+        functions_counted: outline.function_count(),
+        functions_with_errors: outline.functions_with_errors(),
+        references: references(&parsed),
+        prototype_annotations,
+        failed: false,
+        source,
+    };
+    (unit, functions)
+}
+
+fn annotations(file: &ParsedFile, facts: &[Fact]) -> Vec<Annotation> {
+    facts
+        .iter()
+        .map(|f| Annotation {
+            name: f.name.clone(),
+            args: f
+                .args
+                .iter()
+                .map(|a| file.source_text(*a).trim().to_owned())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Counts identifier uses that are not direct calls or declarations.
+fn references(file: &ParsedFile) -> HashMap<String, u32> {
+    let mut refs: HashMap<String, u32> = HashMap::new();
+    lockwarden_syntax::walk::preorder(file.tree.root_node(), |node| {
+        if node.kind_id() != kind::IDENTIFIER {
+            return true;
+        }
+        let Some(parent) = node.parent() else {
+            return false;
+        };
+        let is_call = parent.kind_id() == kind::CALL_EXPRESSION
+            && parent.child_by_field_id(field::FUNCTION) == Some(node);
+        let is_declared = matches!(
+            parent.kind_id(),
+            kind::FUNCTION_DECLARATOR
+                | kind::INIT_DECLARATOR
+                | kind::POINTER_DECLARATOR
+                | kind::DECLARATION
+                | kind::PARAMETER_DECLARATION
+        );
+        if !is_call && !is_declared {
+            *refs.entry(file.node_text(node).to_owned()).or_default() += 1;
+        }
+        false
+    });
+    refs
+}
+
+/// The analysis of one function.
+#[derive(Clone, Debug, Default)]
+pub struct FunctionResult {
+    pub summary: Summary,
+    pub exits: Vec<ExitFact>,
+    pub observations: Vec<Observation>,
+    /// Lowering or the dataflow gave up; findings may be missing.
+    pub incomplete: bool,
+    /// Locks annotated as held on entry.
+    pub entry_held: Vec<Path>,
+}
+
+/// A program and the analysis of each of its functions (same indexes).
+pub struct Analysis {
+    pub program: Program,
+    pub results: Vec<FunctionResult>,
+    /// Direct call sites of each function, by index.
+    pub callers: Vec<u32>,
+}
+
+impl Program {
+    /// The function a call from `file` to `name` reaches: a definition in the
+    /// same file first, else a non-static one elsewhere.
+    pub fn resolve(&self, file: usize, name: &str) -> Option<usize> {
+        let candidates = self.by_name.get(name)?;
+        candidates
+            .iter()
+            .copied()
+            .find(|&i| self.functions[i].file == file)
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|&i| !self.functions[i].is_static)
+            })
+    }
+
+    /// Non-call references to `name` anywhere in the program.
+    pub fn references(&self, name: &str) -> u32 {
+        self.references.get(name).copied().unwrap_or(0)
+    }
+
+    /// Annotations of `f`, from its definition and every prototype.
+    pub fn annotations(&self, f: &FunctionUnit) -> Vec<Annotation> {
+        let mut anns = f.annotations.clone();
+        for a in self
+            .prototype_annotations
+            .get(&f.name)
+            .into_iter()
+            .flatten()
+        {
+            if !anns.contains(a) {
+                anns.push(a.clone());
+            }
+        }
+        anns
+    }
+
+    /// The call edges of function `i`, resolved.
+    fn callees(&self, i: usize) -> Vec<usize> {
+        let f = &self.functions[i];
+        let mut out: Vec<usize> = f
+            .cfg
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Call(c) if c.api.is_none() => c.callee.as_deref(),
+                _ => None,
+            })
+            .filter_map(|name| self.resolve(f.file, name))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// Solves every function, callees before callers.
+pub fn analyze(program: Program, api: &LockApi) -> Analysis {
+    let n = program.functions.len();
+    let callees: Vec<Vec<usize>> = (0..n).into_par_iter().map(|i| program.callees(i)).collect();
+    let mut callers = vec![0u32; n];
+    for f in &program.functions {
+        for op in &f.cfg.ops {
+            if let Op::Call(c) = op {
+                if let Some(i) = c
+                    .callee
+                    .as_deref()
+                    .and_then(|name| program.resolve(f.file, name))
+                {
+                    callers[i] += 1;
+                }
+            }
+        }
+    }
+    let sccs = strongly_connected(&callees);
+    // Level of each SCC: one above its highest callee SCC.
+    let mut scc_of = vec![0usize; n];
+    for (s, members) in sccs.iter().enumerate() {
+        for &m in members {
+            scc_of[m] = s;
+        }
+    }
+    let mut level = vec![0usize; sccs.len()];
+    for (s, members) in sccs.iter().enumerate() {
+        // Tarjan emits callee SCCs first, so their levels are final here.
+        let l = members
+            .iter()
+            .flat_map(|&m| callees[m].iter())
+            .filter(|&&c| scc_of[c] != s)
+            .map(|&c| level[scc_of[c]] + 1)
+            .max()
+            .unwrap_or(0);
+        level[s] = l;
+    }
+    let max_level = level.iter().copied().max().unwrap_or(0);
+    let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); max_level + 1];
+    for (s, &l) in level.iter().enumerate() {
+        by_level[l].push(s);
+    }
+    let mut summaries: Vec<Option<Summary>> = vec![None; n];
+    let mut results: Vec<FunctionResult> = vec![FunctionResult::default(); n];
+    for sccs_here in &by_level {
+        let done: Vec<Vec<(usize, FunctionResult)>> = sccs_here
+            .par_iter()
+            .map(|&s| {
+                let members = &sccs[s];
+                let mut local = summaries.clone_subset(members);
+                let mut out = Vec::new();
+                // Recursive SCCs: a second round sees the first round's summaries.
+                let rounds = if members.len() > 1 || callees[members[0]].contains(&members[0]) {
+                    2
+                } else {
+                    1
+                };
+                for _ in 0..rounds {
+                    out.clear();
+                    for &m in members {
+                        let view = Overlay {
+                            base: &summaries,
+                            local: &local,
+                        };
+                        let r = analyze_function(&program, m, &view, api);
+                        out.push((m, r));
+                    }
+                    for (m, r) in &out {
+                        local.insert(*m, r.summary.clone());
+                    }
+                }
+                out
+            })
+            .collect();
+        for (m, r) in done.into_iter().flatten() {
+            summaries[m] = Some(r.summary.clone());
+            results[m] = r;
+        }
+    }
+    Analysis {
+        program,
+        results,
+        callers,
+    }
+}
+
+/// Summaries of the SCC being solved, over those already final.
+struct Overlay<'a> {
+    base: &'a [Option<Summary>],
+    local: &'a HashMap<usize, Summary>,
+}
+
+trait CloneSubset {
+    fn clone_subset(&self, members: &[usize]) -> HashMap<usize, Summary>;
+}
+
+impl CloneSubset for Vec<Option<Summary>> {
+    fn clone_subset(&self, members: &[usize]) -> HashMap<usize, Summary> {
+        members
+            .iter()
+            .filter_map(|&m| self[m].clone().map(|s| (m, s)))
+            .collect()
+    }
+}
+
+fn analyze_function(
+    program: &Program,
+    i: usize,
+    view: &Overlay<'_>,
+    api: &LockApi,
+) -> FunctionResult {
+    let f = &program.functions[i];
+    struct View<'a> {
+        program: &'a Program,
+        file: usize,
+        overlay: &'a Overlay<'a>,
+    }
+    impl Summaries for View<'_> {
+        fn summary(&self, callee: &str) -> Option<&Summary> {
+            let i = self.program.resolve(self.file, callee)?;
+            self.overlay.local.get(&i).or(self.overlay.base[i].as_ref())
+        }
+    }
+    let view = View {
+        program,
+        file: f.file,
+        overlay: view,
+    };
+    let annotations = program.annotations(f);
+    let entry_held: Vec<Path> = annotations
+        .iter()
+        .filter(|a| matches!(a.name.as_str(), "__must_hold" | "__releases"))
+        .flat_map(|a| a.args.iter())
+        .filter_map(|arg| annotation_path(arg, &f.params, api))
+        .collect();
+    let solution = solve(&f.cfg, &entry_held, &view);
+    let exit_facts = exits(&f.cfg, &solution);
+    let summary = summarize(&exit_facts, &f.params, &f.cfg);
+    FunctionResult {
+        summary,
+        exits: exit_facts,
+        observations: solution.observations,
+        incomplete: solution.incomplete || f.cfg.incomplete,
+        entry_held,
+    }
+}
+
+/// The lock an annotation argument names: `&b->lock` and `b->lock` are the
+/// field; a bare pointer parameter `ptl` is what it points to; a name the API
+/// uses for an object-less lock (`RCU`) is that lock.
+pub fn annotation_path(text: &str, params: &[String], api: &LockApi) -> Option<Path> {
+    let _ = api;
+    let text = text.trim().trim_start_matches('&').trim();
+    let text: String = text
+        .chars()
+        .filter(|c| !matches!(c, '(' | ')') && !c.is_whitespace())
+        .collect();
+    let (derefs, rest) = {
+        let stars = text.chars().take_while(|&c| c == '*').count();
+        (stars, &text[stars..])
+    };
+    let mut parts = rest.split("->");
+    let first = parts.next()?;
+    let mut segments = first.split('.');
+    let root = segments.next()?;
+    if root.is_empty() || !root.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let mut path = if root
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c == '_' || c == '-')
+        && !params.iter().any(|p| p == root)
+    {
+        Path::named(root)
+    } else {
+        Path::var(root)
+    };
+    for seg in segments {
+        path = path.push(Step::Field(seg.to_owned()));
+    }
+    for part in parts {
+        let mut segs = part.split('.');
+        path = path.push(Step::Deref);
+        if let Some(f) = segs.next() {
+            path = path.push(Step::Field(f.to_owned()));
+        }
+        for seg in segs {
+            path = path.push(Step::Field(seg.to_owned()));
+        }
+    }
+    for _ in 0..derefs {
+        path = path.push(Step::Deref);
+    }
+    if path.steps.is_empty() && params.iter().any(|p| p == root) {
+        path = path.push(Step::Deref);
+    }
+    Some(path)
+}
+
+/// Tarjan's algorithm, iteratively; SCCs come out callees first.
+fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut sccs = Vec::new();
+    let mut next = 0;
+    for start in 0..n {
+        if index[start] != usize::MAX {
+            continue;
+        }
+        let mut call: Vec<(usize, usize)> = vec![(start, 0)];
+        index[start] = next;
+        low[start] = next;
+        next += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut pos)) = call.last_mut() {
+            if let Some(&w) = edges[v].get(*pos) {
+                *pos += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    call.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut scc = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        scc.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    sccs.push(scc);
+                }
+            }
+        }
+    }
+    sccs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tarjan_orders_callees_first() {
+        // 0 → 1 → 2 → 1, 0 → 3
+        let edges = vec![vec![1, 3], vec![2], vec![1], vec![]];
+        let sccs = strongly_connected(&edges);
+        let pos = |x: usize| sccs.iter().position(|s| s.contains(&x)).unwrap();
+        assert_eq!(pos(1), pos(2));
+        assert!(pos(1) < pos(0) && pos(3) < pos(0));
+    }
+
+    #[test]
+    fn annotation_paths() {
+        let params = vec!["b".to_owned(), "ptl".to_owned()];
+        let api = LockApi::default();
+        assert_eq!(
+            annotation_path("&b->pages_lock", &params, &api)
+                .unwrap()
+                .to_string(),
+            "b->pages_lock"
+        );
+        assert_eq!(
+            annotation_path("ptl", &params, &api).unwrap().to_string(),
+            "*ptl"
+        );
+        assert_eq!(
+            annotation_path("RCU", &params, &api).unwrap(),
+            Path::named("RCU")
+        );
+        assert_eq!(
+            annotation_path("balloon_lock", &params, &api)
+                .unwrap()
+                .to_string(),
+            "balloon_lock"
+        );
+    }
+}

@@ -1,0 +1,440 @@
+//! The lock-set dataflow: for every node, how many times each lock is held
+//! relative to function entry, at least (must) and at most (may).
+//!
+//! A lock's state is an interval of nesting depths `[min, max]` relative to
+//! entry, so one map answers both "certainly held" (`min > 0`) and "possibly
+//! held" (`max > 0`), and nesting locks (RCU) count depth. A lock the
+//! function never touched is absent: its entry state is unknown, which is
+//! what lets an unlock wrapper release a lock its caller holds. Try-lock
+//! results wait in `pending` until a branch tests them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lockwarden_syntax::Span;
+
+use crate::api::{Effect, Success};
+use crate::cfg::{Cfg, EdgeCond, NodeId, Op, TruthKey};
+use crate::path::Path;
+use crate::summary::{Change, Summary};
+
+/// Depths are clamped to this, which keeps the lattice finite.
+const MAX_DEPTH: i8 = 4;
+
+/// The state of one lock.
+#[derive(Clone, Debug)]
+pub struct Level {
+    pub min: i8,
+    pub max: i8,
+    /// Acquired or released in this function on every path here.
+    pub touched: bool,
+    /// Known held on entry (annotation or assertion).
+    pub asserted: bool,
+    pub recursive: bool,
+    pub acquired_at: Option<Span>,
+    pub released_at: Option<Span>,
+}
+
+impl Level {
+    fn untouched() -> Level {
+        Level {
+            min: 0,
+            max: 0,
+            touched: false,
+            asserted: false,
+            recursive: false,
+            acquired_at: None,
+            released_at: None,
+        }
+    }
+
+    /// Held depth on every path, counting what was held on entry.
+    pub fn held_min(&self) -> i8 {
+        self.min + i8::from(self.asserted)
+    }
+
+    pub fn held_max(&self) -> i8 {
+        self.max + i8::from(self.asserted)
+    }
+
+    fn same_facts(&self, other: &Level) -> bool {
+        (self.min, self.max, self.touched, self.asserted)
+            == (other.min, other.max, other.touched, other.asserted)
+    }
+
+    fn join(&self, other: &Level) -> Level {
+        Level {
+            min: self.min.min(other.min),
+            max: self.max.max(other.max),
+            touched: self.touched && other.touched,
+            asserted: self.asserted || other.asserted,
+            recursive: self.recursive || other.recursive,
+            acquired_at: self.acquired_at.or(other.acquired_at),
+            released_at: self.released_at.or(other.released_at),
+        }
+    }
+}
+
+/// A try-lock whose result has not been tested yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub key: TruthKey,
+    pub lock: Path,
+    pub success: Success,
+    pub site: Span,
+    pub recursive: bool,
+}
+
+/// The lock state at a program point.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub locks: BTreeMap<Path, Level>,
+    pub pending: Vec<Pending>,
+}
+
+impl State {
+    fn same_facts(&self, other: &State) -> bool {
+        self.locks.len() == other.locks.len()
+            && self
+                .locks
+                .iter()
+                .zip(&other.locks)
+                .all(|((p, a), (q, b))| p == q && a.same_facts(b))
+            && self.pending.len() == other.pending.len()
+            && self.pending.iter().all(|p| {
+                other
+                    .pending
+                    .iter()
+                    .any(|q| q.key == p.key && q.lock == p.lock)
+            })
+    }
+
+    fn join(&self, other: &State) -> State {
+        let mut locks = BTreeMap::new();
+        let untouched = Level::untouched();
+        let keys: BTreeSet<&Path> = self.locks.keys().chain(other.locks.keys()).collect();
+        for key in keys {
+            let a = self.locks.get(key).unwrap_or(&untouched);
+            let b = other.locks.get(key).unwrap_or(&untouched);
+            locks.insert(key.clone(), a.join(b));
+        }
+        let mut pending = self.pending.clone();
+        for p in &other.pending {
+            if !pending.iter().any(|q| q.key == p.key) {
+                pending.push(p.clone());
+            }
+        }
+        State { locks, pending }
+    }
+
+    /// The level of `lock`, or an untouched one.
+    pub fn level(&self, lock: &Path) -> Level {
+        self.locks
+            .get(lock)
+            .cloned()
+            .unwrap_or_else(Level::untouched)
+    }
+}
+
+/// Something the dataflow saw that a rule may report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// A non-recursive lock acquired while certainly held.
+    DoubleAcquire {
+        lock: Path,
+        at: Span,
+        previous: Option<Span>,
+        /// The callee that acquires it, when through a summary.
+        via: Option<String>,
+    },
+    /// A lock released where it is certainly not held.
+    ReleaseUnheld {
+        lock: Path,
+        at: Span,
+        previous: Option<Span>,
+        via: Option<String>,
+    },
+}
+
+/// The solved dataflow of one function.
+#[derive(Clone, Debug, Default)]
+pub struct Solution {
+    /// The in-state of every reached node.
+    pub states: Vec<Option<State>>,
+    /// The iteration bound was hit: the states may not be a fixpoint.
+    pub incomplete: bool,
+    pub observations: Vec<Observation>,
+}
+
+/// How a function sees its callees' summaries.
+pub trait Summaries {
+    fn summary(&self, callee: &str) -> Option<&Summary>;
+}
+
+/// Solves the dataflow of `cfg`; `entry_held` are locks annotated as held on entry.
+pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solution {
+    let mut entry = State::default();
+    for lock in entry_held {
+        let mut level = Level::untouched();
+        level.asserted = true;
+        entry.locks.insert(lock.clone(), level);
+    }
+    let n = cfg.ops.len();
+    let mut states: Vec<Option<State>> = vec![None; n];
+    states[cfg.entry as usize] = Some(entry);
+    let mut work: BTreeSet<NodeId> = BTreeSet::from([cfg.entry]);
+    let bound = 64 * n + 1000;
+    let mut visits = 0;
+    let mut incomplete = false;
+    while let Some(node) = work.pop_first() {
+        visits += 1;
+        if visits > bound {
+            incomplete = true;
+            break;
+        }
+        let Some(mut state) = states[node as usize].clone() else {
+            continue;
+        };
+        transfer(cfg, node, &mut state, summaries, None);
+        for edge in &cfg.succs[node as usize] {
+            let mut out = state.clone();
+            apply_edge(&mut out, &edge.cond);
+            let slot = &mut states[edge.to as usize];
+            let joined = match slot {
+                Some(old) => {
+                    let j = old.join(&out);
+                    if j.same_facts(old) {
+                        continue;
+                    }
+                    j
+                }
+                None => out,
+            };
+            *slot = Some(joined);
+            work.insert(edge.to);
+        }
+    }
+    let mut observations = Vec::new();
+    for (node, state) in states.iter().enumerate() {
+        if let Some(state) = state {
+            let mut s = state.clone();
+            transfer(
+                cfg,
+                node as NodeId,
+                &mut s,
+                summaries,
+                Some(&mut observations),
+            );
+        }
+    }
+    observations.dedup();
+    Solution {
+        states,
+        incomplete,
+        observations,
+    }
+}
+
+fn clamp(v: i8) -> i8 {
+    v.clamp(-MAX_DEPTH, MAX_DEPTH)
+}
+
+fn acquire(
+    state: &mut State,
+    lock: &Path,
+    site: Span,
+    recursive: bool,
+    via: Option<&str>,
+    obs: &mut Option<&mut Vec<Observation>>,
+) {
+    let level = state
+        .locks
+        .entry(lock.clone())
+        .or_insert_with(Level::untouched);
+    if !recursive && !level.recursive && level.held_min() >= 1 {
+        if let Some(obs) = obs.as_deref_mut() {
+            obs.push(Observation::DoubleAcquire {
+                lock: lock.clone(),
+                at: site,
+                previous: level.acquired_at,
+                via: via.map(str::to_owned),
+            });
+        }
+    }
+    level.min = clamp(level.min + 1);
+    level.max = clamp(level.max + 1);
+    level.touched = true;
+    level.recursive |= recursive;
+    level.acquired_at = Some(site);
+}
+
+fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
+    let level = state
+        .locks
+        .entry(lock.clone())
+        .or_insert_with(Level::untouched);
+    level.max = clamp(level.max + 1);
+    level.recursive |= recursive;
+    level.acquired_at.get_or_insert(site);
+}
+
+fn release(
+    state: &mut State,
+    lock: &Path,
+    site: Span,
+    via: Option<&str>,
+    obs: &mut Option<&mut Vec<Observation>>,
+) {
+    let level = state
+        .locks
+        .entry(lock.clone())
+        .or_insert_with(Level::untouched);
+    if level.touched && level.held_max() <= 0 {
+        if let Some(obs) = obs.as_deref_mut() {
+            obs.push(Observation::ReleaseUnheld {
+                lock: lock.clone(),
+                at: site,
+                previous: level.released_at,
+                via: via.map(str::to_owned),
+            });
+        }
+    }
+    level.min = clamp(level.min - 1);
+    level.max = clamp(level.max - 1);
+    level.touched = true;
+    level.released_at = Some(site);
+}
+
+/// Turns untested try results for `key` into "may be held".
+fn drop_pending(state: &mut State, key: &TruthKey) {
+    let (dropped, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
+        .into_iter()
+        .partition(|p| &p.key == key);
+    state.pending = kept;
+    for p in dropped {
+        may_acquire(state, &p.lock, p.site, p.recursive);
+    }
+}
+
+fn add_pending(state: &mut State, pending: Pending) {
+    drop_pending(state, &pending.key);
+    state.pending.push(pending);
+}
+
+fn apply_edge(state: &mut State, cond: &EdgeCond) {
+    let EdgeCond::Truth(key, truthy) = cond else {
+        return;
+    };
+    let Some(pos) = state.pending.iter().position(|p| &p.key == key) else {
+        return;
+    };
+    let p = state.pending.remove(pos);
+    let acquired = match p.success {
+        Success::Nonzero => *truthy,
+        Success::Zero => !*truthy,
+    };
+    if acquired {
+        let level = state
+            .locks
+            .entry(p.lock.clone())
+            .or_insert_with(Level::untouched);
+        level.min = clamp(level.min + 1);
+        level.max = clamp(level.max + 1);
+        level.touched = true;
+        level.recursive |= p.recursive;
+        level.acquired_at = Some(p.site);
+    }
+}
+
+/// The effect of one node on the state.
+pub fn transfer(
+    cfg: &Cfg,
+    node: NodeId,
+    state: &mut State,
+    summaries: &dyn Summaries,
+    mut obs: Option<&mut Vec<Observation>>,
+) {
+    match &cfg.ops[node as usize] {
+        Op::Call(call) => {
+            let key = match &call.result_var {
+                Some(v) => TruthKey::Var(v.clone()),
+                None => TruthKey::Call(node),
+            };
+            let mut produced_pending = false;
+            if let Some((api, lock)) = &call.api {
+                if let Some(lock) = lock {
+                    match api.effect {
+                        Effect::Acquire => {
+                            acquire(state, lock, call.span, api.recursive, None, &mut obs)
+                        }
+                        Effect::Release => release(state, lock, call.span, None, &mut obs),
+                        Effect::TryAcquire if call.result_used => {
+                            add_pending(
+                                state,
+                                Pending {
+                                    key: key.clone(),
+                                    lock: lock.clone(),
+                                    success: api.success,
+                                    site: call.span,
+                                    recursive: api.recursive,
+                                },
+                            );
+                            produced_pending = true;
+                        }
+                        Effect::TryAcquire => may_acquire(state, lock, call.span, api.recursive),
+                        Effect::AssertHeld => {
+                            let level = state
+                                .locks
+                                .entry(lock.clone())
+                                .or_insert_with(Level::untouched);
+                            if level.held_min() < 1 && !level.touched {
+                                level.asserted = true;
+                            }
+                        }
+                        Effect::AssertNotHeld => {}
+                    }
+                }
+            } else if let Some(summary) = call.callee.as_deref().and_then(|c| summaries.summary(c))
+            {
+                let via = call.callee.as_deref();
+                for effect in &summary.effects {
+                    let Some(lock) = effect.lock.substitute(&call.args) else {
+                        continue;
+                    };
+                    match effect.change {
+                        Change::Acquire => {
+                            acquire(state, &lock, call.span, effect.recursive, via, &mut obs)
+                        }
+                        Change::Release => release(state, &lock, call.span, via, &mut obs),
+                        Change::TryAcquire(success) if call.result_used => {
+                            add_pending(
+                                state,
+                                Pending {
+                                    key: key.clone(),
+                                    lock,
+                                    success,
+                                    site: call.span,
+                                    recursive: effect.recursive,
+                                },
+                            );
+                            produced_pending = true;
+                        }
+                        Change::TryAcquire(_) => {
+                            may_acquire(state, &lock, call.span, effect.recursive)
+                        }
+                    }
+                }
+            }
+            if !produced_pending {
+                if let Some(v) = &call.result_var {
+                    drop_pending(state, &TruthKey::Var(v.clone()));
+                }
+            }
+        }
+        Op::GuardAcquire { lock, api, span } => {
+            acquire(state, lock, *span, api.recursive, None, &mut obs)
+        }
+        Op::GuardRelease { lock, at, .. } => release(state, lock, *at, None, &mut None),
+        Op::Assign { var } => drop_pending(state, &TruthKey::Var(var.clone())),
+        Op::Nop | Op::Return { .. } => {}
+    }
+}

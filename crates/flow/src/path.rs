@@ -1,0 +1,317 @@
+//! Lock identity: the canonical path of the object a lock expression names.
+//!
+//! `spin_lock(&b->pages_lock)` and `spin_unlock(&(b)->pages_lock)` name the
+//! same lock: the path `b->pages_lock` (root `b`, then deref, field
+//! `pages_lock`). `&`, parentheses and casts vanish, `->` is a deref plus a
+//! field, and a local that aliases another expression (`ptl = &mm->ptl`,
+//! `folio = page_folio(page)`) is replaced by what it aliases.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use lockwarden_syntax::{field, kind, ParsedFile};
+use tree_sitter::Node;
+
+use crate::api::LockApi;
+
+/// The first element of a [`Path`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Root {
+    /// A variable: a parameter, a local or a global.
+    Var(String),
+    /// A lock with no object, named by the API (`RCU`).
+    Named(String),
+}
+
+/// One step from the root towards the lock object.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    Deref,
+    Field(String),
+    /// An array element (the index is not tracked).
+    Index,
+}
+
+/// The canonical name of a lock object.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Path {
+    pub root: Root,
+    pub steps: Vec<Step>,
+}
+
+impl Path {
+    pub fn var(name: &str) -> Path {
+        Path {
+            root: Root::Var(name.to_owned()),
+            steps: Vec::new(),
+        }
+    }
+
+    pub fn named(name: &str) -> Path {
+        Path {
+            root: Root::Named(name.to_owned()),
+            steps: Vec::new(),
+        }
+    }
+
+    pub fn push(mut self, step: Step) -> Path {
+        self.steps.push(step);
+        self
+    }
+
+    /// The root variable's name, if the root is a variable.
+    pub fn root_var(&self) -> Option<&str> {
+        match &self.root {
+            Root::Var(v) => Some(v),
+            Root::Named(_) => None,
+        }
+    }
+
+    /// A spelling-insensitive key for matching against annotation text:
+    /// no `&`, `*`, parentheses or spaces, and `->` written as `.`.
+    pub fn loose_key(&self) -> String {
+        loose_key(&self.to_string())
+    }
+}
+
+/// See [`Path::loose_key`].
+pub fn loose_key(text: &str) -> String {
+    text.replace("->", ".")
+        .chars()
+        .filter(|c| !matches!(c, '&' | '*' | '(' | ')') && !c.is_whitespace())
+        .collect()
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let trailing = self
+            .steps
+            .iter()
+            .rev()
+            .take_while(|s| **s == Step::Deref)
+            .count();
+        let body = &self.steps[..self.steps.len() - trailing];
+        let mut out = "*".repeat(trailing);
+        match &self.root {
+            Root::Var(v) | Root::Named(v) => out.push_str(v),
+        }
+        let mut i = 0;
+        while i < body.len() {
+            match (&body[i], body.get(i + 1)) {
+                (Step::Deref, Some(Step::Field(name))) => {
+                    out.push_str("->");
+                    out.push_str(name);
+                    i += 2;
+                    continue;
+                }
+                (Step::Deref, _) => out = format!("(*{out})"),
+                (Step::Field(name), _) => {
+                    out.push('.');
+                    out.push_str(name);
+                }
+                (Step::Index, _) => out.push_str("[]"),
+            }
+            i += 1;
+        }
+        f.write_str(&out)
+    }
+}
+
+/// Longest alias chain followed; guards against `a = b; b = a;` cycles.
+const MAX_ALIAS_DEPTH: usize = 8;
+
+/// Resolves expressions of one function body to [`Path`]s.
+pub struct PathResolver<'t, 'f> {
+    pub file: &'f ParsedFile,
+    pub api: &'f LockApi,
+    /// Locals assigned exactly once, with the expression assigned.
+    aliases: HashMap<String, Node<'t>>,
+}
+
+impl<'t, 'f> PathResolver<'t, 'f> {
+    /// Collects the aliases of `body`: locals assigned exactly once, from an
+    /// address, another variable or field, or a same-lock call.
+    pub fn new(file: &'f ParsedFile, api: &'f LockApi, body: Node<'t>, params: &[String]) -> Self {
+        let mut assigned: HashMap<String, (usize, Option<Node<'t>>)> = HashMap::new();
+        lockwarden_syntax::walk::preorder(body, |node| {
+            let (target, value) = match node.kind_id() {
+                kind::INIT_DECLARATOR => (
+                    node.child_by_field_id(field::DECLARATOR),
+                    node.child_by_field_id(field::VALUE),
+                ),
+                kind::ASSIGNMENT_EXPRESSION => (
+                    node.child_by_field_id(field::LEFT),
+                    node.child_by_field_id(field::RIGHT),
+                ),
+                _ => return true,
+            };
+            let name = target.and_then(|t| {
+                let mut t = t;
+                while t.kind_id() == kind::POINTER_DECLARATOR {
+                    t = t.child_by_field_id(field::DECLARATOR)?;
+                }
+                (t.kind_id() == kind::IDENTIFIER).then(|| file.node_text(t).to_owned())
+            });
+            if let Some(name) = name {
+                let entry = assigned.entry(name).or_insert((0, None));
+                entry.0 += 1;
+                entry.1 = value;
+            }
+            true
+        });
+        let mut resolver = PathResolver {
+            file,
+            api,
+            aliases: HashMap::new(),
+        };
+        for (name, (count, value)) in assigned {
+            if count != 1 || params.contains(&name) {
+                continue;
+            }
+            if let Some(value) = value.filter(|v| resolver.is_alias_shape(*v)) {
+                resolver.aliases.insert(name, value);
+            }
+        }
+        resolver
+    }
+
+    fn is_alias_shape(&self, value: Node<'_>) -> bool {
+        let value = strip(value);
+        match value.kind_id() {
+            kind::POINTER_EXPRESSION => self.operator(value) == "&",
+            kind::IDENTIFIER | kind::FIELD_EXPRESSION => true,
+            kind::CALL_EXPRESSION => self.same_lock_arg(value).is_some(),
+            _ => false,
+        }
+    }
+
+    fn operator(&self, node: Node<'_>) -> &str {
+        node.child_by_field_id(field::OPERATOR)
+            .map_or("", |op| self.file.node_text(op))
+    }
+
+    /// For a call to a same-lock function (`page_folio(p)`), its first argument.
+    fn same_lock_arg<'n>(&self, call: Node<'n>) -> Option<Node<'n>> {
+        let function = call.child_by_field_id(field::FUNCTION)?;
+        if function.kind_id() != kind::IDENTIFIER
+            || !self.api.is_same_lock(self.file.node_text(function))
+        {
+            return None;
+        }
+        call.child_by_field_id(field::ARGUMENTS)?.named_child(0)
+    }
+
+    /// The object a pointer-valued expression points to, dereferenced
+    /// `deref` times (1 for `spin_lock(&l)`).
+    pub fn pointee(&self, expr: Node<'_>, deref: u8) -> Option<Path> {
+        let mut path = self.pointee_at(expr, 0)?;
+        for _ in 1..deref {
+            path = path.push(Step::Deref);
+        }
+        Some(path)
+    }
+
+    fn pointee_at(&self, expr: Node<'_>, depth: usize) -> Option<Path> {
+        let expr = strip(expr);
+        match expr.kind_id() {
+            kind::POINTER_EXPRESSION if self.operator(expr) == "&" => {
+                self.lvalue_at(expr.child_by_field_id(field::ARGUMENT)?, depth)
+            }
+            kind::CALL_EXPRESSION => self.pointee_at(self.same_lock_arg(expr)?, depth),
+            kind::IDENTIFIER => {
+                let name = self.file.node_text(expr);
+                match self.aliases.get(name) {
+                    Some(value) if depth < MAX_ALIAS_DEPTH => self.pointee_at(*value, depth + 1),
+                    _ => Some(Path::var(name).push(Step::Deref)),
+                }
+            }
+            _ => Some(self.lvalue_at(expr, depth)?.push(Step::Deref)),
+        }
+    }
+
+    /// The object an lvalue expression designates.
+    pub fn lvalue(&self, expr: Node<'_>) -> Option<Path> {
+        self.lvalue_at(expr, 0)
+    }
+
+    fn lvalue_at(&self, expr: Node<'_>, depth: usize) -> Option<Path> {
+        let expr = strip(expr);
+        match expr.kind_id() {
+            kind::IDENTIFIER => {
+                let name = self.file.node_text(expr);
+                // An alias of a field (`info = vb->info` by value is rare); an
+                // alias of `&x` designates a pointer, not x, so only follow
+                // plain variable/field aliases here.
+                match self.aliases.get(name).map(|v| strip(*v)) {
+                    Some(v)
+                        if depth < MAX_ALIAS_DEPTH
+                            && matches!(v.kind_id(), kind::IDENTIFIER | kind::FIELD_EXPRESSION) =>
+                    {
+                        self.lvalue_at(v, depth + 1)
+                    }
+                    _ => Some(Path::var(name)),
+                }
+            }
+            kind::POINTER_EXPRESSION if self.operator(expr) == "*" => {
+                self.pointee_at(expr.child_by_field_id(field::ARGUMENT)?, depth)
+            }
+            kind::FIELD_EXPRESSION => {
+                let base = expr.child_by_field_id(field::ARGUMENT)?;
+                let name = self
+                    .file
+                    .node_text(expr.child_by_field_id(field::FIELD)?)
+                    .to_owned();
+                let arrow = self.operator(expr) == "->";
+                let base = if arrow {
+                    self.pointee_at(base, depth)?
+                } else {
+                    self.lvalue_at(base, depth)?
+                };
+                Some(base.push(Step::Field(name)))
+            }
+            kind::SUBSCRIPT_EXPRESSION => {
+                let base = expr.child_by_field_id(field::ARGUMENT)?;
+                Some(self.lvalue_at(base, depth)?.push(Step::Index))
+            }
+            kind::CALL_EXPRESSION => self.lvalue_at(self.same_lock_arg(expr)?, depth),
+            _ => None,
+        }
+    }
+}
+
+/// Strips parentheses and casts.
+pub fn strip(mut node: Node<'_>) -> Node<'_> {
+    loop {
+        match node.kind_id() {
+            kind::PARENTHESIZED_EXPRESSION => match node.named_child(0) {
+                Some(inner) if inner.kind_id() != kind::COMPOUND_STATEMENT => node = inner,
+                _ => return node,
+            },
+            kind::CAST_EXPRESSION => match node.child_by_field_id(field::VALUE) {
+                Some(inner) => node = inner,
+                None => return node,
+            },
+            _ => return node,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_reads_like_c() {
+        let p = Path::var("b")
+            .push(Step::Deref)
+            .push(Step::Field("pages_lock".into()));
+        assert_eq!(p.to_string(), "b->pages_lock");
+        let p = Path::var("vb")
+            .push(Step::Deref)
+            .push(Step::Field("info".into()))
+            .push(Step::Field("lock".into()));
+        assert_eq!(p.to_string(), "vb->info.lock");
+        assert_eq!(Path::var("ptl").push(Step::Deref).to_string(), "*ptl");
+        assert_eq!(loose_key("&(b)->pages_lock"), "b.pages_lock");
+    }
+}

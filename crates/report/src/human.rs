@@ -1,0 +1,558 @@
+//! The `human` format: each finding as a miette graphical diagnostic with
+//! source snippets, then one summary line.
+//!
+//! Rendering is deterministic (unicode, no colour, fixed width, tab width 8 as
+//! in kernel style), so tests compare it as plain text. A finding becomes a
+//! [`FindingDiagnostic`], built in one place ([`FindingDiagnostic::new`]):
+//! code = rule id, the primary label on the finding's span, labels and trace
+//! steps in the same file as further labels (trace steps numbered when there
+//! are several), and those in other files as advice diagnostics rendered right
+//! after it (`☞ message` and their own snippet, or `☞ file:line:col: message`
+//! when that file's source is unavailable). Without the primary file's source
+//! the finding falls back to its gcc-style line followed by `note:` lines.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write};
+
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
+    MietteSpanContents, SourceCode, SourceSpan, SpanContents,
+};
+
+use crate::finding::{Finding, Label, Location};
+use crate::gcc;
+use crate::report::{Report, SourceProvider, Summary};
+
+/// Narrower than this and the snippets become unreadable; textwrap also
+/// misbehaves near zero.
+const MIN_WIDTH: usize = 40;
+
+pub(crate) fn render(report: &Report, sources: &dyn SourceProvider, width: usize) -> String {
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(width.max(MIN_WIDTH))
+        .tab_width(8)
+        .with_links(false)
+        .without_syntax_highlighting();
+    let mut out = String::new();
+    for finding in &report.findings {
+        out.push_str(&render_finding(&handler, finding, sources));
+        out.push('\n');
+    }
+    out.push_str(&summary_line(&report.summary));
+    out.push('\n');
+    out
+}
+
+/// One finding: miette's rendering, or the plain fallback when the primary
+/// source is missing or miette cannot render it.
+fn render_finding(
+    handler: &GraphicalReportHandler,
+    finding: &Finding,
+    sources: &dyn SourceProvider,
+) -> String {
+    if let Some(diagnostic) = FindingDiagnostic::new(finding, sources) {
+        let mut out = String::new();
+        if diagnostic.render(handler, &mut out).is_ok() {
+            return trim_line_ends(&out);
+        }
+    }
+    fallback(finding)
+}
+
+/// `text` without trailing spaces on any line (miette pads empty source lines).
+fn trim_line_ends(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The gcc-style line, then a `note:` line per trace step and label, then help.
+fn fallback(finding: &Finding) -> String {
+    let mut out = gcc::line(finding);
+    out.push('\n');
+    for (text, label) in secondary_texts(finding) {
+        let _ = writeln!(out, "{}: note: {}", label.location, gcc::one_line(&text));
+    }
+    if let Some(help) = &finding.help {
+        let _ = writeln!(out, "  help: {help}");
+    }
+    out
+}
+
+/// `N findings in F files (M functions, K with parse errors) in T ms`.
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} in {} ({}, {} with parse errors) in {} ms",
+        plural(s.findings, "finding"),
+        plural(s.files, "file"),
+        plural(s.functions, "function"),
+        s.functions_with_parse_errors,
+        s.elapsed_ms
+    )
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The trace steps (numbered when there are several), then the labels, each
+/// with the text it is shown with.
+fn secondary_texts(finding: &Finding) -> impl Iterator<Item = (String, &Label)> {
+    let numbered = finding.trace.len() > 1;
+    let steps = finding.trace.iter().enumerate().map(move |(i, step)| {
+        let text = if numbered {
+            format!("{}. {}", i + 1, step.message)
+        } else {
+            step.message.clone()
+        };
+        (text, step)
+    });
+    let labels = finding.labels.iter().map(|l| (l.message.clone(), l));
+    steps.chain(labels)
+}
+
+/// A finding (or one of its other-file steps) as a miette diagnostic.
+#[derive(Debug)]
+pub(crate) struct FindingDiagnostic<'a> {
+    code: Option<&'a str>,
+    severity: miette::Severity,
+    message: String,
+    help: Option<&'a str>,
+    source: Option<FileSource<'a>>,
+    labels: Vec<LabeledSpan>,
+    /// Steps and labels in other files, rendered after this diagnostic.
+    /// (miette's own `related()` rendering prefixes an `Advice:` line, or
+    /// nests them under the help text; standalone advice reads better.)
+    elsewhere: Vec<FindingDiagnostic<'a>>,
+}
+
+impl<'a> FindingDiagnostic<'a> {
+    /// The diagnostic for `finding`, or `None` when the source of its primary
+    /// file is unavailable or does not contain the primary span.
+    pub(crate) fn new(finding: &'a Finding, sources: &'a dyn SourceProvider) -> Option<Self> {
+        let source = FileSource::load(sources, &finding.location)?;
+        let primary_text = if finding.function.is_empty() {
+            "here".to_owned()
+        } else {
+            format!("here, in {}()", finding.function)
+        };
+        let mut labels = vec![LabeledSpan::new_primary_with_span(
+            Some(primary_text),
+            span(&finding.location),
+        )];
+        let mut elsewhere = Vec::new();
+        for (text, label) in secondary_texts(finding) {
+            let loc = &label.location;
+            if loc.file == finding.location.file && source.contains(loc) {
+                labels.push(LabeledSpan::new_with_span(Some(text), span(loc)));
+            } else {
+                elsewhere.push(FindingDiagnostic::elsewhere(text, loc, sources));
+            }
+        }
+        // Help comes last, after the steps in other files, as in rustc.
+        let mut help = finding.help.as_deref();
+        if let Some(last) = elsewhere.last_mut() {
+            last.help = help.take();
+        }
+        Some(FindingDiagnostic {
+            code: Some(&finding.rule),
+            severity: match finding.severity {
+                crate::Severity::Error => miette::Severity::Error,
+                crate::Severity::Warning => miette::Severity::Warning,
+                crate::Severity::Note => miette::Severity::Advice,
+            },
+            message: finding.message.clone(),
+            help,
+            source: Some(source),
+            labels,
+            elsewhere,
+        })
+    }
+
+    /// A step or label outside the primary file: its own snippet when its
+    /// source is available, else a `file:line:col: message` line.
+    fn elsewhere(text: String, loc: &'a Location, sources: &'a dyn SourceProvider) -> Self {
+        let (message, source, labels) = match FileSource::load(sources, loc) {
+            Some(source) => (
+                text,
+                Some(source),
+                vec![LabeledSpan::new_primary_with_span(None, span(loc))],
+            ),
+            None => (format!("{loc}: {text}"), None, Vec::new()),
+        };
+        FindingDiagnostic {
+            code: None,
+            severity: miette::Severity::Advice,
+            message,
+            help: None,
+            source,
+            labels,
+            elsewhere: Vec::new(),
+        }
+    }
+
+    /// Renders this diagnostic, then the ones in other files.
+    fn render(&self, handler: &GraphicalReportHandler, out: &mut String) -> fmt::Result {
+        handler.render_report(out, self)?;
+        for other in &self.elsewhere {
+            handler.render_report(out, other)?;
+        }
+        Ok(())
+    }
+}
+
+fn span(loc: &Location) -> SourceSpan {
+    SourceSpan::from((loc.start as usize, loc.len() as usize))
+}
+
+impl fmt::Display for FindingDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FindingDiagnostic<'_> {}
+
+impl Diagnostic for FindingDiagnostic<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.code.map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help.map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+}
+
+/// One file's bytes under its relative path, made safe for miette: invalid
+/// UTF-8 bytes and lone `\r` are replaced one-for-one (`?`, space), so every
+/// byte offset still points at the same place.
+#[derive(Debug)]
+struct FileSource<'a> {
+    name: &'a str,
+    bytes: Cow<'a, [u8]>,
+}
+
+impl<'a> FileSource<'a> {
+    /// The source of `loc.file`, if available and long enough to hold `loc`.
+    fn load(sources: &'a dyn SourceProvider, loc: &'a Location) -> Option<Self> {
+        let bytes = sources.source(&loc.file)?;
+        let source = FileSource {
+            name: &loc.file,
+            bytes: sanitize(bytes),
+        };
+        source.contains(loc).then_some(source)
+    }
+
+    fn contains(&self, loc: &Location) -> bool {
+        loc.start <= loc.end && (loc.end as usize) <= self.bytes.len()
+    }
+}
+
+fn sanitize(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let lone_cr = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+    let clean = std::str::from_utf8(bytes).is_ok() && !(0..bytes.len()).any(lone_cr);
+    if clean {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        out.resize(out.len() + chunk.invalid().len(), b'?');
+    }
+    for i in 0..out.len() {
+        if out[i] == b'\r' && out.get(i + 1) != Some(&b'\n') {
+            out[i] = b' ';
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl SourceCode for FileSource<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let inner =
+            self.bytes
+                .as_ref()
+                .read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.to_owned(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::NoSources;
+    use crate::test_support::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn snapshot() {
+        let out = render(&sample_report(), &sample_sources(), 80);
+        let expected = r#"balloon/page-private-needs-lock
+
+  × balloon_page_finalize() writes page->private, which requires the balloon
+  │ pages lock, but it is not held here
+    ╭─[drivers/virtio/virtio_balloon.c:13:2]
+ 11 │         balloon_page_insert(vb_dev_info, newpage);
+ 12 │         spin_unlock_irqrestore(&vb_dev_info->pages_lock, flags);
+    ·         ───────────────────────────┬───────────────────────────
+    ·                                    ╰── balloon pages lock released here
+ 13 │         balloon_page_finalize(page);
+    ·         ─────────────┬─────────────
+    ·                      ╰── here, in virtballoon_migratepage()
+ 14 │         return 0;
+    ╰────
+  ☞ page->private written here (set_page_private)
+   ╭─[include/linux/balloon_compaction.h:4:3]
+ 3 │         if (PageBalloon(page))
+ 4 │                 set_page_private(page, 0);
+   ·                 ─────────────────────────
+ 5 │ }
+   ╰────
+  help: call it before spin_unlock_irqrestore(&vb_dev_info->pages_lock, flags)
+
+lock/double-acquire
+
+  ⚠ b->lock is acquired while already held
+    ╭─[drivers/virtio/virtio_balloon.c:20:2]
+ 18 │ {
+ 19 │         spin_lock(&b->lock);
+    ·         ─────────┬─────────
+    ·                  ╰── b->lock acquired here
+ 20 │         spin_lock(&b->lock);
+    ·         ─────────┬─────────
+    ·                  ╰── here, in fill_balloon()
+ 21 │ }
+    ╰────
+
+2 findings in 2 files (3 functions, 1 with parse errors) in 12 ms
+"#;
+        assert_eq!(out, expected, "actual:\n{out}");
+    }
+
+    #[test]
+    fn snapshot_numbered_trace_and_missing_other_source() {
+        // A note whose first trace step is in the primary file and whose
+        // second is in a header we have no source for; narrower terminal.
+        let mut sources = sample_sources();
+        sources.remove(HEADER);
+        let mut report = sample_report();
+        report.findings.truncate(1);
+        report.summary.findings = 1;
+        let f = &mut report.findings[0];
+        f.severity = crate::Severity::Note;
+        let taken = locate(
+            DRIVER,
+            DRIVER_TEXT,
+            "spin_lock_irqsave(&vb_dev_info->pages_lock, flags)",
+            0,
+        );
+        f.trace
+            .insert(0, Label::new(taken, "balloon pages lock taken here"));
+        let out = render(&report, &sources, 100);
+        let expected = r#"balloon/page-private-needs-lock
+
+  ☞ balloon_page_finalize() writes page->private, which requires the balloon pages lock, but it is
+  │ not held here
+    ╭─[drivers/virtio/virtio_balloon.c:13:2]
+  9 │
+ 10 │         spin_lock_irqsave(&vb_dev_info->pages_lock, flags);
+    ·         ─────────────────────────┬────────────────────────
+    ·                                  ╰── 1. balloon pages lock taken here
+ 11 │         balloon_page_insert(vb_dev_info, newpage);
+ 12 │         spin_unlock_irqrestore(&vb_dev_info->pages_lock, flags);
+    ·         ───────────────────────────┬───────────────────────────
+    ·                                    ╰── balloon pages lock released here
+ 13 │         balloon_page_finalize(page);
+    ·         ─────────────┬─────────────
+    ·                      ╰── here, in virtballoon_migratepage()
+ 14 │         return 0;
+    ╰────
+  ☞ include/linux/balloon_compaction.h:4:3: 2. page->private written here (set_page_private)
+  help: call it before spin_unlock_irqrestore(&vb_dev_info->pages_lock, flags)
+
+1 finding in 2 files (3 functions, 1 with parse errors) in 12 ms
+"#;
+        assert_eq!(out, expected, "actual:\n{out}");
+    }
+
+    #[test]
+    fn output_has_no_trailing_whitespace() {
+        let out = render(&sample_report(), &sample_sources(), 80);
+        for line in out.lines() {
+            assert_eq!(line, line.trim_end());
+        }
+    }
+
+    #[test]
+    fn width_is_respected_and_clamped() {
+        let narrow = render(&sample_report(), &sample_sources(), 50);
+        assert!(
+            narrow.contains("  × balloon_page_finalize() writes\n  │ page->private,"),
+            "{narrow}"
+        );
+        // A silly width is clamped rather than producing one word per line.
+        assert_eq!(
+            render(&sample_report(), &sample_sources(), 0),
+            render(&sample_report(), &sample_sources(), MIN_WIDTH)
+        );
+    }
+
+    #[test]
+    fn summary_line_pluralises() {
+        let mut s = Summary {
+            files: 2,
+            functions: 3,
+            functions_with_parse_errors: 1,
+            findings: 0,
+            elapsed_ms: 12,
+        };
+        assert_eq!(
+            summary_line(&s),
+            "0 findings in 2 files (3 functions, 1 with parse errors) in 12 ms"
+        );
+        s.findings = 1;
+        s.files = 1;
+        s.functions = 1;
+        assert_eq!(
+            summary_line(&s),
+            "1 finding in 1 file (1 function, 1 with parse errors) in 12 ms"
+        );
+    }
+
+    #[test]
+    fn no_findings_prints_only_the_summary() {
+        let mut report = sample_report();
+        report.findings.clear();
+        report.summary.findings = 0;
+        assert_eq!(
+            render(&report, &sample_sources(), 80),
+            "0 findings in 2 files (3 functions, 1 with parse errors) in 12 ms\n"
+        );
+    }
+
+    #[test]
+    fn falls_back_to_gcc_lines_without_sources() {
+        let out = render(&sample_report(), &NoSources, 80);
+        let expected = r#"drivers/virtio/virtio_balloon.c:13:2: error: balloon_page_finalize() writes page->private, which requires the balloon pages lock, but it is not held here [balloon/page-private-needs-lock]
+include/linux/balloon_compaction.h:4:3: note: page->private written here (set_page_private)
+drivers/virtio/virtio_balloon.c:12:2: note: balloon pages lock released here
+  help: call it before spin_unlock_irqrestore(&vb_dev_info->pages_lock, flags)
+
+drivers/virtio/virtio_balloon.c:20:2: warning: b->lock is acquired while already held [lock/double-acquire]
+drivers/virtio/virtio_balloon.c:19:2: note: b->lock acquired here
+
+2 findings in 2 files (3 functions, 1 with parse errors) in 12 ms
+"#;
+        assert_eq!(out, expected, "actual:\n{out}");
+    }
+
+    #[test]
+    fn stale_source_falls_back_instead_of_panicking() {
+        let mut sources = HashMap::new();
+        sources.insert(DRIVER.to_string(), b"short".to_vec());
+        let out = render(&sample_report(), &sources, 80);
+        assert!(
+            out.starts_with("drivers/virtio/virtio_balloon.c:13:2: error: balloon_page_finalize()")
+        );
+    }
+
+    #[test]
+    fn never_panics_on_any_span() {
+        // Every span over a text with the awkward cases: multibyte UTF-8,
+        // invalid UTF-8, CRLF, a lone CR, tabs, an empty line, no final newline.
+        let text: &[u8] = b"a\t\xc3\xa4b\r\n\n\xff\tc\rd\n\te";
+        let sources = HashMap::from([("t.c".to_string(), text.to_vec())]);
+        let len = text.len() as u32;
+        for start in 0..=len {
+            for end in start..=len {
+                let loc = Location::from_offsets("t.c", text, start, end);
+                let finding =
+                    Finding::new("r/x", crate::Severity::Error, loc.clone(), "f", "m", text)
+                        .with_label(loc.clone(), "label")
+                        .with_trace_step(Location::from_offsets("t.c", text, 0, start), "step");
+                let report = Report {
+                    root: "/".into(),
+                    findings: vec![finding],
+                    summary: Summary::default(),
+                };
+                for width in [0, 80] {
+                    let out = render(&report, &sources, width);
+                    assert!(out.contains("r/x"), "{start}..{end}: {out}");
+                    // Rendered by miette, not the fallback.
+                    assert!(out.contains("╭─[t.c:"), "{start}..{end}: {out}");
+                }
+            }
+        }
+        // Empty file, empty span.
+        let sources = HashMap::from([("e.c".to_string(), Vec::new())]);
+        let loc = Location::from_offsets("e.c", b"", 0, 0);
+        let report = Report {
+            root: "/".into(),
+            findings: vec![Finding::new(
+                "r/x",
+                crate::Severity::Warning,
+                loc,
+                "",
+                "m",
+                b"",
+            )],
+            summary: Summary::default(),
+        };
+        assert!(render(&report, &sources, 80).contains("r/x"));
+    }
+
+    #[test]
+    fn invalid_utf8_and_lone_cr_keep_offsets() {
+        assert!(matches!(sanitize(b"ok\r\n"), Cow::Borrowed(_)));
+        assert_eq!(sanitize(b"a\xe9b\rc\r\n").as_ref(), b"a?b c\r\n");
+        let text = b"/* caf\xe9 */\nvoid f(void)\n{\n\tspin_lock(&l);\n}\n";
+        let start = 27;
+        assert_eq!(&text[start..start + 9], b"spin_lock");
+        let loc = Location::from_offsets("x.c", text, start as u32, start as u32 + 14);
+        let finding = Finding::new("lock/r", crate::Severity::Note, loc, "f", "m", text);
+        let report = Report {
+            root: "/r".into(),
+            findings: vec![finding],
+            summary: Summary::default(),
+        };
+        let sources = HashMap::from([("x.c".to_string(), text.to_vec())]);
+        let out = render(&report, &sources, 80);
+        assert!(out.contains("[x.c:4:2]"), "{out}");
+        assert!(out.contains("spin_lock(&l);"), "{out}");
+    }
+}
