@@ -68,7 +68,8 @@ fn check(args: &Args) -> Result<bool> {
     let only = only_set(&args.only)?;
     let baseline: HashSet<String> = match &args.baseline {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --baseline {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --baseline {}", path.display()))?;
             parse_json_report(&text)
                 .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?
                 .into_iter()
@@ -77,7 +78,10 @@ fn check(args: &Args) -> Result<bool> {
         None => HashSet::new(),
     };
     if let Some(jobs) = args.jobs {
-        rayon::ThreadPoolBuilder::new().num_threads(jobs).build_global().ok();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build_global()
+            .ok();
     }
     let (syntax, locks) = crate::config::load(&args.rules)?;
     let root = find_root(args.root.as_deref(), &args.paths)?;
@@ -85,7 +89,8 @@ fn check(args: &Args) -> Result<bool> {
     let contents: Vec<(PathBuf, Vec<u8>)> = files
         .into_par_iter()
         .map(|rel| {
-            let bytes = std::fs::read(root.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?;
+            let bytes = std::fs::read(root.join(&rel))
+                .with_context(|| format!("cannot read {}", rel.display()))?;
             Ok((rel, bytes))
         })
         .collect::<Result<_>>()?;
@@ -123,7 +128,13 @@ fn check(args: &Args) -> Result<bool> {
         findings,
         summary,
     };
-    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100);
-    print!("{}", render(&report, format, &checker.rules(), &sources, width));
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    print!(
+        "{}",
+        render(&report, format, &checker.rules(), &sources, width)
+    );
     Ok(found)
 }

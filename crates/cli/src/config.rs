@@ -18,12 +18,14 @@ struct RuleFile {
 
 /// The built-in configuration extended by every rule file under `extra`.
 pub fn load(extra: &[PathBuf]) -> Result<(MacroConfig, LockApiConfig)> {
-    let (mut syntax, mut locks) = lockwarden_rules::builtin::configs().map_err(anyhow::Error::msg)?;
+    let (mut syntax, mut locks) =
+        lockwarden_rules::builtin::configs().map_err(anyhow::Error::msg)?;
     for path in extra {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read rule file {}", file.display()))?;
-            let parsed: RuleFile =
-                toml::from_str(&text).with_context(|| format!("invalid rule file {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read rule file {}", file.display()))?;
+            let parsed: RuleFile = toml::from_str(&text)
+                .with_context(|| format!("invalid rule file {}", file.display()))?;
             syntax.extend(parsed.syntax);
             locks.extend(parsed.locks);
         }
@@ -33,12 +35,15 @@ pub fn load(extra: &[PathBuf]) -> Result<(MacroConfig, LockApiConfig)> {
 
 /// A rule file, or the `*.toml` files of a directory, sorted.
 fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read --rules {}", path.display()))?;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read --rules {}", path.display()))?;
     if meta.is_file() {
         return Ok(vec![path.to_owned()]);
     }
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(path).with_context(|| format!("cannot read --rules {}", path.display()))? {
+    for entry in std::fs::read_dir(path)
+        .with_context(|| format!("cannot read --rules {}", path.display()))?
+    {
         let p = entry?.path();
         if p.extension().is_some_and(|e| e == "toml") {
             files.push(p);

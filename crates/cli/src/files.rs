@@ -23,10 +23,20 @@ pub fn find_root(explicit: Option<&Path>, paths: &[PathBuf]) -> Result<PathBuf> 
             && (dir.join("Kbuild").exists() || dir.join("MAINTAINERS").exists())
     };
     let found = first.ancestors().find(|dir| is_kernel_root(dir));
-    match found {
-        Some(dir) => Ok(dir.to_path_buf()),
-        None => std::env::current_dir().context("cannot read the current directory"),
+    if let Some(dir) = found {
+        return Ok(dir.to_path_buf());
     }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    if first.starts_with(&cwd) {
+        return Ok(cwd);
+    }
+    // A path outside the current directory: its own directory is the root.
+    Ok(if first.is_dir() {
+        first
+    } else {
+        first.parent().map_or(first.clone(), Path::to_path_buf)
+    })
 }
 
 /// Every `.c` and `.h` file under `paths` (files named directly are taken

@@ -49,4 +49,3 @@ fn main() -> ExitCode {
         Command::ParseStats(args) => parse_stats::run(args),
     }
 }
-

@@ -426,7 +426,7 @@ fn analyze_function(
         .filter_map(|arg| annotation_path(arg, &f.params, api))
         .collect();
     let solution = solve(&f.cfg, &entry_held, &view);
-    let exit_facts = exits(&f.cfg, &solution);
+    let exit_facts = exits(&f.cfg, &solution, &f.params);
     let summary = summarize(&exit_facts, &f.params, &f.cfg);
     FunctionResult {
         summary,
@@ -580,6 +580,66 @@ mod tests {
                 .unwrap()
                 .to_string(),
             "balloon_lock"
+        );
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::api::LockApiConfig;
+    use lockwarden_syntax::MacroConfig;
+
+    #[derive(serde::Deserialize)]
+    struct Files {
+        #[serde(default)]
+        syntax: MacroConfig,
+        #[serde(default)]
+        locks: LockApiConfig,
+    }
+
+    /// Analyses one C text with the project's built-in rule files.
+    pub fn analyze_text(src: &str) -> Analysis {
+        let syntax: Files = toml::from_str(include_str!("../../../rules/syntax.toml")).unwrap();
+        let locks: Files = toml::from_str(include_str!("../../../rules/locks.toml")).unwrap();
+        let macros = syntax.syntax.compile();
+        let api = locks.locks.compile();
+        let program = build(
+            vec![(PathBuf::from("t.c"), src.as_bytes().to_vec())],
+            &macros,
+            &api,
+        );
+        analyze(program, &api)
+    }
+
+    /// The exit facts of function `name`, as `(lock, kind)` strings.
+    pub fn exit_kinds(a: &Analysis, name: &str) -> Vec<(String, String)> {
+        let i = a
+            .program
+            .functions
+            .iter()
+            .position(|f| f.name == name)
+            .unwrap();
+        a.results[i]
+            .exits
+            .iter()
+            .map(|e| (e.lock.to_string(), format!("{:?}", e.kind)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::test_support::*;
+
+    #[test]
+    fn early_return_with_lock_held_is_inconsistent() {
+        let a = analyze_text(
+            "int f(struct foo *f, int a)\n{\n\tspin_lock(&f->lock);\n\tif (a)\n\t\treturn -EINVAL;\n\tspin_unlock(&f->lock);\n\treturn 0;\n}\n",
+        );
+        assert_eq!(
+            exit_kinds(&a, "f"),
+            vec![("f->lock".to_owned(), "Inconsistent".to_owned())]
         );
     }
 }

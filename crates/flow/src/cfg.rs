@@ -23,6 +23,22 @@ pub enum TruthKey {
     Call(NodeId),
     /// A local variable.
     Var(String),
+    /// Another lvalue, such as a field (`args->lock`).
+    Value(Path),
+}
+
+impl TruthKey {
+    /// Whether changing `self` changes `other` (a variable covers its fields).
+    pub fn covers(&self, other: &TruthKey) -> bool {
+        match (self, other) {
+            (a, b) if a == b => true,
+            (TruthKey::Var(v), TruthKey::Value(p)) => p.root_var() == Some(v.as_str()),
+            (TruthKey::Value(p), TruthKey::Value(q)) => {
+                q.root == p.root && q.steps.starts_with(&p.steps)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The condition under which an edge is taken.
@@ -61,6 +77,10 @@ pub struct ArgPaths {
     pub pointee: Option<Path>,
     /// The argument as an lvalue (for a callee's `param` paths).
     pub lvalue: Option<Path>,
+    /// What a branch on the argument's value would test.
+    pub key: Option<TruthKey>,
+    /// The argument's truth when it is a constant (`NULL`, `0`, `true`).
+    pub constant: Option<bool>,
 }
 
 /// A call site.
@@ -76,6 +96,8 @@ pub struct Call {
     pub result_var: Option<String>,
     /// Whether the result is tested, assigned or returned.
     pub result_used: bool,
+    /// Variables whose address is passed: the call may change them.
+    pub clobbers: Vec<String>,
 }
 
 /// One node of the graph.
@@ -97,7 +119,7 @@ pub enum Op {
     },
     /// A variable is assigned something other than a call result.
     Assign {
-        var: String,
+        key: TruthKey,
     },
     Return {
         span: Span,
@@ -437,14 +459,24 @@ impl<'t> Lowerer<'t, '_> {
             let (cur, call) = self.call(stripped, cur, var.clone());
             if call.is_none() {
                 if let Some(var) = var {
-                    return Some(self.add(Op::Assign { var }, cur));
+                    return Some(self.add(
+                        Op::Assign {
+                            key: TruthKey::Var(var),
+                        },
+                        cur,
+                    ));
                 }
             }
             return cur;
         }
         let cur = self.expr(value, cur);
         match var {
-            Some(var) => Some(self.add(Op::Assign { var }, cur)),
+            Some(var) => Some(self.add(
+                Op::Assign {
+                    key: TruthKey::Var(var),
+                },
+                cur,
+            )),
             None => cur,
         }
     }
@@ -934,8 +966,21 @@ impl<'t> Lowerer<'t, '_> {
                     Some(l) if var.is_none() => self.expr(l, cur),
                     _ => cur,
                 };
-                match e.child_by_field_id(field::RIGHT) {
-                    Some(r) => self.assign(var, r, cur),
+                let cur = match e.child_by_field_id(field::RIGHT) {
+                    Some(r) => self.assign(var.clone(), r, cur),
+                    None => cur,
+                };
+                // A field or element assigned: what was known of it is gone.
+                match left
+                    .filter(|_| var.is_none())
+                    .and_then(|l| self.paths.lvalue(l))
+                {
+                    Some(path) => Some(self.add(
+                        Op::Assign {
+                            key: TruthKey::Value(path),
+                        },
+                        cur,
+                    )),
                     None => cur,
                 }
             }
@@ -1040,9 +1085,20 @@ impl<'t> Lowerer<'t, '_> {
                 .map(|a| ArgPaths {
                     pointee: self.paths.pointee(*a, 1),
                     lvalue: self.paths.lvalue(*a),
+                    key: self.truth_key(*a),
+                    constant: self.constant_truth(*a),
                 })
                 .collect()
         };
+        let clobbers = args
+            .iter()
+            .map(|a| strip(*a))
+            .filter(|a| a.kind_id() == kind::POINTER_EXPRESSION && self.operator(*a) == "&")
+            .filter_map(|a| a.child_by_field_id(field::ARGUMENT))
+            .map(strip)
+            .filter(|a| a.kind_id() == kind::IDENTIFIER)
+            .map(|a| self.text(a).to_owned())
+            .collect();
         let noreturn = callee.as_ref().is_some_and(|n| self.macros.is_noreturn(n));
         let node = self.add(
             Op::Call(Box::new(Call {
@@ -1051,6 +1107,7 @@ impl<'t> Lowerer<'t, '_> {
                 args: arg_paths,
                 api,
                 result_used: result_var.is_some(),
+                clobbers,
                 result_var,
             })),
             cur,
@@ -1164,13 +1221,14 @@ impl<'t> Lowerer<'t, '_> {
                     return;
                 }
             }
-            kind::IDENTIFIER => {
-                let var = self.text(e).to_owned();
-                if let Some(c) = cur {
-                    self.link(c, t, EdgeCond::Truth(TruthKey::Var(var.clone()), true));
-                    self.link(c, f, EdgeCond::Truth(TruthKey::Var(var), false));
+            kind::IDENTIFIER | kind::FIELD_EXPRESSION => {
+                if let Some(key) = self.truth_key(e) {
+                    if let Some(c) = cur {
+                        self.link(c, t, EdgeCond::Truth(key.clone(), true));
+                        self.link(c, f, EdgeCond::Truth(key, false));
+                    }
+                    return;
                 }
-                return;
             }
             kind::COMMA_EXPRESSION => {
                 if let (Some(l), Some(r)) = (
@@ -1191,6 +1249,28 @@ impl<'t> Lowerer<'t, '_> {
         if let Some(end) = self.expr(e, cur) {
             self.link(end, t, EdgeCond::Always);
             self.link(end, f, EdgeCond::Always);
+        }
+    }
+
+    /// The key a branch on `e` tests: a variable, or a field's lvalue path.
+    fn truth_key(&self, e: Node<'_>) -> Option<TruthKey> {
+        let e = strip(e);
+        match e.kind_id() {
+            kind::IDENTIFIER => Some(TruthKey::Var(self.text(e).to_owned())),
+            kind::FIELD_EXPRESSION => self.paths.lvalue(e).map(TruthKey::Value),
+            _ => None,
+        }
+    }
+
+    /// The truth of a constant expression, if it is one.
+    fn constant_truth(&self, e: Node<'_>) -> Option<bool> {
+        let e = strip(e);
+        match e.kind_id() {
+            kind::TRUE => Some(true),
+            kind::NUMBER_LITERAL => Some(!self.is_zero(e)),
+            _ if self.is_zero(e) => Some(false),
+            kind::IDENTIFIER if self.text(e) == "true" => Some(true),
+            _ => None,
         }
     }
 

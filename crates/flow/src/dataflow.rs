@@ -7,6 +7,13 @@
 //! function never touched is absent: its entry state is unknown, which is
 //! what lets an unlock wrapper release a lock its caller holds. Try-lock
 //! results wait in `pending` until a branch tests them.
+//!
+//! The analysis is path-sensitive on what branches learned: each state
+//! records the truth of the variables and fields tested on its path
+//! (`facts`), and states with different facts are kept apart (up to
+//! [`MAX_DISJUNCTS`] per node), so `if (need_lock) lock(); … if (need_lock)
+//! unlock();` balances, and a lock behind a pointer known to be NULL does
+//! not exist on that path.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +26,10 @@ use crate::summary::{Change, Summary};
 
 /// Depths are clamped to this, which keeps the lattice finite.
 const MAX_DEPTH: i8 = 4;
+
+/// States with different path facts kept apart at one node; beyond this
+/// they are merged and the facts they disagree on forgotten.
+pub const MAX_DISJUNCTS: usize = 6;
 
 /// The state of one lock.
 #[derive(Clone, Debug)]
@@ -89,6 +100,8 @@ pub struct Pending {
 pub struct State {
     pub locks: BTreeMap<Path, Level>,
     pub pending: Vec<Pending>,
+    /// The truth of tested variables and fields on this path.
+    pub facts: BTreeMap<TruthKey, bool>,
 }
 
 impl State {
@@ -123,7 +136,39 @@ impl State {
                 pending.push(p.clone());
             }
         }
-        State { locks, pending }
+        let facts = self
+            .facts
+            .iter()
+            .filter(|(k, v)| other.facts.get(*k) == Some(*v))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        State {
+            locks,
+            pending,
+            facts,
+        }
+    }
+
+    /// Whether `lock` exists on this path: no pointer on the way to it is
+    /// known to be NULL.
+    pub fn lock_exists(&self, lock: &Path) -> bool {
+        let Some(root) = lock.root_var() else {
+            return true;
+        };
+        lock.steps.iter().enumerate().all(|(i, step)| {
+            if *step != crate::path::Step::Deref {
+                return true;
+            }
+            let key = if i == 0 {
+                TruthKey::Var(root.to_owned())
+            } else {
+                TruthKey::Value(Path {
+                    root: lock.root.clone(),
+                    steps: lock.steps[..i].to_vec(),
+                })
+            };
+            self.facts.get(&key) != Some(&false)
+        })
     }
 
     /// The level of `lock`, or an untouched one.
@@ -132,6 +177,45 @@ impl State {
             .get(lock)
             .cloned()
             .unwrap_or_else(Level::untouched)
+    }
+
+    /// Forgets what was known of `key` and everything under it.
+    fn kill(&mut self, key: &TruthKey) {
+        self.facts.retain(|k, _| !key.covers(k));
+    }
+}
+
+/// The states reaching one node: kept apart by their path facts.
+#[derive(Clone, Debug, Default)]
+pub struct Disjuncts {
+    pub states: Vec<State>,
+    /// Too many disjuncts met here once: everything is merged from now on.
+    collapsed: bool,
+}
+
+impl Disjuncts {
+    /// Adds `state`; returns whether anything changed.
+    fn add(&mut self, state: State) -> bool {
+        if self.collapsed {
+            let merged = self.states[0].join(&state);
+            let changed = !merged.same_facts(&self.states[0]);
+            self.states[0] = merged;
+            return changed;
+        }
+        if let Some(d) = self.states.iter_mut().find(|d| d.facts == state.facts) {
+            let merged = d.join(&state);
+            let changed = !merged.same_facts(d);
+            *d = merged;
+            return changed;
+        }
+        self.states.push(state);
+        if self.states.len() > MAX_DISJUNCTS {
+            let mut all = std::mem::take(&mut self.states).into_iter();
+            let first = all.next().expect("just pushed");
+            self.states = vec![all.fold(first, |a, b| a.join(&b))];
+            self.collapsed = true;
+        }
+        true
     }
 }
 
@@ -158,8 +242,8 @@ pub enum Observation {
 /// The solved dataflow of one function.
 #[derive(Clone, Debug, Default)]
 pub struct Solution {
-    /// The in-state of every reached node.
-    pub states: Vec<Option<State>>,
+    /// The in-states of every node (empty where unreached).
+    pub states: Vec<Disjuncts>,
     /// The iteration bound was hit: the states may not be a fixpoint.
     pub incomplete: bool,
     pub observations: Vec<Observation>,
@@ -179,8 +263,8 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         entry.locks.insert(lock.clone(), level);
     }
     let n = cfg.ops.len();
-    let mut states: Vec<Option<State>> = vec![None; n];
-    states[cfg.entry as usize] = Some(entry);
+    let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
+    states[cfg.entry as usize].add(entry);
     let mut work: BTreeSet<NodeId> = BTreeSet::from([cfg.entry]);
     let bound = 64 * n + 1000;
     let mut visits = 0;
@@ -191,31 +275,19 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             incomplete = true;
             break;
         }
-        let Some(mut state) = states[node as usize].clone() else {
-            continue;
-        };
-        transfer(cfg, node, &mut state, summaries, None);
-        for edge in &cfg.succs[node as usize] {
-            let mut out = state.clone();
-            apply_edge(&mut out, &edge.cond);
-            let slot = &mut states[edge.to as usize];
-            let joined = match slot {
-                Some(old) => {
-                    let j = old.join(&out);
-                    if j.same_facts(old) {
-                        continue;
-                    }
-                    j
+        for mut state in states[node as usize].states.clone() {
+            transfer(cfg, node, &mut state, summaries, None);
+            for edge in &cfg.succs[node as usize] {
+                let mut out = state.clone();
+                if apply_edge(&mut out, &edge.cond) && states[edge.to as usize].add(out) {
+                    work.insert(edge.to);
                 }
-                None => out,
-            };
-            *slot = Some(joined);
-            work.insert(edge.to);
+            }
         }
     }
     let mut observations = Vec::new();
-    for (node, state) in states.iter().enumerate() {
-        if let Some(state) = state {
+    for (node, disjuncts) in states.iter().enumerate() {
+        for state in &disjuncts.states {
             let mut s = state.clone();
             transfer(
                 cfg,
@@ -226,6 +298,9 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             );
         }
     }
+    observations.sort_by_key(|o| match o {
+        Observation::DoubleAcquire { at, .. } | Observation::ReleaseUnheld { at, .. } => at.start,
+    });
     observations.dedup();
     Solution {
         states,
@@ -246,6 +321,9 @@ fn acquire(
     via: Option<&str>,
     obs: &mut Option<&mut Vec<Observation>>,
 ) {
+    if !state.lock_exists(lock) {
+        return;
+    }
     let level = state
         .locks
         .entry(lock.clone())
@@ -268,6 +346,9 @@ fn acquire(
 }
 
 fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
+    if !state.lock_exists(lock) {
+        return;
+    }
     let level = state
         .locks
         .entry(lock.clone())
@@ -277,6 +358,19 @@ fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
     level.acquired_at.get_or_insert(site);
 }
 
+/// A release that happens on some of the paths a summary stands for.
+fn may_release(state: &mut State, lock: &Path, site: Span) {
+    if !state.lock_exists(lock) {
+        return;
+    }
+    let level = state
+        .locks
+        .entry(lock.clone())
+        .or_insert_with(Level::untouched);
+    level.min = clamp(level.min - 1);
+    level.released_at.get_or_insert(site);
+}
+
 fn release(
     state: &mut State,
     lock: &Path,
@@ -284,6 +378,9 @@ fn release(
     via: Option<&str>,
     obs: &mut Option<&mut Vec<Observation>>,
 ) {
+    if !state.lock_exists(lock) {
+        return;
+    }
     let level = state
         .locks
         .entry(lock.clone())
@@ -320,19 +417,27 @@ fn add_pending(state: &mut State, pending: Pending) {
     state.pending.push(pending);
 }
 
-fn apply_edge(state: &mut State, cond: &EdgeCond) {
+/// Applies what taking an edge teaches; `false` when the edge cannot be
+/// taken on this path (it contradicts a known fact).
+fn apply_edge(state: &mut State, cond: &EdgeCond) -> bool {
     let EdgeCond::Truth(key, truthy) = cond else {
-        return;
+        return true;
     };
+    if !matches!(key, TruthKey::Call(_)) {
+        if state.facts.get(key) == Some(&!*truthy) {
+            return false;
+        }
+        state.facts.insert(key.clone(), *truthy);
+    }
     let Some(pos) = state.pending.iter().position(|p| &p.key == key) else {
-        return;
+        return true;
     };
     let p = state.pending.remove(pos);
     let acquired = match p.success {
         Success::Nonzero => *truthy,
         Success::Zero => !*truthy,
     };
-    if acquired {
+    if acquired && state.lock_exists(&p.lock) {
         let level = state
             .locks
             .entry(p.lock.clone())
@@ -343,6 +448,7 @@ fn apply_edge(state: &mut State, cond: &EdgeCond) {
         level.recursive |= p.recursive;
         level.acquired_at = Some(p.site);
     }
+    true
 }
 
 /// The effect of one node on the state.
@@ -400,6 +506,28 @@ pub fn transfer(
                     let Some(lock) = effect.lock.substitute(&call.args) else {
                         continue;
                     };
+                    // An effect conditional on an argument: applied when the
+                    // caller knows the argument's truth, possibly otherwise.
+                    let applies = effect.when.map(|(i, want)| {
+                        let arg = call.args.get(i);
+                        arg.and_then(|a| a.constant)
+                            .or_else(|| {
+                                arg.and_then(|a| a.key.as_ref())
+                                    .and_then(|k| state.facts.get(k).copied())
+                            })
+                            .map(|truth| truth == want)
+                    });
+                    match applies {
+                        Some(Some(false)) => continue,
+                        Some(None) => {
+                            match effect.change {
+                                Change::Release => may_release(state, &lock, call.span),
+                                _ => may_acquire(state, &lock, call.span, effect.recursive),
+                            }
+                            continue;
+                        }
+                        _ => {}
+                    }
                     match effect.change {
                         Change::Acquire => {
                             acquire(state, &lock, call.span, effect.recursive, via, &mut obs)
@@ -424,17 +552,24 @@ pub fn transfer(
                     }
                 }
             }
-            if !produced_pending {
-                if let Some(v) = &call.result_var {
+            if let Some(v) = &call.result_var {
+                state.kill(&TruthKey::Var(v.clone()));
+                if !produced_pending {
                     drop_pending(state, &TruthKey::Var(v.clone()));
                 }
+            }
+            for var in &call.clobbers {
+                state.kill(&TruthKey::Var(var.clone()));
             }
         }
         Op::GuardAcquire { lock, api, span } => {
             acquire(state, lock, *span, api.recursive, None, &mut obs)
         }
         Op::GuardRelease { lock, at, .. } => release(state, lock, *at, None, &mut None),
-        Op::Assign { var } => drop_pending(state, &TruthKey::Var(var.clone())),
+        Op::Assign { key } => {
+            state.kill(key);
+            drop_pending(state, key);
+        }
         Op::Nop | Op::Return { .. } => {}
     }
 }

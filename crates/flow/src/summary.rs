@@ -6,7 +6,7 @@ use lockwarden_syntax::Span;
 
 use crate::api::Success;
 use crate::cfg::{ArgPaths, Cfg, Op, ReturnValue, TruthKey};
-use crate::dataflow::{Solution, State};
+use crate::dataflow::{Level, Solution, State};
 use crate::path::{Path, Root, Step};
 
 /// The net change a call makes to one lock.
@@ -75,6 +75,8 @@ pub struct SummaryEffect {
     pub recursive: bool,
     /// Where in the callee the lock is taken or released.
     pub site: Option<Span>,
+    /// Only when argument `.0`'s truth is `.1` (`if (p) spin_unlock(&p->l)`).
+    pub when: Option<(usize, bool)>,
 }
 
 /// What a call to a function does to its caller's locks.
@@ -90,6 +92,13 @@ pub enum ExitKind {
     Consistent(i8),
     /// Held exactly when the return value says so (a try-lock wrapper).
     Conditional(Success),
+    /// Changed exactly when a parameter is true (or false): `if (unlock)
+    /// spin_unlock(…)`, `if (p) up_write(&p->sem)`.
+    OnParam {
+        param: usize,
+        if_true: i8,
+        if_false: i8,
+    },
     /// Held on some returns and not on others.
     Inconsistent,
 }
@@ -112,14 +121,21 @@ pub struct ExitFact {
 }
 
 /// The exit facts of a solved function, one per lock whose state changes.
-pub fn exits(cfg: &Cfg, solution: &Solution) -> Vec<ExitFact> {
+pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact> {
+    // Every (return, path) pair: a return reached with different path facts counts once per disjunct.
     let returns: Vec<(Span, &ReturnValue, &State)> = cfg
         .ops
         .iter()
         .enumerate()
         .filter_map(|(i, op)| match op {
-            Op::Return { span, value } => solution.states[i].as_ref().map(|s| (*span, value, s)),
+            Op::Return { span, value } => Some((i, *span, value)),
             _ => None,
+        })
+        .flat_map(|(i, span, value)| {
+            solution.states[i]
+                .states
+                .iter()
+                .map(move |s| (span, value, s))
         })
         .collect();
     let mut locks: Vec<&Path> = returns
@@ -130,11 +146,17 @@ pub fn exits(cfg: &Cfg, solution: &Solution) -> Vec<ExitFact> {
     locks.dedup();
     let mut facts = Vec::new();
     for lock in locks {
-        let levels: Vec<_> = returns.iter().map(|(_, _, s)| s.level(lock)).collect();
+        // Paths where a pointer on the way to the lock is NULL have no such lock.
+        let paths: Vec<(Span, &ReturnValue, &State)> = returns
+            .iter()
+            .filter(|(_, _, s)| s.lock_exists(lock))
+            .copied()
+            .collect();
+        let levels: Vec<Level> = paths.iter().map(|(_, _, s)| s.level(lock)).collect();
         if levels.iter().all(|l| l.min == 0 && l.max == 0) {
             continue;
         }
-        let forwarded = returns.iter().find_map(|(_, value, state)| {
+        let forwarded = paths.iter().find_map(|(_, value, state)| {
             let key = match value {
                 ReturnValue::Call(id) => TruthKey::Call(*id),
                 ReturnValue::Var(v) => TruthKey::Var(v.clone()),
@@ -151,31 +173,40 @@ pub fn exits(cfg: &Cfg, solution: &Solution) -> Vec<ExitFact> {
             ExitKind::Consistent(first.min)
         } else if let Some(success) = forwarded {
             ExitKind::Conditional(success)
+        } else if let Some(success) = conditional_by_value(&paths, &levels) {
+            ExitKind::Conditional(success)
+        } else if let Some(kind) = conditional_on_param(&paths, &levels, params) {
+            kind
         } else {
-            conditional_by_value(&returns, &levels)
-                .map_or(ExitKind::Inconsistent, ExitKind::Conditional)
+            ExitKind::Inconsistent
         };
         let root_var = lock.root_var();
         let returns_root = root_var.is_some_and(|r| {
-            returns
+            paths
                 .iter()
-                .all(|(_, value, _)| matches!(value, ReturnValue::Var(v) if v == r))
+                .zip(&levels)
+                .filter(|(_, l)| l.max > 0)
+                .all(|((_, value, _), _)| matches!(value, ReturnValue::Var(v) if v == r))
         });
+        let mut held_at: Vec<Span> = paths
+            .iter()
+            .zip(&levels)
+            .filter(|(_, l)| l.max > 0 || l.min < 0)
+            .map(|((span, _, _), _)| *span)
+            .collect();
+        let mut unheld_at: Vec<Span> = paths
+            .iter()
+            .zip(&levels)
+            .filter(|(_, l)| l.min == 0 && l.max == 0)
+            .map(|((span, _, _), _)| *span)
+            .collect();
+        held_at.dedup();
+        unheld_at.dedup();
         facts.push(ExitFact {
             lock: lock.clone(),
             kind,
-            held_at: returns
-                .iter()
-                .zip(&levels)
-                .filter(|(_, l)| l.max > 0 || l.min < 0)
-                .map(|((span, _, _), _)| *span)
-                .collect(),
-            unheld_at: returns
-                .iter()
-                .zip(&levels)
-                .filter(|(_, l)| l.min == 0 && l.max == 0)
-                .map(|((span, _, _), _)| *span)
-                .collect(),
+            held_at,
+            unheld_at,
             acquired_at: levels.iter().find_map(|l| l.acquired_at),
             released_at: levels.iter().find_map(|l| l.released_at),
             recursive: levels.iter().any(|l| l.recursive),
@@ -183,6 +214,52 @@ pub fn exits(cfg: &Cfg, solution: &Solution) -> Vec<ExitFact> {
         });
     }
     facts
+}
+
+/// A lock changed exactly when a parameter is true, or exactly when false.
+fn conditional_on_param(
+    paths: &[(Span, &ReturnValue, &State)],
+    levels: &[Level],
+    params: &[String],
+) -> Option<ExitKind> {
+    params.iter().enumerate().find_map(|(i, p)| {
+        let key = TruthKey::Var(p.clone());
+        let mut by_truth: [Option<i8>; 2] = [None, None];
+        for ((_, _, state), level) in paths.iter().zip(levels) {
+            let truth = *state.facts.get(&key)?;
+            if level.min != level.max {
+                return None;
+            }
+            let slot = &mut by_truth[usize::from(truth)];
+            match slot {
+                Some(d) if *d != level.min => return None,
+                _ => *slot = Some(level.min),
+            }
+        }
+        let (if_false, if_true) = (by_truth[0].unwrap_or(0), by_truth[1].unwrap_or(0));
+        // An error return on one side only is a forgotten unlock on an error
+        // path, not a function whose contract depends on the parameter.
+        let errors = |truth: bool| {
+            let values: Vec<&ReturnValue> = paths
+                .iter()
+                .filter(|(_, _, s)| s.facts.get(&key) == Some(&truth))
+                .map(|(_, v, _)| *v)
+                .collect();
+            (
+                values.iter().all(|v| matches!(v, ReturnValue::Negative)),
+                values.iter().any(|v| matches!(v, ReturnValue::Negative)),
+            )
+        };
+        let ((all_t, any_t), (all_f, any_f)) = (errors(true), errors(false));
+        if (all_t && !any_f) || (all_f && !any_t) {
+            return None;
+        }
+        (if_true != if_false).then_some(ExitKind::OnParam {
+            param: i,
+            if_true,
+            if_false,
+        })
+    })
 }
 
 /// A try-lock wrapper recognised by its return values: held exactly on the
@@ -207,14 +284,18 @@ fn conditional_by_value(
             unheld.push(*value);
         }
     }
-    let truthy = |v: &&ReturnValue| !matches!(v, ReturnValue::Zero | ReturnValue::Void);
+    // Held on a nonzero result (`return 1;`, `return obj;`) — not on an
+    // errno, which says the function failed while still holding the lock.
+    let truthy = |v: &&ReturnValue| {
+        matches!(
+            v,
+            ReturnValue::Positive | ReturnValue::Var(_) | ReturnValue::Other | ReturnValue::Call(_)
+        )
+    };
     let errorish = |v: &&ReturnValue| {
         matches!(
             v,
-            ReturnValue::Negative
-                | ReturnValue::Positive
-                | ReturnValue::Var(_)
-                | ReturnValue::Other
+            ReturnValue::Negative | ReturnValue::Var(_) | ReturnValue::Other
         )
     };
     if held.iter().all(truthy) && unheld.iter().all(|v| matches!(v, ReturnValue::Zero)) {
@@ -233,22 +314,40 @@ pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg) -> Summary {
         let Some(lock) = LockRef::from_path(&fact.lock, params, cfg) else {
             continue;
         };
-        let change = match fact.kind {
-            ExitKind::Consistent(d) if d > 0 => Change::Acquire,
-            ExitKind::Consistent(d) if d < 0 => Change::Release,
-            ExitKind::Conditional(success) => Change::TryAcquire(success),
-            _ => continue,
+        let changes: Vec<(Change, Option<(usize, bool)>)> = match fact.kind {
+            ExitKind::Consistent(d) => change_of(d).map(|c| (c, None)).into_iter().collect(),
+            ExitKind::Conditional(success) => vec![(Change::TryAcquire(success), None)],
+            ExitKind::OnParam {
+                param,
+                if_true,
+                if_false,
+            } => [(if_true, true), (if_false, false)]
+                .into_iter()
+                .filter_map(|(d, truth)| change_of(d).map(|c| (c, Some((param, truth)))))
+                .collect(),
+            ExitKind::Inconsistent => Vec::new(),
         };
-        let site = match change {
-            Change::Release => fact.released_at,
-            _ => fact.acquired_at,
-        };
-        effects.push(SummaryEffect {
-            lock,
-            change,
-            recursive: fact.recursive,
-            site,
-        });
+        for (change, when) in changes {
+            let site = match change {
+                Change::Release => fact.released_at,
+                _ => fact.acquired_at,
+            };
+            effects.push(SummaryEffect {
+                lock: lock.clone(),
+                change,
+                recursive: fact.recursive,
+                site,
+                when,
+            });
+        }
     }
     Summary { effects }
+}
+
+fn change_of(delta: i8) -> Option<Change> {
+    match delta {
+        d if d > 0 => Some(Change::Acquire),
+        d if d < 0 => Some(Change::Release),
+        _ => None,
+    }
 }

@@ -24,7 +24,8 @@ pub fn configs() -> Result<(MacroConfig, LockApiConfig), String> {
     let mut syntax = MacroConfig::default();
     let mut locks = LockApiConfig::default();
     for (name, text) in FILES {
-        let file: RuleFile = toml::from_str(text).map_err(|e| format!("built-in rules/{name}: {e}"))?;
+        let file: RuleFile =
+            toml::from_str(text).map_err(|e| format!("built-in rules/{name}: {e}"))?;
         syntax.extend(file.syntax);
         locks.extend(file.locks);
     }

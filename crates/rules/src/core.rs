@@ -63,7 +63,10 @@ fn severity_of(rule: &str) -> Severity {
 }
 
 fn help_of(rule: &str) -> Option<String> {
-    rules().into_iter().find(|r| r.id == rule).and_then(|r| r.help)
+    rules()
+        .into_iter()
+        .find(|r| r.id == rule)
+        .and_then(|r| r.help)
 }
 
 /// Locates spans of one file for findings.
@@ -78,7 +81,14 @@ impl At<'_> {
     }
 
     fn finding(&self, rule: &str, function: &str, span: Span, message: String) -> Finding {
-        let mut f = Finding::new(rule, severity_of(rule), self.loc(span), function, message, &self.file.source);
+        let mut f = Finding::new(
+            rule,
+            severity_of(rule),
+            self.loc(span),
+            function,
+            message,
+            &self.file.source,
+        );
         f.help = help_of(rule);
         f
     }
@@ -97,7 +107,13 @@ pub fn check(analysis: &Analysis) -> Vec<Finding> {
                 path: file.path.to_string_lossy().replace('\\', "/"),
             };
             let is_entry = analysis.callers[i] == 0 || program.references(&f.name) > 0;
-            check_function(f, &analysis.results[i], &program.annotations(f), is_entry, &at)
+            check_function(
+                f,
+                &analysis.results[i],
+                &program.annotations(f),
+                is_entry,
+                &at,
+            )
         })
         .collect()
 }
@@ -114,7 +130,13 @@ fn has_any(annotations: &[Annotation], names: &[&str]) -> bool {
     annotations.iter().any(|a| names.contains(&a.name.as_str()))
 }
 
-fn check_function(f: &FunctionUnit, r: &FunctionResult, annotations: &[Annotation], is_entry: bool, at: &At<'_>) -> Vec<Finding> {
+fn check_function(
+    f: &FunctionUnit,
+    r: &FunctionResult,
+    annotations: &[Annotation],
+    is_entry: bool,
+    at: &At<'_>,
+) -> Vec<Finding> {
     // Precision depends on the parse: a body with errors has a guessed graph.
     if f.parse_errors > 0 {
         return Vec::new();
@@ -122,8 +144,16 @@ fn check_function(f: &FunctionUnit, r: &FunctionResult, annotations: &[Annotatio
     let mut out = Vec::new();
     for obs in &r.observations {
         match obs {
-            Observation::DoubleAcquire { lock, at: span, previous, via } => {
-                let through = via.as_ref().map(|c| format!(" (through {c}())")).unwrap_or_default();
+            Observation::DoubleAcquire {
+                lock,
+                at: span,
+                previous,
+                via,
+            } => {
+                let through = via
+                    .as_ref()
+                    .map(|c| format!(" (through {c}())"))
+                    .unwrap_or_default();
                 let mut finding = at.finding(
                     DOUBLE_ACQUIRE,
                     &f.name,
@@ -135,11 +165,19 @@ fn check_function(f: &FunctionUnit, r: &FunctionResult, annotations: &[Annotatio
                 }
                 out.push(finding);
             }
-            Observation::ReleaseUnheld { lock, at: span, previous, via } => {
+            Observation::ReleaseUnheld {
+                lock,
+                at: span,
+                previous,
+                via,
+            } => {
                 if annotated(annotations, &["__releases", "__must_hold"], lock) {
                     continue;
                 }
-                let through = via.as_ref().map(|c| format!(" (through {c}())")).unwrap_or_default();
+                let through = via
+                    .as_ref()
+                    .map(|c| format!(" (through {c}())"))
+                    .unwrap_or_default();
                 let mut finding = at.finding(
                     RELEASE_UNHELD,
                     &f.name,
@@ -174,9 +212,19 @@ fn check_function(f: &FunctionUnit, r: &FunctionResult, annotations: &[Annotatio
     out
 }
 
-const ACQUIRE_ANNOTATIONS: &[&str] = &["__acquires", "__cond_acquires", "__releases", "__cond_releases"];
+const ACQUIRE_ANNOTATIONS: &[&str] = &[
+    "__acquires",
+    "__cond_acquires",
+    "__releases",
+    "__cond_releases",
+];
 
-fn inconsistent(f: &FunctionUnit, exit: &ExitFact, annotations: &[Annotation], at: &At<'_>) -> Option<Finding> {
+fn inconsistent(
+    f: &FunctionUnit,
+    exit: &ExitFact,
+    annotations: &[Annotation],
+    at: &At<'_>,
+) -> Option<Finding> {
     // An annotated function says what it does; one whose annotation we cannot
     // match to a lock is given the benefit of the doubt.
     if has_any(annotations, ACQUIRE_ANNOTATIONS) {
@@ -188,7 +236,10 @@ fn inconsistent(f: &FunctionUnit, exit: &ExitFact, annotations: &[Annotation], a
         INCONSISTENT_EXIT,
         &f.name,
         held,
-        format!("`{}` returns with `{lock}` held on some paths and not on others", f.name),
+        format!(
+            "`{}` returns with `{lock}` held on some paths and not on others",
+            f.name
+        ),
     );
     if let Some(a) = exit.acquired_at {
         finding = finding.with_label(at.loc(a), format!("`{lock}` acquired here"));
@@ -202,7 +253,12 @@ fn inconsistent(f: &FunctionUnit, exit: &ExitFact, annotations: &[Annotation], a
     Some(finding)
 }
 
-fn leak(f: &FunctionUnit, exit: &ExitFact, annotations: &[Annotation], at: &At<'_>) -> Option<Finding> {
+fn leak(
+    f: &FunctionUnit,
+    exit: &ExitFact,
+    annotations: &[Annotation],
+    at: &At<'_>,
+) -> Option<Finding> {
     if has_any(annotations, ACQUIRE_ANNOTATIONS) || exit.returns_root {
         return None;
     }

@@ -47,7 +47,9 @@ impl Checker {
             .filter(|f| !self.suppressed(&analysis, f))
             .collect();
         sort_findings(&mut findings);
-        findings.dedup_by(|a, b| a.rule == b.rule && a.location == b.location && a.message == b.message);
+        findings.dedup_by(|a, b| {
+            a.rule == b.rule && a.location == b.location && a.message == b.message
+        });
         dedup_fingerprints(&mut findings);
         let files = &analysis.program.files;
         let summary = Summary {

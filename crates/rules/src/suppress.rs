@@ -18,7 +18,10 @@ fn suppresses(line: &str, rule: &str) -> bool {
     while let Some(pos) = rest.find("lockwarden: ignore") {
         rest = &rest[pos + "lockwarden: ignore".len()..];
         let ids = rest.split("*/").next().unwrap_or("");
-        for id in ids.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()) {
+        for id in ids
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| !s.is_empty())
+        {
             let matches = match id.strip_suffix('*') {
                 Some(prefix) => rule.starts_with(prefix),
                 None => id == rule,
