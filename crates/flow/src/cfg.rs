@@ -200,6 +200,7 @@ pub fn lower(
         labels: HashMap::new(),
         labels_at,
         depth: 0,
+        result_path: None,
     };
     let end = l.block(body, Some(0));
     if end.is_some() {
@@ -228,6 +229,8 @@ struct Lowerer<'t, 'f> {
     labels: HashMap<String, NodeId>,
     labels_at: HashMap<String, u32>,
     depth: usize,
+    /// The lvalue the next call's result is stored in, when not a plain variable.
+    result_path: Option<Path>,
 }
 
 type Cur = Option<NodeId>;
@@ -966,10 +969,14 @@ impl<'t> Lowerer<'t, '_> {
                     Some(l) if var.is_none() => self.expr(l, cur),
                     _ => cur,
                 };
+                if var.is_none() {
+                    self.result_path = left.and_then(|l| self.paths.lvalue(l));
+                }
                 let cur = match e.child_by_field_id(field::RIGHT) {
                     Some(r) => self.assign(var.clone(), r, cur),
                     None => cur,
                 };
+                self.result_path = None;
                 // A field or element assigned: what was known of it is gone.
                 match left
                     .filter(|_| var.is_none())
@@ -1033,6 +1040,7 @@ impl<'t> Lowerer<'t, '_> {
     /// Lowers a call: the callee expression and arguments first, then the
     /// call node. Returns the open end and the call node, if one was made.
     fn call(&mut self, e: Node<'t>, cur: Cur, result_var: Option<String>) -> (Cur, Option<NodeId>) {
+        let result_path = self.result_path.take();
         let function = e.child_by_field_id(field::FUNCTION);
         let args: Vec<Node<'t>> = e
             .child_by_field_id(field::ARGUMENTS)
@@ -1074,7 +1082,9 @@ impl<'t> Lowerer<'t, '_> {
                 LockSource::Named(n) => Some(Path::named(n)),
                 LockSource::Returned => result_var
                     .as_ref()
-                    .map(|v| Path::var(v).push(crate::path::Step::Deref)),
+                    .map(|v| Path::var(v))
+                    .or(result_path.clone())
+                    .map(|p| p.push(crate::path::Step::Deref)),
             };
             (f, lock)
         });

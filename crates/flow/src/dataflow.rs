@@ -385,6 +385,10 @@ fn release(
         .locks
         .entry(lock.clone())
         .or_insert_with(Level::untouched);
+    // Releasing a lock this function never touched: the caller held it.
+    if !level.touched && !level.asserted && level.min == 0 && level.max == 0 {
+        level.asserted = true;
+    }
     if level.touched && level.held_max() <= 0 {
         if let Some(obs) = obs.as_deref_mut() {
             obs.push(Observation::ReleaseUnheld {
@@ -449,6 +453,13 @@ fn apply_edge(state: &mut State, cond: &EdgeCond) -> bool {
         level.acquired_at = Some(p.site);
     }
     true
+}
+
+/// A variable now names another object: what was learned of the old one's
+/// lock (released, or held by the caller) no longer applies. Locks it may
+/// still hold stay, for the exit checks.
+fn forget_released(state: &mut State, var: &str) {
+    state.locks.retain(|path, level| path.root_var() != Some(var) || level.max > 0);
 }
 
 /// The effect of one node on the state.
@@ -554,6 +565,7 @@ pub fn transfer(
             }
             if let Some(v) = &call.result_var {
                 state.kill(&TruthKey::Var(v.clone()));
+                forget_released(state, v);
                 if !produced_pending {
                     drop_pending(state, &TruthKey::Var(v.clone()));
                 }
@@ -568,6 +580,9 @@ pub fn transfer(
         Op::GuardRelease { lock, at, .. } => release(state, lock, *at, None, &mut None),
         Op::Assign { key } => {
             state.kill(key);
+            if let TruthKey::Var(v) = key {
+                forget_released(state, v);
+            }
             drop_pending(state, key);
         }
         Op::Nop | Op::Return { .. } => {}

@@ -177,6 +177,15 @@ impl<'t, 'f> PathResolver<'t, 'f> {
 
     fn is_alias_shape(&self, value: Node<'_>) -> bool {
         let value = strip(value);
+        // `p = &arr[i]` names a different object whenever `i` changes.
+        let mut indexed = false;
+        lockwarden_syntax::walk::preorder(value, |n| {
+            indexed |= n.kind_id() == kind::SUBSCRIPT_EXPRESSION;
+            !indexed
+        });
+        if indexed {
+            return false;
+        }
         match value.kind_id() {
             kind::POINTER_EXPRESSION => self.operator(value) == "&",
             kind::IDENTIFIER | kind::FIELD_EXPRESSION => true,
