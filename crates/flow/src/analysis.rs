@@ -13,7 +13,7 @@ use crate::api::LockApi;
 use crate::cfg::{lower, Cfg, Op};
 use crate::dataflow::{solve, Observation, Summaries};
 use crate::path::{Path, Step};
-use crate::summary::{exits, summarize, ExitFact, Summary};
+use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
 
 /// An annotation on a function, as text (`__must_hold`, [`&b->lock`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -222,6 +222,8 @@ pub struct FunctionResult {
     pub incomplete: bool,
     /// Locks annotated as held on entry.
     pub entry_held: Vec<Path>,
+    /// Every return holds the same number of locks, not always the same ones.
+    pub swaps_locks: bool,
 }
 
 /// A program and the analysis of each of its functions (same indexes).
@@ -429,6 +431,7 @@ fn analyze_function(
     let exit_facts = exits(&f.cfg, &solution, &f.params);
     let summary = summarize(&exit_facts, &f.params, &f.cfg);
     FunctionResult {
+        swaps_locks: same_count_on_every_exit(&f.cfg, &solution),
         summary,
         exits: exit_facts,
         observations: solution.observations,

@@ -94,6 +94,8 @@ pub struct Call {
     pub api: Option<(ApiFunction, Option<Path>)>,
     /// The variable the result is assigned to.
     pub result_var: Option<String>,
+    /// Where the result is stored: the variable, or a field.
+    pub result_lvalue: Option<Path>,
     /// Whether the result is tested, assigned or returned.
     pub result_used: bool,
     /// Variables whose address is passed: the call may change them.
@@ -120,6 +122,8 @@ pub enum Op {
     /// A variable is assigned something other than a call result.
     Assign {
         key: TruthKey,
+        /// The truth of the value when it is a constant (`p = NULL`).
+        value: Option<bool>,
     },
     Return {
         span: Span,
@@ -465,6 +469,7 @@ impl<'t> Lowerer<'t, '_> {
                     return Some(self.add(
                         Op::Assign {
                             key: TruthKey::Var(var),
+                            value: None,
                         },
                         cur,
                     ));
@@ -473,10 +478,12 @@ impl<'t> Lowerer<'t, '_> {
             return cur;
         }
         let cur = self.expr(value, cur);
+        let constant = self.constant_truth(value);
         match var {
             Some(var) => Some(self.add(
                 Op::Assign {
                     key: TruthKey::Var(var),
+                    value: constant,
                 },
                 cur,
             )),
@@ -982,12 +989,16 @@ impl<'t> Lowerer<'t, '_> {
                     .filter(|_| var.is_none())
                     .and_then(|l| self.paths.lvalue(l))
                 {
-                    Some(path) => Some(self.add(
-                        Op::Assign {
-                            key: TruthKey::Value(path),
-                        },
-                        cur,
-                    )),
+                    Some(path) => {
+                        let value = e.child_by_field_id(field::RIGHT).and_then(|r| self.constant_truth(r));
+                        Some(self.add(
+                            Op::Assign {
+                                key: TruthKey::Value(path),
+                                value,
+                            },
+                            cur,
+                        ))
+                    }
                     None => cur,
                 }
             }
@@ -1116,7 +1127,8 @@ impl<'t> Lowerer<'t, '_> {
                 span: Span::of(e),
                 args: arg_paths,
                 api,
-                result_used: result_var.is_some(),
+                result_used: result_var.is_some() || result_path.is_some(),
+                result_lvalue: result_var.as_deref().map(Path::var).or(result_path),
                 clobbers,
                 result_var,
             })),

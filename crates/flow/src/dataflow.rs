@@ -514,7 +514,7 @@ pub fn transfer(
             {
                 let via = call.callee.as_deref();
                 for effect in &summary.effects {
-                    let Some(lock) = effect.lock.substitute(&call.args) else {
+                    let Some(lock) = effect.lock.substitute(&call.args, call.result_lvalue.as_ref()) else {
                         continue;
                     };
                     // An effect conditional on an argument: applied when the
@@ -578,8 +578,11 @@ pub fn transfer(
             acquire(state, lock, *span, api.recursive, None, &mut obs)
         }
         Op::GuardRelease { lock, at, .. } => release(state, lock, *at, None, &mut None),
-        Op::Assign { key } => {
+        Op::Assign { key, value } => {
             state.kill(key);
+            if let Some(v) = value {
+                state.facts.insert(key.clone(), *v);
+            }
             if let TruthKey::Var(v) = key {
                 forget_released(state, v);
             }

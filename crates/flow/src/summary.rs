@@ -24,6 +24,8 @@ pub enum RefRoot {
     Param(usize),
     Global(String),
     Named(String),
+    /// The function's return value (`t = find_lock_task_mm(p)` returns `t` locked).
+    Return,
 }
 
 /// A lock named in callee terms.
@@ -35,8 +37,9 @@ pub struct LockRef {
 
 impl LockRef {
     /// A callee path in caller-substitutable terms; `None` for callee locals.
-    pub fn from_path(path: &Path, params: &[String], cfg: &Cfg) -> Option<LockRef> {
+    pub fn from_path(path: &Path, params: &[String], cfg: &Cfg, returned: bool) -> Option<LockRef> {
         let root = match &path.root {
+            Root::Var(_) if returned => RefRoot::Return,
             Root::Named(n) => RefRoot::Named(n.clone()),
             Root::Var(v) => match params.iter().position(|p| p == v) {
                 Some(i) => RefRoot::Param(i),
@@ -51,8 +54,9 @@ impl LockRef {
     }
 
     /// The caller's path for this lock, given the call's arguments.
-    pub fn substitute(&self, args: &[ArgPaths]) -> Option<Path> {
+    pub fn substitute(&self, args: &[ArgPaths], result: Option<&Path>) -> Option<Path> {
         let (base, rest) = match &self.root {
+            RefRoot::Return => (result?.clone(), &self.steps[..]),
             RefRoot::Global(g) => (Path::var(g), &self.steps[..]),
             RefRoot::Named(n) => (Path::named(n), &self.steps[..]),
             RefRoot::Param(i) => {
@@ -182,11 +186,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         };
         let root_var = lock.root_var();
         let returns_root = root_var.is_some_and(|r| {
-            paths
-                .iter()
-                .zip(&levels)
-                .filter(|(_, l)| l.max > 0)
-                .all(|((_, value, _), _)| matches!(value, ReturnValue::Var(v) if v == r))
+            let mut held = paths.iter().zip(&levels).filter(|(_, l)| l.max > 0).peekable();
+            held.peek().is_some() && held.all(|((_, value, _), _)| matches!(value, ReturnValue::Var(v) if v == r))
         });
         let mut held_at: Vec<Span> = paths
             .iter()
@@ -311,7 +312,7 @@ fn conditional_by_value(
 pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg) -> Summary {
     let mut effects = Vec::new();
     for fact in facts {
-        let Some(lock) = LockRef::from_path(&fact.lock, params, cfg) else {
+        let Some(lock) = LockRef::from_path(&fact.lock, params, cfg, fact.returns_root) else {
             continue;
         };
         let changes: Vec<(Change, Option<(usize, bool)>)> = match fact.kind {
@@ -350,4 +351,34 @@ fn change_of(delta: i8) -> Option<Change> {
         d if d < 0 => Some(Change::Release),
         _ => None,
     }
+}
+
+/// Whether every return holds the same nonzero number of (non-nesting)
+/// locks more or fewer than on entry, though not the same locks: a wrapper
+/// that takes one of several locks depending on a condition
+/// (`if (shareable) down_read(&a->sem); else down_read(&b->sem);`).
+pub fn same_count_on_every_exit(cfg: &Cfg, solution: &Solution) -> bool {
+    let mut totals = cfg
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op, Op::Return { .. }))
+        .flat_map(|(i, _)| solution.states[i].states.iter())
+        .map(|state| {
+            let mut total = 0i32;
+            for (lock, level) in &state.locks {
+                if level.recursive || !state.lock_exists(lock) {
+                    continue;
+                }
+                if level.min != level.max {
+                    return None;
+                }
+                total += i32::from(level.min);
+            }
+            Some(total)
+        });
+    let Some(Some(first)) = totals.next() else {
+        return false;
+    };
+    first != 0 && totals.all(|t| t == Some(first))
 }

@@ -196,7 +196,7 @@ fn check_function(
     }
     for exit in &r.exits {
         match exit.kind {
-            ExitKind::Inconsistent => {
+            ExitKind::Inconsistent if !r.swaps_locks && !exit.returns_root => {
                 if let Some(finding) = inconsistent(f, exit, annotations, at) {
                     out.push(finding);
                 }
