@@ -126,6 +126,10 @@ pub struct FlowMacros {
     /// Calls whose result names the same lock as their first argument (`page_folio`).
     #[serde(default)]
     pub same_lock: Vec<String>,
+    /// Calls that make an error value (`ERR_PTR(-ENOMEM)`): returning one is
+    /// returning an errno.
+    #[serde(default)]
+    pub error_values: Vec<String>,
     /// `guard(class)(lock…);` macros: held to the end of the enclosing block.
     #[serde(default)]
     pub guard: Vec<String>,
@@ -159,6 +163,7 @@ impl LockApiConfig {
         f.condition_wrappers.extend(other.flow.condition_wrappers);
         f.noreturn_if.extend(other.flow.noreturn_if);
         f.same_lock.extend(other.flow.same_lock);
+        f.error_values.extend(other.flow.error_values);
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
@@ -247,6 +252,7 @@ impl LockApiConfig {
             condition_wrappers: set(&self.flow.condition_wrappers),
             noreturn_if: set(&self.flow.noreturn_if),
             same_lock: set(&self.flow.same_lock),
+            error_values: set(&self.flow.error_values),
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
@@ -262,6 +268,7 @@ pub struct LockApi {
     condition_wrappers: std::collections::HashSet<String>,
     noreturn_if: std::collections::HashSet<String>,
     same_lock: std::collections::HashSet<String>,
+    error_values: std::collections::HashSet<String>,
     guard: std::collections::HashSet<String>,
     scoped_guard: std::collections::HashSet<String>,
     scoped_cond_guard: std::collections::HashSet<String>,
@@ -289,6 +296,10 @@ impl LockApi {
 
     pub fn is_same_lock(&self, name: &str) -> bool {
         self.same_lock.contains(name)
+    }
+
+    pub fn is_error_value(&self, name: &str) -> bool {
+        self.error_values.contains(name)
     }
 
     pub fn is_guard(&self, name: &str) -> bool {

@@ -705,7 +705,13 @@ impl<'t> Lowerer<'t, '_> {
             None => (cur, ReturnValue::Void),
             Some(e) => {
                 let stripped = strip(e);
-                if stripped.kind_id() == kind::CALL_EXPRESSION {
+                let makes_error = stripped.kind_id() == kind::CALL_EXPRESSION
+                    && stripped
+                        .child_by_field_id(field::FUNCTION)
+                        .is_some_and(|f| self.api.is_error_value(self.text(f)));
+                if makes_error {
+                    (self.expr(e, cur), ReturnValue::Negative)
+                } else if stripped.kind_id() == kind::CALL_EXPRESSION {
                     let (cur, call) = self.call(stripped, cur, None);
                     match call {
                         Some(id) => {

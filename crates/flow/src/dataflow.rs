@@ -15,7 +15,7 @@
 //! unlock();` balances, and a lock behind a pointer known to be NULL does
 //! not exist on that path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use lockwarden_syntax::Span;
 
@@ -29,7 +29,7 @@ const MAX_DEPTH: i8 = 4;
 
 /// States with different path facts kept apart at one node; beyond this
 /// they are merged and the facts they disagree on forgotten.
-pub const MAX_DISJUNCTS: usize = 6;
+pub const MAX_DISJUNCTS: usize = 8;
 
 /// The state of one lock.
 #[derive(Clone, Debug)]
@@ -262,6 +262,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         level.asserted = true;
         entry.locks.insert(lock.clone(), level);
     }
+    let tracked = tracked_keys(cfg);
     let n = cfg.ops.len();
     let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
     states[cfg.entry as usize].add(entry);
@@ -277,9 +278,10 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         }
         for mut state in states[node as usize].states.clone() {
             transfer(cfg, node, &mut state, summaries, None);
+            state.facts.retain(|k, _| tracked.contains(k));
             for edge in &cfg.succs[node as usize] {
                 let mut out = state.clone();
-                if apply_edge(&mut out, &edge.cond) && states[edge.to as usize].add(out) {
+                if apply_edge(&mut out, &edge.cond, &tracked) && states[edge.to as usize].add(out) {
                     work.insert(edge.to);
                 }
             }
@@ -307,6 +309,59 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         incomplete,
         observations,
     }
+}
+
+/// The keys worth remembering facts about: those a path can learn twice
+/// (tested twice, or assigned a constant and tested, or a try-lock result
+/// tested), and the pointers on the way to a lock (`if (p) unlock(&p->l)`).
+/// Facts about anything else cannot correlate two branches and would only
+/// split states.
+fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
+    let mut uses: HashMap<TruthKey, u32> = HashMap::new();
+    let mut tracked = HashSet::new();
+    let note_lock = |lock: &Path, tracked: &mut HashSet<TruthKey>| {
+        if let Some(root) = lock.root_var() {
+            for (i, step) in lock.steps.iter().enumerate() {
+                if *step == crate::path::Step::Deref {
+                    tracked.insert(if i == 0 {
+                        TruthKey::Var(root.to_owned())
+                    } else {
+                        TruthKey::Value(Path {
+                            root: lock.root.clone(),
+                            steps: lock.steps[..i].to_vec(),
+                        })
+                    });
+                }
+            }
+        }
+    };
+    for (node, op) in cfg.ops.iter().enumerate() {
+        for edge in &cfg.succs[node] {
+            if let EdgeCond::Truth(key @ (TruthKey::Var(_) | TruthKey::Value(_)), true) = &edge.cond {
+                *uses.entry(key.clone()).or_default() += 1;
+            }
+        }
+        match op {
+            Op::Assign { key, value: Some(_) } => *uses.entry(key.clone()).or_default() += 1,
+            Op::Call(call) => {
+                if let Some(v) = &call.result_var {
+                    *uses.entry(TruthKey::Var(v.clone())).or_default() += 1;
+                }
+                if let Some((_, Some(lock))) = &call.api {
+                    note_lock(lock, &mut tracked);
+                }
+                for arg in &call.args {
+                    if let Some(p) = &arg.pointee {
+                        note_lock(&p.clone().push(crate::path::Step::Field(String::new())), &mut tracked);
+                    }
+                }
+            }
+            Op::GuardAcquire { lock, .. } => note_lock(lock, &mut tracked),
+            _ => {}
+        }
+    }
+    tracked.extend(uses.into_iter().filter(|(_, n)| *n >= 2).map(|(k, _)| k));
+    tracked
 }
 
 fn clamp(v: i8) -> i8 {
@@ -423,11 +478,11 @@ fn add_pending(state: &mut State, pending: Pending) {
 
 /// Applies what taking an edge teaches; `false` when the edge cannot be
 /// taken on this path (it contradicts a known fact).
-fn apply_edge(state: &mut State, cond: &EdgeCond) -> bool {
+fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -> bool {
     let EdgeCond::Truth(key, truthy) = cond else {
         return true;
     };
-    if !matches!(key, TruthKey::Call(_)) {
+    if tracked.contains(key) {
         if state.facts.get(key) == Some(&!*truthy) {
             return false;
         }
