@@ -142,6 +142,8 @@ pub struct Cfg {
     pub incomplete: bool,
     /// Names declared inside the body.
     pub locals: HashSet<String>,
+    /// The function's parameter names.
+    pub params: Vec<String>,
 }
 
 /// Deepest statement/expression nesting lowered; beyond it the rest of the
@@ -197,6 +199,7 @@ pub fn lower(
             exit: 1,
             incomplete: false,
             locals: HashSet::new(),
+            params: params.to_vec(),
         },
         scopes: Vec::new(),
         breaks: Vec::new(),
@@ -996,7 +999,9 @@ impl<'t> Lowerer<'t, '_> {
                     .and_then(|l| self.paths.lvalue(l))
                 {
                     Some(path) => {
-                        let value = e.child_by_field_id(field::RIGHT).and_then(|r| self.constant_truth(r));
+                        let value = e
+                            .child_by_field_id(field::RIGHT)
+                            .and_then(|r| self.constant_truth(r));
                         Some(self.add(
                             Op::Assign {
                                 key: TruthKey::Value(path),

@@ -337,12 +337,16 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
     };
     for (node, op) in cfg.ops.iter().enumerate() {
         for edge in &cfg.succs[node] {
-            if let EdgeCond::Truth(key @ (TruthKey::Var(_) | TruthKey::Value(_)), true) = &edge.cond {
+            if let EdgeCond::Truth(key @ (TruthKey::Var(_) | TruthKey::Value(_)), true) = &edge.cond
+            {
                 *uses.entry(key.clone()).or_default() += 1;
             }
         }
         match op {
-            Op::Assign { key, value: Some(_) } => *uses.entry(key.clone()).or_default() += 1,
+            Op::Assign {
+                key,
+                value: Some(_),
+            } => *uses.entry(key.clone()).or_default() += 1,
             Op::Call(call) => {
                 if let Some(v) = &call.result_var {
                     *uses.entry(TruthKey::Var(v.clone())).or_default() += 1;
@@ -352,7 +356,10 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
                 }
                 for arg in &call.args {
                     if let Some(p) = &arg.pointee {
-                        note_lock(&p.clone().push(crate::path::Step::Field(String::new())), &mut tracked);
+                        note_lock(
+                            &p.clone().push(crate::path::Step::Field(String::new())),
+                            &mut tracked,
+                        );
                     }
                 }
             }
@@ -361,6 +368,8 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
         }
     }
     tracked.extend(uses.into_iter().filter(|(_, n)| *n >= 2).map(|(k, _)| k));
+    // Parameters: a summary may depend on their truth (`if (!p) return; unlock();`).
+    tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));
     tracked
 }
 
@@ -514,7 +523,9 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
 /// lock (released, or held by the caller) no longer applies. Locks it may
 /// still hold stay, for the exit checks.
 fn forget_released(state: &mut State, var: &str) {
-    state.locks.retain(|path, level| path.root_var() != Some(var) || level.max > 0);
+    state
+        .locks
+        .retain(|path, level| path.root_var() != Some(var) || level.max > 0);
 }
 
 /// The effect of one node on the state.
@@ -569,7 +580,10 @@ pub fn transfer(
             {
                 let via = call.callee.as_deref();
                 for effect in &summary.effects {
-                    let Some(lock) = effect.lock.substitute(&call.args, call.result_lvalue.as_ref()) else {
+                    let Some(lock) = effect
+                        .lock
+                        .substitute(&call.args, call.result_lvalue.as_ref())
+                    else {
                         continue;
                     };
                     // An effect conditional on an argument: applied when the

@@ -119,6 +119,8 @@ pub struct ExitFact {
     pub acquired_at: Option<Span>,
     pub released_at: Option<Span>,
     pub recursive: bool,
+    /// Never held beyond entry on any return: the function only releases it.
+    pub only_released: bool,
     /// Every return returns the lock's root variable (`return obj;` after
     /// locking `obj->lock`): the caller receives the locked object.
     pub returns_root: bool,
@@ -186,8 +188,13 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         };
         let root_var = lock.root_var();
         let returns_root = root_var.is_some_and(|r| {
-            let mut held = paths.iter().zip(&levels).filter(|(_, l)| l.max > 0).peekable();
-            held.peek().is_some() && held.all(|((_, value, _), _)| matches!(value, ReturnValue::Var(v) if v == r))
+            let mut held = paths
+                .iter()
+                .zip(&levels)
+                .filter(|(_, l)| l.max > 0)
+                .peekable();
+            held.peek().is_some()
+                && held.all(|((_, value, _), _)| matches!(value, ReturnValue::Var(v) if v == r))
         });
         let mut held_at: Vec<Span> = paths
             .iter()
@@ -211,6 +218,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             acquired_at: levels.iter().find_map(|l| l.acquired_at),
             released_at: levels.iter().find_map(|l| l.released_at),
             recursive: levels.iter().any(|l| l.recursive),
+            only_released: levels.iter().all(|l| l.max <= 0),
             returns_root,
         });
     }

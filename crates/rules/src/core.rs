@@ -230,6 +230,16 @@ fn inconsistent(
     if has_any(annotations, ACQUIRE_ANNOTATIONS) {
         return None;
     }
+    // Releasing, on some paths, a lock the caller took and that is named
+    // through a local (`folio = page_folio(page); if (…) folio_unlock(folio);`):
+    // an unlock-if helper, not an imbalance this function can get wrong.
+    let local_root = exit
+        .lock
+        .root_var()
+        .is_some_and(|v| f.cfg.locals.contains(v));
+    if exit.only_released && local_root {
+        return None;
+    }
     let held = *exit.held_at.first()?;
     let lock = &exit.lock;
     let mut finding = at.finding(
