@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lockwarden_syntax::outline::Outline;
+use lockwarden_syntax::outline::{Outline, TypeRef};
 use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, Cfg, Op};
-use crate::dataflow::{solve, Observation, Summaries};
+use crate::cfg::{lower, Cfg, NodeId, Op};
+use crate::dataflow::{solve, Observation, Solution, Summaries};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
 
@@ -31,6 +31,7 @@ pub struct FunctionUnit {
     pub span: Span,
     pub name_span: Span,
     pub params: Vec<String>,
+    pub param_types: Vec<TypeRef>,
     /// Annotations on the definition and on prototypes in the same file.
     pub annotations: Vec<Annotation>,
     pub parse_errors: u32,
@@ -53,6 +54,10 @@ pub struct FileUnit {
     pub prototype_annotations: HashMap<String, Vec<Annotation>>,
     /// tree-sitter gave up on this file.
     pub failed: bool,
+    /// Struct and union fields defined in this file, by record name.
+    pub records: Vec<(String, Vec<(String, TypeRef)>)>,
+    /// File-scope variables and their types.
+    pub globals: Vec<(String, TypeRef)>,
 }
 
 /// All lowered files and functions.
@@ -65,6 +70,10 @@ pub struct Program {
     references: HashMap<String, u32>,
     /// Annotations from prototypes anywhere, by function name.
     prototype_annotations: HashMap<String, Vec<Annotation>>,
+    /// Fields of every record, by record name (first definition wins).
+    records: HashMap<String, HashMap<String, TypeRef>>,
+    /// Types of file-scope variables, by name (first definition wins).
+    global_types: HashMap<String, TypeRef>,
 }
 
 /// Parses and lowers `files` (path relative to the root, contents), in parallel.
@@ -84,6 +93,18 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
                 .entry(name.clone())
                 .or_default()
                 .extend(anns.iter().cloned());
+        }
+        for (name, fields) in &file.records {
+            program
+                .records
+                .entry(name.clone())
+                .or_insert_with(|| fields.iter().cloned().collect());
+        }
+        for (name, ty) in &file.globals {
+            program
+                .global_types
+                .entry(name.clone())
+                .or_insert_with(|| ty.clone());
         }
         for f in &mut functions {
             f.file = file_index;
@@ -114,6 +135,8 @@ fn lower_file(
             references: HashMap::new(),
             prototype_annotations: HashMap::new(),
             failed: true,
+            records: Vec::new(),
+            globals: Vec::new(),
         };
         return (unit, Vec::new());
     };
@@ -151,6 +174,7 @@ fn lower_file(
                 is_static: def.is_static,
                 span: def.span,
                 name_span: def.name_span,
+                param_types: def.params.iter().map(|p| p.ty.clone()).collect(),
                 params,
                 annotations: anns,
                 parse_errors: def.parse_errors,
@@ -165,6 +189,24 @@ fn lower_file(
         references: references(&parsed),
         prototype_annotations,
         failed: false,
+        records: outline
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.fields
+                        .iter()
+                        .map(|f| (f.name.clone(), f.ty.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+        globals: outline
+            .globals
+            .iter()
+            .map(|g| (g.name.clone(), g.ty.clone()))
+            .collect(),
         source,
     };
     (unit, functions)
@@ -224,6 +266,11 @@ pub struct FunctionResult {
     pub entry_held: Vec<Path>,
     /// Every return holds the same number of locks, not always the same ones.
     pub swaps_locks: bool,
+    /// At each call and write node: the locks held there on every path.
+    pub held: HashMap<NodeId, Vec<Path>>,
+    /// At each call and write node: locks held earlier on some path but
+    /// released before the node, with where they were released.
+    pub dropped: HashMap<NodeId, Vec<(Path, Span)>>,
 }
 
 /// A program and the analysis of each of its functions (same indexes).
@@ -239,16 +286,55 @@ impl Program {
     /// same file first, else a non-static one elsewhere.
     pub fn resolve(&self, file: usize, name: &str) -> Option<usize> {
         let candidates = self.by_name.get(name)?;
+        let visible = |i: usize| {
+            let f = &self.functions[i];
+            // A static function in a header is compiled into every includer.
+            !f.is_static
+                || self.files[f.file]
+                    .path
+                    .extension()
+                    .is_some_and(|e| e == "h")
+        };
         candidates
             .iter()
             .copied()
             .find(|&i| self.functions[i].file == file)
-            .or_else(|| {
-                candidates
-                    .iter()
-                    .copied()
-                    .find(|&i| !self.functions[i].is_static)
-            })
+            .or_else(|| candidates.iter().copied().find(|&i| visible(i)))
+    }
+
+    /// The declared type of what `path` designates inside function `f`, as
+    /// far as declarations tell; `None` when something on the way is unknown.
+    pub fn type_of(&self, f: &FunctionUnit, path: &Path) -> Option<TypeRef> {
+        let root = path.root_var()?;
+        let mut ty = match f.params.iter().position(|p| p == root) {
+            Some(i) => f.param_types.get(i)?.clone(),
+            None => match f.cfg.local_types.get(root) {
+                Some(t) => t.clone(),
+                None => self.global_types.get(root)?.clone(),
+            },
+        };
+        for step in &path.steps {
+            match step {
+                Step::Deref => ty.pointers = ty.pointers.checked_sub(1)?,
+                Step::Index => ty.pointers = ty.pointers.saturating_sub(1),
+                Step::Field(name) => ty = self.records.get(&ty.base)?.get(name)?.clone(),
+            }
+        }
+        Some(ty)
+    }
+
+    /// The record type owning the last field of `path` (`struct balloon_dev_info`
+    /// for `b->b_dev_info.pages_lock`), if known.
+    pub fn owner_of(&self, f: &FunctionUnit, path: &Path) -> Option<String> {
+        let last_field = path
+            .steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Field(_)))?;
+        let prefix = Path {
+            root: path.root.clone(),
+            steps: path.steps[..last_field].to_vec(),
+        };
+        self.type_of(f, &prefix).map(|t| t.base)
     }
 
     /// Non-call references to `name` anywhere in the program.
@@ -430,7 +516,10 @@ fn analyze_function(
     let solution = solve(&f.cfg, &entry_held, &view);
     let exit_facts = exits(&f.cfg, &solution, &f.params);
     let summary = summarize(&exit_facts, &f.params, &f.cfg);
+    let (held, dropped) = held_at_accesses(&f.cfg, &solution);
     FunctionResult {
+        held,
+        dropped,
         swaps_locks: same_count_on_every_exit(&f.cfg, &solution),
         summary,
         exits: exit_facts,
@@ -438,6 +527,51 @@ fn analyze_function(
         incomplete: solution.incomplete || f.cfg.incomplete,
         entry_held,
     }
+}
+
+/// The locks certainly held, and those dropped earlier, at every call and write.
+#[allow(clippy::type_complexity)]
+fn held_at_accesses(
+    cfg: &Cfg,
+    solution: &Solution,
+) -> (
+    HashMap<NodeId, Vec<Path>>,
+    HashMap<NodeId, Vec<(Path, Span)>>,
+) {
+    let mut held = HashMap::new();
+    let mut dropped = HashMap::new();
+    for (i, op) in cfg.ops.iter().enumerate() {
+        if !matches!(op, Op::Call(_) | Op::Write { .. }) {
+            continue;
+        }
+        let states = &solution.states[i].states;
+        let Some(first) = states.first() else {
+            continue;
+        };
+        let must: Vec<Path> = first
+            .locks
+            .iter()
+            .filter(|(p, _)| {
+                states.iter().all(|s| {
+                    s.locks.get(*p).is_some_and(|l| l.held_min() >= 1) || !s.lock_exists(p)
+                })
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        let gone: Vec<(Path, Span)> = states
+            .iter()
+            .flat_map(|s| s.locks.iter())
+            .filter(|(p, l)| l.held_max() <= 0 && l.touched && !must.contains(p))
+            .filter_map(|(p, l)| l.released_at.map(|r| (p.clone(), r)))
+            .collect();
+        if !must.is_empty() {
+            held.insert(i as NodeId, must);
+        }
+        if !gone.is_empty() {
+            dropped.insert(i as NodeId, gone);
+        }
+    }
+    (held, dropped)
 }
 
 /// The lock an annotation argument names: `&b->lock` and `b->lock` are the

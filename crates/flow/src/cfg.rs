@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use lockwarden_syntax::outline::TypeRef;
 use lockwarden_syntax::{field, kind, CompiledMacros, MacroUseKind, ParsedFile, Span};
 use tree_sitter::Node;
 
@@ -47,6 +48,10 @@ pub enum EdgeCond {
     Always,
     /// Taken when the key's value is nonzero (`true`) or zero (`false`).
     Truth(TruthKey, bool),
+    /// Settles a pending try-lock result as nonzero (`true`) or zero
+    /// (`false`) without saying more about the value: the false side of
+    /// `ret < 0` is "not an error", not "zero".
+    Settle(TruthKey, bool),
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +130,11 @@ pub enum Op {
         /// The truth of the value when it is a constant (`p = NULL`).
         value: Option<bool>,
     },
+    /// A field or variable written (`page->private = x`).
+    Write {
+        target: Path,
+        span: Span,
+    },
     Return {
         span: Span,
         value: ReturnValue,
@@ -144,6 +154,8 @@ pub struct Cfg {
     pub locals: HashSet<String>,
     /// The function's parameter names.
     pub params: Vec<String>,
+    /// Declared types of locals, where the declaration says.
+    pub local_types: HashMap<String, TypeRef>,
 }
 
 /// Deepest statement/expression nesting lowered; beyond it the rest of the
@@ -200,6 +212,7 @@ pub fn lower(
             incomplete: false,
             locals: HashSet::new(),
             params: params.to_vec(),
+            local_types: HashMap::new(),
         },
         scopes: Vec::new(),
         breaks: Vec::new(),
@@ -445,9 +458,18 @@ impl<'t> Lowerer<'t, '_> {
                 &mut cursor,
             )
             .collect();
+        let ty = node.child_by_field_id(field::TYPE);
         for d in decls {
             if let Some(name) = declarator_name(self.file, d) {
                 self.cfg.locals.insert(name);
+            }
+            let target = if d.kind_id() == kind::INIT_DECLARATOR {
+                d.child_by_field_id(field::DECLARATOR)
+            } else {
+                Some(d)
+            };
+            if let Some(declared) = lockwarden_syntax::outline::declared(self.file, ty, target) {
+                self.cfg.local_types.insert(declared.name, declared.ty);
             }
             if d.kind_id() != kind::INIT_DECLARATOR {
                 continue;
@@ -896,11 +918,28 @@ impl<'t> Lowerer<'t, '_> {
             guards: Vec::new(),
         });
         let acquired = self.acquire_guard(&class, &arg_nodes, span, Some(success));
-        // A guard body is not a loop: `break` leaves the enclosing loop.
+        // The guard is a one-pass `for` loop: `break` and `continue` leave its body.
+        let body_end = self.new_node(Op::Nop);
+        let scopes = self.scopes.len();
+        self.breaks.push(Jump {
+            target: body_end,
+            scopes,
+        });
+        self.continues.push(Jump {
+            target: body_end,
+            scopes,
+        });
         let end = match body {
             Some(b) => self.stmt(b, acquired),
             None => acquired,
         };
+        self.breaks.pop();
+        self.continues.pop();
+        if let Some(e) = end {
+            self.link(e, body_end, EdgeCond::Always);
+        }
+        // Every way out of the body meets here; the guard is released below.
+        let end = Some(body_end);
         let close = Span::new(
             node.end_byte().saturating_sub(1) as u32,
             node.end_byte() as u32,
@@ -1002,6 +1041,13 @@ impl<'t> Lowerer<'t, '_> {
                         let value = e
                             .child_by_field_id(field::RIGHT)
                             .and_then(|r| self.constant_truth(r));
+                        let cur = Some(self.add(
+                            Op::Write {
+                                target: path.clone(),
+                                span: Span::of(e),
+                            },
+                            cur,
+                        ));
                         Some(self.add(
                             Op::Assign {
                                 key: TruthKey::Value(path),
@@ -1204,8 +1250,29 @@ impl<'t> Lowerer<'t, '_> {
                         if zero_side {
                             return match op.as_str() {
                                 "==" => self.cond(tested, cur, f, t),
-                                // `!= 0` and `< 0` (a negative errno) are the nonzero side.
-                                _ => self.cond(tested, cur, t, f),
+                                "!=" => self.cond(tested, cur, t, f),
+                                // `< 0` (a negative errno) is the nonzero side; its
+                                // false side only says the value is not negative.
+                                _ => {
+                                    let first_new = self.cfg.ops.len();
+                                    let not_negative = self.new_node(Op::Nop);
+                                    self.cond(tested, cur, t, not_negative);
+                                    let sources = cur
+                                        .into_iter()
+                                        .map(|c| c as usize)
+                                        .chain(first_new..self.cfg.ops.len());
+                                    for n in sources {
+                                        for edge in &mut self.cfg.succs[n] {
+                                            if edge.to == not_negative {
+                                                if let EdgeCond::Truth(key, false) = &edge.cond {
+                                                    edge.cond =
+                                                        EdgeCond::Settle(key.clone(), false);
+                                                }
+                                            }
+                                        }
+                                    }
+                                    self.link(not_negative, f, EdgeCond::Always);
+                                }
                             };
                         }
                     }
@@ -1261,6 +1328,18 @@ impl<'t> Lowerer<'t, '_> {
                         self.link(c, f, EdgeCond::Truth(key, false));
                     }
                     return;
+                }
+            }
+            kind::CONDITIONAL_EXPRESSION => {
+                if let (Some(c), Some(a), Some(b)) = (
+                    e.child_by_field_id(field::CONDITION),
+                    e.child_by_field_id(field::CONSEQUENCE),
+                    e.child_by_field_id(field::ALTERNATIVE),
+                ) {
+                    let (ct, cf) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+                    self.cond(c, cur, ct, cf);
+                    self.cond(a, Some(ct), t, f);
+                    return self.cond(b, Some(cf), t, f);
                 }
             }
             kind::COMMA_EXPRESSION => {

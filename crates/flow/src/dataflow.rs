@@ -462,6 +462,8 @@ fn release(
                 via: via.map(str::to_owned),
             });
         }
+        // Reported; the lock stays not held rather than going below zero.
+        return;
     }
     level.min = clamp(level.min - 1);
     level.max = clamp(level.max - 1);
@@ -488,10 +490,12 @@ fn add_pending(state: &mut State, pending: Pending) {
 /// Applies what taking an edge teaches; `false` when the edge cannot be
 /// taken on this path (it contradicts a known fact).
 fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -> bool {
-    let EdgeCond::Truth(key, truthy) = cond else {
-        return true;
+    let (key, truthy, learn) = match cond {
+        EdgeCond::Always => return true,
+        EdgeCond::Truth(key, truthy) => (key, truthy, true),
+        EdgeCond::Settle(key, truthy) => (key, truthy, false),
     };
-    if tracked.contains(key) {
+    if learn && tracked.contains(key) {
         if state.facts.get(key) == Some(&!*truthy) {
             return false;
         }
@@ -505,6 +509,16 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
         Success::Nonzero => *truthy,
         Success::Zero => !*truthy,
     };
+    if !acquired {
+        // A failed try: this function now knows the lock is not held here.
+        if let Some(level) = state.locks.get_mut(&p.lock) {
+            level.touched = true;
+        } else {
+            let mut level = Level::untouched();
+            level.touched = true;
+            state.locks.insert(p.lock.clone(), level);
+        }
+    }
     if acquired && state.lock_exists(&p.lock) {
         let level = state
             .locks
@@ -657,6 +671,6 @@ pub fn transfer(
             }
             drop_pending(state, key);
         }
-        Op::Nop | Op::Return { .. } => {}
+        Op::Nop | Op::Return { .. } | Op::Write { .. } => {}
     }
 }

@@ -144,9 +144,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                 .map(move |s| (span, value, s))
         })
         .collect();
+    // Locks held, released, or still an untested try result (`return spin_trylock(l);`).
     let mut locks: Vec<&Path> = returns
         .iter()
-        .flat_map(|(_, _, s)| s.locks.keys())
+        .flat_map(|(_, _, s)| s.locks.keys().chain(s.pending.iter().map(|p| &p.lock)))
         .collect();
     locks.sort();
     locks.dedup();
@@ -159,7 +160,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .copied()
             .collect();
         let levels: Vec<Level> = paths.iter().map(|(_, _, s)| s.level(lock)).collect();
-        if levels.iter().all(|l| l.min == 0 && l.max == 0) {
+        let pending = paths
+            .iter()
+            .any(|(_, _, s)| s.pending.iter().any(|p| &p.lock == lock));
+        if levels.iter().all(|l| l.min == 0 && l.max == 0) && !pending {
             continue;
         }
         let forwarded = paths.iter().find_map(|(_, value, state)| {

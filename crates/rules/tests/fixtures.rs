@@ -140,6 +140,7 @@ fn lock_fixtures() {
     let mut false_positives = Vec::new();
     let mut false_negatives = Vec::new();
     let mut problems = Vec::new();
+    let mut known_gaps = Vec::new();
     let (mut expected_total, mut found_total, mut failing) = (0, 0, 0);
     for fixture in &all {
         if fixture.files.is_empty() {
@@ -169,6 +170,28 @@ fn lock_fixtures() {
 
         let fps = multiset_minus(&found, &expected);
         let fns = multiset_minus(&expected, &found);
+        // A fixture marked `known-gap:` documents an engine limitation: its
+        // mismatches are listed, not failed, and it must keep mismatching.
+        let known_gap = fixture
+            .files
+            .iter()
+            .any(|(_, source)| String::from_utf8_lossy(source).contains("known-gap:"));
+        if known_gap {
+            if fps.is_empty() && fns.is_empty() {
+                problems.push(format!(
+                    "{}: known gap is fixed; remove its known-gap comment",
+                    fixture.name
+                ));
+            } else {
+                known_gaps.push(format!(
+                    "{} ({} false positives, {} false negatives)",
+                    fixture.name,
+                    fps.len(),
+                    fns.len()
+                ));
+            }
+            continue;
+        }
         if !fps.is_empty() || !fns.is_empty() {
             failing += 1;
         }
@@ -187,6 +210,11 @@ fn lock_fixtures() {
     }
 
     if false_positives.is_empty() && false_negatives.is_empty() && problems.is_empty() {
+        eprintln!(
+            "known engine gaps ({}): {}",
+            known_gaps.len(),
+            known_gaps.join(", ")
+        );
         return;
     }
     let mut report = String::new();
