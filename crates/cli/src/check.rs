@@ -41,7 +41,10 @@ pub fn run(args: Args) -> ExitCode {
     match result {
         Ok(Ok(found)) => ExitCode::from(if found { crate::EXIT_FINDINGS } else { 0 }),
         Ok(Err(e)) => {
-            eprintln!("error: {e:#}");
+            match e.downcast_ref::<crate::config::RuleFileProblem>() {
+                Some(problem) => eprint!("{problem}"),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::from(crate::EXIT_USAGE)
         }
         Err(_) => {
@@ -83,7 +86,7 @@ fn check(args: &Args) -> Result<bool> {
             .build_global()
             .ok();
     }
-    let (syntax, locks) = crate::config::load(&args.rules)?;
+    let config = crate::config::load(&args.rules)?;
     let root = find_root(args.root.as_deref(), &args.paths)?;
     let files = collect_c_files(&root, &args.paths)?;
     let contents: Vec<(PathBuf, Vec<u8>)> = files
@@ -94,7 +97,7 @@ fn check(args: &Args) -> Result<bool> {
             Ok((rel, bytes))
         })
         .collect::<Result<_>>()?;
-    let checker = Checker::new(&syntax, &locks);
+    let checker = Checker::new(config);
     let outcome = checker.check(contents);
     let findings: Vec<_> = outcome
         .findings

@@ -3,47 +3,53 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use lockwarden_flow::LockApiConfig;
-use lockwarden_syntax::MacroConfig;
-use serde::Deserialize;
+use lockwarden_rules::builtin::{self, Config};
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    #[serde(default)]
-    syntax: MacroConfig,
-    #[serde(default)]
-    locks: LockApiConfig,
+/// A rule file problem, already rendered as a miette diagnostic.
+#[derive(Debug)]
+pub struct RuleFileProblem(pub String);
+
+impl std::fmt::Display for RuleFileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
+impl std::error::Error for RuleFileProblem {}
+
 /// The built-in configuration extended by every rule file under `extra`.
-pub fn load(extra: &[PathBuf]) -> Result<(MacroConfig, LockApiConfig)> {
-    let (mut syntax, mut locks) =
-        lockwarden_rules::builtin::configs().map_err(anyhow::Error::msg)?;
+pub fn load(extra: &[PathBuf]) -> Result<Config> {
+    let mut config = builtin::config().map_err(|e| anyhow::anyhow!(render(&*e)))?;
     for path in extra {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read rule file {}", file.display()))?;
-            let parsed: RuleFile = toml::from_str(&text)
-                .with_context(|| format!("invalid rule file {}", file.display()))?;
-            syntax.extend(parsed.syntax);
-            locks.extend(parsed.locks);
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read rule file {}", file.display()))?;
+            let name = file.display().to_string();
+            config
+                .add(&name, &text)
+                .map_err(|e| anyhow::Error::new(RuleFileProblem(render(&*e))))?;
         }
     }
-    Ok((syntax, locks))
+    Ok(config)
+}
+
+/// Renders a diagnostic deterministically (no colour) for the terminal.
+fn render(diagnostic: &dyn miette::Diagnostic) -> String {
+    let mut out = String::new();
+    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        return diagnostic.to_string();
+    }
+    out
 }
 
 /// A rule file, or the `*.toml` files of a directory, sorted.
 fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read --rules {}", path.display()))?;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read --rules {}", path.display()))?;
     if meta.is_file() {
         return Ok(vec![path.to_owned()]);
     }
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(path)
-        .with_context(|| format!("cannot read --rules {}", path.display()))?
-    {
+    for entry in std::fs::read_dir(path).with_context(|| format!("cannot read --rules {}", path.display()))? {
         let p = entry?.path();
         if p.extension().is_some_and(|e| e == "toml") {
             files.push(p);

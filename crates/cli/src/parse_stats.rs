@@ -68,8 +68,7 @@ fn stats(args: &Args) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let read_ms = read_start.elapsed().as_millis();
-    let (syntax, _) = crate::config::load(&[])?;
-    let macros = syntax.compile();
+    let macros = crate::config::load(&[])?.syntax.compile();
     let mut stats = measure(&contents, &macros, !args.no_compare);
     stats.read_ms = read_ms;
     if args.format == "json" {

@@ -6,6 +6,8 @@
 
 pub mod builtin;
 pub mod core;
+pub mod file;
+pub mod mission;
 pub mod run;
 pub mod suppress;
 

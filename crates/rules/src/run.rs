@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lockwarden_flow::{analyze, build, Analysis, LockApi, LockApiConfig};
+use lockwarden_flow::{analyze, build, Analysis, LockApi};
 use lockwarden_report::{dedup_fingerprints, sort_findings, Finding, RuleInfo, Summary};
-use lockwarden_syntax::{CompiledMacros, MacroConfig};
+use lockwarden_syntax::CompiledMacros;
+
+use crate::builtin::Config;
+use crate::file::RuleSet;
 
 use crate::suppress::is_suppressed;
 
@@ -14,6 +17,7 @@ use crate::suppress::is_suppressed;
 pub struct Checker {
     macros: CompiledMacros,
     api: LockApi,
+    rules: RuleSet,
 }
 
 /// What a check produced.
@@ -25,16 +29,24 @@ pub struct Outcome {
 }
 
 impl Checker {
-    pub fn new(syntax: &MacroConfig, locks: &LockApiConfig) -> Checker {
+    pub fn new(config: Config) -> Checker {
         Checker {
-            macros: syntax.compile(),
-            api: locks.compile(),
+            macros: config.syntax.compile(),
+            api: config.locks.compile(),
+            rules: config.rules,
         }
     }
 
     /// The documentation of every rule this checker runs.
     pub fn rules(&self) -> Vec<RuleInfo> {
-        crate::core::rules()
+        let mut rules = crate::core::rules();
+        rules.extend(crate::mission::rules(&self.rules));
+        rules
+    }
+
+    /// The rule-file rules, with their documentation.
+    pub fn rule_set(&self) -> &RuleSet {
+        &self.rules
     }
 
     /// Checks `files` (paths relative to the root, contents).
@@ -44,6 +56,7 @@ impl Checker {
         let analysis = analyze(program, &self.api);
         let mut findings: Vec<Finding> = crate::core::check(&analysis)
             .into_iter()
+            .chain(crate::mission::check(&analysis, &self.rules))
             .filter(|f| !self.suppressed(&analysis, f))
             .collect();
         sort_findings(&mut findings);

@@ -132,8 +132,7 @@ fn multiset_minus<'a>(a: &'a [Key], b: &[Key]) -> Vec<&'a Key> {
 
 #[test]
 fn lock_fixtures() {
-    let (syntax, locks) = builtin::configs().expect("built-in rule files load");
-    let checker = Checker::new(&syntax, &locks);
+    let checker = Checker::new(builtin::config().expect("built-in rule files load"));
     let all = fixtures();
     assert!(!all.is_empty(), "no fixtures in fixtures/lock");
 

@@ -1,0 +1,369 @@
+//! Rules from rule files: *require* (an access in scope needs a lock class
+//! held) and *forbid* (a lock class is never taken in scope, directly or
+//! through a callee).
+//!
+//! Requirements a function cannot meet itself become its preconditions and
+//! move up to its callers, like an inferred `__must_hold`, until a caller
+//! holds the lock (met), takes the lock elsewhere but not here (reported at
+//! the call), or is an entry point (reported where the chain starts in it).
+//! Forbidden classes reached through callees are reported once, at the call
+//! that leaves the rule's scope.
+
+use std::collections::{HashMap, VecDeque};
+
+use lockwarden_flow::analysis::{Analysis, FunctionUnit};
+use lockwarden_flow::api::Effect;
+use lockwarden_flow::cfg::{NodeId, Op};
+use lockwarden_flow::path::{Path, Step};
+use lockwarden_report::{Finding, Location, RuleInfo};
+use lockwarden_syntax::Span;
+
+use crate::file::{AccessDef, ClassDef, RuleDef, RuleKind, RuleSet};
+
+/// One step of an evidence chain.
+#[derive(Clone, Debug)]
+struct Step_ {
+    function: usize,
+    span: Span,
+    message: String,
+}
+
+/// The documentation of the rules of a rule set.
+pub fn rules(set: &RuleSet) -> Vec<RuleInfo> {
+    set.rules
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id.get_ref().clone(),
+            severity: r.severity,
+            summary: r.summary.clone(),
+            help: r.help.clone(),
+        })
+        .collect()
+}
+
+struct Ctx<'a> {
+    analysis: &'a Analysis,
+    set: &'a RuleSet,
+    /// For every function, its call sites: (caller, node).
+    callers: Vec<Vec<(usize, NodeId)>>,
+}
+
+/// Runs every rule of `set`.
+pub fn check(analysis: &Analysis, set: &RuleSet) -> Vec<Finding> {
+    let program = &analysis.program;
+    let mut callers: Vec<Vec<(usize, NodeId)>> = vec![Vec::new(); program.functions.len()];
+    for (i, f) in program.functions.iter().enumerate() {
+        for (node, op) in f.cfg.ops.iter().enumerate() {
+            if let Op::Call(c) = op {
+                if c.api.is_some() {
+                    continue;
+                }
+                if let Some(callee) = c.callee.as_deref().and_then(|n| program.resolve(f.file, n)) {
+                    callers[callee].push((i, node as NodeId));
+                }
+            }
+        }
+    }
+    let ctx = Ctx { analysis, set, callers };
+    let mut out = Vec::new();
+    for rule in &set.rules {
+        let Some(class) = set.classes.iter().find(|c| c.id.get_ref() == rule.class.get_ref()) else {
+            continue;
+        };
+        match rule.kind {
+            RuleKind::Require => {
+                let access = rule
+                    .access
+                    .as_ref()
+                    .and_then(|a| set.accesses.iter().find(|x| x.id.get_ref() == a.get_ref()));
+                if let Some(access) = access {
+                    out.extend(ctx.require(rule, class, access));
+                }
+            }
+            RuleKind::Forbid => out.extend(ctx.forbid(rule, class)),
+        }
+    }
+    out
+}
+
+fn call_name(op: &Op) -> Option<&str> {
+    match op {
+        Op::Call(c) => c.callee.as_deref(),
+        _ => None,
+    }
+}
+
+impl Ctx<'_> {
+    fn function(&self, i: usize) -> &FunctionUnit {
+        &self.analysis.program.functions[i]
+    }
+
+    fn path_of(&self, i: usize) -> String {
+        let f = self.function(i);
+        self.analysis.program.files[f.file].path.to_string_lossy().replace('\\', "/")
+    }
+
+    fn location(&self, i: usize, span: Span) -> Location {
+        let f = self.function(i);
+        Location::from_offsets(self.path_of(i), &self.analysis.program.files[f.file].source, span.start, span.end)
+    }
+
+    fn in_scope(&self, rule: &RuleDef, i: usize) -> bool {
+        let Some((_, files, functions)) = self.set.scopes.iter().find(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref()) else {
+            return false;
+        };
+        files.is_match(self.path_of(i)) && functions.as_ref().is_none_or(|g| g.is_match(&self.function(i).name))
+    }
+
+    fn is_entry(&self, rule: &RuleDef, i: usize) -> bool {
+        let name = &self.function(i).name;
+        self.analysis.program.references(name) > 0 || !self.callers[i].iter().any(|(c, _)| self.in_scope(rule, *c))
+    }
+
+    /// Whether `path`, as named in function `i`, is a lock of `class`.
+    fn in_class(&self, i: usize, class: &ClassDef, path: &Path) -> bool {
+        let f = self.function(i);
+        if let Some(root) = path.root_var() {
+            let local = f.params.iter().any(|p| p == root) || f.cfg.locals.contains(root);
+            if path.steps.is_empty() && !local && class.globals.iter().any(|g| g == root) {
+                return true;
+            }
+        }
+        let Some(Step::Field(last)) = path.steps.last() else {
+            return false;
+        };
+        class.fields.iter().any(|spec| {
+            let Some((record, field)) = spec.get_ref().split_once('.') else {
+                return false;
+            };
+            field == last
+                && self
+                    .analysis
+                    .program
+                    .owner_of(f, path)
+                    .is_none_or(|owner| owner == record)
+        })
+    }
+
+    fn holds(&self, i: usize, node: NodeId, class: &ClassDef) -> bool {
+        self.analysis.results[i]
+            .held
+            .get(&node)
+            .is_some_and(|held| held.iter().any(|p| self.in_class(i, class, p)))
+    }
+
+    /// Whether function `i` takes a lock of `class` anywhere itself.
+    fn takes(&self, i: usize, class: &ClassDef) -> bool {
+        self.function(i).cfg.ops.iter().any(|op| match op {
+            Op::Call(c) => matches!(&c.api, Some((api, Some(lock))) if matches!(api.effect, Effect::Acquire | Effect::TryAcquire) && self.in_class(i, class, lock)),
+            Op::GuardAcquire { lock, .. } => self.in_class(i, class, lock),
+            _ => false,
+        })
+    }
+
+    /// The access sites of function `i`: (node, evidence message).
+    fn accesses(&self, i: usize, access: &AccessDef) -> Vec<(NodeId, Span, String)> {
+        let f = self.function(i);
+        let mut out = Vec::new();
+        for (node, op) in f.cfg.ops.iter().enumerate() {
+            match op {
+                Op::Write { target, span } => {
+                    let Some(Step::Field(last)) = target.steps.last() else {
+                        continue;
+                    };
+                    let by_type = access.writes.iter().any(|spec| {
+                        spec.get_ref().split_once('.').is_some_and(|(record, field)| {
+                            field == last && self.analysis.program.owner_of(f, target).is_some_and(|o| o == record)
+                        })
+                    });
+                    let text = target.to_string();
+                    let by_shape = access.shapes.iter().any(|s| *s == text);
+                    if by_type || by_shape {
+                        out.push((node as NodeId, *span, format!("{text} written here")));
+                    }
+                }
+                Op::Call(c) => {
+                    if let Some(name) = c.callee.as_deref() {
+                        if access.calls.iter().any(|a| a.name == name) {
+                            out.push((node as NodeId, c.span, format!("{} here ({name})", access.summary)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn finding(&self, rule: &RuleDef, i: usize, span: Span, message: String, trace: &[Step_]) -> Finding {
+        let f = self.function(i);
+        let source = &self.analysis.program.files[f.file].source;
+        let mut finding = Finding::new(rule.id.get_ref().clone(), rule.severity, self.location(i, span), f.name.clone(), message, source);
+        finding.help = rule.help.clone();
+        for step in trace {
+            finding = finding.with_trace_step(self.location(step.function, step.span), step.message.clone());
+        }
+        finding
+    }
+
+    fn require(&self, rule: &RuleDef, class: &ClassDef, access: &AccessDef) -> Vec<Finding> {
+        let n = self.analysis.program.functions.len();
+        let mut out = Vec::new();
+        // The unmet chain of each function that needs the class held on entry.
+        let mut needs: Vec<Option<Vec<Step_>>> = vec![None; n];
+        let mut work = VecDeque::new();
+        for i in (0..n).filter(|&i| self.in_scope(rule, i)) {
+            if self.function(i).parse_errors > 0 {
+                continue;
+            }
+            for (node, span, message) in self.accesses(i, access) {
+                if self.holds(i, node, class) {
+                    continue;
+                }
+                let chain = vec![Step_ { function: i, span, message }];
+                self.unmet(rule, class, access, i, node, chain, &mut needs, &mut work, &mut out);
+            }
+        }
+        while let Some(callee) = work.pop_front() {
+            let chain = needs[callee].clone().unwrap_or_default();
+            let callee_name = self.function(callee).name.clone();
+            for &(caller, node) in &self.callers[callee] {
+                if !self.in_scope(rule, caller) || self.holds(caller, node, class) {
+                    continue;
+                }
+                let Op::Call(call) = &self.function(caller).cfg.ops[node as usize] else {
+                    continue;
+                };
+                let mut steps = vec![Step_ {
+                    function: caller,
+                    span: call.span,
+                    message: format!("calls {callee_name}()"),
+                }];
+                steps.extend(chain.iter().cloned());
+                self.unmet(rule, class, access, caller, node, steps, &mut needs, &mut work, &mut out);
+            }
+        }
+        // Entry points with an unmet precondition: reported where it starts in them.
+        for (i, need) in needs.iter().enumerate() {
+            let Some(chain) = need else { continue };
+            if self.is_entry(rule, i) {
+                out.push(self.unmet_finding(rule, class, access, i, chain));
+            }
+        }
+        out
+    }
+
+    /// An access or call at `node` of function `i` without the class held.
+    #[allow(clippy::too_many_arguments)]
+    fn unmet(
+        &self,
+        rule: &RuleDef,
+        class: &ClassDef,
+        access: &AccessDef,
+        i: usize,
+        node: NodeId,
+        chain: Vec<Step_>,
+        needs: &mut [Option<Vec<Step_>>],
+        work: &mut VecDeque<usize>,
+        out: &mut Vec<Finding>,
+    ) {
+        if self.takes(i, class) {
+            // It takes the lock, just not around this: its own bug.
+            let mut finding = self.unmet_finding(rule, class, access, i, &chain);
+            if let Some(dropped) = self.analysis.results[i].dropped.get(&node) {
+                if let Some((lock, at)) = dropped.iter().find(|(p, _)| self.in_class(i, class, p)) {
+                    finding = finding.with_label(self.location(i, *at), format!("`{lock}` released here"));
+                }
+            }
+            out.push(finding);
+        } else if needs[i].is_none() {
+            needs[i] = Some(chain);
+            work.push_back(i);
+        }
+    }
+
+    fn unmet_finding(&self, rule: &RuleDef, class: &ClassDef, access: &AccessDef, i: usize, chain: &[Step_]) -> Finding {
+        let first = &chain[0];
+        let message = match chain.get(1) {
+            Some(_) => {
+                let callee = first.message.trim_start_matches("calls ").trim_end_matches("()");
+                format!("{callee}() {}, which requires {}, but it is not held here", access.summary, class.summary)
+            }
+            None => format!("{} requires {}, but it is not held here", first.message.split(" here").next().unwrap_or(&access.summary), class.summary),
+        };
+        self.finding(rule, i, first.span, message, &chain[1..])
+    }
+
+    fn forbid(&self, rule: &RuleDef, class: &ClassDef) -> Vec<Finding> {
+        let program = &self.analysis.program;
+        let n = program.functions.len();
+        let kind_matches = |op: &Op| match op {
+            Op::Call(c) => c.api.as_ref().is_some_and(|(api, _)| class.kinds.contains(&api.kind)),
+            Op::GuardAcquire { api, .. } => class.kinds.contains(&api.kind),
+            _ => false,
+        };
+        // A witness chain for every function that may take the class.
+        let mut takes: Vec<Option<Vec<Step_>>> = vec![None; n];
+        let mut work = VecDeque::new();
+        for (i, f) in program.functions.iter().enumerate() {
+            for op in &f.cfg.ops {
+                if kind_matches(op) {
+                    let (span, what) = match op {
+                        Op::Call(c) => (c.span, format!("{}() here", c.callee.as_deref().unwrap_or("lock"))),
+                        Op::GuardAcquire { span, .. } => (*span, "guard here".to_owned()),
+                        _ => continue,
+                    };
+                    takes[i] = Some(vec![Step_ { function: i, span, message: what }]);
+                    work.push_back(i);
+                    break;
+                }
+            }
+        }
+        while let Some(callee) = work.pop_front() {
+            let chain = takes[callee].clone().unwrap_or_default();
+            for &(caller, node) in &self.callers[callee] {
+                if takes[caller].is_some() {
+                    continue;
+                }
+                let Op::Call(call) = &program.functions[caller].cfg.ops[node as usize] else {
+                    continue;
+                };
+                let mut steps = vec![Step_ {
+                    function: caller,
+                    span: call.span,
+                    message: format!("calls {}()", program.functions[callee].name),
+                }];
+                steps.extend(chain.iter().cloned());
+                takes[caller] = Some(steps);
+                work.push_back(caller);
+            }
+        }
+        let mut out = Vec::new();
+        let mut seen: HashMap<(usize, u32), ()> = HashMap::new();
+        for i in (0..n).filter(|&i| self.in_scope(rule, i)) {
+            let f = &program.functions[i];
+            for op in &f.cfg.ops {
+                if kind_matches(op) {
+                    let Op::Call(c) = op else { continue };
+                    let name = c.callee.as_deref().unwrap_or("lock");
+                    if seen.insert((i, c.span.start), ()).is_none() {
+                        out.push(self.finding(rule, i, c.span, format!("{name}() uses {} in {}", class.summary, rule.scope.get_ref()), &[]));
+                    }
+                    continue;
+                }
+                let Some(name) = call_name(op) else { continue };
+                let Some(callee) = program.resolve(f.file, name) else { continue };
+                if self.in_scope(rule, callee) {
+                    continue;
+                }
+                if let (Op::Call(c), Some(chain)) = (op, &takes[callee]) {
+                    if seen.insert((i, c.span.start), ()).is_none() {
+                        let message = format!("{name}() uses {} (through a callee outside {})", class.summary, rule.scope.get_ref());
+                        out.push(self.finding(rule, i, c.span, message, chain));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
