@@ -22,7 +22,8 @@ pub fn load(extra: &[PathBuf]) -> Result<Config> {
     let mut config = builtin::config().map_err(|e| anyhow::anyhow!(render(&*e)))?;
     for path in extra {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read rule file {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read rule file {}", file.display()))?;
             let name = file.display().to_string();
             config
                 .add(&name, &text)
@@ -35,7 +36,9 @@ pub fn load(extra: &[PathBuf]) -> Result<Config> {
 /// Renders a diagnostic deterministically (no colour) for the terminal.
 fn render(diagnostic: &dyn miette::Diagnostic) -> String {
     let mut out = String::new();
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100);
     if handler.render_report(&mut out, diagnostic).is_err() {
         return diagnostic.to_string();
     }
@@ -44,12 +47,15 @@ fn render(diagnostic: &dyn miette::Diagnostic) -> String {
 
 /// A rule file, or the `*.toml` files of a directory, sorted.
 fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read --rules {}", path.display()))?;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read --rules {}", path.display()))?;
     if meta.is_file() {
         return Ok(vec![path.to_owned()]);
     }
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(path).with_context(|| format!("cannot read --rules {}", path.display()))? {
+    for entry in std::fs::read_dir(path)
+        .with_context(|| format!("cannot read --rules {}", path.display()))?
+    {
         let p = entry?.path();
         if p.extension().is_some_and(|e| e == "toml") {
             files.push(p);

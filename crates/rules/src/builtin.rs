@@ -8,9 +8,18 @@ use crate::file::{parse, RuleFileError, RuleSet};
 
 /// `(file name, contents)` of every built-in rule file.
 pub const FILES: &[(&str, &str)] = &[
-    ("rules/syntax.toml", include_str!("../../../rules/syntax.toml")),
-    ("rules/locks.toml", include_str!("../../../rules/locks.toml")),
-    ("rules/balloon.toml", include_str!("../../../rules/balloon.toml")),
+    (
+        "rules/syntax.toml",
+        include_str!("../../../rules/syntax.toml"),
+    ),
+    (
+        "rules/locks.toml",
+        include_str!("../../../rules/locks.toml"),
+    ),
+    (
+        "rules/balloon.toml",
+        include_str!("../../../rules/balloon.toml"),
+    ),
 ];
 
 /// Everything rule files configure.
@@ -53,6 +62,10 @@ mod tests {
         let c = super::config().unwrap();
         assert!(!c.syntax.attributes.is_empty());
         assert!(!c.locks.family.is_empty());
-        assert!(c.rules.rules.iter().any(|r| r.id.get_ref() == "balloon/page-private-needs-lock"));
+        assert!(c
+            .rules
+            .rules
+            .iter()
+            .any(|r| r.id.get_ref() == "balloon/page-private-needs-lock"));
     }
 }

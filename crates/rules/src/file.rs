@@ -136,7 +136,13 @@ pub struct RuleFileError {
 }
 
 impl RuleFileError {
-    fn new(name: &str, text: &str, span: Range<usize>, message: impl Into<String>, label: impl Into<String>) -> Self {
+    fn new(
+        name: &str,
+        text: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         RuleFileError {
             message: message.into(),
             src: NamedSource::new(name, text.to_owned()),
@@ -156,7 +162,13 @@ impl RuleFileError {
 pub fn parse(name: &str, text: &str) -> Result<RuleFile, RuleFileError> {
     toml::from_str::<RuleFile>(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        RuleFileError::new(name, text, span, format!("invalid rule file: {}", e.message()), "here")
+        RuleFileError::new(
+            name,
+            text,
+            span,
+            format!("invalid rule file: {}", e.message()),
+            "here",
+        )
     })
 }
 
@@ -173,7 +185,13 @@ fn glob_set(name: &str, text: &str, globs: &[Spanned<String>]) -> Result<GlobSet
     let mut builder = GlobSetBuilder::new();
     for g in globs {
         let glob = Glob::new(g.get_ref()).map_err(|e| {
-            RuleFileError::new(name, text, g.span(), format!("bad glob `{}`: {e}", g.get_ref()), "this glob")
+            RuleFileError::new(
+                name,
+                text,
+                g.span(),
+                format!("bad glob `{}`: {e}", g.get_ref()),
+                "this glob",
+            )
         })?;
         builder.add(glob);
     }
@@ -182,7 +200,11 @@ fn glob_set(name: &str, text: &str, globs: &[Spanned<String>]) -> Result<GlobSet
         .map_err(|e| RuleFileError::new(name, text, 0..0, format!("bad globs: {e}"), "here"))
 }
 
-fn check_record_field(name: &str, text: &str, value: &Spanned<String>) -> Result<(), RuleFileError> {
+fn check_record_field(
+    name: &str,
+    text: &str,
+    value: &Spanned<String>,
+) -> Result<(), RuleFileError> {
     let ok = value
         .get_ref()
         .split_once('.')
@@ -192,7 +214,13 @@ fn check_record_field(name: &str, text: &str, value: &Spanned<String>) -> Result
     if ok {
         Ok(())
     } else {
-        Err(RuleFileError::new(name, text, value.span(), format!("`{}` is not `struct NAME.field`", value.get_ref()), "expected `struct NAME.field`"))
+        Err(RuleFileError::new(
+            name,
+            text,
+            value.span(),
+            format!("`{}` is not `struct NAME.field`", value.get_ref()),
+            "expected `struct NAME.field`",
+        ))
     }
 }
 
@@ -204,8 +232,14 @@ impl RuleSet {
                 check_record_field(name, text, f)?;
             }
             if class.globals.is_empty() && class.fields.is_empty() && class.kinds.is_empty() {
-                return Err(RuleFileError::new(name, text, class.id.span(), format!("class `{}` has no members", class.id.get_ref()), "this class")
-                    .with_help("give it `globals`, `fields` or `kinds`"));
+                return Err(RuleFileError::new(
+                    name,
+                    text,
+                    class.id.span(),
+                    format!("class `{}` has no members", class.id.get_ref()),
+                    "this class",
+                )
+                .with_help("give it `globals`, `fields` or `kinds`"));
             }
         }
         for access in &file.access {
@@ -213,42 +247,108 @@ impl RuleSet {
                 check_record_field(name, text, w)?;
             }
             if access.writes.is_empty() && access.shapes.is_empty() && access.calls.is_empty() {
-                return Err(RuleFileError::new(name, text, access.id.span(), format!("access `{}` matches nothing", access.id.get_ref()), "this access")
-                    .with_help("give it `writes`, `shapes` or `calls`"));
+                return Err(RuleFileError::new(
+                    name,
+                    text,
+                    access.id.span(),
+                    format!("access `{}` matches nothing", access.id.get_ref()),
+                    "this access",
+                )
+                .with_help("give it `writes`, `shapes` or `calls`"));
             }
         }
         self.classes.extend(file.class);
         self.accesses.extend(file.access);
         for scope in file.scope {
             let files = glob_set(name, text, &scope.files)?;
-            let functions = if scope.functions.is_empty() { None } else { Some(glob_set(name, text, &scope.functions)?) };
+            let functions = if scope.functions.is_empty() {
+                None
+            } else {
+                Some(glob_set(name, text, &scope.functions)?)
+            };
             self.scopes.push((scope, files, functions));
         }
         for rule in &file.rule {
-            let known_class = self.classes.iter().find(|c| c.id.get_ref() == rule.class.get_ref());
+            let known_class = self
+                .classes
+                .iter()
+                .find(|c| c.id.get_ref() == rule.class.get_ref());
             let Some(class) = known_class else {
-                return Err(RuleFileError::new(name, text, rule.class.span(), format!("unknown class `{}`", rule.class.get_ref()), "no class with this id"));
+                return Err(RuleFileError::new(
+                    name,
+                    text,
+                    rule.class.span(),
+                    format!("unknown class `{}`", rule.class.get_ref()),
+                    "no class with this id",
+                ));
             };
-            if !self.scopes.iter().any(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref()) {
-                return Err(RuleFileError::new(name, text, rule.scope.span(), format!("unknown scope `{}`", rule.scope.get_ref()), "no scope with this id"));
+            if !self
+                .scopes
+                .iter()
+                .any(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
+            {
+                return Err(RuleFileError::new(
+                    name,
+                    text,
+                    rule.scope.span(),
+                    format!("unknown scope `{}`", rule.scope.get_ref()),
+                    "no scope with this id",
+                ));
             }
             match (rule.kind, &rule.access) {
                 (RuleKind::Require, None) => {
-                    return Err(RuleFileError::new(name, text, rule.id.span(), format!("rule `{}` requires a lock but names no access", rule.id.get_ref()), "this rule can never match")
-                        .with_help("add `access = \"…\"`"));
+                    return Err(RuleFileError::new(
+                        name,
+                        text,
+                        rule.id.span(),
+                        format!(
+                            "rule `{}` requires a lock but names no access",
+                            rule.id.get_ref()
+                        ),
+                        "this rule can never match",
+                    )
+                    .with_help("add `access = \"…\"`"));
                 }
                 (RuleKind::Require, Some(access)) => {
-                    if !self.accesses.iter().any(|a| a.id.get_ref() == access.get_ref()) {
-                        return Err(RuleFileError::new(name, text, access.span(), format!("unknown access `{}`", access.get_ref()), "no access with this id"));
+                    if !self
+                        .accesses
+                        .iter()
+                        .any(|a| a.id.get_ref() == access.get_ref())
+                    {
+                        return Err(RuleFileError::new(
+                            name,
+                            text,
+                            access.span(),
+                            format!("unknown access `{}`", access.get_ref()),
+                            "no access with this id",
+                        ));
                     }
                     if class.globals.is_empty() && class.fields.is_empty() {
-                        return Err(RuleFileError::new(name, text, rule.class.span(), format!("class `{}` names no lock objects, so it can never be held", class.id.get_ref()), "this rule can never be satisfied"));
+                        return Err(RuleFileError::new(
+                            name,
+                            text,
+                            rule.class.span(),
+                            format!(
+                                "class `{}` names no lock objects, so it can never be held",
+                                class.id.get_ref()
+                            ),
+                            "this rule can never be satisfied",
+                        ));
                     }
                 }
                 (RuleKind::Forbid, _) => {
                     if class.kinds.is_empty() {
-                        return Err(RuleFileError::new(name, text, rule.class.span(), format!("class `{}` names no lock kinds to forbid", class.id.get_ref()), "this rule can never match")
-                            .with_help("give the class `kinds`"));
+                        return Err(RuleFileError::new(
+                            name,
+                            text,
+                            rule.class.span(),
+                            format!(
+                                "class `{}` names no lock kinds to forbid",
+                                class.id.get_ref()
+                            ),
+                            "this rule can never match",
+                        )
+                        .with_help("give the class `kinds`"));
                     }
                 }
             }

@@ -64,10 +64,18 @@ pub fn check(analysis: &Analysis, set: &RuleSet) -> Vec<Finding> {
             }
         }
     }
-    let ctx = Ctx { analysis, set, callers };
+    let ctx = Ctx {
+        analysis,
+        set,
+        callers,
+    };
     let mut out = Vec::new();
     for rule in &set.rules {
-        let Some(class) = set.classes.iter().find(|c| c.id.get_ref() == rule.class.get_ref()) else {
+        let Some(class) = set
+            .classes
+            .iter()
+            .find(|c| c.id.get_ref() == rule.class.get_ref())
+        else {
             continue;
         };
         match rule.kind {
@@ -100,24 +108,41 @@ impl Ctx<'_> {
 
     fn path_of(&self, i: usize) -> String {
         let f = self.function(i);
-        self.analysis.program.files[f.file].path.to_string_lossy().replace('\\', "/")
+        self.analysis.program.files[f.file]
+            .path
+            .to_string_lossy()
+            .replace('\\', "/")
     }
 
     fn location(&self, i: usize, span: Span) -> Location {
         let f = self.function(i);
-        Location::from_offsets(self.path_of(i), &self.analysis.program.files[f.file].source, span.start, span.end)
+        Location::from_offsets(
+            self.path_of(i),
+            &self.analysis.program.files[f.file].source,
+            span.start,
+            span.end,
+        )
     }
 
     fn in_scope(&self, rule: &RuleDef, i: usize) -> bool {
-        let Some((_, files, functions)) = self.set.scopes.iter().find(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref()) else {
+        let Some((_, files, functions)) = self
+            .set
+            .scopes
+            .iter()
+            .find(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
+        else {
             return false;
         };
-        files.is_match(self.path_of(i)) && functions.as_ref().is_none_or(|g| g.is_match(&self.function(i).name))
+        files.is_match(self.path_of(i))
+            && functions
+                .as_ref()
+                .is_none_or(|g| g.is_match(&self.function(i).name))
     }
 
     fn is_entry(&self, rule: &RuleDef, i: usize) -> bool {
         let name = &self.function(i).name;
-        self.analysis.program.references(name) > 0 || !self.callers[i].iter().any(|(c, _)| self.in_scope(rule, *c))
+        self.analysis.program.references(name) > 0
+            || !self.callers[i].iter().any(|(c, _)| self.in_scope(rule, *c))
     }
 
     /// Whether `path`, as named in function `i`, is a lock of `class`.
@@ -172,9 +197,16 @@ impl Ctx<'_> {
                         continue;
                     };
                     let by_type = access.writes.iter().any(|spec| {
-                        spec.get_ref().split_once('.').is_some_and(|(record, field)| {
-                            field == last && self.analysis.program.owner_of(f, target).is_some_and(|o| o == record)
-                        })
+                        spec.get_ref()
+                            .split_once('.')
+                            .is_some_and(|(record, field)| {
+                                field == last
+                                    && self
+                                        .analysis
+                                        .program
+                                        .owner_of(f, target)
+                                        .is_some_and(|o| o == record)
+                            })
                     });
                     let text = target.to_string();
                     let by_shape = access.shapes.iter().any(|s| *s == text);
@@ -185,7 +217,11 @@ impl Ctx<'_> {
                 Op::Call(c) => {
                     if let Some(name) = c.callee.as_deref() {
                         if access.calls.iter().any(|a| a.name == name) {
-                            out.push((node as NodeId, c.span, format!("{} here ({name})", access.summary)));
+                            out.push((
+                                node as NodeId,
+                                c.span,
+                                format!("{} here ({name})", access.summary),
+                            ));
                         }
                     }
                 }
@@ -195,13 +231,30 @@ impl Ctx<'_> {
         out
     }
 
-    fn finding(&self, rule: &RuleDef, i: usize, span: Span, message: String, trace: &[Step_]) -> Finding {
+    fn finding(
+        &self,
+        rule: &RuleDef,
+        i: usize,
+        span: Span,
+        message: String,
+        trace: &[Step_],
+    ) -> Finding {
         let f = self.function(i);
         let source = &self.analysis.program.files[f.file].source;
-        let mut finding = Finding::new(rule.id.get_ref().clone(), rule.severity, self.location(i, span), f.name.clone(), message, source);
+        let mut finding = Finding::new(
+            rule.id.get_ref().clone(),
+            rule.severity,
+            self.location(i, span),
+            f.name.clone(),
+            message,
+            source,
+        );
         finding.help = rule.help.clone();
         for step in trace {
-            finding = finding.with_trace_step(self.location(step.function, step.span), step.message.clone());
+            finding = finding.with_trace_step(
+                self.location(step.function, step.span),
+                step.message.clone(),
+            );
         }
         finding
     }
@@ -220,8 +273,14 @@ impl Ctx<'_> {
                 if self.holds(i, node, class) {
                     continue;
                 }
-                let chain = vec![Step_ { function: i, span, message }];
-                self.unmet(rule, class, access, i, node, chain, &mut needs, &mut work, &mut out);
+                let chain = vec![Step_ {
+                    function: i,
+                    span,
+                    message,
+                }];
+                self.unmet(
+                    rule, class, access, i, node, chain, &mut needs, &mut work, &mut out,
+                );
             }
         }
         while let Some(callee) = work.pop_front() {
@@ -240,7 +299,9 @@ impl Ctx<'_> {
                     message: format!("calls {callee_name}()"),
                 }];
                 steps.extend(chain.iter().cloned());
-                self.unmet(rule, class, access, caller, node, steps, &mut needs, &mut work, &mut out);
+                self.unmet(
+                    rule, class, access, caller, node, steps, &mut needs, &mut work, &mut out,
+                );
             }
         }
         // Entry points with an unmet precondition: reported where it starts in them.
@@ -272,7 +333,8 @@ impl Ctx<'_> {
             let mut finding = self.unmet_finding(rule, class, access, i, &chain);
             if let Some(dropped) = self.analysis.results[i].dropped.get(&node) {
                 if let Some((lock, at)) = dropped.iter().find(|(p, _)| self.in_class(i, class, p)) {
-                    finding = finding.with_label(self.location(i, *at), format!("`{lock}` released here"));
+                    finding = finding
+                        .with_label(self.location(i, *at), format!("`{lock}` released here"));
                 }
             }
             out.push(finding);
@@ -282,14 +344,35 @@ impl Ctx<'_> {
         }
     }
 
-    fn unmet_finding(&self, rule: &RuleDef, class: &ClassDef, access: &AccessDef, i: usize, chain: &[Step_]) -> Finding {
+    fn unmet_finding(
+        &self,
+        rule: &RuleDef,
+        class: &ClassDef,
+        access: &AccessDef,
+        i: usize,
+        chain: &[Step_],
+    ) -> Finding {
         let first = &chain[0];
         let message = match chain.get(1) {
             Some(_) => {
-                let callee = first.message.trim_start_matches("calls ").trim_end_matches("()");
-                format!("{callee}() {}, which requires {}, but it is not held here", access.summary, class.summary)
+                let callee = first
+                    .message
+                    .trim_start_matches("calls ")
+                    .trim_end_matches("()");
+                format!(
+                    "{callee}() {}, which requires {}, but it is not held here",
+                    access.summary, class.summary
+                )
             }
-            None => format!("{} requires {}, but it is not held here", first.message.split(" here").next().unwrap_or(&access.summary), class.summary),
+            None => format!(
+                "{} requires {}, but it is not held here",
+                first
+                    .message
+                    .split(" here")
+                    .next()
+                    .unwrap_or(&access.summary),
+                class.summary
+            ),
         };
         self.finding(rule, i, first.span, message, &chain[1..])
     }
@@ -298,7 +381,10 @@ impl Ctx<'_> {
         let program = &self.analysis.program;
         let n = program.functions.len();
         let kind_matches = |op: &Op| match op {
-            Op::Call(c) => c.api.as_ref().is_some_and(|(api, _)| class.kinds.contains(&api.kind)),
+            Op::Call(c) => c
+                .api
+                .as_ref()
+                .is_some_and(|(api, _)| class.kinds.contains(&api.kind)),
             Op::GuardAcquire { api, .. } => class.kinds.contains(&api.kind),
             _ => false,
         };
@@ -309,11 +395,18 @@ impl Ctx<'_> {
             for op in &f.cfg.ops {
                 if kind_matches(op) {
                     let (span, what) = match op {
-                        Op::Call(c) => (c.span, format!("{}() here", c.callee.as_deref().unwrap_or("lock"))),
+                        Op::Call(c) => (
+                            c.span,
+                            format!("{}() here", c.callee.as_deref().unwrap_or("lock")),
+                        ),
                         Op::GuardAcquire { span, .. } => (*span, "guard here".to_owned()),
                         _ => continue,
                     };
-                    takes[i] = Some(vec![Step_ { function: i, span, message: what }]);
+                    takes[i] = Some(vec![Step_ {
+                        function: i,
+                        span,
+                        message: what,
+                    }]);
                     work.push_back(i);
                     break;
                 }
@@ -347,18 +440,34 @@ impl Ctx<'_> {
                     let Op::Call(c) = op else { continue };
                     let name = c.callee.as_deref().unwrap_or("lock");
                     if seen.insert((i, c.span.start), ()).is_none() {
-                        out.push(self.finding(rule, i, c.span, format!("{name}() uses {} in {}", class.summary, rule.scope.get_ref()), &[]));
+                        out.push(self.finding(
+                            rule,
+                            i,
+                            c.span,
+                            format!(
+                                "{name}() uses {} in {}",
+                                class.summary,
+                                rule.scope.get_ref()
+                            ),
+                            &[],
+                        ));
                     }
                     continue;
                 }
                 let Some(name) = call_name(op) else { continue };
-                let Some(callee) = program.resolve(f.file, name) else { continue };
+                let Some(callee) = program.resolve(f.file, name) else {
+                    continue;
+                };
                 if self.in_scope(rule, callee) {
                     continue;
                 }
                 if let (Op::Call(c), Some(chain)) = (op, &takes[callee]) {
                     if seen.insert((i, c.span.start), ()).is_none() {
-                        let message = format!("{name}() uses {} (through a callee outside {})", class.summary, rule.scope.get_ref());
+                        let message = format!(
+                            "{name}() uses {} (through a callee outside {})",
+                            class.summary,
+                            rule.scope.get_ref()
+                        );
                         out.push(self.finding(rule, i, c.span, message, chain));
                     }
                 }
