@@ -1,0 +1,206 @@
+//! `lockwarden check --rules FILE`: a broken rule file stops the check with
+//! exit status 2 and a diagnostic naming the file and pointing at the bad
+//! spot as `[FILE:LINE:COL]`; a good one adds its rules to the built-in ones.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh scratch directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "lockwarden-rule-files-{}-{test}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch directory");
+    dir
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create directory");
+    }
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// `lockwarden check --rules RULES --format gcc --root ROOT ROOT/FILE`.
+fn check(root: &Path, rules: &Path, file: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+        .args(["check", "--format", "gcc", "--rules"])
+        .arg(rules)
+        .arg("--root")
+        .arg(root)
+        .arg(root.join(file))
+        .output()
+        .expect("run lockwarden")
+}
+
+/// 1-based line and column of the only occurrence of `needle` in `text`.
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    assert_eq!(text.matches(needle).count(), 1, "`{needle}` must be unique");
+    let at = text.find(needle).unwrap();
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+const DRIVER: &str = "\
+// SPDX-License-Identifier: GPL-2.0
+#include <linux/pagemap.h>
+
+void my_balloon_settle(struct page *page)
+{
+\tlock_page(page);
+\tunlock_page(page);
+}
+";
+
+/// Runs a check with the broken rule file `text` and asserts exit status 2
+/// and a diagnostic at the position of `needle` in it.
+fn assert_rejected_at(test: &str, text: &str, needle: &str, message: &str) {
+    let dir = scratch(test);
+    let rules = dir.join("broken.toml");
+    write(&rules, text);
+    write(&dir.join("drivers/misc/my_balloon.c"), DRIVER);
+    let out = check(&dir, &rules, "drivers/misc/my_balloon.c");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (line, col) = position_of(text, needle);
+    let pointer = format!("{}:{line}:{col}", rules.display());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "want exit status 2 for a broken rule file; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&pointer),
+        "stderr does not point at `{pointer}`:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(message),
+        "stderr does not say `{message}`:\n{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no findings may be printed when the rule file is broken:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_class_points_at_the_rule() {
+    let text = r#"[[scope]]
+id = "my driver"
+files = ["drivers/misc/my_balloon.c"]
+
+[[rule]]
+id = "mine/no-page-lock"
+kind = "forbid"
+summary = "my driver never takes a page lock"
+class = "page-locks"
+scope = "my driver"
+"#;
+    assert_rejected_at(
+        "unknown-class",
+        text,
+        r#""page-locks""#,
+        "unknown class `page-locks`",
+    );
+}
+
+#[test]
+fn toml_syntax_error_points_at_the_bad_token() {
+    let text = r#"[[scope]]
+id = "my driver"
+files = ["drivers/misc/my_balloon.c" "drivers/misc/other.c"]
+"#;
+    assert_rejected_at(
+        "syntax",
+        text,
+        r#""drivers/misc/other.c""#,
+        "invalid rule file",
+    );
+}
+
+#[test]
+fn bad_glob_points_at_the_glob() {
+    let text = r#"[[scope]]
+id = "my driver"
+files = ["drivers/misc/{my_balloon.c"]
+"#;
+    assert_rejected_at(
+        "bad-glob",
+        text,
+        r#""drivers/misc/{my_balloon.c""#,
+        "bad glob",
+    );
+}
+
+/// The same rules, fixed, are loaded next to the built-in ones and report.
+#[test]
+fn a_good_rule_file_adds_its_rule() {
+    let dir = scratch("good");
+    let rules = dir.join("mine.toml");
+    write(
+        &rules,
+        r#"[[scope]]
+id = "my driver"
+files = ["drivers/misc/my_balloon.c"]
+
+[[rule]]
+id = "mine/no-page-lock"
+kind = "forbid"
+summary = "my driver never takes a page lock"
+class = "page-lock"
+scope = "my driver"
+"#,
+    );
+    write(&dir.join("drivers/misc/my_balloon.c"), DRIVER);
+    let out = check(&dir, &rules, "drivers/misc/my_balloon.c");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "want exit status 1 (findings); stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [6, 7] {
+        let want = format!("drivers/misc/my_balloon.c:{line}:2: ");
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&want) && l.ends_with("[mine/no-page-lock]")),
+            "no mine/no-page-lock finding at line {line}:\n{stdout}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In a `--rules DIR`, the broken file is the one named.
+#[test]
+fn broken_file_in_a_rules_directory_is_named() {
+    let dir = scratch("dir");
+    let rules = dir.join("rules");
+    write(
+        &rules.join("a-good.toml"),
+        "[[scope]]\nid = \"my driver\"\nfiles = [\"drivers/misc/my_balloon.c\"]\n",
+    );
+    let broken = "[[rule]]\nid = \"mine/no-page-lock\"\nkind = \"forbid\"\nsummary = \"s\"\nclass = \"page-lock\"\nscope = \"my drivers\"\n";
+    write(&rules.join("b-broken.toml"), broken);
+    write(&dir.join("drivers/misc/my_balloon.c"), DRIVER);
+    let out = check(&dir, &rules, "drivers/misc/my_balloon.c");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (line, col) = position_of(broken, "\"my drivers\"");
+    let pointer = format!("{}:{line}:{col}", rules.join("b-broken.toml").display());
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&pointer),
+        "stderr does not point at `{pointer}`:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("a-good.toml"),
+        "the good file is blamed:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
