@@ -34,6 +34,9 @@ pub struct Args {
     /// A JSON report from an earlier run: findings with a fingerprint in it are not reported.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Analyse what is staged in the git index (pre-commit), not the work tree.
+    #[arg(long, conflicts_with = "paths")]
+    staged: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -87,6 +90,15 @@ fn check(args: &Args) -> Result<bool> {
             .ok();
     }
     let config = crate::config::load(&args.rules)?;
+    if args.staged {
+        return crate::staged::check(crate::staged::Options {
+            root: args.root.as_deref(),
+            config,
+            only,
+            format,
+            baseline,
+        });
+    }
     let root = find_root(args.root.as_deref(), &args.paths)?;
     let files = collect_c_files(&root, &args.paths)?;
     let contents: Vec<(PathBuf, Vec<u8>)> = files

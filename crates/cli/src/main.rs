@@ -3,7 +3,13 @@
 mod check;
 mod config;
 mod files;
+mod git;
+mod hook;
+mod mbox;
 mod parse_stats;
+mod patch;
+mod series;
+mod staged;
 
 use std::process::ExitCode;
 
@@ -33,6 +39,10 @@ enum Command {
     Check(check::Args),
     /// Frontend coverage: files, functions, functions whose body has parse errors, time.
     ParseStats(parse_stats::Args),
+    /// Per-commit findings of a git range, or of a `git format-patch` mbox applied in memory.
+    Series(series::Args),
+    /// Install a git pre-commit hook that runs `lockwarden check --staged`.
+    Hook(hook::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +57,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::ParseStats(args) => parse_stats::run(args),
+        Command::Series(args) => series::run(args),
+        Command::Hook(args) => hook::run(args),
     }
 }
