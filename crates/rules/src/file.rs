@@ -96,10 +96,20 @@ pub struct RuleDef {
     /// Longer documentation, shown by `lockwarden rules ID`.
     #[serde(default)]
     pub doc: Option<String>,
+    /// Forbid rules: how many calls deep a callee may take the class and
+    /// still be reported (`set_page_dirty_lock()` → `lock_page()` is 1).
+    /// Deeper chains through the whole kernel (anything may end up in the
+    /// scheduler or reclaim) say more about the call graph than the code.
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
 }
 
 fn default_severity() -> Severity {
     Severity::Error
+}
+
+fn default_max_depth() -> usize {
+    3
 }
 
 /// One rule file.
@@ -173,7 +183,7 @@ pub fn parse(name: &str, text: &str) -> Result<RuleFile, RuleFileError> {
 }
 
 /// A rule file's rules, checked and compiled, keeping where each came from.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RuleSet {
     pub classes: Vec<ClassDef>,
     pub accesses: Vec<AccessDef>,
@@ -225,6 +235,30 @@ fn check_record_field(
 }
 
 impl RuleSet {
+    /// The same definitions with only the rules `selected` accepts.
+    pub fn selected(&self, selected: &dyn Fn(&str) -> bool) -> RuleSet {
+        RuleSet {
+            classes: self.classes.clone(),
+            accesses: self.accesses.clone(),
+            scopes: self.scopes.clone(),
+            rules: self
+                .rules
+                .iter()
+                .filter(|r| selected(r.id.get_ref()))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Whether a file (relative path, `/` separators) is in the scope of any rule.
+    pub fn covers_file(&self, path: &str) -> bool {
+        self.rules.iter().any(|r| {
+            self.scopes
+                .iter()
+                .any(|(s, files, _)| s.id.get_ref() == r.scope.get_ref() && files.is_match(path))
+        })
+    }
+
     /// Adds the rules of one parsed file, validating every reference.
     pub fn add(&mut self, name: &str, text: &str, file: RuleFile) -> Result<(), RuleFileError> {
         for class in &file.class {

@@ -140,9 +140,19 @@ impl Ctx<'_> {
     }
 
     fn is_entry(&self, rule: &RuleDef, i: usize) -> bool {
-        let name = &self.function(i).name;
-        self.analysis.program.references(name) > 0
-            || !self.callers[i].iter().any(|(c, _)| self.in_scope(rule, *c))
+        let f = self.function(i);
+        let program = &self.analysis.program;
+        let file = &program.files[f.file];
+        // A static function outside a header is visible only in its own file.
+        let referenced = if f.is_static && file.path.extension().is_none_or(|e| e != "h") {
+            file.references.get(&f.name).copied().unwrap_or(0) > 0
+        } else {
+            program.references(&f.name) > 0
+        };
+        referenced
+            || !self.callers[i]
+                .iter()
+                .any(|(c, _)| *c != i && self.in_scope(rule, *c))
     }
 
     /// Whether `path`, as named in function `i`, is a lock of `class`.
@@ -209,7 +219,9 @@ impl Ctx<'_> {
                             })
                     });
                     let text = target.to_string();
-                    let by_shape = access.shapes.iter().any(|s| *s == text);
+                    // Shapes stand in for types only where the type is unknown.
+                    let by_shape = self.analysis.program.owner_of(f, target).is_none()
+                        && access.shapes.iter().any(|s| *s == text);
                     if by_type || by_shape {
                         out.push((node as NodeId, *span, format!("{text} written here")));
                     }
@@ -263,7 +275,7 @@ impl Ctx<'_> {
         let n = self.analysis.program.functions.len();
         let mut out = Vec::new();
         // The unmet chain of each function that needs the class held on entry.
-        let mut needs: Vec<Option<Vec<Step_>>> = vec![None; n];
+        let mut needs: Vec<Option<Vec<Vec<Step_>>>> = vec![None; n];
         let mut work = VecDeque::new();
         for i in (0..n).filter(|&i| self.in_scope(rule, i)) {
             if self.function(i).parse_errors > 0 {
@@ -284,10 +296,16 @@ impl Ctx<'_> {
             }
         }
         while let Some(callee) = work.pop_front() {
-            let chain = needs[callee].clone().unwrap_or_default();
+            let chain = needs[callee]
+                .as_ref()
+                .and_then(|c| c.first().cloned())
+                .unwrap_or_default();
             let callee_name = self.function(callee).name.clone();
             for &(caller, node) in &self.callers[callee] {
-                if !self.in_scope(rule, caller) || self.holds(caller, node, class) {
+                if caller == callee
+                    || !self.in_scope(rule, caller)
+                    || self.holds(caller, node, class)
+                {
                     continue;
                 }
                 let Op::Call(call) = &self.function(caller).cfg.ops[node as usize] else {
@@ -304,11 +322,13 @@ impl Ctx<'_> {
                 );
             }
         }
-        // Entry points with an unmet precondition: reported where it starts in them.
+        // Entry points with unmet preconditions: reported where each starts in them.
         for (i, need) in needs.iter().enumerate() {
-            let Some(chain) = need else { continue };
+            let Some(chains) = need else { continue };
             if self.is_entry(rule, i) {
-                out.push(self.unmet_finding(rule, class, access, i, chain));
+                for chain in chains {
+                    out.push(self.unmet_finding(rule, class, access, i, chain));
+                }
             }
         }
         out
@@ -324,7 +344,7 @@ impl Ctx<'_> {
         i: usize,
         node: NodeId,
         chain: Vec<Step_>,
-        needs: &mut [Option<Vec<Step_>>],
+        needs: &mut [Option<Vec<Vec<Step_>>>],
         work: &mut VecDeque<usize>,
         out: &mut Vec<Finding>,
     ) {
@@ -338,9 +358,12 @@ impl Ctx<'_> {
                 }
             }
             out.push(finding);
-        } else if needs[i].is_none() {
-            needs[i] = Some(chain);
-            work.push_back(i);
+        } else {
+            // Every unmet site is kept for the report, the first moves to callers.
+            if needs[i].is_none() {
+                work.push_back(i);
+            }
+            needs[i].get_or_insert_with(Vec::new).push(chain);
         }
     }
 
@@ -414,6 +437,9 @@ impl Ctx<'_> {
         }
         while let Some(callee) = work.pop_front() {
             let chain = takes[callee].clone().unwrap_or_default();
+            if chain.len() > rule.max_depth {
+                continue;
+            }
             for &(caller, node) in &self.callers[callee] {
                 if takes[caller].is_some() {
                     continue;

@@ -49,14 +49,38 @@ impl Checker {
         &self.rules
     }
 
-    /// Checks `files` (paths relative to the root, contents).
+    /// Checks `files` (paths relative to the root, contents) with every rule.
     pub fn check(&self, files: Vec<(PathBuf, Vec<u8>)>) -> Outcome {
+        self.check_selected(files, &|_| true)
+    }
+
+    /// Checks `files` with the rules whose id `selected` accepts. When only
+    /// scoped rule-file rules are selected, just the files they need are
+    /// analysed: their scopes and what those call, transitively.
+    pub fn check_selected(
+        &self,
+        files: Vec<(PathBuf, Vec<u8>)>,
+        selected: &dyn Fn(&str) -> bool,
+    ) -> Outcome {
         let start = Instant::now();
+        let core_selected = crate::core::rules().iter().any(|r| selected(&r.id));
+        let rule_set = self.rules.selected(selected);
+        let files = if core_selected {
+            files
+        } else {
+            closure(files, &rule_set)
+        };
         let program = build(files, &self.macros, &self.api);
         let analysis = analyze(program, &self.api);
-        let mut findings: Vec<Finding> = crate::core::check(&analysis)
+        let core = if core_selected {
+            crate::core::check(&analysis)
+        } else {
+            Vec::new()
+        };
+        let mut findings: Vec<Finding> = core
             .into_iter()
-            .chain(crate::mission::check(&analysis, &self.rules))
+            .chain(crate::mission::check(&analysis, &rule_set))
+            .filter(|f| selected(&f.rule))
             .filter(|f| !self.suppressed(&analysis, f))
             .collect();
         sort_findings(&mut findings);
@@ -79,6 +103,7 @@ impl Checker {
         }
     }
 
+    #[allow(clippy::unused_self)]
     fn suppressed(&self, analysis: &Analysis, finding: &Finding) -> bool {
         analysis
             .program
@@ -87,4 +112,55 @@ impl Checker {
             .find(|f| f.path.to_string_lossy().replace('\\', "/") == finding.location.file)
             .is_some_and(|f| is_suppressed(&f.source, finding.location.line, &finding.rule))
     }
+}
+
+/// The files `set`'s scopes cover, and every file defining a function they
+/// call, transitively.
+fn closure(files: Vec<(PathBuf, Vec<u8>)>, set: &RuleSet) -> Vec<(PathBuf, Vec<u8>)> {
+    use rayon::prelude::*;
+    use std::collections::HashMap;
+    let names: Vec<String> = files
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    let scans: Vec<(Vec<String>, Vec<String>)> = files
+        .par_iter()
+        .map(|(_, bytes)| lockwarden_syntax::scan::defined_and_called(bytes))
+        .collect();
+    let mut defined_in: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (defined, _)) in scans.iter().enumerate() {
+        for name in defined {
+            defined_in.entry(name.as_str()).or_default().push(i);
+        }
+    }
+    // Breadth first, as deep as the deepest callee chain a rule reports, plus
+    // one level for the summaries of what those callees call.
+    let depth = set.rules.iter().map(|r| r.max_depth).max().unwrap_or(0) + 1;
+    let mut keep = vec![false; files.len()];
+    let mut level: Vec<usize> = (0..files.len())
+        .filter(|&i| set.covers_file(&names[i]))
+        .collect();
+    for &i in &level {
+        keep[i] = true;
+    }
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for &i in &level {
+            for name in &scans[i].1 {
+                for &j in defined_in.get(name.as_str()).into_iter().flatten() {
+                    if !keep[j] {
+                        keep[j] = true;
+                        next.push(j);
+                    }
+                }
+            }
+        }
+        level = next;
+    }
+    files
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(f, _)| f)
+        .collect()
 }

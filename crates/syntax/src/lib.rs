@@ -16,6 +16,7 @@ pub mod index;
 pub mod lexer;
 pub mod outline;
 pub mod parse;
+pub mod scan;
 pub mod stats;
 pub mod walk;
 
