@@ -295,17 +295,17 @@ mod tests {
 From: T <t@t>\n\
 Date: Thu, 1 Jan 2026 00:00:00 +0000\n\
 Subject: [PATCH 1/2] dev: add\n\
- a folded subject\n\
+\x20a folded subject\n\
 \n\
 Body.\n\
 ---\n\
- x.c | 1 +\n\
+\x20x.c | 1 +\n\
 \n\
 diff --git a/x.c b/x.c\n\
 --- a/x.c\n\
 +++ b/x.c\n\
 @@ -1 +1,2 @@\n\
- a\n\
+\x20a\n\
 +b\n\
 -- \n\
 2.47.3\n\

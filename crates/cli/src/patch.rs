@@ -153,7 +153,12 @@ pub fn parse(text: &[u8]) -> Result<Vec<FilePatch>, ParseError> {
             let mut fp = FilePatch::default();
             i = parse_body(&lines, i, &mut fp, false)?;
             files.push(fp);
-        } else if files.is_empty() || text_line.is_empty() {
+        } else if files.is_empty()
+            || text_line.is_empty()
+            || text_line.starts_with(b"base-commit: ")
+            || text_line.starts_with(b"prerequisite-patch-id: ")
+        {
+            // Before the first file, blank lines, and `format-patch --base` trailers.
             i += 1;
         } else if text_line.starts_with(b"-- ") || text_line == b"--" {
             break; // mail signature
