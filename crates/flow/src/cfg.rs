@@ -134,6 +134,8 @@ pub enum Op {
     Write {
         target: Path,
         span: Span,
+        /// The variable stored, when the value is one (`*foliop = folio`).
+        stored: Option<String>,
     },
     Return {
         span: Span,
@@ -1041,10 +1043,16 @@ impl<'t> Lowerer<'t, '_> {
                         let value = e
                             .child_by_field_id(field::RIGHT)
                             .and_then(|r| self.constant_truth(r));
+                        let stored = e
+                            .child_by_field_id(field::RIGHT)
+                            .map(strip)
+                            .filter(|r| r.kind_id() == kind::IDENTIFIER)
+                            .map(|r| self.text(r).to_owned());
                         let cur = Some(self.add(
                             Op::Write {
                                 target: path.clone(),
                                 span: Span::of(e),
+                                stored,
                             },
                             cur,
                         ));

@@ -202,7 +202,7 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (node, op) in f.cfg.ops.iter().enumerate() {
             match op {
-                Op::Write { target, span } => {
+                Op::Write { target, span, .. } => {
                     let Some(Step::Field(last)) = target.steps.last() else {
                         continue;
                     };
