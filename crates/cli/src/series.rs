@@ -496,7 +496,12 @@ impl Analyser {
             .iter()
             .map(|(p, b)| (PathBuf::from(p), b.as_ref().clone()))
             .collect();
-        let outcome = self.checker.check(files);
+        let outcome = match &self.only {
+            Some(only) => self
+                .checker
+                .check_selected(files, &|id: &str| only.is_match(id)),
+            None => self.checker.check(files),
+        };
         let findings: Vec<Finding> = outcome
             .findings
             .into_iter()

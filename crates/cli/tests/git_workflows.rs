@@ -1042,3 +1042,155 @@ fn sarif_output_passes_microsofts_validator() {
         "the validator accepted startLine 0"
     );
 }
+
+/// Debian's linux-source-6.12 as `cargo xtask kernel` extracts it (found
+/// through `LOCKWARDEN_KERNEL`, which `cargo xtask test` sets).
+fn kernel_tree() -> PathBuf {
+    let tree = std::env::var_os("LOCKWARDEN_KERNEL").map_or_else(
+        || target_dir().join("kernel/linux-source-6.12"),
+        PathBuf::from,
+    );
+    assert!(
+        tree.join("include/linux").is_dir(),
+        "no kernel tree at {}: run `cargo xtask kernel` (or `cargo xtask test`)",
+        tree.display()
+    );
+    tree
+}
+
+/// Replaces `old` by `new` exactly once in the file `path` of `dir`.
+fn edit_file(dir: &Path, path: &str, old: &str, new: &str) {
+    let text = std::fs::read_to_string(dir.join(path)).unwrap();
+    assert_eq!(
+        text.matches(old).count(),
+        1,
+        "expected one `{old}` in {path}"
+    );
+    std::fs::write(dir.join(path), text.replacen(old, new, 1)).unwrap();
+}
+
+#[test]
+fn balloon_series_on_the_real_tree_fixes_and_introduces_what_it_should() {
+    let tree = kernel_tree();
+    let repo = TempDir::new("balloon");
+    let dir = repo.path();
+    git(dir, &["init", "-q"]);
+    for file in [
+        "mm/balloon_compaction.c",
+        "include/linux/balloon_compaction.h",
+        "drivers/virtio/virtio_balloon.c",
+        "drivers/misc/vmw_balloon.c",
+        "arch/powerpc/platforms/pseries/cmm.c",
+    ] {
+        let dest = dir.join(file);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(tree.join(file), dest).unwrap();
+    }
+    let base = commit_all(dir, "balloon files of Linux 6.12");
+    let mm = "mm/balloon_compaction.c";
+    edit_file(dir, mm, "\tBUG_ON(!trylock_page(page));\n", "");
+    edit_file(
+        dir,
+        mm,
+        "\tunlock_page(page);\n\t__count_vm_event(BALLOON_INFLATE);",
+        "\t__count_vm_event(BALLOON_INFLATE);",
+    );
+    edit_file(
+        dir,
+        mm,
+        "\t\tif (!trylock_page(page))\n\t\t\tcontinue;\n",
+        "",
+    );
+    edit_file(
+        dir,
+        mm,
+        "\t\tunlock_page(page);\n\t\tn_pages++;",
+        "\t\tn_pages++;",
+    );
+    commit_all(dir, "mm/balloon_compaction: stop using the page lock");
+    edit_file(
+        dir,
+        "drivers/virtio/virtio_balloon.c",
+        "\tballoon_page_finalize(page);\n\tput_page(page); /* balloon reference */",
+        "\tspin_lock_irqsave(&vb_dev_info->pages_lock, flags);\n\tballoon_page_finalize(page);\n\tspin_unlock_irqrestore(&vb_dev_info->pages_lock, flags);\n\tput_page(page); /* balloon reference */",
+    );
+    commit_all(dir, "virtio_balloon: finalize under the pages lock");
+    edit_file(
+        dir,
+        "drivers/misc/vmw_balloon.c",
+        "\t/* Inflate */\n\tvmballoon_add_page(b, 0, newpage);",
+        "\t/* Inflate */\n\tset_page_private(newpage, 0);\n\tvmballoon_add_page(b, 0, newpage);",
+    );
+    commit_all(dir, "vmw_balloon: clear the new page's private");
+
+    let range = format!("{base}..HEAD");
+    let out = lw(
+        dir,
+        &["series", "--only", "balloon/*", "--format", "json", &range],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let got = counts(&report);
+    let s = |x: &str| x.to_owned();
+    let nolock = s("balloon/no-page-lock");
+    let private = s("balloon/page-private-needs-lock");
+    assert_eq!(
+        got,
+        vec![
+            (
+                s("mm/balloon_compaction: stop using the page lock"),
+                vec![],
+                vec![nolock.clone(), nolock.clone(), nolock.clone(), nolock]
+            ),
+            (
+                s("virtio_balloon: finalize under the pages lock"),
+                vec![],
+                vec![private.clone()]
+            ),
+            (
+                s("vmw_balloon: clear the new page's private"),
+                vec![private],
+                vec![]
+            ),
+        ]
+    );
+    assert_eq!(
+        report[1]["fixed"][0]["file"],
+        "drivers/virtio/virtio_balloon.c"
+    );
+    assert_eq!(
+        report[2]["introduced"][0]["file"],
+        "drivers/misc/vmw_balloon.c"
+    );
+
+    let mbox = dir.with_file_name(format!(
+        "{}-balloon.mbox",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&mbox, git(dir, &["format-patch", "--stdout", &range])).unwrap();
+    let applied = lw(
+        dir,
+        &[
+            "series",
+            "--only",
+            "balloon/*",
+            "--format",
+            "json",
+            "--mbox",
+            &mbox.to_string_lossy(),
+            "--base",
+            &base,
+        ],
+    );
+    let _ = std::fs::remove_file(&mbox);
+    assert_eq!(applied.status.code(), Some(1), "{}", stderr(&applied));
+    assert_eq!(json(&applied), report);
+    let human = stdout(&lw(dir, &["series", "--only", "balloon/*", &range]));
+    assert!(
+        human.starts_with(
+            "[PATCH 1/3] mm/balloon_compaction: stop using the page lock: 0 introduced, 4 fixed\n"
+        ),
+        "{human}"
+    );
+    assert!(human.contains("[PATCH 3/3] vmw_balloon: clear the new page's private: 1 introduced, 0 fixed\ndrivers/misc/vmw_balloon.c:"));
+}
