@@ -353,7 +353,10 @@ fn git_header_paths(header: &str) -> Option<(String, String)> {
     }
     // Unquoted: `a/X b/X`; with equal names the split is at the middle.
     let bytes = header.len();
-    if bytes % 2 == 1 {
+    if bytes % 2 == 1
+        && header.is_char_boundary(bytes / 2)
+        && header.is_char_boundary(bytes / 2 + 1)
+    {
         let (a, b) = (&header[..bytes / 2], &header[bytes / 2 + 1..]);
         if a.strip_prefix("a/")
             .is_some_and(|x| Some(x) == b.strip_prefix("b/"))
