@@ -34,6 +34,16 @@ pub enum Success {
     Zero,
 }
 
+impl Success {
+    /// The success condition of the negated result.
+    pub fn negated(self) -> Success {
+        match self {
+            Success::Nonzero => Success::Zero,
+            Success::Zero => Success::Nonzero,
+        }
+    }
+}
+
 /// Where the lock of a call is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LockSource {

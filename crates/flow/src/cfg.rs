@@ -101,6 +101,8 @@ pub struct Call {
     pub result_var: Option<String>,
     /// Where the result is stored: the variable, or a field.
     pub result_lvalue: Option<Path>,
+    /// The result is stored negated (`ret = !folio_trylock(folio)`).
+    pub result_negated: bool,
     /// Whether the result is tested, assigned or returned.
     pub result_used: bool,
     /// Variables whose address is passed: the call may change them.
@@ -489,6 +491,19 @@ impl<'t> Lowerer<'t, '_> {
     /// was known about `var`.
     fn assign(&mut self, var: Option<String>, value: Node<'t>, cur: Cur) -> Cur {
         let stripped = strip(value);
+        // `ret = !trylock(…)`: the variable holds the negated try result.
+        let negated_call = (stripped.kind_id() == kind::UNARY_EXPRESSION
+            && self.operator(stripped) == "!")
+            .then(|| stripped.child_by_field_id(field::ARGUMENT).map(strip))
+            .flatten()
+            .filter(|a| a.kind_id() == kind::CALL_EXPRESSION);
+        if let (Some(call), Some(_)) = (negated_call, &var) {
+            let (cur, id) = self.call(call, cur, var.clone());
+            if let Some(Op::Call(c)) = id.map(|id| &mut self.cfg.ops[id as usize]) {
+                c.result_negated = true;
+            }
+            return cur;
+        }
         if stripped.kind_id() == kind::CALL_EXPRESSION {
             let (cur, call) = self.call(stripped, cur, var.clone());
             if call.is_none() {
@@ -1194,6 +1209,7 @@ impl<'t> Lowerer<'t, '_> {
                 api,
                 result_used: result_var.is_some() || result_path.is_some(),
                 result_lvalue: result_var.as_deref().map(Path::var).or(result_path),
+                result_negated: false,
                 clobbers,
                 result_var,
             })),

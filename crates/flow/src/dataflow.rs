@@ -277,12 +277,16 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             break;
         }
         for mut state in states[node as usize].states.clone() {
-            transfer(cfg, node, &mut state, summaries, None);
-            state.facts.retain(|k, _| tracked.contains(k));
-            for edge in &cfg.succs[node as usize] {
-                let mut out = state.clone();
-                if apply_edge(&mut out, &edge.cond, &tracked) && states[edge.to as usize].add(out) {
-                    work.insert(edge.to);
+            let alternative = transfer(cfg, node, &mut state, summaries, None);
+            for mut state in std::iter::once(state).chain(alternative) {
+                state.facts.retain(|k, _| tracked.contains(k));
+                for edge in &cfg.succs[node as usize] {
+                    let mut out = state.clone();
+                    if apply_edge(&mut out, &edge.cond, &tracked)
+                        && states[edge.to as usize].add(out)
+                    {
+                        work.insert(edge.to);
+                    }
                 }
             }
         }
@@ -422,19 +426,6 @@ fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
     level.acquired_at.get_or_insert(site);
 }
 
-/// A release that happens on some of the paths a summary stands for.
-fn may_release(state: &mut State, lock: &Path, site: Span) {
-    if !state.lock_exists(lock) {
-        return;
-    }
-    let level = state
-        .locks
-        .entry(lock.clone())
-        .or_insert_with(Level::untouched);
-    level.min = clamp(level.min - 1);
-    level.released_at.get_or_insert(site);
-}
-
 fn release(
     state: &mut State,
     lock: &Path,
@@ -543,13 +534,19 @@ fn forget_released(state: &mut State, var: &str) {
 }
 
 /// The effect of one node on the state.
+///
+/// A call whose summary depends on an argument the caller knows nothing about
+/// splits the path: the state returned is the other way (`unlock(x, flag)`
+/// with `flag` unknown: here the lock is released and `flag` is true, in the
+/// returned state it is not and `flag` is false).
 pub fn transfer(
     cfg: &Cfg,
     node: NodeId,
     state: &mut State,
     summaries: &dyn Summaries,
     mut obs: Option<&mut Vec<Observation>>,
-) {
+) -> Option<State> {
+    let mut alternative = None;
     match &cfg.ops[node as usize] {
         Op::Call(call) => {
             let key = match &call.result_var {
@@ -570,7 +567,11 @@ pub fn transfer(
                                 Pending {
                                     key: key.clone(),
                                     lock: lock.clone(),
-                                    success: api.success,
+                                    success: if call.result_negated {
+                                        api.success.negated()
+                                    } else {
+                                        api.success
+                                    },
                                     site: call.span,
                                     recursive: api.recursive,
                                 },
@@ -611,14 +612,23 @@ pub fn transfer(
                             })
                             .map(|truth| truth == want)
                     });
-                    match applies {
-                        Some(Some(false)) => continue,
-                        Some(None) => {
-                            match effect.change {
-                                Change::Release => may_release(state, &lock, call.span),
-                                _ => may_acquire(state, &lock, call.span, effect.recursive),
+                    match (applies, effect.when) {
+                        (Some(Some(false)), _) => continue,
+                        (Some(None), Some((i, want))) => {
+                            let key = call.args.get(i).and_then(|a| a.key.clone());
+                            match key {
+                                // Split on what the caller can test later.
+                                Some(key) if alternative.is_none() => {
+                                    let mut other = state.clone();
+                                    other.facts.insert(key.clone(), !want);
+                                    alternative = Some(other);
+                                    state.facts.insert(key, want);
+                                }
+                                // Otherwise assume the argument is what callers
+                                // usually pass: a valid pointer, a set flag.
+                                _ if !want => continue,
+                                _ => {}
                             }
-                            continue;
                         }
                         _ => {}
                     }
@@ -671,14 +681,23 @@ pub fn transfer(
             }
             drop_pending(state, key);
         }
-        Op::Write { target, stored: Some(var), .. } => {
+        Op::Write {
+            target,
+            stored: Some(var),
+            ..
+        } => {
             // A locked object stored through a parameter (`*foliop = folio`)
             // is handed to the caller with its lock.
-            let through_param = target.root_var().is_some_and(|r| cfg.params.iter().any(|p| p == r));
+            let through_param = target
+                .root_var()
+                .is_some_and(|r| cfg.params.iter().any(|p| p == r));
             if through_param {
-                state.locks.retain(|path, level| path.root_var() != Some(var.as_str()) || level.max <= 0);
+                state
+                    .locks
+                    .retain(|path, level| path.root_var() != Some(var.as_str()) || level.max <= 0);
             }
         }
         Op::Nop | Op::Return { .. } | Op::Write { .. } => {}
     }
+    alternative
 }

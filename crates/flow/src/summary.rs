@@ -313,8 +313,12 @@ fn conditional_by_value(
     };
     // A pointer handed back locked, or NULL / ERR_PTR() without the lock.
     let pointer_failure = held.iter().all(|v| matches!(v, ReturnValue::Var(_)))
-        && unheld.iter().all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
-    if pointer_failure || (held.iter().all(truthy) && unheld.iter().all(|v| matches!(v, ReturnValue::Zero))) {
+        && unheld
+            .iter()
+            .all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
+    if pointer_failure
+        || (held.iter().all(truthy) && unheld.iter().all(|v| matches!(v, ReturnValue::Zero)))
+    {
         Some(Success::Nonzero)
     } else if held.iter().all(|v| matches!(v, ReturnValue::Zero)) && unheld.iter().all(errorish) {
         Some(Success::Zero)
