@@ -808,6 +808,15 @@ fn hook_install_refuses_a_foreign_hook_unless_forced_and_the_hook_blocks() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // `git commit -a` hands the hook a temporary index (GIT_INDEX_FILE): a
+    // violation only in the work tree is what it would record, and is blocked.
+    write(dir, DEV_C, BUGGY);
+    let out = git_command(dir)
+        .args(["commit", "-q", "-a", "-m", "bad via -a"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "commit -a went through");
+    assert_eq!(git(dir, &["log", "-1", "--format=%s"]).trim(), "good");
 }
 
 /// The workspace's `target/` directory.
