@@ -110,11 +110,11 @@ fn check(args: &Args) -> Result<bool> {
         })
         .collect::<Result<_>>()?;
     let checker = Checker::new(config);
-    let outcome = checker.check(contents);
+    let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
+    let outcome = checker.check_selected(contents, &selected);
     let findings: Vec<_> = outcome
         .findings
         .into_iter()
-        .filter(|f| only.as_ref().is_none_or(|g| g.is_match(&f.rule)))
         .filter(|f| !baseline.contains(&f.fingerprint))
         .collect();
     let mut summary = outcome.summary;

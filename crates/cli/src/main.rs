@@ -8,6 +8,7 @@ mod hook;
 mod mbox;
 mod parse_stats;
 mod patch;
+mod rules_cmd;
 mod series;
 mod staged;
 
@@ -43,6 +44,8 @@ enum Command {
     Series(series::Args),
     /// Install a git pre-commit hook that runs `lockwarden check --staged`.
     Hook(hook::Args),
+    /// List the loaded rules (id, severity, summary), or explain one: `rules ID`.
+    Rules(rules_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,5 +62,6 @@ fn main() -> ExitCode {
         Command::ParseStats(args) => parse_stats::run(args),
         Command::Series(args) => series::run(args),
         Command::Hook(args) => hook::run(args),
+        Command::Rules(args) => rules_cmd::run(args),
     }
 }

@@ -374,9 +374,7 @@ impl<'t> Lowerer<'t, '_> {
             kind::SWITCH_STATEMENT => self.switch_stmt(node, cur),
             kind::RETURN_STATEMENT => self.return_stmt(node, cur),
             kind::GOTO_STATEMENT => {
-                let Some(label) = node.child_by_field_id(field::LABEL) else {
-                    return None;
-                };
+                let label = node.child_by_field_id(field::LABEL)?;
                 let name = self.text(label).to_owned();
                 let target_at = self.labels_at.get(&name).copied();
                 // Scopes that do not contain the label are left.
@@ -442,9 +440,7 @@ impl<'t> Lowerer<'t, '_> {
             JumpKind::Break => &self.breaks,
             JumpKind::Continue => &self.continues,
         };
-        let Some(jump) = stack.last() else {
-            return None;
-        };
+        let jump = stack.last()?;
         let (target, scopes) = (jump.target, jump.scopes);
         let cur = self.release_scopes(scopes, cur, Span::of(node));
         if let Some(c) = cur {

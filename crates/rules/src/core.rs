@@ -230,14 +230,11 @@ fn inconsistent(
     if has_any(annotations, ACQUIRE_ANNOTATIONS) {
         return None;
     }
-    // Releasing, on some paths, a lock the caller took and that is named
-    // through a local (`folio = page_folio(page); if (…) folio_unlock(folio);`):
-    // an unlock-if helper, not an imbalance this function can get wrong.
-    let local_root = exit
-        .lock
-        .root_var()
-        .is_some_and(|v| f.cfg.locals.contains(v));
-    if exit.only_released && local_root {
+    // Releasing, on some paths only, a lock the caller took (`if (p) unlock(p)`,
+    // `if (headless) return; unlock()`): an unlock-if helper whose condition
+    // the caller shares. Sparse calls this an imbalance; kernel code relies
+    // on it, so only imbalances of locks taken here are reported.
+    if exit.only_released {
         return None;
     }
     let held = *exit.held_at.first()?;

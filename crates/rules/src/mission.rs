@@ -221,7 +221,7 @@ impl Ctx<'_> {
                     let text = target.to_string();
                     // Shapes stand in for types only where the type is unknown.
                     let by_shape = self.analysis.program.owner_of(f, target).is_none()
-                        && access.shapes.iter().any(|s| *s == text);
+                        && access.shapes.contains(&text);
                     if by_type || by_shape {
                         out.push((node as NodeId, *span, format!("{text} written here")));
                     }
@@ -388,12 +388,9 @@ impl Ctx<'_> {
                 )
             }
             None => format!(
-                "{} requires {}, but it is not held here",
-                first
-                    .message
-                    .split(" here")
-                    .next()
-                    .unwrap_or(&access.summary),
+                "{}() {} without {} held",
+                self.function(i).name,
+                access.summary,
                 class.summary
             ),
         };
