@@ -821,7 +821,7 @@ fn hook_install_refuses_a_foreign_hook_unless_forced_and_the_hook_blocks() {
 
 /// The workspace's `target/` directory.
 fn target_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target")
 }
 
 fn skip(var: &str) -> bool {
@@ -866,7 +866,7 @@ fn pre_commit_framework_runs_our_system_hook() {
     let hooks_dir = hooks.path();
     git(hooks_dir, &["init", "-q"]);
     let yaml = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.pre-commit-hooks.yaml"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
     )
     .expect(".pre-commit-hooks.yaml at the repository root");
     write(hooks_dir, ".pre-commit-hooks.yaml", &yaml);

@@ -1,4 +1,6 @@
-//! The `lockwarden` command line: argument parsing and dispatch.
+//! The `lockwarden` command line: argument parsing and dispatch. The binary
+//! itself is the workspace's root package, so that `cargo install --path .`
+//! (and pre-commit's `language: rust`) builds it from a checkout.
 
 mod check;
 mod config;
@@ -48,7 +50,8 @@ enum Command {
     Rules(rules_cmd::Args),
 }
 
-fn main() -> ExitCode {
+/// Runs the command line; the binary's `main`.
+pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

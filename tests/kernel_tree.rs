@@ -7,7 +7,7 @@ use std::process::Command;
 
 fn kernel_tree() -> PathBuf {
     let tree = std::env::var_os("LOCKWARDEN_KERNEL").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/kernel/linux-source-6.12"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/kernel/linux-source-6.12"),
         PathBuf::from,
     );
     assert!(
@@ -204,4 +204,32 @@ fn balloon_files_fixed_like_the_series_are_clean() {
         found.is_empty(),
         "fixed balloon files still report: {found:?}"
     );
+}
+
+#[test]
+fn whole_tree_function_bodies_parse_cleanly() {
+    let tree = kernel_tree();
+    let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+        .args(["parse-stats", "--format", "json", "--no-compare"])
+        .arg(&tree)
+        .output()
+        .expect("run lockwarden");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let functions = stats["functions"].as_u64().unwrap();
+    let broken = stats["functions_with_parse_errors"].as_u64().unwrap();
+    let clean = 100.0 * (functions - broken) as f64 / functions as f64;
+    assert!(
+        functions > 600_000,
+        "only {functions} functions in the whole tree"
+    );
+    assert!(
+        clean >= 98.0,
+        "{clean:.2}% of the tree's function bodies parse cleanly, want 98%"
+    );
+    assert_eq!(stats["failed_files"], 0);
 }
