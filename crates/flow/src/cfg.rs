@@ -26,6 +26,9 @@ pub enum TruthKey {
     Var(String),
     /// Another lvalue, such as a field (`args->lock`).
     Value(Path),
+    /// A side-effect-free condition, by its text (`new_ptl != old_ptl`),
+    /// with the variables it reads.
+    Cond { text: String, vars: Vec<String> },
 }
 
 impl TruthKey {
@@ -34,6 +37,8 @@ impl TruthKey {
         match (self, other) {
             (a, b) if a == b => true,
             (TruthKey::Var(v), TruthKey::Value(p)) => p.root_var() == Some(v.as_str()),
+            (TruthKey::Var(v), TruthKey::Cond { vars, .. }) => vars.contains(v),
+            (TruthKey::Value(p), TruthKey::Cond { vars, .. }) => p.root_var().is_some_and(|r| vars.iter().any(|v| v == r)),
             (TruthKey::Value(p), TruthKey::Value(q)) => {
                 q.root == p.root && q.steps.starts_with(&p.steps)
             }
@@ -1376,12 +1381,46 @@ impl<'t> Lowerer<'t, '_> {
         self.opaque_cond(e, cur, t, f)
     }
 
-    /// A condition whose value is not tracked: its calls, then both ways.
+    /// A condition whose value is not tracked as a variable: its calls, then
+    /// both ways — remembered by its text when it has no side effects, so
+    /// that `if (a != b) lock(); … if (a != b) unlock();` correlate.
     fn opaque_cond(&mut self, e: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
+        if let Some(key) = self.condition_key(e) {
+            if let Some(c) = cur {
+                self.link(c, t, EdgeCond::Truth(key.clone(), true));
+                self.link(c, f, EdgeCond::Truth(key, false));
+            }
+            return;
+        }
         if let Some(end) = self.expr(e, cur) {
             self.link(end, t, EdgeCond::Always);
             self.link(end, f, EdgeCond::Always);
         }
+    }
+
+    /// A key for a side-effect-free comparison or arithmetic condition.
+    fn condition_key(&self, e: Node<'_>) -> Option<TruthKey> {
+        let e = strip(e);
+        if !matches!(e.kind_id(), kind::BINARY_EXPRESSION | kind::UNARY_EXPRESSION) {
+            return None;
+        }
+        let mut pure = true;
+        let mut vars = Vec::new();
+        lockwarden_syntax::walk::preorder(e, |n| {
+            match n.kind_id() {
+                kind::CALL_EXPRESSION | kind::ASSIGNMENT_EXPRESSION | kind::UPDATE_EXPRESSION | kind::COMPOUND_STATEMENT => pure = false,
+                kind::IDENTIFIER => vars.push(self.text(n).to_owned()),
+                _ => {}
+            }
+            pure
+        });
+        if !pure || vars.is_empty() {
+            return None;
+        }
+        vars.sort();
+        vars.dedup();
+        let text: String = self.text(e).chars().filter(|c| !c.is_whitespace()).collect();
+        Some(TruthKey::Cond { text, vars })
     }
 
     /// The key a branch on `e` tests: a variable, or a field's lvalue path.

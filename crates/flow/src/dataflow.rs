@@ -341,7 +341,7 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
     };
     for (node, op) in cfg.ops.iter().enumerate() {
         for edge in &cfg.succs[node] {
-            if let EdgeCond::Truth(key @ (TruthKey::Var(_) | TruthKey::Value(_)), true) = &edge.cond
+            if let EdgeCond::Truth(key @ (TruthKey::Var(_) | TruthKey::Value(_) | TruthKey::Cond { .. }), true) = &edge.cond
             {
                 *uses.entry(key.clone()).or_default() += 1;
             }
