@@ -93,6 +93,8 @@ pub struct Pending {
     pub success: Success,
     pub site: Span,
     pub recursive: bool,
+    /// On success the lock is released rather than acquired.
+    pub release: bool,
 }
 
 /// The lock state at a program point.
@@ -469,7 +471,14 @@ fn drop_pending(state: &mut State, key: &TruthKey) {
         .partition(|p| &p.key == key);
     state.pending = kept;
     for p in dropped {
-        may_acquire(state, &p.lock, p.site, p.recursive);
+        if p.release {
+            if state.lock_exists(&p.lock) {
+                let level = state.locks.entry(p.lock.clone()).or_insert_with(Level::untouched);
+                level.min = clamp(level.min - 1);
+            }
+        } else {
+            may_acquire(state, &p.lock, p.site, p.recursive);
+        }
     }
 }
 
@@ -500,6 +509,20 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
         Success::Nonzero => *truthy,
         Success::Zero => !*truthy,
     };
+    if p.release {
+        // A conditional release (a callee that drops the lock on failure).
+        if acquired && state.lock_exists(&p.lock) {
+            let level = state.locks.entry(p.lock.clone()).or_insert_with(Level::untouched);
+            if !level.touched && !level.asserted && level.min == 0 && level.max == 0 {
+                level.asserted = true;
+            }
+            level.min = clamp(level.min - 1);
+            level.max = clamp(level.max - 1);
+            level.touched = true;
+            level.released_at = Some(p.site);
+        }
+        return true;
+    }
     if !acquired {
         // A failed try: this function now knows the lock is not held here.
         if let Some(level) = state.locks.get_mut(&p.lock) {
@@ -574,6 +597,7 @@ pub fn transfer(
                                     },
                                     site: call.span,
                                     recursive: api.recursive,
+                                    release: false,
                                 },
                             );
                             produced_pending = true;
@@ -646,12 +670,34 @@ pub fn transfer(
                                     success,
                                     site: call.span,
                                     recursive: effect.recursive,
+                                    release: false,
                                 },
                             );
                             produced_pending = true;
                         }
                         Change::TryAcquire(_) => {
                             may_acquire(state, &lock, call.span, effect.recursive)
+                        }
+                        Change::TryRelease(success) if call.result_used => {
+                            add_pending(
+                                state,
+                                Pending {
+                                    key: key.clone(),
+                                    lock,
+                                    success,
+                                    site: call.span,
+                                    recursive: effect.recursive,
+                                    release: true,
+                                },
+                            );
+                            produced_pending = true;
+                        }
+                        // Result ignored: the lock may or may not be gone.
+                        Change::TryRelease(_) => {
+                            if state.lock_exists(&lock) {
+                                let level = state.locks.entry(lock.clone()).or_insert_with(Level::untouched);
+                                level.min = clamp(level.min - 1);
+                            }
                         }
                     }
                 }

@@ -16,6 +16,9 @@ pub enum Change {
     Release,
     /// Acquired when the result says so.
     TryAcquire(Success),
+    /// Released when the result says so (an error path that drops the
+    /// caller's lock: `if (alloc_fails) { spin_unlock(l); return -ENOMEM; }`).
+    TryRelease(Success),
 }
 
 /// Where a summarised lock is rooted, in terms a caller can substitute.
@@ -96,6 +99,8 @@ pub enum ExitKind {
     Consistent(i8),
     /// Held exactly when the return value says so (a try-lock wrapper).
     Conditional(Success),
+    /// Released exactly when the return value says so.
+    ConditionalRelease(Success),
     /// Changed exactly when a parameter is true (or false): `if (unlock)
     /// spin_unlock(…)`, `if (p) up_write(&p->sem)`.
     OnParam {
@@ -176,15 +181,15 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                 .pending
                 .iter()
                 .find(|p| p.key == key && &p.lock == lock)
-                .map(|p| p.success)
+                .map(|p| if p.release { ExitKind::ConditionalRelease(p.success) } else { ExitKind::Conditional(p.success) })
         });
         let first = &levels[0];
         let kind = if levels.iter().all(|l| l.min == l.max && l.min == first.min) {
             ExitKind::Consistent(first.min)
-        } else if let Some(success) = forwarded {
-            ExitKind::Conditional(success)
-        } else if let Some(success) = conditional_by_value(&paths, &levels) {
-            ExitKind::Conditional(success)
+        } else if let Some(kind) = forwarded {
+            kind
+        } else if let Some(kind) = conditional_by_value(&paths, &levels) {
+            kind
         } else if let Some(kind) = conditional_on_param(&paths, &levels, params) {
             kind
         } else {
@@ -277,54 +282,43 @@ fn conditional_on_param(
 
 /// A try-lock wrapper recognised by its return values: held exactly on the
 /// returns of one kind (nonzero, or zero) and not on the others.
-fn conditional_by_value(
-    returns: &[(Span, &ReturnValue, &State)],
-    levels: &[crate::dataflow::Level],
-) -> Option<Success> {
+fn conditional_by_value(returns: &[(Span, &ReturnValue, &State)], levels: &[Level]) -> Option<ExitKind> {
     let d = levels.iter().find(|l| l.min != 0 || l.max != 0)?.min;
-    if d <= 0
-        || levels
-            .iter()
-            .any(|l| l.min != l.max || (l.min != 0 && l.min != d))
-    {
+    if d == 0 || levels.iter().any(|l| l.min != l.max || (l.min != 0 && l.min != d)) {
         return None;
     }
-    let (mut held, mut unheld) = (Vec::new(), Vec::new());
-    for ((_, value, _), level) in returns.iter().zip(levels) {
+    let (mut changed, mut unchanged) = (Vec::new(), Vec::new());
+    for ((_, value, state), level) in returns.iter().zip(levels) {
+        // `return vma;` on a path where `vma` was tested NULL returns zero.
+        let value = match value {
+            ReturnValue::Var(v) if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) => &ReturnValue::Zero,
+            other => *other,
+        };
         if level.min == d {
-            held.push(*value);
+            changed.push(value);
         } else {
-            unheld.push(*value);
+            unchanged.push(value);
         }
     }
-    // Held on a nonzero result (`return 1;`, `return obj;`) — not on an
-    // errno, which says the function failed while still holding the lock.
+    // Changed on a nonzero result (`return 1;`, `return obj;`) — for an
+    // acquire, not on an errno, which says the function failed holding it.
     let truthy = |v: &&ReturnValue| {
-        matches!(
-            v,
-            ReturnValue::Positive | ReturnValue::Var(_) | ReturnValue::Other | ReturnValue::Call(_)
-        )
+        matches!(v, ReturnValue::Positive | ReturnValue::Var(_) | ReturnValue::Other | ReturnValue::Call(_))
+            || (d < 0 && matches!(v, ReturnValue::Negative))
     };
-    let errorish = |v: &&ReturnValue| {
-        matches!(
-            v,
-            ReturnValue::Negative | ReturnValue::Var(_) | ReturnValue::Other
-        )
-    };
+    let errorish = |v: &&ReturnValue| matches!(v, ReturnValue::Negative | ReturnValue::Var(_) | ReturnValue::Other);
     // A pointer handed back locked, or NULL / ERR_PTR() without the lock.
-    let pointer_failure = held.iter().all(|v| matches!(v, ReturnValue::Var(_)))
-        && unheld
-            .iter()
-            .all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
-    if pointer_failure
-        || (held.iter().all(truthy) && unheld.iter().all(|v| matches!(v, ReturnValue::Zero)))
-    {
-        Some(Success::Nonzero)
-    } else if held.iter().all(|v| matches!(v, ReturnValue::Zero)) && unheld.iter().all(errorish) {
-        Some(Success::Zero)
+    let pointer_failure = d > 0
+        && changed.iter().all(|v| matches!(v, ReturnValue::Var(_)))
+        && unchanged.iter().all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
+    let success = if pointer_failure || (changed.iter().all(truthy) && unchanged.iter().all(|v| matches!(v, ReturnValue::Zero))) {
+        Success::Nonzero
+    } else if changed.iter().all(|v| matches!(v, ReturnValue::Zero)) && unchanged.iter().all(errorish) {
+        Success::Zero
     } else {
-        None
-    }
+        return None;
+    };
+    Some(if d > 0 { ExitKind::Conditional(success) } else { ExitKind::ConditionalRelease(success) })
 }
 
 /// The summary of a function from its exit facts.
@@ -337,6 +331,7 @@ pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg) -> Summary {
         let changes: Vec<(Change, Option<(usize, bool)>)> = match fact.kind {
             ExitKind::Consistent(d) => change_of(d).map(|c| (c, None)).into_iter().collect(),
             ExitKind::Conditional(success) => vec![(Change::TryAcquire(success), None)],
+            ExitKind::ConditionalRelease(success) => vec![(Change::TryRelease(success), None)],
             ExitKind::OnParam {
                 param,
                 if_true,
