@@ -101,7 +101,15 @@ fn check(args: &Args) -> Result<bool> {
     }
     let root = find_root(args.root.as_deref(), &args.paths)?;
     let files = collect_c_files(&root, &args.paths)?;
+    let named: HashSet<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().replace('\\', "/"))
+        .collect();
+    let context = crate::files::include_context(&root, &files);
     let contents: Vec<(PathBuf, Vec<u8>)> = files
+        .into_iter()
+        .chain(context)
+        .collect::<Vec<_>>()
         .into_par_iter()
         .map(|rel| {
             let bytes = std::fs::read(root.join(&rel))
@@ -116,6 +124,8 @@ fn check(args: &Args) -> Result<bool> {
         .findings
         .into_iter()
         .filter(|f| !baseline.contains(&f.fingerprint))
+        // Included headers are context: findings are reported in the files named.
+        .filter(|f| named.contains(&f.location.file))
         .collect();
     let mut summary = outcome.summary;
     summary.findings = findings.len();

@@ -90,3 +90,65 @@ fn relative(root: &Path, abs: &Path) -> Result<PathBuf> {
         ),
     }
 }
+
+/// The headers `named` files include, transitively, resolved inside the tree
+/// (`include/`, `include/uapi/`, quotes relative to the file; for `asm/`
+/// headers only x86's, so one architecture's view is analysed). They are
+/// analysed as context — their inline helpers summarised — and not reported.
+pub fn include_context(root: &Path, named: &[PathBuf]) -> Vec<PathBuf> {
+    if !root.join("include/linux").is_dir() {
+        return Vec::new();
+    }
+    let headers: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "h"))
+        .filter_map(|e| e.path().strip_prefix(root).ok().map(Path::to_path_buf))
+        .collect();
+    let resolver = lockwarden_syntax::index::IncludeResolver::new(headers);
+    let named_set: std::collections::HashSet<&PathBuf> = named.iter().collect();
+    let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    let mut work: Vec<PathBuf> = named.to_vec();
+    let mut context = Vec::new();
+    while let Some(file) = work.pop() {
+        let Ok(text) = std::fs::read(root.join(&file)) else {
+            continue;
+        };
+        for (path, system) in includes(&text) {
+            for found in resolver.resolve(&file, &path, system) {
+                let other_arch = found.starts_with("arch") && !found.starts_with("arch/x86");
+                if other_arch || named_set.contains(&found) || !seen.insert(found.clone()) {
+                    continue;
+                }
+                context.push(found.clone());
+                work.push(found);
+            }
+        }
+    }
+    context.sort();
+    context
+}
+
+/// The `#include` lines of a file: path and whether it is `<…>`.
+fn includes(text: &[u8]) -> Vec<(String, bool)> {
+    let text = String::from_utf8_lossy(text);
+    text.lines()
+        .filter_map(|line| {
+            let rest = line
+                .trim_start()
+                .strip_prefix('#')?
+                .trim_start()
+                .strip_prefix("include")?
+                .trim();
+            let (open, close, system) = match rest.chars().next()? {
+                '<' => ('<', '>', true),
+                '"' => ('"', '"', false),
+                _ => return None,
+            };
+            let inner = rest.strip_prefix(open)?;
+            let end = inner.find(close)?;
+            Some((inner[..end].to_owned(), system))
+        })
+        .collect()
+}

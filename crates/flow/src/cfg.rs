@@ -38,7 +38,9 @@ impl TruthKey {
             (a, b) if a == b => true,
             (TruthKey::Var(v), TruthKey::Value(p)) => p.root_var() == Some(v.as_str()),
             (TruthKey::Var(v), TruthKey::Cond { vars, .. }) => vars.contains(v),
-            (TruthKey::Value(p), TruthKey::Cond { vars, .. }) => p.root_var().is_some_and(|r| vars.iter().any(|v| v == r)),
+            (TruthKey::Value(p), TruthKey::Cond { vars, .. }) => {
+                p.root_var().is_some_and(|r| vars.iter().any(|v| v == r))
+            }
             (TruthKey::Value(p), TruthKey::Value(q)) => {
                 q.root == p.root && q.steps.starts_with(&p.steps)
             }
@@ -1401,14 +1403,20 @@ impl<'t> Lowerer<'t, '_> {
     /// A key for a side-effect-free comparison or arithmetic condition.
     fn condition_key(&self, e: Node<'_>) -> Option<TruthKey> {
         let e = strip(e);
-        if !matches!(e.kind_id(), kind::BINARY_EXPRESSION | kind::UNARY_EXPRESSION) {
+        if !matches!(
+            e.kind_id(),
+            kind::BINARY_EXPRESSION | kind::UNARY_EXPRESSION
+        ) {
             return None;
         }
         let mut pure = true;
         let mut vars = Vec::new();
         lockwarden_syntax::walk::preorder(e, |n| {
             match n.kind_id() {
-                kind::CALL_EXPRESSION | kind::ASSIGNMENT_EXPRESSION | kind::UPDATE_EXPRESSION | kind::COMPOUND_STATEMENT => pure = false,
+                kind::CALL_EXPRESSION
+                | kind::ASSIGNMENT_EXPRESSION
+                | kind::UPDATE_EXPRESSION
+                | kind::COMPOUND_STATEMENT => pure = false,
                 kind::IDENTIFIER => vars.push(self.text(n).to_owned()),
                 _ => {}
             }
@@ -1419,7 +1427,11 @@ impl<'t> Lowerer<'t, '_> {
         }
         vars.sort();
         vars.dedup();
-        let text: String = self.text(e).chars().filter(|c| !c.is_whitespace()).collect();
+        let text: String = self
+            .text(e)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         Some(TruthKey::Cond { text, vars })
     }
 

@@ -343,7 +343,10 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
     };
     for (node, op) in cfg.ops.iter().enumerate() {
         for edge in &cfg.succs[node] {
-            if let EdgeCond::Truth(key @ (TruthKey::Var(_) | TruthKey::Value(_) | TruthKey::Cond { .. }), true) = &edge.cond
+            if let EdgeCond::Truth(
+                key @ (TruthKey::Var(_) | TruthKey::Value(_) | TruthKey::Cond { .. }),
+                true,
+            ) = &edge.cond
             {
                 *uses.entry(key.clone()).or_default() += 1;
             }
@@ -473,7 +476,10 @@ fn drop_pending(state: &mut State, key: &TruthKey) {
     for p in dropped {
         if p.release {
             if state.lock_exists(&p.lock) {
-                let level = state.locks.entry(p.lock.clone()).or_insert_with(Level::untouched);
+                let level = state
+                    .locks
+                    .entry(p.lock.clone())
+                    .or_insert_with(Level::untouched);
                 level.min = clamp(level.min - 1);
             }
         } else {
@@ -512,7 +518,10 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
     if p.release {
         // A conditional release (a callee that drops the lock on failure).
         if acquired && state.lock_exists(&p.lock) {
-            let level = state.locks.entry(p.lock.clone()).or_insert_with(Level::untouched);
+            let level = state
+                .locks
+                .entry(p.lock.clone())
+                .or_insert_with(Level::untouched);
             if !level.touched && !level.asserted && level.min == 0 && level.max == 0 {
                 level.asserted = true;
             }
@@ -695,7 +704,10 @@ pub fn transfer(
                         // Result ignored: the lock may or may not be gone.
                         Change::TryRelease(_) => {
                             if state.lock_exists(&lock) {
-                                let level = state.locks.entry(lock.clone()).or_insert_with(Level::untouched);
+                                let level = state
+                                    .locks
+                                    .entry(lock.clone())
+                                    .or_insert_with(Level::untouched);
                                 level.min = clamp(level.min - 1);
                             }
                         }

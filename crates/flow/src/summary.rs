@@ -181,7 +181,13 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                 .pending
                 .iter()
                 .find(|p| p.key == key && &p.lock == lock)
-                .map(|p| if p.release { ExitKind::ConditionalRelease(p.success) } else { ExitKind::Conditional(p.success) })
+                .map(|p| {
+                    if p.release {
+                        ExitKind::ConditionalRelease(p.success)
+                    } else {
+                        ExitKind::Conditional(p.success)
+                    }
+                })
         });
         let first = &levels[0];
         let kind = if levels.iter().all(|l| l.min == l.max && l.min == first.min) {
@@ -282,16 +288,25 @@ fn conditional_on_param(
 
 /// A try-lock wrapper recognised by its return values: held exactly on the
 /// returns of one kind (nonzero, or zero) and not on the others.
-fn conditional_by_value(returns: &[(Span, &ReturnValue, &State)], levels: &[Level]) -> Option<ExitKind> {
+fn conditional_by_value(
+    returns: &[(Span, &ReturnValue, &State)],
+    levels: &[Level],
+) -> Option<ExitKind> {
     let d = levels.iter().find(|l| l.min != 0 || l.max != 0)?.min;
-    if d == 0 || levels.iter().any(|l| l.min != l.max || (l.min != 0 && l.min != d)) {
+    if d == 0
+        || levels
+            .iter()
+            .any(|l| l.min != l.max || (l.min != 0 && l.min != d))
+    {
         return None;
     }
     let (mut changed, mut unchanged) = (Vec::new(), Vec::new());
     for ((_, value, state), level) in returns.iter().zip(levels) {
         // `return vma;` on a path where `vma` was tested NULL returns zero.
         let value = match value {
-            ReturnValue::Var(v) if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) => &ReturnValue::Zero,
+            ReturnValue::Var(v) if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) => {
+                &ReturnValue::Zero
+            }
             other => *other,
         };
         if level.min == d {
@@ -303,22 +318,39 @@ fn conditional_by_value(returns: &[(Span, &ReturnValue, &State)], levels: &[Leve
     // Changed on a nonzero result (`return 1;`, `return obj;`) — for an
     // acquire, not on an errno, which says the function failed holding it.
     let truthy = |v: &&ReturnValue| {
-        matches!(v, ReturnValue::Positive | ReturnValue::Var(_) | ReturnValue::Other | ReturnValue::Call(_))
-            || (d < 0 && matches!(v, ReturnValue::Negative))
+        matches!(
+            v,
+            ReturnValue::Positive | ReturnValue::Var(_) | ReturnValue::Other | ReturnValue::Call(_)
+        ) || (d < 0 && matches!(v, ReturnValue::Negative))
     };
-    let errorish = |v: &&ReturnValue| matches!(v, ReturnValue::Negative | ReturnValue::Var(_) | ReturnValue::Other);
+    let errorish = |v: &&ReturnValue| {
+        matches!(
+            v,
+            ReturnValue::Negative | ReturnValue::Var(_) | ReturnValue::Other
+        )
+    };
     // A pointer handed back locked, or NULL / ERR_PTR() without the lock.
     let pointer_failure = d > 0
         && changed.iter().all(|v| matches!(v, ReturnValue::Var(_)))
-        && unchanged.iter().all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
-    let success = if pointer_failure || (changed.iter().all(truthy) && unchanged.iter().all(|v| matches!(v, ReturnValue::Zero))) {
+        && unchanged
+            .iter()
+            .all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
+    let success = if pointer_failure
+        || (changed.iter().all(truthy) && unchanged.iter().all(|v| matches!(v, ReturnValue::Zero)))
+    {
         Success::Nonzero
-    } else if changed.iter().all(|v| matches!(v, ReturnValue::Zero)) && unchanged.iter().all(errorish) {
+    } else if changed.iter().all(|v| matches!(v, ReturnValue::Zero))
+        && unchanged.iter().all(errorish)
+    {
         Success::Zero
     } else {
         return None;
     };
-    Some(if d > 0 { ExitKind::Conditional(success) } else { ExitKind::ConditionalRelease(success) })
+    Some(if d > 0 {
+        ExitKind::Conditional(success)
+    } else {
+        ExitKind::ConditionalRelease(success)
+    })
 }
 
 /// The summary of a function from its exit facts.
