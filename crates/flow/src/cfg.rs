@@ -1074,6 +1074,15 @@ impl<'t> Lowerer<'t, '_> {
                             },
                             cur,
                         ));
+                        // A call's result stored here is the call's business:
+                        // it may be a try result waiting for a test of the field.
+                        let from_call = e
+                            .child_by_field_id(field::RIGHT)
+                            .map(strip)
+                            .is_some_and(|r| r.kind_id() == kind::CALL_EXPRESSION);
+                        if from_call {
+                            return cur;
+                        }
                         Some(self.add(
                             Op::Assign {
                                 key: TruthKey::Value(path),

@@ -581,11 +581,17 @@ pub fn transfer(
     let mut alternative = None;
     match &cfg.ops[node as usize] {
         Op::Call(call) => {
-            let key = match &call.result_var {
-                Some(v) => TruthKey::Var(v.clone()),
-                None => TruthKey::Call(node),
+            // Where a branch will find the result: its variable, the field it
+            // is stored in (`vmf->pte = pte_offset_map_lock(…)`), or the call.
+            let key = match (&call.result_var, &call.result_lvalue) {
+                (Some(v), _) => TruthKey::Var(v.clone()),
+                (None, Some(path)) => TruthKey::Value(path.clone()),
+                (None, None) => TruthKey::Call(node),
             };
             let mut produced_pending = false;
+            if let (None, Some(path)) = (&call.result_var, &call.result_lvalue) {
+                state.kill(&TruthKey::Value(path.clone()));
+            }
             if let Some((api, lock)) = &call.api {
                 if let Some(lock) = lock {
                     match api.effect {
