@@ -106,14 +106,14 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
                 .entry(name.clone())
                 .or_insert_with(|| ty.clone());
         }
-        for f in &mut functions {
+        for mut f in functions.drain(..) {
             f.file = file_index;
             program
                 .by_name
                 .entry(f.name.clone())
                 .or_default()
                 .push(program.functions.len());
-            program.functions.push(f.clone());
+            program.functions.push(f);
         }
         program.files.push(file);
     }

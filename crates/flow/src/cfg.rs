@@ -143,8 +143,9 @@ pub enum Op {
     Write {
         target: Path,
         span: Span,
-        /// The variable stored, when the value is one (`*foliop = folio`).
-        stored: Option<String>,
+        /// The object the stored pointer points to, when the value is a
+        /// variable (`*foliop = folio`), through its aliases.
+        stored: Option<Path>,
     },
     Return {
         span: Span,
@@ -1065,7 +1066,7 @@ impl<'t> Lowerer<'t, '_> {
                             .child_by_field_id(field::RIGHT)
                             .map(strip)
                             .filter(|r| r.kind_id() == kind::IDENTIFIER)
-                            .map(|r| self.text(r).to_owned());
+                            .and_then(|r| self.paths.pointee(r, 1));
                         let cur = Some(self.add(
                             Op::Write {
                                 target: path.clone(),

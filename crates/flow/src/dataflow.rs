@@ -745,20 +745,15 @@ pub fn transfer(
             }
             drop_pending(state, key);
         }
-        Op::Write {
-            target,
-            stored: Some(var),
-            ..
-        } => {
-            // A locked object stored through a parameter (`*foliop = folio`)
-            // is handed to the caller with its lock.
-            let through_param = target
-                .root_var()
-                .is_some_and(|r| cfg.params.iter().any(|p| p == r));
+        Op::Write { target, stored: Some(object), .. } => {
+            // A locked object stored through a parameter (`*foliop = folio`,
+            // `target->folio = folio`) is handed to the caller with its lock.
+            let through_param = target.root_var().is_some_and(|r| cfg.params.iter().any(|p| p == r));
             if through_param {
-                state
-                    .locks
-                    .retain(|path, level| path.root_var() != Some(var.as_str()) || level.max <= 0);
+                state.locks.retain(|path, level| {
+                    let inside = path.root == object.root && path.steps.starts_with(&object.steps);
+                    !inside || level.max <= 0
+                });
             }
         }
         Op::Nop | Op::Return { .. } | Op::Write { .. } => {}
