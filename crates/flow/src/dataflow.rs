@@ -41,6 +41,9 @@ pub struct Level {
     /// Known held on entry (annotation or assertion).
     pub asserted: bool,
     pub recursive: bool,
+    /// A callee changed it in a way its summary cannot say (held on some of
+    /// its returns only): what this function does with it is not judged.
+    pub unknown: bool,
     pub acquired_at: Option<Span>,
     pub released_at: Option<Span>,
 }
@@ -53,6 +56,7 @@ impl Level {
             touched: false,
             asserted: false,
             recursive: false,
+            unknown: false,
             acquired_at: None,
             released_at: None,
         }
@@ -68,8 +72,19 @@ impl Level {
     }
 
     fn same_facts(&self, other: &Level) -> bool {
-        (self.min, self.max, self.touched, self.asserted)
-            == (other.min, other.max, other.touched, other.asserted)
+        (
+            self.min,
+            self.max,
+            self.touched,
+            self.asserted,
+            self.unknown,
+        ) == (
+            other.min,
+            other.max,
+            other.touched,
+            other.asserted,
+            other.unknown,
+        )
     }
 
     fn join(&self, other: &Level) -> Level {
@@ -79,6 +94,7 @@ impl Level {
             touched: self.touched && other.touched,
             asserted: self.asserted || other.asserted,
             recursive: self.recursive || other.recursive,
+            unknown: self.unknown || other.unknown,
             acquired_at: self.acquired_at.or(other.acquired_at),
             released_at: self.released_at.or(other.released_at),
         }
@@ -401,7 +417,7 @@ fn acquire(
         .locks
         .entry(lock.clone())
         .or_insert_with(Level::untouched);
-    if !recursive && !level.recursive && level.held_min() >= 1 {
+    if !recursive && !level.recursive && !level.unknown && level.held_min() >= 1 {
         if let Some(obs) = obs.as_deref_mut() {
             obs.push(Observation::DoubleAcquire {
                 lock: lock.clone(),
@@ -449,7 +465,7 @@ fn release(
     if !level.touched && !level.asserted && level.min == 0 && level.max == 0 {
         level.asserted = true;
     }
-    if level.touched && level.held_max() <= 0 {
+    if level.touched && !level.unknown && level.held_max() <= 0 {
         if let Some(obs) = obs.as_deref_mut() {
             obs.push(Observation::ReleaseUnheld {
                 lock: lock.clone(),
@@ -717,6 +733,17 @@ pub fn transfer(
                                 level.min = clamp(level.min - 1);
                             }
                         }
+                        Change::Unknown => {
+                            if state.lock_exists(&lock) {
+                                let level = state
+                                    .locks
+                                    .entry(lock.clone())
+                                    .or_insert_with(Level::untouched);
+                                level.unknown = true;
+                                level.min = clamp(level.min - 1);
+                                level.max = clamp(level.max + 1);
+                            }
+                        }
                     }
                 }
             }
@@ -745,10 +772,16 @@ pub fn transfer(
             }
             drop_pending(state, key);
         }
-        Op::Write { target, stored: Some(object), .. } => {
+        Op::Write {
+            target,
+            stored: Some(object),
+            ..
+        } => {
             // A locked object stored through a parameter (`*foliop = folio`,
             // `target->folio = folio`) is handed to the caller with its lock.
-            let through_param = target.root_var().is_some_and(|r| cfg.params.iter().any(|p| p == r));
+            let through_param = target
+                .root_var()
+                .is_some_and(|r| cfg.params.iter().any(|p| p == r));
             if through_param {
                 state.locks.retain(|path, level| {
                     let inside = path.root == object.root && path.steps.starts_with(&object.steps);

@@ -19,6 +19,9 @@ pub enum Change {
     /// Released when the result says so (an error path that drops the
     /// caller's lock: `if (alloc_fails) { spin_unlock(l); return -ENOMEM; }`).
     TryRelease(Success),
+    /// Changed in a way no summary says (held on some returns only): the
+    /// caller's state of the lock becomes unknown.
+    Unknown,
 }
 
 /// Where a summarised lock is rooted, in terms a caller can substitute.
@@ -110,6 +113,8 @@ pub enum ExitKind {
     },
     /// Held on some returns and not on others.
     Inconsistent,
+    /// A callee left it in a state no summary could say.
+    Unknown,
 }
 
 /// The exit state of one lock.
@@ -190,7 +195,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                 })
         });
         let first = &levels[0];
-        let kind = if levels.iter().all(|l| l.min == l.max && l.min == first.min) {
+        let kind = if levels.iter().any(|l| l.unknown) {
+            ExitKind::Unknown
+        } else if levels.iter().all(|l| l.min == l.max && l.min == first.min) {
             ExitKind::Consistent(first.min)
         } else if let Some(kind) = forwarded {
             kind
@@ -372,7 +379,7 @@ pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg) -> Summary {
                 .into_iter()
                 .filter_map(|(d, truth)| change_of(d).map(|c| (c, Some((param, truth)))))
                 .collect(),
-            ExitKind::Inconsistent => Vec::new(),
+            ExitKind::Inconsistent | ExitKind::Unknown => vec![(Change::Unknown, None)],
         };
         for (change, when) in changes {
             let site = match change {
