@@ -1397,7 +1397,8 @@ impl<'t> Lowerer<'t, '_> {
     /// both ways — remembered by its text when it has no side effects, so
     /// that `if (a != b) lock(); … if (a != b) unlock();` correlate.
     fn opaque_cond(&mut self, e: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
-        if let Some(key) = self.condition_key(e) {
+        if let Some((key, negated)) = self.condition_key(e) {
+            let (t, f) = if negated { (f, t) } else { (t, f) };
             if let Some(c) = cur {
                 self.link(c, t, EdgeCond::Truth(key.clone(), true));
                 self.link(c, f, EdgeCond::Truth(key, false));
@@ -1410,8 +1411,9 @@ impl<'t> Lowerer<'t, '_> {
         }
     }
 
-    /// A key for a side-effect-free comparison or arithmetic condition.
-    fn condition_key(&self, e: Node<'_>) -> Option<TruthKey> {
+    /// A key for a side-effect-free comparison or arithmetic condition, and
+    /// whether the condition is the key's negation (`a != b` is `!(a == b)`).
+    fn condition_key(&self, e: Node<'_>) -> Option<(TruthKey, bool)> {
         let e = strip(e);
         if !matches!(
             e.kind_id(),
@@ -1437,12 +1439,20 @@ impl<'t> Lowerer<'t, '_> {
         }
         vars.sort();
         vars.dedup();
-        let text: String = self
-            .text(e)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        Some(TruthKey::Cond { text, vars })
+        let mut negated = false;
+        let text: String = match (
+            e.kind_id(),
+            e.child_by_field_id(field::LEFT),
+            e.child_by_field_id(field::RIGHT),
+        ) {
+            (kind::BINARY_EXPRESSION, Some(l), Some(r)) if self.operator(e) == "!=" => {
+                negated = true;
+                format!("{}=={}", self.text(l), self.text(r))
+            }
+            _ => self.text(e).to_owned(),
+        };
+        let text = text.chars().filter(|c| !c.is_whitespace()).collect();
+        Some((TruthKey::Cond { text, vars }, negated))
     }
 
     /// The key a branch on `e` tests: a variable, or a field's lvalue path.
