@@ -792,6 +792,7 @@ impl<'t> Lowerer<'t, '_> {
             kind::NUMBER_LITERAL if text == "0" || text == "0UL" || text == "0L" => {
                 ReturnValue::Zero
             }
+            kind::NUMBER_LITERAL if text.starts_with('-') => ReturnValue::Negative,
             kind::NUMBER_LITERAL => ReturnValue::Positive,
             kind::NULL | kind::FALSE => ReturnValue::Zero,
             kind::TRUE => ReturnValue::Positive,

@@ -131,6 +131,11 @@ pub struct ExitFact {
     pub recursive: bool,
     /// Never held beyond entry on any return: the function only releases it.
     pub only_released: bool,
+    /// Held on a return the caller cannot tell apart from one where it is
+    /// not held (both `return 0;`, both `return;`), or held on an error
+    /// return (`return -E…;`) while released elsewhere: a forgotten unlock,
+    /// not a protocol the return value announces.
+    pub indistinguishable: bool,
     /// Every return returns the lock's root variable (`return obj;` after
     /// locking `obj->lock`): the caller receives the locked object.
     pub returns_root: bool,
@@ -232,7 +237,39 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .collect();
         held_at.dedup();
         unheld_at.dedup();
+        let held_values: Vec<&ReturnValue> = paths
+            .iter()
+            .zip(&levels)
+            .filter(|(_, l)| l.max > 0)
+            .map(|((_, v, _), _)| *v)
+            .collect();
+        // A path where it is only possibly held counts on both sides.
+        let unheld_values: Vec<&ReturnValue> = paths
+            .iter()
+            .zip(&levels)
+            .filter(|(_, l)| l.min <= 0)
+            .map(|((_, v, _), _)| *v)
+            .collect();
+        let same = |a: &ReturnValue, b: &ReturnValue| match (a, b) {
+            (ReturnValue::Var(x), ReturnValue::Var(y)) => x == y,
+            (ReturnValue::Void, ReturnValue::Void)
+            | (ReturnValue::Zero, ReturnValue::Zero)
+            | (ReturnValue::Negative, ReturnValue::Negative)
+            | (ReturnValue::Positive, ReturnValue::Positive) => true,
+            // An unknown value may be any success value.
+            (
+                ReturnValue::Other,
+                ReturnValue::Zero | ReturnValue::Positive | ReturnValue::Other,
+            )
+            | (ReturnValue::Zero | ReturnValue::Positive, ReturnValue::Other) => true,
+            _ => false,
+        };
+        let indistinguishable = !unheld_values.is_empty()
+            && held_values.iter().any(|h| {
+                matches!(h, ReturnValue::Negative) || unheld_values.iter().any(|u| same(h, u))
+            });
         facts.push(ExitFact {
+            indistinguishable,
             lock: lock.clone(),
             kind,
             held_at,

@@ -237,6 +237,13 @@ fn inconsistent(
     if exit.only_released {
         return None;
     }
+    // Held on some returns and not others is also how lock hand-offs and
+    // conditional protocols look, announced by the return value (`return 1;`
+    // locked, `return 0;` not). A caller that cannot tell, or an error return
+    // that still holds the lock, is the bug.
+    if !exit.indistinguishable {
+        return None;
+    }
     let held = *exit.held_at.first()?;
     let lock = &exit.lock;
     let mut finding = at.finding(
