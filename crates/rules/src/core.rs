@@ -31,8 +31,8 @@ pub fn rules() -> Vec<RuleInfo> {
         rule(
             INCONSISTENT_EXIT,
             Severity::Warning,
-            "a function returns with a lock held on some paths and not on others",
-            "release the lock on every path, or annotate a conditional acquire with __cond_acquires()",
+            "a function returns with a lock held on some paths and not on others, and its callers cannot tell which",
+            "release the lock on every path; a conditional acquire should say so in its return value (or __cond_acquires())",
         ),
         rule(
             DOUBLE_ACQUIRE,
