@@ -755,14 +755,26 @@ impl<'t> Lowerer<'t, '_> {
                     && stripped
                         .child_by_field_id(field::FUNCTION)
                         .is_some_and(|f| self.api.is_error_value(self.text(f)));
+                // `return !mmap_read_lock_killable(mm);` returns the negated result.
+                let negated_call = (stripped.kind_id() == kind::UNARY_EXPRESSION
+                    && self.operator(stripped) == "!")
+                    .then(|| stripped.child_by_field_id(field::ARGUMENT).map(strip))
+                    .flatten()
+                    .filter(|a| a.kind_id() == kind::CALL_EXPRESSION);
+                let returned_call = if stripped.kind_id() == kind::CALL_EXPRESSION {
+                    Some(stripped)
+                } else {
+                    negated_call
+                };
                 if makes_error {
                     (self.expr(e, cur), ReturnValue::Negative)
-                } else if stripped.kind_id() == kind::CALL_EXPRESSION {
-                    let (cur, call) = self.call(stripped, cur, None);
+                } else if let Some(call_node) = returned_call {
+                    let (cur, call) = self.call(call_node, cur, None);
                     match call {
                         Some(id) => {
                             if let Op::Call(c) = &mut self.cfg.ops[id as usize] {
                                 c.result_used = true;
+                                c.result_negated = negated_call.is_some();
                             }
                             (cur, ReturnValue::Call(id))
                         }

@@ -698,7 +698,11 @@ pub fn transfer(
                                 Pending {
                                     key: key.clone(),
                                     lock,
-                                    success,
+                                    success: if call.result_negated {
+                                        success.negated()
+                                    } else {
+                                        success
+                                    },
                                     site: call.span,
                                     recursive: effect.recursive,
                                     release: false,
@@ -715,7 +719,11 @@ pub fn transfer(
                                 Pending {
                                     key: key.clone(),
                                     lock,
-                                    success,
+                                    success: if call.result_negated {
+                                        success.negated()
+                                    } else {
+                                        success
+                                    },
                                     site: call.span,
                                     recursive: effect.recursive,
                                     release: true,
