@@ -692,7 +692,9 @@ pub fn transfer(
                             acquire(state, &lock, call.span, effect.recursive, via, &mut obs)
                         }
                         Change::Release => release(state, &lock, call.span, via, &mut obs),
-                        Change::TryAcquire(success) if call.result_used => {
+                        Change::TryAcquire(success) | Change::TryRelease(success)
+                            if call.result_used =>
+                        {
                             add_pending(
                                 state,
                                 Pending {
@@ -705,31 +707,13 @@ pub fn transfer(
                                     },
                                     site: call.span,
                                     recursive: effect.recursive,
-                                    release: false,
+                                    release: matches!(effect.change, Change::TryRelease(_)),
                                 },
                             );
                             produced_pending = true;
                         }
                         Change::TryAcquire(_) => {
                             may_acquire(state, &lock, call.span, effect.recursive)
-                        }
-                        Change::TryRelease(success) if call.result_used => {
-                            add_pending(
-                                state,
-                                Pending {
-                                    key: key.clone(),
-                                    lock,
-                                    success: if call.result_negated {
-                                        success.negated()
-                                    } else {
-                                        success
-                                    },
-                                    site: call.span,
-                                    recursive: effect.recursive,
-                                    release: true,
-                                },
-                            );
-                            produced_pending = true;
                         }
                         // Result ignored: the lock may or may not be gone.
                         Change::TryRelease(_) => {
