@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use lockwarden_report::{render, Finding, Format, Report, Summary};
+use lockwarden_report::{render, Finding, Format, JsonFinding, Report, Summary};
 use lockwarden_rules::Checker;
 use lockwarden_syntax::index::IncludeResolver;
 
@@ -604,57 +604,6 @@ fn report_text(root: &str, findings: Vec<Finding>, format: Format, checker: &Che
         &lockwarden_report::NoSources,
         100,
     )
-}
-
-/// A finding as the JSON objects of SPEC.md §2, keys in the order shown there.
-#[derive(serde::Serialize)]
-struct JsonFinding<'a> {
-    rule: &'a str,
-    severity: lockwarden_report::Severity,
-    file: &'a str,
-    line: u32,
-    column: u32,
-    end_line: u32,
-    end_column: u32,
-    function: &'a str,
-    message: &'a str,
-    trace: Vec<JsonStep<'a>>,
-    fingerprint: &'a str,
-}
-
-#[derive(serde::Serialize)]
-struct JsonStep<'a> {
-    file: &'a str,
-    line: u32,
-    column: u32,
-    message: &'a str,
-}
-
-impl<'a> JsonFinding<'a> {
-    fn new(f: &'a Finding) -> JsonFinding<'a> {
-        JsonFinding {
-            rule: &f.rule,
-            severity: f.severity,
-            file: &f.location.file,
-            line: f.location.line,
-            column: f.location.column,
-            end_line: f.location.end_line,
-            end_column: f.location.end_column,
-            function: &f.function,
-            message: &f.message,
-            trace: f
-                .trace
-                .iter()
-                .map(|l| JsonStep {
-                    file: &l.location.file,
-                    line: l.location.line,
-                    column: l.location.column,
-                    message: &l.message,
-                })
-                .collect(),
-            fingerprint: &f.fingerprint,
-        }
-    }
 }
 
 /// One element of the `series --format json` array (SPEC.md §2).

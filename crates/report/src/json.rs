@@ -23,8 +23,10 @@ struct JsonReport<'a> {
     summary: &'a Summary,
 }
 
+/// One finding as a JSON object of SPEC.md §2, keys in the order shown
+/// there; other reports (`series`) embed it.
 #[derive(Serialize)]
-struct JsonFinding<'a> {
+pub struct JsonFinding<'a> {
     rule: &'a str,
     severity: Severity,
     file: &'a str,
@@ -47,7 +49,7 @@ struct JsonStep<'a> {
 }
 
 impl<'a> JsonFinding<'a> {
-    fn new(f: &'a Finding) -> Self {
+    pub fn new(f: &'a Finding) -> Self {
         JsonFinding {
             rule: &f.rule,
             severity: f.severity,

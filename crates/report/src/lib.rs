@@ -37,7 +37,7 @@ pub use finding::{sort_findings, Finding, Label, LineIndex, Location, Severity};
 pub use fingerprint::{dedup_fingerprints, filter_baseline, fingerprint, primary_line_text};
 pub use format::{render, Format, ParseFormatError};
 pub use human::summary_line;
-pub use json::{parse_json_report, SCHEMA};
+pub use json::{parse_json_report, JsonFinding, SCHEMA};
 pub use report::{NoSources, Report, RuleInfo, SourceProvider, Summary};
 
 /// The version written into JSON and SARIF output.
