@@ -1,0 +1,264 @@
+//! The fixture harness shared by the rule tests.
+//!
+//! A fixture is a `.c` file analysed alone, or a directory analysed as one
+//! program (all its `.c` and `.h` files, at any depth, with paths relative to
+//! the directory, so scope globs such as `mm/balloon*.c` match). Expected
+//! findings are written on the line of the finding: `/* expect: RULE-ID */`
+//! (several ids separated by commas or spaces); a fixture without one must
+//! produce no finding of the rules under test. The found and expected
+//! `(file, line, rule)` multisets are compared exactly; every fixture is
+//! checked before the test fails, with false positives and false negatives
+//! listed separately.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use lockwarden_rules::{builtin, Checker};
+
+/// One finding, as compared: file (relative to the case), line, rule id.
+type Key = (String, u32, String);
+
+/// A case: its name for messages and its files (relative path, contents).
+struct Fixture {
+    name: String,
+    files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    let mut paths: Vec<PathBuf> = entries
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn has_ext(path: &Path, exts: &[&str]) -> bool {
+    path.extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| exts.contains(&x))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The `.c` and `.h` files under `dir`, at any depth, relative to `root`.
+fn tree_files(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    for path in sorted_entries(dir) {
+        if path.is_dir() {
+            tree_files(root, &path, out);
+        } else if has_ext(&path, &["c", "h"]) {
+            let rel = path.strip_prefix(root).expect("under the case directory");
+            out.push((rel.to_owned(), read(&path)));
+        }
+    }
+}
+
+/// Every case directory and single-file case of `dir`, in name order.
+fn fixtures(dir: &Path) -> Vec<Fixture> {
+    let mut out = Vec::new();
+    for path in sorted_entries(dir) {
+        let name = file_name(&path);
+        if path.is_dir() {
+            let mut files = Vec::new();
+            tree_files(&path, &path, &mut files);
+            out.push(Fixture {
+                name: format!("{name}/"),
+                files,
+            });
+        } else if has_ext(&path, &["c"]) {
+            out.push(Fixture {
+                name: name.clone(),
+                files: vec![(PathBuf::from(name), read(&path))],
+            });
+        }
+    }
+    out
+}
+
+/// The `expect:` comments of one file.
+fn expectations(file: &str, source: &[u8], rules: &str, problems: &mut Vec<String>) -> Vec<Key> {
+    let text = String::from_utf8_lossy(source);
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i as u32 + 1;
+        let mut rest = line;
+        while let Some(at) = rest.find("expect:") {
+            rest = &rest[at + "expect:".len()..];
+            let ids = rest.split("*/").next().unwrap_or("");
+            let before = out.len();
+            for id in ids
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+            {
+                if !id.starts_with(rules) {
+                    problems.push(format!(
+                        "{file}:{line_no}: expectation `{id}` is not a {rules}* rule id"
+                    ));
+                    continue;
+                }
+                out.push((file.to_owned(), line_no, id.to_owned()));
+            }
+            if out.len() == before {
+                problems.push(format!("{file}:{line_no}: empty expectation"));
+            }
+        }
+    }
+    out
+}
+
+/// The elements of `a` not matched by an element of `b`, counting repeats.
+fn multiset_minus<'a>(a: &'a [Key], b: &[Key]) -> Vec<&'a Key> {
+    let mut left: BTreeMap<&Key, usize> = BTreeMap::new();
+    for x in b {
+        *left.entry(x).or_default() += 1;
+    }
+    a.iter()
+        .filter(|x| match left.get_mut(x) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .collect()
+}
+
+/// Checks every fixture of `fixtures/<name>` against the rules whose id
+/// starts with `rules`, and fails once, listing every mismatch.
+pub fn check_fixtures(name: &str, rules: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name);
+    let checker = Checker::new(builtin::config().expect("built-in rule files load"));
+    assert!(
+        checker.rules().iter().any(|r| r.id.starts_with(rules)),
+        "no {rules}* rules in the built-in rule files"
+    );
+    let all = fixtures(&dir);
+    assert!(!all.is_empty(), "no fixtures in fixtures/{name}");
+
+    let mut false_positives = Vec::new();
+    let mut false_negatives = Vec::new();
+    let mut problems = Vec::new();
+    let mut known_gaps = Vec::new();
+    let (mut expected_total, mut found_total, mut failing) = (0, 0, 0);
+    for fixture in &all {
+        if fixture.files.is_empty() {
+            problems.push(format!("{}: no .c or .h files", fixture.name));
+            continue;
+        }
+        let prefix = if fixture.name.ends_with('/') {
+            fixture.name.clone()
+        } else {
+            String::new()
+        };
+        let mut expected = Vec::new();
+        for (path, source) in &fixture.files {
+            let file = path.to_string_lossy().replace('\\', "/");
+            let mut local = Vec::new();
+            expected.extend(expectations(&file, source, rules, &mut local));
+            problems.extend(local.into_iter().map(|p| format!("{prefix}{p}")));
+        }
+        let outcome = checker.check(fixture.files.clone());
+        let found: Vec<Key> = outcome
+            .findings
+            .iter()
+            .filter(|f| f.rule.starts_with(rules))
+            .map(|f| (f.location.file.clone(), f.location.line, f.rule.clone()))
+            .collect();
+        expected_total += expected.len();
+        found_total += found.len();
+
+        let fps = multiset_minus(&found, &expected);
+        let fns = multiset_minus(&expected, &found);
+        // A fixture marked `known-gap:` documents an engine limitation: its
+        // mismatches are listed, not failed, and it must keep mismatching.
+        let known_gap = fixture
+            .files
+            .iter()
+            .any(|(_, source)| String::from_utf8_lossy(source).contains("known-gap:"));
+        if known_gap {
+            if fps.is_empty() && fns.is_empty() {
+                problems.push(format!(
+                    "{}: known gap is fixed; remove its known-gap comment",
+                    fixture.name
+                ));
+            } else {
+                known_gaps.push(format!(
+                    "{} ({} false positives, {} false negatives)",
+                    fixture.name,
+                    fps.len(),
+                    fns.len()
+                ));
+            }
+            continue;
+        }
+        if !fps.is_empty() || !fns.is_empty() {
+            failing += 1;
+        }
+        for (file, line, rule) in fps {
+            let message = outcome
+                .findings
+                .iter()
+                .find(|f| &f.location.file == file && f.location.line == *line && &f.rule == rule)
+                .map(|f| f.message.as_str())
+                .unwrap_or_default();
+            false_positives.push(format!("{prefix}{file}:{line} {rule} {message}"));
+        }
+        for (file, line, rule) in fns {
+            false_negatives.push(format!("{prefix}{file}:{line} {rule}"));
+        }
+    }
+
+    if false_positives.is_empty() && false_negatives.is_empty() && problems.is_empty() {
+        eprintln!(
+            "{} {name} fixtures, {expected_total} findings expected; known engine gaps ({}): {}",
+            all.len(),
+            known_gaps.len(),
+            known_gaps.join(", ")
+        );
+        return;
+    }
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "{failing} of {} {name} fixtures failed; {expected_total} findings expected, \
+         {found_total} found; {} false positives, {} false negatives",
+        all.len(),
+        false_positives.len(),
+        false_negatives.len()
+    );
+    for (title, list) in [
+        ("false positives (found, not expected)", &false_positives),
+        ("false negatives (expected, not found)", &false_negatives),
+        ("malformed fixtures", &problems),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(report, "{title}:");
+        for item in list {
+            let _ = writeln!(report, "  fixtures/{name}/{item}");
+        }
+    }
+    if !known_gaps.is_empty() {
+        let _ = writeln!(
+            report,
+            "known engine gaps ({}): {}",
+            known_gaps.len(),
+            known_gaps.join(", ")
+        );
+    }
+    panic!("{report}");
+}
