@@ -44,10 +44,7 @@ pub fn run(args: Args) -> ExitCode {
     match result {
         Ok(Ok(found)) => ExitCode::from(if found { crate::EXIT_FINDINGS } else { 0 }),
         Ok(Err(e)) => {
-            match e.downcast_ref::<crate::config::RuleFileProblem>() {
-                Some(problem) => eprint!("{problem}"),
-                None => eprintln!("error: {e:#}"),
-            }
+            crate::config::print_error(&e);
             ExitCode::from(crate::EXIT_USAGE)
         }
         Err(_) => {

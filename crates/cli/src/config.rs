@@ -17,6 +17,15 @@ impl std::fmt::Display for RuleFileProblem {
 
 impl std::error::Error for RuleFileProblem {}
 
+/// Prints a command's error: rule-file problems as their diagnostic, anything
+/// else as one `error:` line.
+pub fn print_error(error: &anyhow::Error) {
+    match error.downcast_ref::<RuleFileProblem>() {
+        Some(problem) => eprint!("{problem}"),
+        None => eprintln!("error: {error:#}"),
+    }
+}
+
 /// The built-in configuration extended by every rule file under `extra`.
 pub fn load(extra: &[PathBuf]) -> Result<Config> {
     let mut config = builtin::config().map_err(|e| anyhow::anyhow!(render(&*e)))?;

@@ -43,14 +43,6 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     }
 }
 
-/// Prints `error` the way `check` does (rule-file problems as diagnostics).
-pub fn print_error(error: &anyhow::Error) {
-    match error.downcast_ref::<crate::config::RuleFileProblem>() {
-        Some(problem) => eprint!("{problem}"),
-        None => eprintln!("error: {error:#}"),
-    }
-}
-
 /// File contents: a git blob not read yet, or bytes made in memory (a patch
 /// applied to a blob).
 #[derive(Clone, Debug, PartialEq, Eq)]

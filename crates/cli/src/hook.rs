@@ -12,7 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use crate::git::{print_error, Git};
+use crate::config::print_error;
+use crate::git::Git;
 
 /// The line that marks a hook as written by lockwarden.
 pub const MARKER: &str = "# lockwarden pre-commit hook (written by `lockwarden hook install`)";

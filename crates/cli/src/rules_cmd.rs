@@ -18,10 +18,7 @@ pub fn run(args: Args) -> ExitCode {
     let config = match crate::config::load(&args.rules) {
         Ok(c) => c,
         Err(e) => {
-            match e.downcast_ref::<crate::config::RuleFileProblem>() {
-                Some(problem) => eprint!("{problem}"),
-                None => eprintln!("error: {e:#}"),
-            }
+            crate::config::print_error(&e);
             return ExitCode::from(crate::EXIT_USAGE);
         }
     };

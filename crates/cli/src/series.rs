@@ -25,7 +25,8 @@ use lockwarden_report::{render, Finding, Format, JsonFinding, Report, Summary};
 use lockwarden_rules::Checker;
 use lockwarden_syntax::index::IncludeResolver;
 
-use crate::git::{print_error, Blob, Entry, Git, Tree};
+use crate::config::print_error;
+use crate::git::{Blob, Entry, Git, Tree};
 use crate::{mbox, patch};
 
 #[derive(clap::Args)]
