@@ -77,11 +77,27 @@ impl Checker {
         } else {
             Vec::new()
         };
+        // Sources by reported path, built once: suppressions are looked up per finding.
+        let sources: std::collections::HashMap<String, &[u8]> = analysis
+            .program
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.path.to_string_lossy().replace('\\', "/"),
+                    f.source.as_slice(),
+                )
+            })
+            .collect();
         let mut findings: Vec<Finding> = core
             .into_iter()
             .chain(crate::mission::check(&analysis, &rule_set))
             .filter(|f| selected(&f.rule))
-            .filter(|f| !self.suppressed(&analysis, f))
+            .filter(|f| {
+                !sources
+                    .get(&f.location.file)
+                    .is_some_and(|source| is_suppressed(source, f.location.line, &f.rule))
+            })
             .collect();
         sort_findings(&mut findings);
         findings.dedup_by(|a, b| {
@@ -101,16 +117,6 @@ impl Checker {
             findings,
             summary,
         }
-    }
-
-    #[allow(clippy::unused_self)]
-    fn suppressed(&self, analysis: &Analysis, finding: &Finding) -> bool {
-        analysis
-            .program
-            .files
-            .iter()
-            .find(|f| f.path.to_string_lossy().replace('\\', "/") == finding.location.file)
-            .is_some_and(|f| is_suppressed(&f.source, finding.location.line, &finding.rule))
     }
 }
 
