@@ -66,6 +66,9 @@ pub struct ApiFunction {
     pub kind: String,
     /// Nesting locks (RCU, read locks) count depth and may be re-acquired.
     pub recursive: bool,
+    /// A named lock the call takes or drops too, with its recursion
+    /// (`pte_offset_map_lock` also enters an RCU read section).
+    pub also: Option<(String, bool)>,
 }
 
 /// A family of functions sharing kind and lock argument.
@@ -121,6 +124,9 @@ pub struct FunctionEntry {
     pub success: Success,
     #[serde(default)]
     pub recursive: bool,
+    /// A named lock (`RCU`) taken or dropped with the same effect.
+    #[serde(default)]
+    pub also: Option<String>,
 }
 
 /// Control-flow facts about kernel macros.
@@ -215,6 +221,7 @@ impl LockApiConfig {
                             success,
                             kind: fam.kind.clone(),
                             recursive: fam.recursive,
+                            also: None,
                         },
                     );
                 }
@@ -236,6 +243,7 @@ impl LockApiConfig {
                         success: Success::Nonzero,
                         kind: fam.kind.clone(),
                         recursive: fam.recursive,
+                        also: None,
                     },
                 );
             }
@@ -252,6 +260,13 @@ impl LockApiConfig {
                     success: entry.success,
                     kind: entry.kind.clone(),
                     recursive: entry.recursive,
+                    also: entry.also.as_ref().map(|name| {
+                        let recursive = self
+                            .family
+                            .iter()
+                            .any(|f| f.named.as_ref() == Some(name) && f.recursive);
+                        (name.clone(), recursive)
+                    }),
                 },
             );
         }

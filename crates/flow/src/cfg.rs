@@ -110,6 +110,8 @@ pub struct Call {
     pub result_lvalue: Option<Path>,
     /// The result is stored negated (`ret = !folio_trylock(folio)`).
     pub result_negated: bool,
+    /// A second variable the result is stored in (`start = pte = map(…)`).
+    pub result_alias: Option<String>,
     /// Whether the result is tested, assigned or returned.
     pub result_used: bool,
     /// Variables whose address is passed: the call may change them.
@@ -168,6 +170,42 @@ pub struct Cfg {
     pub params: Vec<String>,
     /// Declared types of locals, where the declaration says.
     pub local_types: HashMap<String, TypeRef>,
+}
+
+impl Cfg {
+    /// Whether a branch reachable from `node` tests `key` before it is
+    /// assigned again: the path is worth splitting on its value.
+    pub fn tested_after(&self, node: NodeId, key: &TruthKey) -> bool {
+        let mut seen = vec![false; self.ops.len()];
+        let mut work = vec![node];
+        while let Some(n) = work.pop() {
+            for edge in &self.succs[n as usize] {
+                if let EdgeCond::Truth(k, _) | EdgeCond::Settle(k, _) = &edge.cond {
+                    if key.covers(k) {
+                        return true;
+                    }
+                }
+                let to = edge.to as usize;
+                if seen[to] || self.assigns(edge.to, key) {
+                    continue;
+                }
+                seen[to] = true;
+                work.push(edge.to);
+            }
+        }
+        false
+    }
+
+    fn assigns(&self, node: NodeId, key: &TruthKey) -> bool {
+        match &self.ops[node as usize] {
+            Op::Assign { key: k, .. } => k.covers(key),
+            Op::Call(call) => call
+                .result_var
+                .as_ref()
+                .is_some_and(|v| TruthKey::Var(v.clone()).covers(key)),
+            _ => false,
+        }
+    }
 }
 
 /// Deepest statement/expression nesting lowered; beyond it the rest of the
@@ -505,6 +543,22 @@ impl<'t> Lowerer<'t, '_> {
             let (cur, id) = self.call(call, cur, var.clone());
             if let Some(Op::Call(c)) = id.map(|id| &mut self.cfg.ops[id as usize]) {
                 c.result_negated = true;
+            }
+            return cur;
+        }
+        // `start = pte = map_lock(…)`: both variables hold the result.
+        let chained = (stripped.kind_id() == kind::ASSIGNMENT_EXPRESSION && var.is_some())
+            .then(|| {
+                let inner = stripped.child_by_field_id(field::LEFT).map(strip)?;
+                let call = stripped.child_by_field_id(field::RIGHT).map(strip)?;
+                (inner.kind_id() == kind::IDENTIFIER && call.kind_id() == kind::CALL_EXPRESSION)
+                    .then(|| (self.text(inner).to_owned(), call))
+            })
+            .flatten();
+        if let Some((inner, call)) = chained {
+            let (cur, id) = self.call(call, cur, Some(inner));
+            if let Some(Op::Call(c)) = id.map(|id| &mut self.cfg.ops[id as usize]) {
+                c.result_alias = var;
             }
             return cur;
         }
@@ -1236,6 +1290,7 @@ impl<'t> Lowerer<'t, '_> {
                 result_used: result_var.is_some() || result_path.is_some(),
                 result_lvalue: result_var.as_deref().map(Path::var).or(result_path),
                 result_negated: false,
+                result_alias: None,
                 clobbers,
                 result_var,
             })),

@@ -105,6 +105,8 @@ impl Level {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
     pub key: TruthKey,
+    /// A second place the result was stored, tested like `key`.
+    pub alias: Option<TruthKey>,
     pub lock: Path,
     pub success: Success,
     pub site: Span,
@@ -484,7 +486,24 @@ fn release(
 }
 
 /// Turns untested try results for `key` into "may be held".
+impl Pending {
+    /// Whether a test of `key` tests this result.
+    pub fn tested_by(&self, key: &TruthKey) -> bool {
+        &self.key == key || self.alias.as_ref() == Some(key)
+    }
+}
+
 fn drop_pending(state: &mut State, key: &TruthKey) {
+    // A result still stored in its other variable stays pending there.
+    for p in &mut state.pending {
+        if p.alias.as_ref() == Some(key) {
+            p.alias = None;
+        } else if &p.key == key {
+            if let Some(alias) = p.alias.take() {
+                p.key = alias;
+            }
+        }
+    }
     let (dropped, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
         .into_iter()
         .partition(|p| &p.key == key);
@@ -505,7 +524,15 @@ fn drop_pending(state: &mut State, key: &TruthKey) {
 }
 
 fn add_pending(state: &mut State, pending: Pending) {
-    drop_pending(state, &pending.key);
+    // A new call's result replaces the old one's; one call may leave several
+    // locks pending on its result (a lock and the RCU it implies).
+    let earlier = state
+        .pending
+        .iter()
+        .any(|p| p.tested_by(&pending.key) && p.site != pending.site);
+    if earlier {
+        drop_pending(state, &pending.key);
+    }
     state.pending.push(pending);
 }
 
@@ -523,13 +550,21 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
         }
         state.facts.insert(key.clone(), *truthy);
     }
-    let Some(pos) = state.pending.iter().position(|p| &p.key == key) else {
-        return true;
-    };
-    let p = state.pending.remove(pos);
+    let (settled, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
+        .into_iter()
+        .partition(|p| p.tested_by(key));
+    state.pending = kept;
+    for p in settled {
+        settle(state, p, *truthy);
+    }
+    true
+}
+
+/// A pending try result is now known to be `truthy`.
+fn settle(state: &mut State, p: Pending, truthy: bool) {
     let acquired = match p.success {
-        Success::Nonzero => *truthy,
-        Success::Zero => !*truthy,
+        Success::Nonzero => truthy,
+        Success::Zero => !truthy,
     };
     if p.release {
         // A conditional release (a callee that drops the lock on failure).
@@ -546,7 +581,7 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
             level.touched = true;
             level.released_at = Some(p.site);
         }
-        return true;
+        return;
     }
     if !acquired {
         // A failed try: this function now knows the lock is not held here.
@@ -569,7 +604,6 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
         level.recursive |= p.recursive;
         level.acquired_at = Some(p.site);
     }
-    true
 }
 
 /// A variable now names another object: what was learned of the old one's
@@ -579,6 +613,10 @@ fn forget_released(state: &mut State, var: &str) {
     state
         .locks
         .retain(|path, level| path.root_var() != Some(var) || level.max > 0);
+}
+
+fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
+    matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
 }
 
 /// The effect of one node on the state.
@@ -604,15 +642,24 @@ pub fn transfer(
                 (None, Some(path)) => TruthKey::Value(path.clone()),
                 (None, None) => TruthKey::Call(node),
             };
+            let alias = call.result_alias.as_ref().map(|v| TruthKey::Var(v.clone()));
             let mut produced_pending = false;
             if let (None, Some(path)) = (&call.result_var, &call.result_lvalue) {
                 state.kill(&TruthKey::Value(path.clone()));
             }
             if let Some((api, lock)) = &call.api {
-                if let Some(lock) = lock {
+                // The named lock the call also takes or drops (`RCU` for the
+                // page-table map calls), then the lock of its argument.
+                let companion = api
+                    .also
+                    .as_ref()
+                    .map(|(name, recursive)| (Path::named(name), *recursive));
+                let own = lock.clone().map(|l| (l, api.recursive));
+                for (lock, recursive) in companion.into_iter().chain(own) {
+                    let lock = &lock;
                     match api.effect {
                         Effect::Acquire => {
-                            acquire(state, lock, call.span, api.recursive, None, &mut obs)
+                            acquire(state, lock, call.span, recursive, None, &mut obs)
                         }
                         Effect::Release => release(state, lock, call.span, None, &mut obs),
                         Effect::TryAcquire if call.result_used => {
@@ -620,6 +667,7 @@ pub fn transfer(
                                 state,
                                 Pending {
                                     key: key.clone(),
+                                    alias: alias.clone(),
                                     lock: lock.clone(),
                                     success: if call.result_negated {
                                         api.success.negated()
@@ -627,13 +675,13 @@ pub fn transfer(
                                         api.success
                                     },
                                     site: call.span,
-                                    recursive: api.recursive,
+                                    recursive,
                                     release: false,
                                 },
                             );
                             produced_pending = true;
                         }
-                        Effect::TryAcquire => may_acquire(state, lock, call.span, api.recursive),
+                        Effect::TryAcquire => may_acquire(state, lock, call.span, recursive),
                         Effect::AssertHeld => {
                             let level = state
                                 .locks
@@ -672,8 +720,13 @@ pub fn transfer(
                         (Some(None), Some((i, want))) => {
                             let key = call.args.get(i).and_then(|a| a.key.clone());
                             match key {
-                                // Split on what the caller can test later.
-                                Some(key) if alternative.is_none() => {
+                                // Split on what the caller can test later, or on
+                                // its own parameter (its summary depends on it).
+                                Some(key)
+                                    if alternative.is_none()
+                                        && (is_param_key(cfg, &key)
+                                            || cfg.tested_after(node, &key)) =>
+                                {
                                     let mut other = state.clone();
                                     other.facts.insert(key.clone(), !want);
                                     alternative = Some(other);
@@ -699,6 +752,7 @@ pub fn transfer(
                                 state,
                                 Pending {
                                     key: key.clone(),
+                                    alias: alias.clone(),
                                     lock,
                                     success: if call.result_negated {
                                         success.negated()
@@ -739,7 +793,7 @@ pub fn transfer(
                     }
                 }
             }
-            if let Some(v) = &call.result_var {
+            for v in call.result_var.iter().chain(&call.result_alias) {
                 state.kill(&TruthKey::Var(v.clone()));
                 forget_released(state, v);
                 if !produced_pending {

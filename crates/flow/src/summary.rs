@@ -190,7 +190,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             state
                 .pending
                 .iter()
-                .find(|p| p.key == key && &p.lock == lock)
+                .find(|p| p.tested_by(&key) && &p.lock == lock)
                 .map(|p| {
                     if p.release {
                         ExitKind::ConditionalRelease(p.success)

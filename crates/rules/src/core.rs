@@ -194,19 +194,24 @@ fn check_function(
     if r.incomplete {
         return out;
     }
+    // One call can take two locks (a page-table lock and its RCU section):
+    // one finding for the pair.
+    let mut reported: Vec<(Option<Span>, Vec<Span>)> = Vec::new();
     for exit in &r.exits {
-        match exit.kind {
+        let pair = (exit.acquired_at, exit.held_at.clone());
+        if exit.acquired_at.is_some() && reported.contains(&pair) {
+            continue;
+        }
+        let finding = match exit.kind {
             ExitKind::Inconsistent if !r.swaps_locks && !exit.returns_root => {
-                if let Some(finding) = inconsistent(f, exit, annotations, at) {
-                    out.push(finding);
-                }
+                inconsistent(f, exit, annotations, at)
             }
-            ExitKind::Consistent(d) if d > 0 && is_entry => {
-                if let Some(finding) = leak(f, exit, annotations, at) {
-                    out.push(finding);
-                }
-            }
-            _ => {}
+            ExitKind::Consistent(d) if d > 0 && is_entry => leak(f, exit, annotations, at),
+            _ => None,
+        };
+        if let Some(finding) = finding {
+            reported.push(pair);
+            out.push(finding);
         }
     }
     out
