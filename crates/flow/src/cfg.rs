@@ -1426,6 +1426,17 @@ impl<'t> Lowerer<'t, '_> {
                     return;
                 }
             }
+            // `if (!ptep++)` tests the value before the step (tree-sitter-c
+            // reads it as `(!ptep)++`); stepping a valid pointer keeps it
+            // valid, so the step is not an assignment.
+            kind::UPDATE_EXPRESSION => {
+                if let Some(a) = e
+                    .child_by_field_id(field::ARGUMENT)
+                    .filter(|a| a.start_byte() == e.start_byte())
+                {
+                    return self.cond(a, cur, t, f);
+                }
+            }
             kind::IDENTIFIER | kind::FIELD_EXPRESSION => {
                 if let Some(key) = self.truth_key(e) {
                     if let Some(c) = cur {
@@ -1513,9 +1524,17 @@ impl<'t> Lowerer<'t, '_> {
             e.child_by_field_id(field::LEFT),
             e.child_by_field_id(field::RIGHT),
         ) {
-            (kind::BINARY_EXPRESSION, Some(l), Some(r)) if self.operator(e) == "!=" => {
+            // `a != b` is `!(a == b)`, `a >= b` is `!(a < b)`, `a <= b` is `!(a > b)`.
+            (kind::BINARY_EXPRESSION, Some(l), Some(r))
+                if matches!(self.operator(e), "!=" | ">=" | "<=") =>
+            {
                 negated = true;
-                format!("{}=={}", self.text(l), self.text(r))
+                let op = match self.operator(e) {
+                    "!=" => "==",
+                    ">=" => "<",
+                    _ => ">",
+                };
+                format!("{}{op}{}", self.text(l), self.text(r))
             }
             _ => self.text(e).to_owned(),
         };

@@ -125,7 +125,8 @@ pub struct State {
 }
 
 impl State {
-    fn same_facts(&self, other: &State) -> bool {
+    /// The same locks at the same levels, and the same pending results.
+    fn same_locks(&self, other: &State) -> bool {
         self.locks.len() == other.locks.len()
             && self
                 .locks
@@ -218,17 +219,29 @@ impl Disjuncts {
     fn add(&mut self, state: State) -> bool {
         if self.collapsed {
             let merged = self.states[0].join(&state);
-            let changed = !merged.same_facts(&self.states[0]);
+            let changed = !merged.same_locks(&self.states[0]);
             self.states[0] = merged;
             return changed;
         }
         if let Some(d) = self.states.iter_mut().find(|d| d.facts == state.facts) {
             let merged = d.join(&state);
-            let changed = !merged.same_facts(d);
+            let changed = !merged.same_locks(d);
             *d = merged;
             return changed;
         }
         self.states.push(state);
+        if self.states.len() > MAX_DISJUNCTS {
+            // Too many path facts: first merge paths whose locks stand the
+            // same (the facts that keep lock states apart survive).
+            let mut merged: Vec<State> = Vec::new();
+            for s in std::mem::take(&mut self.states) {
+                match merged.iter_mut().find(|m| m.same_locks(&s)) {
+                    Some(m) => *m = m.join(&s),
+                    None => merged.push(s),
+                }
+            }
+            self.states = merged;
+        }
         if self.states.len() > MAX_DISJUNCTS {
             let mut all = std::mem::take(&mut self.states).into_iter();
             let first = all.next().expect("just pushed");
@@ -607,12 +620,22 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
 }
 
 /// A variable now names another object: what was learned of the old one's
-/// lock (released, or held by the caller) no longer applies. Locks it may
-/// still hold stay, for the exit checks.
-fn forget_released(state: &mut State, var: &str) {
-    state
-        .locks
-        .retain(|path, level| path.root_var() != Some(var) || level.max > 0);
+/// lock (released, or held by the caller) no longer applies. A lock the old
+/// object may still hold is now out of reach by that name (a cursor moved
+/// while its lock is kept, `if (lruvec != locked)` relocking): the name
+/// stands for an unknown state, which no rule judges.
+/// Locks this assignment's own call just took (`ptl = pmd_lock(…)`) are the
+/// new object's and stay as they are.
+fn forget_released(state: &mut State, var: &str, site: Option<Span>) {
+    state.locks.retain(|path, level| {
+        if path.root_var() != Some(var) || (site.is_some() && level.acquired_at == site) {
+            return true;
+        }
+        if level.max > 0 {
+            level.unknown = true;
+        }
+        level.max > 0
+    });
 }
 
 fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
@@ -795,7 +818,7 @@ pub fn transfer(
             }
             for v in call.result_var.iter().chain(&call.result_alias) {
                 state.kill(&TruthKey::Var(v.clone()));
-                forget_released(state, v);
+                forget_released(state, v, Some(call.span));
                 if !produced_pending {
                     drop_pending(state, &TruthKey::Var(v.clone()));
                 }
@@ -814,7 +837,7 @@ pub fn transfer(
                 state.facts.insert(key.clone(), *v);
             }
             if let TruthKey::Var(v) = key {
-                forget_released(state, v);
+                forget_released(state, v, None);
             }
             drop_pending(state, key);
         }
