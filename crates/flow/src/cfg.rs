@@ -112,6 +112,10 @@ pub struct Call {
     pub result_negated: bool,
     /// A second variable the result is stored in (`start = pte = map(…)`).
     pub result_alias: Option<String>,
+    /// Called through a pointer: `Some(true)` when the pointer comes from a
+    /// parameter (`filler(file, folio)`, `mapping->a_ops->writepage(…)`
+    /// with `mapping` a parameter), a callback the caller chose.
+    pub indirect: Option<bool>,
     /// Whether the result is tested, assigned or returned.
     pub result_used: bool,
     /// Variables whose address is passed: the call may change them.
@@ -170,6 +174,10 @@ pub struct Cfg {
     pub params: Vec<String>,
     /// Declared types of locals, where the declaration says.
     pub local_types: HashMap<String, TypeRef>,
+    /// Variables whose objects are passed to a call through a pointer, with
+    /// whether that callback came from a parameter: what it does to their
+    /// locks is not known (`->read_folio` unlocks the folio it is given).
+    pub handed_to_callbacks: Vec<(String, bool)>,
 }
 
 impl Cfg {
@@ -261,6 +269,7 @@ pub fn lower(
             exit: 1,
             incomplete: false,
             locals: HashSet::new(),
+            handed_to_callbacks: Vec::new(),
             params: params.to_vec(),
             local_types: HashMap::new(),
         },
@@ -1280,6 +1289,32 @@ impl<'t> Lowerer<'t, '_> {
             .filter(|a| a.kind_id() == kind::IDENTIFIER)
             .map(|a| self.text(a).to_owned())
             .collect();
+        let indirect = match (&callee, function) {
+            (Some(name), _) => (self.cfg.params.contains(name) || self.cfg.locals.contains(name))
+                .then(|| self.cfg.params.contains(name)),
+            (None, Some(f)) => Some(
+                self.paths
+                    .lvalue(f)
+                    .and_then(|p| p.root_var().map(|r| self.cfg.params.iter().any(|q| q == r)))
+                    .unwrap_or(false),
+            ),
+            (None, None) => None,
+        };
+        if let Some(from_param) = indirect {
+            for a in &arg_paths {
+                let root = a
+                    .lvalue
+                    .as_ref()
+                    .or(a.pointee.as_ref())
+                    .and_then(Path::root_var);
+                if let Some(root) = root {
+                    let entry = (root.to_owned(), from_param);
+                    if !self.cfg.handed_to_callbacks.contains(&entry) {
+                        self.cfg.handed_to_callbacks.push(entry);
+                    }
+                }
+            }
+        }
         let noreturn = callee.as_ref().is_some_and(|n| self.macros.is_noreturn(n));
         let node = self.add(
             Op::Call(Box::new(Call {
@@ -1291,6 +1326,7 @@ impl<'t> Lowerer<'t, '_> {
                 result_lvalue: result_var.as_deref().map(Path::var).or(result_path),
                 result_negated: false,
                 result_alias: None,
+                indirect,
                 clobbers,
                 result_var,
             })),

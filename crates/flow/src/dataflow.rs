@@ -29,7 +29,7 @@ const MAX_DEPTH: i8 = 4;
 
 /// States with different path facts kept apart at one node; beyond this
 /// they are merged and the facts they disagree on forgotten.
-pub const MAX_DISJUNCTS: usize = 8;
+pub const MAX_DISJUNCTS: usize = 16;
 
 /// The state of one lock.
 #[derive(Clone, Debug)]

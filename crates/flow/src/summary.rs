@@ -201,6 +201,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         });
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
+        let handed = lock
+            .root_var()
+            .is_some_and(|r| cfg.handed_to_callbacks.iter().any(|(v, _)| v == r));
         let kind = if levels.iter().any(|l| l.unknown) {
             ExitKind::Unknown
         } else if let (true, Some(kind)) = (unchanged, forwarded) {
@@ -214,6 +217,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             kind
         } else if let Some(kind) = conditional_on_param(&paths, &levels, params) {
             kind
+        } else if handed {
+            // A callback got the object: it may have taken or dropped the lock.
+            ExitKind::Unknown
         } else {
             ExitKind::Inconsistent
         };
@@ -283,6 +289,29 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             recursive: levels.iter().any(|l| l.recursive),
             only_released: levels.iter().all(|l| l.max <= 0),
             returns_root,
+        });
+    }
+    // An object of the caller's handed to a callback the caller chose
+    // (`filler(file, folio)`): its lock may come back changed.
+    for (var, from_param) in &cfg.handed_to_callbacks {
+        if !from_param || !params.contains(var) {
+            continue;
+        }
+        let lock = Path::var(var).push(crate::path::Step::Deref);
+        if facts.iter().any(|f| f.lock == lock) {
+            continue;
+        }
+        facts.push(ExitFact {
+            lock,
+            kind: ExitKind::Unknown,
+            held_at: Vec::new(),
+            unheld_at: Vec::new(),
+            acquired_at: None,
+            released_at: None,
+            recursive: false,
+            only_released: false,
+            indistinguishable: false,
+            returns_root: false,
         });
     }
     facts

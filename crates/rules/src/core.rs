@@ -142,8 +142,15 @@ fn check_function(
         return Vec::new();
     }
     let mut out = Vec::new();
+    // A callback given the lock's object may have changed it.
+    let handed = |lock: &Path| {
+        lock.root_var()
+            .is_some_and(|r| f.cfg.handed_to_callbacks.iter().any(|(v, _)| v == r))
+    };
     for obs in &r.observations {
         match obs {
+            Observation::DoubleAcquire { lock, .. } | Observation::ReleaseUnheld { lock, .. }
+                if handed(lock) => {}
             Observation::DoubleAcquire {
                 lock,
                 at: span,
