@@ -159,7 +159,14 @@ fn lower_file(
             let body =
                 root.descendant_for_byte_range(def.body.start as usize, def.body.end as usize)?;
             let params: Vec<String> = def.params.iter().map(|p| p.name.clone()).collect();
-            let cfg = lower(&parsed, api, macros, body, &params);
+            let mut cfg = lower(&parsed, api, macros, body, &params);
+            // Only a pointer parameter hands its caller's object to a callback.
+            cfg.handed_to_callbacks.retain(|(var, _)| {
+                def.params
+                    .iter()
+                    .find(|p| &p.name == var)
+                    .is_none_or(|p| p.ty.pointers > 0)
+            });
             let mut anns = annotations(&parsed, &def.facts);
             anns.extend(
                 prototype_annotations
@@ -429,24 +436,25 @@ pub fn analyze(program: Program, api: &LockApi) -> Analysis {
                 let members = &sccs[s];
                 let mut local = summaries.clone_subset(members);
                 let mut out = Vec::new();
-                // Recursive SCCs: a second round sees the first round's summaries.
-                let rounds = if members.len() > 1 || callees[members[0]].contains(&members[0]) {
-                    2
-                } else {
-                    1
-                };
+                // Recursive SCCs: rounds until the summaries settle (bounded;
+                // each member sees the latest summaries of the others).
+                let recursive = members.len() > 1 || callees[members[0]].contains(&members[0]);
+                let rounds = if recursive { MAX_SCC_ROUNDS } else { 1 };
                 for _ in 0..rounds {
                     out.clear();
+                    let mut changed = false;
                     for &m in members {
                         let view = Overlay {
                             base: &summaries,
                             local: &local,
                         };
                         let r = analyze_function(&program, m, &view, api);
+                        changed |= local.get(&m) != Some(&r.summary);
+                        local.insert(m, r.summary.clone());
                         out.push((m, r));
                     }
-                    for (m, r) in &out {
-                        local.insert(*m, r.summary.clone());
+                    if !changed {
+                        break;
                     }
                 }
                 out
@@ -463,6 +471,10 @@ pub fn analyze(program: Program, api: &LockApi) -> Analysis {
         callers,
     }
 }
+
+/// Rounds over a recursive group of functions before its summaries are
+/// taken as they stand.
+const MAX_SCC_ROUNDS: usize = 4;
 
 /// Summaries of the SCC being solved, over those already final.
 struct Overlay<'a> {

@@ -1229,6 +1229,14 @@ impl<'t> Lowerer<'t, '_> {
         let callee = function
             .filter(|f| f.kind_id() == kind::IDENTIFIER)
             .map(|f| self.text(f).to_owned());
+        // `XA_STATE(xas, …);` in a body declares the local `xas`.
+        if let Some((_, name_arg)) = callee.as_deref().and_then(|n| self.macros.definer(n)) {
+            if let Some(name) = args.get(name_arg).map(|a| strip(*a)) {
+                if name.kind_id() == kind::IDENTIFIER {
+                    self.cfg.locals.insert(self.text(name).to_owned());
+                }
+            }
+        }
         let mut cur = cur;
         if callee.is_none() {
             if let Some(f) = function {
@@ -1355,6 +1363,13 @@ impl<'t> Lowerer<'t, '_> {
 
     fn cond_inner(&mut self, e: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
         let e = strip(e);
+        // `while (1)`, `if (0)`: only one way is taken.
+        if let Some(truth) = self.constant_truth(e) {
+            if let Some(c) = cur {
+                self.link(c, if truth { t } else { f }, EdgeCond::Always);
+            }
+            return;
+        }
         match e.kind_id() {
             kind::UNARY_EXPRESSION if self.operator(e) == "!" => {
                 if let Some(a) = e.child_by_field_id(field::ARGUMENT) {

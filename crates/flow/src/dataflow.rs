@@ -10,10 +10,10 @@
 //!
 //! The analysis is path-sensitive on what branches learned: each state
 //! records the truth of the variables and fields tested on its path
-//! (`facts`), and states with different facts are kept apart (up to
-//! [`MAX_DISJUNCTS`] per node), so `if (need_lock) lock(); … if (need_lock)
-//! unlock();` balances, and a lock behind a pointer known to be NULL does
-//! not exist on that path.
+//! (`facts`), and states whose locks stand differently are kept apart with
+//! their facts (up to [`MAX_DISJUNCTS`] per node), so `if (need_lock)
+//! lock(); … if (need_lock) unlock();` balances, and a lock behind a
+//! pointer known to be NULL does not exist on that path.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -216,23 +216,28 @@ pub struct Disjuncts {
 
 impl Disjuncts {
     /// Adds `state`; returns whether anything changed.
+    ///
+    /// Paths stay apart when their facts or their locks differ. Past
+    /// [`MAX_DISJUNCTS`], paths whose locks stand the same are merged first,
+    /// keeping the facts they share (property simulation, as in ESP); only
+    /// then is everything merged.
     fn add(&mut self, state: State) -> bool {
-        if self.collapsed {
-            let merged = self.states[0].join(&state);
-            let changed = !merged.same_locks(&self.states[0]);
-            self.states[0] = merged;
-            return changed;
-        }
-        if let Some(d) = self.states.iter_mut().find(|d| d.facts == state.facts) {
+        let target = if self.collapsed {
+            Some(0)
+        } else {
+            self.states
+                .iter()
+                .position(|d| d.facts == state.facts && d.same_locks(&state))
+        };
+        if let Some(i) = target {
+            let d = &mut self.states[i];
             let merged = d.join(&state);
-            let changed = !merged.same_locks(d);
+            let changed = !merged.same_locks(d) || merged.facts != d.facts;
             *d = merged;
             return changed;
         }
         self.states.push(state);
         if self.states.len() > MAX_DISJUNCTS {
-            // Too many path facts: first merge paths whose locks stand the
-            // same (the facts that keep lock states apart survive).
             let mut merged: Vec<State> = Vec::new();
             for s in std::mem::take(&mut self.states) {
                 match merged.iter_mut().find(|m| m.same_locks(&s)) {

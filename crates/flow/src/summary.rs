@@ -247,17 +247,19 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .collect();
         held_at.dedup();
         unheld_at.dedup();
+        // Judged only where the lock is certainly held: a path where it is
+        // only possibly held is a correlation the analysis lost, not a bug
+        // it can show.
         let held_values: Vec<&ReturnValue> = paths
             .iter()
             .zip(&levels)
-            .filter(|(_, l)| l.max > 0)
+            .filter(|(_, l)| l.min > 0)
             .map(|((_, v, _), _)| *v)
             .collect();
-        // A path where it is only possibly held counts on both sides.
         let unheld_values: Vec<&ReturnValue> = paths
             .iter()
             .zip(&levels)
-            .filter(|(_, l)| l.min <= 0)
+            .filter(|(_, l)| l.max <= 0)
             .map(|((_, v, _), _)| *v)
             .collect();
         let same = |a: &ReturnValue, b: &ReturnValue| match (a, b) {
