@@ -211,7 +211,7 @@ fn check_function(
         }
         let finding = match exit.kind {
             ExitKind::Inconsistent if !r.swaps_locks && !exit.returns_root => {
-                inconsistent(f, exit, annotations, at)
+                inconsistent(f, exit, annotations, is_entry, at)
             }
             ExitKind::Consistent(d) if d > 0 && is_entry => leak(f, exit, annotations, at),
             _ => None,
@@ -235,6 +235,7 @@ fn inconsistent(
     f: &FunctionUnit,
     exit: &ExitFact,
     annotations: &[Annotation],
+    is_entry: bool,
     at: &At<'_>,
 ) -> Option<Finding> {
     // An annotated function says what it does; one whose annotation we cannot
@@ -254,6 +255,12 @@ fn inconsistent(
     // locked, `return 0;` not). A caller that cannot tell, or an error return
     // that still holds the lock, is the bug.
     if !exit.indistinguishable {
+        return None;
+    }
+    // A function with callers that takes the lock but never releases it is
+    // a conditional acquirer (`if (shareable(vma)) down_read(…)`) whose
+    // condition its unlock twin mirrors: its callers are checked instead.
+    if exit.released_at.is_none() && !is_entry {
         return None;
     }
     let held = *exit.held_at.first()?;
