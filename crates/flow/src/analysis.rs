@@ -527,7 +527,7 @@ fn analyze_function(
         .collect();
     let solution = solve(&f.cfg, &entry_held, &view);
     let exit_facts = exits(&f.cfg, &solution, &f.params);
-    let summary = summarize(&exit_facts, &f.params, &f.cfg);
+    let summary = summarize(&exit_facts, &f.params, &f.cfg, &solution.may_drop);
     let (held, dropped) = held_at_accesses(&f.cfg, &solution);
     FunctionResult {
         held,

@@ -21,6 +21,10 @@ pub enum Effect {
     AssertHeld,
     /// An assertion that the lock is not held.
     AssertNotHeld,
+    /// The call may drop any held lock of its kind, and the caller may take
+    /// it again (`handle_mm_fault()` and the mmap lock on `VM_FAULT_RETRY`):
+    /// what the calling function does with locks of that kind is not judged.
+    MayRelease,
 }
 
 /// When a try-acquire succeeded.

@@ -1488,7 +1488,7 @@ impl<'t> Lowerer<'t, '_> {
                     return self.cond(a, cur, t, f);
                 }
             }
-            kind::IDENTIFIER | kind::FIELD_EXPRESSION => {
+            kind::IDENTIFIER | kind::FIELD_EXPRESSION | kind::POINTER_EXPRESSION => {
                 if let Some(key) = self.truth_key(e) {
                     if let Some(c) = cur {
                         self.link(c, t, EdgeCond::Truth(key.clone(), true));
@@ -1599,6 +1599,10 @@ impl<'t> Lowerer<'t, '_> {
         match e.kind_id() {
             kind::IDENTIFIER => Some(TruthKey::Var(self.text(e).to_owned())),
             kind::FIELD_EXPRESSION => self.paths.lvalue(e).map(TruthKey::Value),
+            // `*locked`, written as `*locked = 0` elsewhere.
+            kind::POINTER_EXPRESSION if self.operator(e) == "*" => {
+                self.paths.lvalue(e).map(TruthKey::Value)
+            }
             _ => None,
         }
     }

@@ -285,6 +285,8 @@ pub struct Solution {
     /// The iteration bound was hit: the states may not be a fixpoint.
     pub incomplete: bool,
     pub observations: Vec<Observation>,
+    /// Lock kinds calls in the function may drop out of sight.
+    pub may_drop: Vec<String>,
 }
 
 /// How a function sees its callees' summaries.
@@ -301,6 +303,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         entry.locks.insert(lock.clone(), level);
     }
     let tracked = tracked_keys(cfg);
+    let may_drop = may_drop_kinds(cfg, summaries);
     let n = cfg.ops.len();
     let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
     states[cfg.entry as usize].add(entry);
@@ -315,7 +318,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             break;
         }
         for mut state in states[node as usize].states.clone() {
-            let alternative = transfer(cfg, node, &mut state, summaries, None);
+            let alternative = transfer(cfg, node, &mut state, summaries, &may_drop, None);
             for mut state in std::iter::once(state).chain(alternative) {
                 state.facts.retain(|k, _| tracked.contains(k));
                 for edge in &cfg.succs[node as usize] {
@@ -338,6 +341,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
                 node as NodeId,
                 &mut s,
                 summaries,
+                &may_drop,
                 Some(&mut observations),
             );
         }
@@ -350,6 +354,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         states,
         incomplete,
         observations,
+        may_drop,
     }
 }
 
@@ -647,6 +652,31 @@ fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
     matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
 }
 
+/// Lock kinds a call in the function may drop and retake out of sight:
+/// `may-release` API calls, and callees whose summaries say so.
+fn may_drop_kinds(cfg: &Cfg, summaries: &dyn Summaries) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    for op in &cfg.ops {
+        let Op::Call(call) = op else { continue };
+        let found: Vec<&String> = match &call.api {
+            Some((api, _)) if api.effect == Effect::MayRelease => vec![&api.kind],
+            Some(_) => Vec::new(),
+            None => call
+                .callee
+                .as_deref()
+                .and_then(|c| summaries.summary(c))
+                .map(|s| s.may_drop.iter().collect())
+                .unwrap_or_default(),
+        };
+        for kind in found {
+            if !kinds.contains(kind) {
+                kinds.push(kind.clone());
+            }
+        }
+    }
+    kinds
+}
+
 /// The effect of one node on the state.
 ///
 /// A call whose summary depends on an argument the caller knows nothing about
@@ -658,6 +688,7 @@ pub fn transfer(
     node: NodeId,
     state: &mut State,
     summaries: &dyn Summaries,
+    may_drop: &[String],
     mut obs: Option<&mut Vec<Observation>>,
 ) -> Option<State> {
     let mut alternative = None;
@@ -685,6 +716,14 @@ pub fn transfer(
                 let own = lock.clone().map(|l| (l, api.recursive));
                 for (lock, recursive) in companion.into_iter().chain(own) {
                     let lock = &lock;
+                    // A kind some call here may drop and retake out of sight.
+                    if may_drop.contains(&api.kind) && state.lock_exists(lock) {
+                        state
+                            .locks
+                            .entry(lock.clone())
+                            .or_insert_with(Level::untouched)
+                            .unknown = true;
+                    }
                     match api.effect {
                         Effect::Acquire => {
                             acquire(state, lock, call.span, recursive, None, &mut obs)
@@ -719,7 +758,7 @@ pub fn transfer(
                                 level.asserted = true;
                             }
                         }
-                        Effect::AssertNotHeld => {}
+                        Effect::AssertNotHeld | Effect::MayRelease => {}
                     }
                 }
             } else if let Some(summary) = call.callee.as_deref().and_then(|c| summaries.summary(c))

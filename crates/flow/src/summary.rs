@@ -93,6 +93,9 @@ pub struct SummaryEffect {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     pub effects: Vec<SummaryEffect>,
+    /// Lock kinds the function may drop and retake out of sight (a
+    /// `may-release` call in it or in a callee).
+    pub may_drop: Vec<String>,
 }
 
 /// How a lock stands across a function's returns.
@@ -433,7 +436,7 @@ fn conditional_by_value(
 }
 
 /// The summary of a function from its exit facts.
-pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg) -> Summary {
+pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg, may_drop: &[String]) -> Summary {
     let mut effects = Vec::new();
     for fact in facts {
         let Some(lock) = LockRef::from_path(&fact.lock, params, cfg, fact.returns_root) else {
@@ -467,7 +470,10 @@ pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg) -> Summary {
             });
         }
     }
-    Summary { effects }
+    Summary {
+        effects,
+        may_drop: may_drop.to_vec(),
+    }
 }
 
 fn change_of(delta: i8) -> Option<Change> {
