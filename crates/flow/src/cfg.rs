@@ -674,7 +674,20 @@ impl<'t> Lowerer<'t, '_> {
                     self.link(h, entry, EdgeCond::Always);
                     self.link(h, exit, EdgeCond::Always);
                 }
-                let end = self.loop_body(body, entry, exit, head);
+                // Each iteration gives the cursor variables a new object:
+                // `list_for_each_entry(folio, &list, lru)` unlocks a
+                // different folio every time round.
+                let mut body_start = entry;
+                for var in cond.map(|c| self.iterator_cursors(c)).unwrap_or_default() {
+                    body_start = self.add(
+                        Op::Assign {
+                            key: TruthKey::Var(var),
+                            value: None,
+                        },
+                        Some(body_start),
+                    );
+                }
+                let end = self.loop_body(body, body_start, exit, head);
                 if let Some(e) = end {
                     self.link(e, head, EdgeCond::Always);
                 }
@@ -693,6 +706,16 @@ impl<'t> Lowerer<'t, '_> {
             self.link(e, head, EdgeCond::Always);
         }
         Some(exit)
+    }
+
+    /// The local variables among an iterator macro's arguments.
+    fn iterator_cursors(&self, args: Node<'t>) -> Vec<String> {
+        crate::path::macro_arguments(args)
+            .into_iter()
+            .filter(|n| n.kind_id() == kind::IDENTIFIER)
+            .map(|n| self.text(n).to_owned())
+            .filter(|name| self.cfg.locals.contains(name) && !self.cfg.params.contains(name))
+            .collect()
     }
 
     fn do_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {

@@ -134,6 +134,25 @@ impl<'t, 'f> PathResolver<'t, 'f> {
     pub fn new(file: &'f ParsedFile, api: &'f LockApi, body: Node<'t>, params: &[String]) -> Self {
         let mut assigned: HashMap<String, (usize, Option<Node<'t>>)> = HashMap::new();
         lockwarden_syntax::walk::preorder(body, |node| {
+            // An iterator macro's cursor is assigned every iteration: never an alias.
+            if node.kind_id() == kind::WHILE_STATEMENT
+                && file
+                    .macro_at(node.start_byte() as u32)
+                    .is_some_and(|m| m.kind == lockwarden_syntax::MacroUseKind::Loop)
+            {
+                for n in node
+                    .child_by_field_id(field::CONDITION)
+                    .map(macro_arguments)
+                    .unwrap_or_default()
+                {
+                    if n.kind_id() == kind::IDENTIFIER {
+                        assigned
+                            .entry(file.node_text(n).to_owned())
+                            .or_insert((0, None))
+                            .0 += 2;
+                    }
+                }
+            }
             let (target, value) = match node.kind_id() {
                 kind::INIT_DECLARATOR => (
                     node.child_by_field_id(field::DECLARATOR),
@@ -289,6 +308,24 @@ impl<'t, 'f> PathResolver<'t, 'f> {
 }
 
 /// Strips parentheses and casts.
+/// The arguments of a macro read as a loop condition (`(pos, head, member)`
+/// parses as one parenthesised comma expression), stripped.
+pub fn macro_arguments(args: Node<'_>) -> Vec<Node<'_>> {
+    let mut out = Vec::new();
+    let mut work = vec![args];
+    while let Some(n) = work.pop() {
+        let n = strip(n);
+        if matches!(n.kind_id(), kind::COMMA_EXPRESSION | kind::ARGUMENT_LIST) {
+            let mut cursor = n.walk();
+            let children: Vec<Node<'_>> = n.named_children(&mut cursor).collect();
+            work.extend(children.into_iter().rev());
+        } else {
+            out.push(n);
+        }
+    }
+    out
+}
+
 pub fn strip(mut node: Node<'_>) -> Node<'_> {
     loop {
         match node.kind_id() {
