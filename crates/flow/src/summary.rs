@@ -212,6 +212,13 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         } else if let (true, Some(kind)) = (unchanged, forwarded) {
             // `return trylock(l);`: the caller's test of the result decides.
             kind
+        } else if let (true, Some(ExitKind::Conditional(success))) = (
+            levels.iter().all(|l| l.min == -1 && l.max == -1),
+            forwarded,
+        ) {
+            // `unlock(l); return trylock(l);` (upgrading a lock): the
+            // caller's lock is gone exactly when the retake failed.
+            ExitKind::ConditionalRelease(success.negated())
         } else if levels.iter().all(|l| l.min == l.max && l.min == first.min) {
             ExitKind::Consistent(first.min)
         } else if let Some(kind) = forwarded {
