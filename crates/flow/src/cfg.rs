@@ -1582,7 +1582,14 @@ impl<'t> Lowerer<'t, '_> {
                 | kind::ASSIGNMENT_EXPRESSION
                 | kind::UPDATE_EXPRESSION
                 | kind::COMPOUND_STATEMENT => pure = false,
-                kind::IDENTIFIER => vars.push(self.text(n).to_owned()),
+                // `&init_mm` is an address, constant whatever is done to init_mm.
+                kind::IDENTIFIER
+                    if !n.parent().is_some_and(|p| {
+                        p.kind_id() == kind::POINTER_EXPRESSION && self.operator(p) == "&"
+                    }) =>
+                {
+                    vars.push(self.text(n).to_owned())
+                }
                 _ => {}
             }
             pure
