@@ -29,6 +29,8 @@ pub enum TruthKey {
     /// A side-effect-free condition, by its text (`new_ptl != old_ptl`),
     /// with the variables it reads.
     Cond { text: String, vars: Vec<String> },
+    /// The variable holds a negated errno (`ret = -ENOENT`).
+    Errno(String),
 }
 
 impl TruthKey {
@@ -38,6 +40,7 @@ impl TruthKey {
             (a, b) if a == b => true,
             (TruthKey::Var(v), TruthKey::Value(p)) => p.root_var() == Some(v.as_str()),
             (TruthKey::Var(v), TruthKey::Cond { vars, .. }) => vars.contains(v),
+            (TruthKey::Var(v), TruthKey::Errno(w)) => v == w,
             (TruthKey::Value(p), TruthKey::Cond { vars, .. }) => {
                 p.root_var().is_some_and(|r| vars.iter().any(|v| v == r))
             }
@@ -589,13 +592,26 @@ impl<'t> Lowerer<'t, '_> {
         let cur = self.expr(value, cur);
         let constant = self.constant_truth(value);
         match var {
-            Some(var) => Some(self.add(
-                Op::Assign {
-                    key: TruthKey::Var(var),
-                    value: constant,
-                },
-                cur,
-            )),
+            Some(var) => {
+                let errno = self.is_errno(value);
+                let cur = Some(self.add(
+                    Op::Assign {
+                        key: TruthKey::Var(var.clone()),
+                        value: constant,
+                    },
+                    cur,
+                ));
+                if errno {
+                    return Some(self.add(
+                        Op::Assign {
+                            key: TruthKey::Errno(var),
+                            value: Some(true),
+                        },
+                        cur,
+                    ));
+                }
+                cur
+            }
             None => cur,
         }
     }
@@ -1645,7 +1661,31 @@ impl<'t> Lowerer<'t, '_> {
             kind::NUMBER_LITERAL => Some(!self.is_zero(e)),
             _ if self.is_zero(e) => Some(false),
             kind::IDENTIFIER if self.text(e) == "true" => Some(true),
+            // `-EINTR`, `-1`: a negated errno or number is nonzero.
+            kind::UNARY_EXPRESSION if self.is_errno(e) => Some(true),
             _ => None,
+        }
+    }
+
+    /// A negated errno or nonzero number (`-ENOENT`, `-1`).
+    fn is_errno(&self, e: Node<'_>) -> bool {
+        let e = strip(e);
+        if e.kind_id() != kind::UNARY_EXPRESSION || self.operator(e) != "-" {
+            return false;
+        }
+        let Some(arg) = e.child_by_field_id(field::ARGUMENT).map(strip) else {
+            return false;
+        };
+        let text = self.text(arg);
+        match arg.kind_id() {
+            kind::IDENTIFIER => {
+                text.starts_with('E')
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            }
+            kind::NUMBER_LITERAL => !self.is_zero(arg),
+            _ => false,
         }
     }
 

@@ -192,6 +192,42 @@ impl State {
         })
     }
 
+    /// When `lock` is not held but this path knows its root variable equals
+    /// another one (`ptl == pml`) whose same lock is held: that lock.
+    fn equal_held(&self, lock: &Path) -> Option<Path> {
+        let root = lock.root_var()?;
+        if self.locks.get(lock).is_some_and(|l| l.max > 0) {
+            return None;
+        }
+        self.facts.iter().find_map(|(key, truth)| {
+            let TruthKey::Cond { text, vars } = key else {
+                return None;
+            };
+            let [a, b] = vars.as_slice() else {
+                return None;
+            };
+            let other = if a == root {
+                b
+            } else if b == root {
+                a
+            } else {
+                return None;
+            };
+            let equal = text == &format!("{a}=={b}") || text == &format!("{b}=={a}");
+            if !equal || !*truth {
+                return None;
+            }
+            let candidate = Path {
+                root: crate::path::Root::Var(other.clone()),
+                steps: lock.steps.clone(),
+            };
+            self.locks
+                .get(&candidate)
+                .is_some_and(|l| l.max > 0)
+                .then_some(candidate)
+        })
+    }
+
     /// The level of `lock`, or an untouched one.
     pub fn level(&self, lock: &Path) -> Level {
         self.locks
@@ -417,7 +453,12 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
             _ => {}
         }
     }
-    tracked.extend(uses.into_iter().filter(|(_, n)| *n >= 2).map(|(k, _)| k));
+    // An errno stored in a variable decides what its return means.
+    tracked.extend(
+        uses.into_iter()
+            .filter(|(k, n)| *n >= 2 || matches!(k, TruthKey::Errno(_)))
+            .map(|(k, _)| k),
+    );
     // Parameters: a summary may depend on their truth (`if (!p) return; unlock();`).
     tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));
     tracked
@@ -482,6 +523,9 @@ fn release(
     if !state.lock_exists(lock) {
         return;
     }
+    // `if (ptl != pml) spin_lock(ptl); … spin_unlock(ptl);` where the path
+    // knows `ptl == pml`: the lock released is the one held as `*pml`.
+    let lock = &state.equal_held(lock).unwrap_or_else(|| lock.clone());
     let level = state
         .locks
         .entry(lock.clone())
@@ -637,8 +681,17 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
 /// Locks this assignment's own call just took (`ptl = pmd_lock(…)`) are the
 /// new object's and stay as they are.
 fn forget_released(state: &mut State, var: &str, site: Option<Span>) {
+    forget_pointee(state, var, site, false)
+}
+
+/// [`forget_released`], for locks behind the variable's pointer only when
+/// `through_pointer` (`*ptl`, `p->lock`; not `global_lock` itself).
+fn forget_pointee(state: &mut State, var: &str, site: Option<Span>, through_pointer: bool) {
     state.locks.retain(|path, level| {
-        if path.root_var() != Some(var) || (site.is_some() && level.acquired_at == site) {
+        if path.root_var() != Some(var)
+            || (site.is_some() && level.acquired_at == site)
+            || (through_pointer && path.steps.first() != Some(&crate::path::Step::Deref))
+        {
             return true;
         }
         if level.max > 0 {
@@ -867,8 +920,12 @@ pub fn transfer(
                     drop_pending(state, &TruthKey::Var(v.clone()));
                 }
             }
+            // `pte_offset_map_nolock(…, &ptl)`: the pointer `ptl` may point
+            // to another lock now (a lock stored in the variable itself,
+            // `spin_lock(&global_lock)`, stays where it is).
             for var in &call.clobbers {
                 state.kill(&TruthKey::Var(var.clone()));
+                forget_pointee(state, var, Some(call.span), true);
             }
         }
         Op::GuardAcquire { lock, api, span } => {

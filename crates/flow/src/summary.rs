@@ -202,6 +202,15 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                     }
                 })
         });
+        // `return ret;` where this path stored an errno in `ret`.
+        let errno_var = |value: &ReturnValue, state: &State| {
+            matches!(value, ReturnValue::Var(v)
+                if state.facts.get(&TruthKey::Errno(v.clone())) == Some(&true))
+        };
+        let held_errno = paths
+            .iter()
+            .zip(&levels)
+            .any(|((_, v, st), l)| l.min > 0 && errno_var(v, st));
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
         let handed = lock
@@ -212,10 +221,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         } else if let (true, Some(kind)) = (unchanged, forwarded) {
             // `return trylock(l);`: the caller's test of the result decides.
             kind
-        } else if let (true, Some(ExitKind::Conditional(success))) = (
-            levels.iter().all(|l| l.min == -1 && l.max == -1),
-            forwarded,
-        ) {
+        } else if let (true, Some(ExitKind::Conditional(success))) =
+            (levels.iter().all(|l| l.min == -1 && l.max == -1), forwarded)
+        {
             // `unlock(l); return trylock(l);` (upgrading a lock): the
             // caller's lock is gone exactly when the retake failed.
             ExitKind::ConditionalRelease(success.negated())
@@ -223,6 +231,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             ExitKind::Consistent(first.min)
         } else if let Some(kind) = forwarded {
             kind
+        } else if held_errno {
+            // Held on a path that returns an errno: a forgotten unlock, not
+            // a protocol the return value announces.
+            ExitKind::Inconsistent
         } else if let Some(kind) = conditional_by_value(&paths, &levels) {
             kind
         } else if let Some(kind) = conditional_on_param(&paths, &levels, params) {
@@ -287,9 +299,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             _ => false,
         };
         let indistinguishable = !unheld_values.is_empty()
-            && held_values.iter().any(|h| {
-                matches!(h, ReturnValue::Negative) || unheld_values.iter().any(|u| same(h, u))
-            });
+            && (held_errno
+                || held_values.iter().any(|h| {
+                    matches!(h, ReturnValue::Negative) || unheld_values.iter().any(|u| same(h, u))
+                }));
         facts.push(ExitFact {
             indistinguishable,
             lock: lock.clone(),
