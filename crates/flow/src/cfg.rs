@@ -1631,7 +1631,20 @@ impl<'t> Lowerer<'t, '_> {
                     ">=" => "<",
                     _ => ">",
                 };
-                format!("{}{op}{}", self.text(l), self.text(r))
+                let (mut l, mut r) = (self.text(l), self.text(r));
+                // `pml != ptl` tests what `ptl != pml` does.
+                if op == "==" && r < l {
+                    std::mem::swap(&mut l, &mut r);
+                }
+                format!("{l}{op}{r}")
+            }
+            (kind::BINARY_EXPRESSION, Some(l), Some(r)) if self.operator(e) == "==" => {
+                let (l, r) = (self.text(l), self.text(r));
+                if r < l {
+                    format!("{r}=={l}")
+                } else {
+                    format!("{l}=={r}")
+                }
             }
             _ => self.text(e).to_owned(),
         };
