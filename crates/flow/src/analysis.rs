@@ -2,7 +2,7 @@
 //! solve functions bottom-up over the call graph's strongly connected
 //! components, so each call site sees its callee's summary.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use lockwarden_syntax::outline::{Outline, TypeRef};
@@ -435,29 +435,36 @@ pub fn analyze(program: Program, api: &LockApi) -> Analysis {
             .map(|&s| {
                 let members = &sccs[s];
                 let mut local = summaries.clone_subset(members);
-                let mut out = Vec::new();
-                // Recursive SCCs: rounds until the summaries settle (bounded;
-                // each member sees the latest summaries of the others).
+                let mut solved: HashMap<usize, FunctionResult> = HashMap::new();
+                // Recursive SCCs: rounds until the summaries settle (bounded),
+                // each re-solving only members whose callees' summaries changed.
                 let recursive = members.len() > 1 || callees[members[0]].contains(&members[0]);
                 let rounds = if recursive { MAX_SCC_ROUNDS } else { 1 };
+                let mut dirty: Vec<usize> = members.clone();
                 for _ in 0..rounds {
-                    out.clear();
-                    let mut changed = false;
-                    for &m in members {
+                    let mut changed: HashSet<usize> = HashSet::new();
+                    for &m in &dirty {
                         let view = Overlay {
                             base: &summaries,
                             local: &local,
                         };
                         let r = analyze_function(&program, m, &view, api);
-                        changed |= local.get(&m) != Some(&r.summary);
+                        if local.get(&m) != Some(&r.summary) {
+                            changed.insert(m);
+                        }
                         local.insert(m, r.summary.clone());
-                        out.push((m, r));
+                        solved.insert(m, r);
                     }
-                    if !changed {
+                    if changed.is_empty() {
                         break;
                     }
+                    dirty = members
+                        .iter()
+                        .copied()
+                        .filter(|&m| callees[m].iter().any(|c| changed.contains(c)))
+                        .collect();
                 }
-                out
+                solved.into_iter().collect::<Vec<_>>()
             })
             .collect();
         for (m, r) in done.into_iter().flatten() {

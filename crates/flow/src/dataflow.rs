@@ -29,7 +29,7 @@ const MAX_DEPTH: i8 = 4;
 
 /// States with different path facts kept apart at one node; beyond this
 /// they are merged and the facts they disagree on forgotten.
-pub const MAX_DISJUNCTS: usize = 16;
+pub const MAX_DISJUNCTS: usize = 8;
 
 /// The state of one lock.
 #[derive(Clone, Debug)]
@@ -905,6 +905,13 @@ pub fn transfer(
                                     .locks
                                     .entry(lock.clone())
                                     .or_insert_with(Level::untouched);
+                                level.unknown = true;
+                                level.min = clamp(level.min - 1);
+                                level.max = clamp(level.max + 1);
+                            }
+                        }
+                        Change::Opaque => {
+                            if let Some(level) = state.locks.get_mut(&lock) {
                                 level.unknown = true;
                                 level.min = clamp(level.min - 1);
                                 level.max = clamp(level.max + 1);

@@ -22,6 +22,9 @@ pub enum Change {
     /// Changed in a way no summary says (held on some returns only): the
     /// caller's state of the lock becomes unknown.
     Unknown,
+    /// Possibly changed by a callback given the object: unknown where the
+    /// caller holds or handled it; nothing where it did not.
+    Opaque,
 }
 
 /// Where a summarised lock is rooted, in terms a caller can substitute.
@@ -118,6 +121,8 @@ pub enum ExitKind {
     Inconsistent,
     /// A callee left it in a state no summary could say.
     Unknown,
+    /// A callback was given the object; the function itself did nothing.
+    Opaque,
 }
 
 /// The exit state of one lock.
@@ -217,7 +222,16 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .root_var()
             .is_some_and(|r| cfg.handed_to_callbacks.iter().any(|(v, _)| v == r));
         let kind = if levels.iter().any(|l| l.unknown) {
-            ExitKind::Unknown
+            // Unknown only through a callee, never taken or dropped here:
+            // passed on to callers that handle the lock, not to every caller.
+            let own = levels
+                .iter()
+                .any(|l| l.acquired_at.is_some() || l.released_at.is_some());
+            if own {
+                ExitKind::Unknown
+            } else {
+                ExitKind::Opaque
+            }
         } else if let (true, Some(kind)) = (unchanged, forwarded) {
             // `return trylock(l);`: the caller's test of the result decides.
             kind
@@ -328,7 +342,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         }
         facts.push(ExitFact {
             lock,
-            kind: ExitKind::Unknown,
+            kind: ExitKind::Opaque,
             held_at: Vec::new(),
             unheld_at: Vec::new(),
             acquired_at: None,
@@ -475,6 +489,7 @@ pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg, may_drop: &[S
                 .filter_map(|(d, truth)| change_of(d).map(|c| (c, Some((param, truth)))))
                 .collect(),
             ExitKind::Inconsistent | ExitKind::Unknown => vec![(Change::Unknown, None)],
+            ExitKind::Opaque => vec![(Change::Opaque, None)],
         };
         for (change, when) in changes {
             let site = match change {
