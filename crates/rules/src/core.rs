@@ -7,7 +7,7 @@
 
 use lockwarden_flow::analysis::{Analysis, Annotation, FileUnit, FunctionUnit};
 use lockwarden_flow::dataflow::Observation;
-use lockwarden_flow::path::{loose_key, Path};
+use lockwarden_flow::path::{loose_key, Path, Step};
 use lockwarden_flow::summary::{ExitFact, ExitKind};
 use lockwarden_flow::FunctionResult;
 use lockwarden_report::{Finding, Location, RuleInfo, Severity};
@@ -142,15 +142,18 @@ fn check_function(
         return Vec::new();
     }
     let mut out = Vec::new();
-    // A callback given the lock's object may have changed it.
-    let handed = |lock: &Path| {
-        lock.root_var()
-            .is_some_and(|r| f.cfg.handed_to_callbacks.iter().any(|(v, _)| v == r))
+    // A callback given the lock's object may have changed it; an element of
+    // an array (`fbatch.folios[i]`) is not one lock from one index to the next.
+    let unjudged = |lock: &Path| {
+        lock.steps.contains(&Step::Index)
+            || lock
+                .root_var()
+                .is_some_and(|r| f.cfg.handed_to_callbacks.iter().any(|(v, _)| v == r))
     };
     for obs in &r.observations {
         match obs {
             Observation::DoubleAcquire { lock, .. } | Observation::ReleaseUnheld { lock, .. }
-                if handed(lock) => {}
+                if unjudged(lock) => {}
             Observation::DoubleAcquire {
                 lock,
                 at: span,
