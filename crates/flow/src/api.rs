@@ -150,6 +150,9 @@ pub struct FlowMacros {
     /// returning an errno.
     #[serde(default)]
     pub error_values: Vec<String>,
+    /// Tests that their argument is an error value (`IS_ERR(p)`).
+    #[serde(default)]
+    pub error_tests: Vec<String>,
     /// `guard(class)(lock…);` macros: held to the end of the enclosing block.
     #[serde(default)]
     pub guard: Vec<String>,
@@ -184,6 +187,7 @@ impl LockApiConfig {
         f.noreturn_if.extend(other.flow.noreturn_if);
         f.same_lock.extend(other.flow.same_lock);
         f.error_values.extend(other.flow.error_values);
+        f.error_tests.extend(other.flow.error_tests);
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
@@ -282,6 +286,7 @@ impl LockApiConfig {
             noreturn_if: set(&self.flow.noreturn_if),
             same_lock: set(&self.flow.same_lock),
             error_values: set(&self.flow.error_values),
+            error_tests: set(&self.flow.error_tests),
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
@@ -298,6 +303,7 @@ pub struct LockApi {
     noreturn_if: std::collections::HashSet<String>,
     same_lock: std::collections::HashSet<String>,
     error_values: std::collections::HashSet<String>,
+    error_tests: std::collections::HashSet<String>,
     guard: std::collections::HashSet<String>,
     scoped_guard: std::collections::HashSet<String>,
     scoped_cond_guard: std::collections::HashSet<String>,
@@ -329,6 +335,10 @@ impl LockApi {
 
     pub fn is_error_value(&self, name: &str) -> bool {
         self.error_values.contains(name)
+    }
+
+    pub fn is_error_test(&self, name: &str) -> bool {
+        self.error_tests.contains(name)
     }
 
     pub fn is_guard(&self, name: &str) -> bool {

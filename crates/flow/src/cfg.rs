@@ -576,16 +576,28 @@ impl<'t> Lowerer<'t, '_> {
         }
         if stripped.kind_id() == kind::CALL_EXPRESSION {
             let (cur, call) = self.call(stripped, cur, var.clone());
-            if call.is_none() {
-                if let Some(var) = var {
-                    return Some(self.add(
-                        Op::Assign {
-                            key: TruthKey::Var(var),
-                            value: None,
-                        },
-                        cur,
-                    ));
-                }
+            let cur = match (call, &var) {
+                (None, Some(var)) => Some(self.add(
+                    Op::Assign {
+                        key: TruthKey::Var(var.clone()),
+                        value: None,
+                    },
+                    cur,
+                )),
+                _ => cur,
+            };
+            // `vma = ERR_PTR(-ENOENT)`: the variable now holds an errno.
+            let error_value = stripped
+                .child_by_field_id(field::FUNCTION)
+                .is_some_and(|f| self.api.is_error_value(self.text(f)));
+            if let (true, Some(var)) = (error_value, var) {
+                return Some(self.add(
+                    Op::Assign {
+                        key: TruthKey::Errno(var),
+                        value: Some(true),
+                    },
+                    cur,
+                ));
             }
             return cur;
         }
@@ -1475,6 +1487,21 @@ impl<'t> Lowerer<'t, '_> {
                 }
             }
             kind::CALL_EXPRESSION => {
+                // `IS_ERR(vma)`: whether the variable holds an errno.
+                let tested = e
+                    .child_by_field_id(field::FUNCTION)
+                    .filter(|f| self.api.is_error_test(self.text(*f)))
+                    .and_then(|_| e.child_by_field_id(field::ARGUMENTS)?.named_child(0))
+                    .map(strip)
+                    .filter(|a| a.kind_id() == kind::IDENTIFIER);
+                if let Some(arg) = tested {
+                    let key = TruthKey::Errno(self.text(arg).to_owned());
+                    if let Some(c) = cur {
+                        self.link(c, t, EdgeCond::Truth(key.clone(), true));
+                        self.link(c, f, EdgeCond::Truth(key, false));
+                    }
+                    return;
+                }
                 let wrapper = e
                     .child_by_field_id(field::FUNCTION)
                     .filter(|f| f.kind_id() == kind::IDENTIFIER)

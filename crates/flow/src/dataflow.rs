@@ -617,6 +617,15 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
         }
         state.facts.insert(key.clone(), *truthy);
     }
+    // `IS_ERR(p)` settles a try result stored in `p` the other way round:
+    // an error pointer is a failed try.
+    if let TruthKey::Errno(v) = key {
+        return apply_edge(
+            state,
+            &EdgeCond::Settle(TruthKey::Var(v.clone()), !*truthy),
+            tracked,
+        );
+    }
     let (settled, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
         .into_iter()
         .partition(|p| p.tested_by(key));

@@ -149,6 +149,8 @@ pub struct ExitFact {
     pub returns_root: bool,
 }
 
+static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
+
 /// The exit facts of a solved function, one per lock whose state changes.
 pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact> {
     // Every (return, path) pair: a return reached with different path facts counts once per disjunct.
@@ -176,11 +178,20 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
     locks.dedup();
     let mut facts = Vec::new();
     for lock in locks {
-        // Paths where a pointer on the way to the lock is NULL have no such lock.
+        // Paths where a pointer on the way to the lock is NULL have no such
+        // lock; `return vma;` where the path knows `vma` holds an errno
+        // returns an errno.
         let paths: Vec<(Span, &ReturnValue, &State)> = returns
             .iter()
             .filter(|(_, _, s)| s.lock_exists(lock))
-            .copied()
+            .map(|&(span, value, state)| match value {
+                ReturnValue::Var(v)
+                    if state.facts.get(&TruthKey::Errno(v.clone())) == Some(&true) =>
+                {
+                    (span, &ERRNO_RETURN, state)
+                }
+                _ => (span, value, state),
+            })
             .collect();
         let levels: Vec<Level> = paths.iter().map(|(_, _, s)| s.level(lock)).collect();
         let pending = paths
@@ -207,15 +218,12 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                     }
                 })
         });
-        // `return ret;` where this path stored an errno in `ret`.
-        let errno_var = |value: &ReturnValue, state: &State| {
-            matches!(value, ReturnValue::Var(v)
-                if state.facts.get(&TruthKey::Errno(v.clone())) == Some(&true))
-        };
+        // Held on a path that returns an errno (`return -EBUSY;`, or
+        // `return ret;` after `ret = -EBUSY;`).
         let held_errno = paths
             .iter()
             .zip(&levels)
-            .any(|((_, v, st), l)| l.min > 0 && errno_var(v, st));
+            .any(|((_, v, _), l)| l.min > 0 && matches!(v, ReturnValue::Negative));
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
         let handed = lock
