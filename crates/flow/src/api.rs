@@ -153,6 +153,11 @@ pub struct FlowMacros {
     /// Tests that their argument is an error value (`IS_ERR(p)`).
     #[serde(default)]
     pub error_tests: Vec<String>,
+    /// Side-effect-free predicates whose result stays the same while their
+    /// arguments do (`folio_test_anon(folio)`): two tests of one call agree.
+    /// A trailing `*` matches any rest of the name.
+    #[serde(default)]
+    pub pure_predicates: Vec<String>,
     /// `guard(class)(lock…);` macros: held to the end of the enclosing block.
     #[serde(default)]
     pub guard: Vec<String>,
@@ -188,6 +193,7 @@ impl LockApiConfig {
         f.same_lock.extend(other.flow.same_lock);
         f.error_values.extend(other.flow.error_values);
         f.error_tests.extend(other.flow.error_tests);
+        f.pure_predicates.extend(other.flow.pure_predicates);
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
@@ -287,6 +293,7 @@ impl LockApiConfig {
             same_lock: set(&self.flow.same_lock),
             error_values: set(&self.flow.error_values),
             error_tests: set(&self.flow.error_tests),
+            pure_predicates: self.flow.pure_predicates.clone(),
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
@@ -304,6 +311,7 @@ pub struct LockApi {
     same_lock: std::collections::HashSet<String>,
     error_values: std::collections::HashSet<String>,
     error_tests: std::collections::HashSet<String>,
+    pure_predicates: Vec<String>,
     guard: std::collections::HashSet<String>,
     scoped_guard: std::collections::HashSet<String>,
     scoped_cond_guard: std::collections::HashSet<String>,
@@ -339,6 +347,15 @@ impl LockApi {
 
     pub fn is_error_test(&self, name: &str) -> bool {
         self.error_tests.contains(name)
+    }
+
+    pub fn is_pure_predicate(&self, name: &str) -> bool {
+        self.pure_predicates
+            .iter()
+            .any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == p,
+            })
     }
 
     pub fn is_guard(&self, name: &str) -> bool {

@@ -1486,6 +1486,7 @@ impl<'t> Lowerer<'t, '_> {
                     _ => {}
                 }
             }
+            kind::CALL_EXPRESSION if self.is_pure_call(e) => return self.opaque_cond(e, cur, t, f),
             kind::CALL_EXPRESSION => {
                 // `IS_ERR(vma)`: whether the variable holds an errno.
                 let tested = e
@@ -1614,13 +1615,15 @@ impl<'t> Lowerer<'t, '_> {
         if !matches!(
             e.kind_id(),
             kind::BINARY_EXPRESSION | kind::UNARY_EXPRESSION
-        ) {
+        ) && !self.is_pure_call(e)
+        {
             return None;
         }
         let mut pure = true;
         let mut vars = Vec::new();
         lockwarden_syntax::walk::preorder(e, |n| {
             match n.kind_id() {
+                kind::CALL_EXPRESSION if self.is_pure_call(n) => {}
                 kind::CALL_EXPRESSION
                 | kind::ASSIGNMENT_EXPRESSION
                 | kind::UPDATE_EXPRESSION
@@ -1677,6 +1680,14 @@ impl<'t> Lowerer<'t, '_> {
         };
         let text = text.chars().filter(|c| !c.is_whitespace()).collect();
         Some((TruthKey::Cond { text, vars }, negated))
+    }
+
+    /// A call to a predicate the rule file says is pure (`folio_test_anon(f)`).
+    fn is_pure_call(&self, e: Node<'_>) -> bool {
+        e.kind_id() == kind::CALL_EXPRESSION
+            && e.child_by_field_id(field::FUNCTION)
+                .filter(|f| f.kind_id() == kind::IDENTIFIER)
+                .is_some_and(|f| self.api.is_pure_predicate(self.text(f)))
     }
 
     /// The key a branch on `e` tests: a variable, or a field's lvalue path.
