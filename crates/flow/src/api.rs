@@ -158,6 +158,10 @@ pub struct FlowMacros {
     /// A trailing `*` matches any rest of the name.
     #[serde(default)]
     pub pure_predicates: Vec<String>,
+    /// Flags a return value carries to say a lock is held on return
+    /// (`VM_FAULT_LOCKED`): such a return is told apart from others.
+    #[serde(default)]
+    pub lock_status_flags: Vec<String>,
     /// `guard(class)(lock…);` macros: held to the end of the enclosing block.
     #[serde(default)]
     pub guard: Vec<String>,
@@ -194,6 +198,7 @@ impl LockApiConfig {
         f.error_values.extend(other.flow.error_values);
         f.error_tests.extend(other.flow.error_tests);
         f.pure_predicates.extend(other.flow.pure_predicates);
+        f.lock_status_flags.extend(other.flow.lock_status_flags);
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
@@ -294,6 +299,7 @@ impl LockApiConfig {
             error_values: set(&self.flow.error_values),
             error_tests: set(&self.flow.error_tests),
             pure_predicates: self.flow.pure_predicates.clone(),
+            lock_status_flags: set(&self.flow.lock_status_flags),
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
@@ -312,6 +318,7 @@ pub struct LockApi {
     error_values: std::collections::HashSet<String>,
     error_tests: std::collections::HashSet<String>,
     pure_predicates: Vec<String>,
+    lock_status_flags: std::collections::HashSet<String>,
     guard: std::collections::HashSet<String>,
     scoped_guard: std::collections::HashSet<String>,
     scoped_cond_guard: std::collections::HashSet<String>,
@@ -347,6 +354,10 @@ impl LockApi {
 
     pub fn is_error_test(&self, name: &str) -> bool {
         self.error_tests.contains(name)
+    }
+
+    pub fn is_lock_status_flag(&self, name: &str) -> bool {
+        self.lock_status_flags.contains(name)
     }
 
     pub fn is_pure_predicate(&self, name: &str) -> bool {

@@ -31,6 +31,8 @@ pub enum TruthKey {
     Cond { text: String, vars: Vec<String> },
     /// The variable holds a negated errno (`ret = -ENOENT`).
     Errno(String),
+    /// The variable carries a lock-status flag (`ret |= VM_FAULT_LOCKED`).
+    Status(String),
 }
 
 impl TruthKey {
@@ -40,7 +42,7 @@ impl TruthKey {
             (a, b) if a == b => true,
             (TruthKey::Var(v), TruthKey::Value(p)) => p.root_var() == Some(v.as_str()),
             (TruthKey::Var(v), TruthKey::Cond { vars, .. }) => vars.contains(v),
-            (TruthKey::Var(v), TruthKey::Errno(w)) => v == w,
+            (TruthKey::Var(v), TruthKey::Errno(w) | TruthKey::Status(w)) => v == w,
             (TruthKey::Value(p), TruthKey::Cond { vars, .. }) => {
                 p.root_var().is_some_and(|r| vars.iter().any(|v| v == r))
             }
@@ -82,6 +84,8 @@ pub enum ReturnValue {
     Var(String),
     /// The result of the call at this node (`return spin_trylock(l);`).
     Call(NodeId),
+    /// A value carrying a lock-status flag (`return ret | VM_FAULT_LOCKED;`).
+    Announced,
     Other,
 }
 
@@ -622,6 +626,15 @@ impl<'t> Lowerer<'t, '_> {
                         cur,
                     ));
                 }
+                if self.carries_status(value) {
+                    return Some(self.add(
+                        Op::Assign {
+                            key: TruthKey::Status(var),
+                            value: Some(true),
+                        },
+                        cur,
+                    ));
+                }
                 cur
             }
             None => cur,
@@ -912,8 +925,21 @@ impl<'t> Lowerer<'t, '_> {
         None
     }
 
+    /// Whether `e` mentions a lock-status flag (`ret | VM_FAULT_LOCKED`).
+    fn carries_status(&self, e: Node<'_>) -> bool {
+        let mut found = false;
+        lockwarden_syntax::walk::preorder(e, |n| {
+            found |= n.kind_id() == kind::IDENTIFIER && self.api.is_lock_status_flag(self.text(n));
+            !found
+        });
+        found
+    }
+
     fn return_value(&self, e: Node<'_>) -> ReturnValue {
         let text = self.text(e).trim();
+        if self.carries_status(e) {
+            return ReturnValue::Announced;
+        }
         match e.kind_id() {
             kind::NUMBER_LITERAL if text == "0" || text == "0UL" || text == "0L" => {
                 ReturnValue::Zero

@@ -456,7 +456,7 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
     // An errno stored in a variable decides what its return means.
     tracked.extend(
         uses.into_iter()
-            .filter(|(k, n)| *n >= 2 || matches!(k, TruthKey::Errno(_)))
+            .filter(|(k, n)| *n >= 2 || matches!(k, TruthKey::Errno(_) | TruthKey::Status(_)))
             .map(|(k, _)| k),
     );
     // Parameters: a summary may depend on their truth (`if (!p) return; unlock();`).

@@ -150,6 +150,7 @@ pub struct ExitFact {
 }
 
 static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
+static ANNOUNCED_RETURN: ReturnValue = ReturnValue::Announced;
 
 /// The exit facts of a solved function, one per lock whose state changes.
 pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact> {
@@ -189,6 +190,11 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                     if state.facts.get(&TruthKey::Errno(v.clone())) == Some(&true) =>
                 {
                     (span, &ERRNO_RETURN, state)
+                }
+                ReturnValue::Var(v)
+                    if state.facts.get(&TruthKey::Status(v.clone())) == Some(&true) =>
+                {
+                    (span, &ANNOUNCED_RETURN, state)
                 }
                 _ => (span, value, state),
             })
@@ -309,6 +315,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         let same = |a: &ReturnValue, b: &ReturnValue| match (a, b) {
             (ReturnValue::Var(x), ReturnValue::Var(y)) => x == y,
             (ReturnValue::Void, ReturnValue::Void)
+            | (ReturnValue::Announced, ReturnValue::Announced)
             | (ReturnValue::Zero, ReturnValue::Zero)
             | (ReturnValue::Negative, ReturnValue::Negative)
             | (ReturnValue::Positive, ReturnValue::Positive) => true,
