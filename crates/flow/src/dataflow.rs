@@ -714,6 +714,38 @@ fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
     matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
 }
 
+/// A locked object stored where the caller sees it (`*foliop = folio`,
+/// `args->lock = lock`): the lock travels under that name, `**foliop`,
+/// `*args->lock`.
+///
+/// Only a local's object moves: a parameter's object keeps its name, which
+/// the function and its caller go on using (`subscription->mm = mm`).
+fn hand_over(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
+    if object
+        .root_var()
+        .is_some_and(|r| cfg.params.iter().any(|p| p == r))
+    {
+        return;
+    }
+    let moved: Vec<Path> = state
+        .locks
+        .iter()
+        .filter(|(path, level)| {
+            path.root == object.root && path.steps.starts_with(&object.steps) && level.max > 0
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    for path in moved {
+        if let Some(level) = state.locks.remove(&path) {
+            let mut renamed = target.clone().push(crate::path::Step::Deref);
+            renamed
+                .steps
+                .extend_from_slice(&path.steps[object.steps.len()..]);
+            state.locks.insert(renamed, level);
+        }
+    }
+}
+
 /// Lock kinds a call in the function may drop and retake out of sight:
 /// `may-release` API calls, and callees whose summaries say so.
 fn may_drop_kinds(cfg: &Cfg, summaries: &dyn Summaries) -> Vec<String> {
@@ -826,6 +858,19 @@ pub fn transfer(
             } else if let Some(summary) = call.callee.as_deref().and_then(|c| summaries.summary(c))
             {
                 let via = call.callee.as_deref();
+                // A setter storing our pointer where our caller sees it.
+                for (target, src) in &summary.stores {
+                    let target = target.substitute(&call.args, call.result_lvalue.as_ref());
+                    let object = call.args.get(*src).and_then(|a| a.pointee.clone());
+                    if let (Some(target), Some(object)) = (target, object) {
+                        if target
+                            .root_var()
+                            .is_some_and(|r| cfg.params.iter().any(|p| p == r))
+                        {
+                            hand_over(state, cfg, &target, &object);
+                        }
+                    }
+                }
                 for effect in &summary.effects {
                     let Some(lock) = effect
                         .lock
@@ -969,10 +1014,7 @@ pub fn transfer(
                 .root_var()
                 .is_some_and(|r| cfg.params.iter().any(|p| p == r));
             if through_param {
-                state.locks.retain(|path, level| {
-                    let inside = path.root == object.root && path.steps.starts_with(&object.steps);
-                    !inside || level.max <= 0
-                });
+                hand_over(state, cfg, target, object);
             }
         }
         Op::Nop | Op::Return { .. } | Op::Write { .. } => {}

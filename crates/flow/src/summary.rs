@@ -99,6 +99,9 @@ pub struct Summary {
     /// Lock kinds the function may drop and retake out of sight (a
     /// `may-release` call in it or in a callee).
     pub may_drop: Vec<String>,
+    /// Pointer parameters stored where the caller can reach them
+    /// (`args->lock = lock` in a setter): the pointee's lock moves there.
+    pub stores: Vec<(LockRef, usize)>,
 }
 
 /// How a lock stands across a function's returns.
@@ -520,9 +523,34 @@ pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg, may_drop: &[S
             });
         }
     }
+    // `args->lock = lock;` with both parameters.
+    let stores = cfg
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Write {
+                target,
+                stored: Some(object),
+                ..
+            } => {
+                let src = object.root_var()?;
+                let src = params.iter().position(|p| p == src)?;
+                if object.steps != [Step::Deref]
+                    || !target
+                        .root_var()
+                        .is_some_and(|r| params.iter().any(|p| p == r))
+                {
+                    return None;
+                }
+                Some((LockRef::from_path(target, params, cfg, false)?, src))
+            }
+            _ => None,
+        })
+        .collect();
     Summary {
         effects,
         may_drop: may_drop.to_vec(),
+        stores,
     }
 }
 
