@@ -152,6 +152,12 @@ pub enum Op {
         /// The truth of the value when it is a constant (`p = NULL`).
         value: Option<bool>,
     },
+    /// A variable assigned a named constant or number (`ttu = TTU_RMAP_LOCKED`),
+    /// after its [`Op::Assign`]: conditions comparing it with constants learn.
+    AssignConst {
+        var: String,
+        constant: String,
+    },
     /// A field or variable written (`page->private = x`).
     Write {
         target: Path,
@@ -185,6 +191,70 @@ pub struct Cfg {
     /// whether that callback came from a parameter: what it does to their
     /// locks is not known (`->read_folio` unlocks the folio it is given).
     pub handed_to_callbacks: Vec<(String, bool)>,
+    /// Conditions comparing a variable with a constant (`result ==
+    /// SCAN_SUCCEED`, `ttu & TTU_RMAP_LOCKED`), by variable.
+    pub constant_conds: HashMap<String, Vec<ConstantCond>>,
+}
+
+/// A condition on a variable and a constant.
+#[derive(Clone, Debug)]
+pub struct ConstantCond {
+    pub key: TruthKey,
+    pub constant: String,
+    /// `var & CONSTANT` rather than `var == CONSTANT`.
+    pub bit_test: bool,
+}
+
+impl ConstantCond {
+    /// The condition's truth once the variable holds `value`, if known.
+    pub fn truth_with(&self, value: &str) -> Option<bool> {
+        if value == self.constant {
+            return Some(true);
+        }
+        if !self.bit_test || value == "0" {
+            return Some(false);
+        }
+        None
+    }
+}
+
+/// A named constant (`SCAN_FAIL`) or a number.
+pub fn is_constant_text(text: &str) -> bool {
+    let first = text.chars().next();
+    first.is_some_and(|c| c.is_ascii_digit())
+        || (first.is_some_and(|c| c.is_ascii_uppercase())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+}
+
+/// Conditions of `cfg` of the form `v == C` or `v & C`.
+fn constant_conds(cfg: &Cfg) -> HashMap<String, Vec<ConstantCond>> {
+    let mut out: HashMap<String, Vec<ConstantCond>> = HashMap::new();
+    let mut seen: HashSet<&TruthKey> = HashSet::new();
+    for edge in cfg.succs.iter().flatten() {
+        let EdgeCond::Truth(key @ TruthKey::Cond { text, vars }, _) = &edge.cond else {
+            continue;
+        };
+        if !seen.insert(key) {
+            continue;
+        }
+        let (parts, bit_test) = match (text.split_once("=="), text.split_once('&')) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) if !text.contains("&&") => (p, true),
+            _ => continue,
+        };
+        for (var, constant) in [(parts.0, parts.1), (parts.1, parts.0)] {
+            if vars.iter().any(|v| v == var) && is_constant_text(constant) {
+                out.entry(var.to_owned()).or_default().push(ConstantCond {
+                    key: key.clone(),
+                    constant: constant.to_owned(),
+                    bit_test,
+                });
+            }
+        }
+    }
+    out
 }
 
 impl Cfg {
@@ -277,6 +347,7 @@ pub fn lower(
             incomplete: false,
             locals: HashSet::new(),
             handed_to_callbacks: Vec::new(),
+            constant_conds: HashMap::new(),
             params: params.to_vec(),
             local_types: HashMap::new(),
         },
@@ -300,6 +371,7 @@ pub fn lower(
         );
         l.link(ret, 1, EdgeCond::Always);
     }
+    l.cfg.constant_conds = constant_conds(&l.cfg);
     l.cfg
 }
 
@@ -634,6 +706,11 @@ impl<'t> Lowerer<'t, '_> {
                         },
                         cur,
                     ));
+                }
+                let text = self.text(strip(value));
+                if is_constant_text(text) {
+                    let constant = text.to_owned();
+                    return Some(self.add(Op::AssignConst { var, constant }, cur));
                 }
                 cur
             }

@@ -450,6 +450,14 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
                 }
             }
             Op::GuardAcquire { lock, .. } => note_lock(lock, &mut tracked),
+            // A variable given constants: its comparisons with constants matter.
+            Op::AssignConst { var, .. } => tracked.extend(
+                cfg.constant_conds
+                    .get(var)
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c.key.clone()),
+            ),
             _ => {}
         }
     }
@@ -1015,6 +1023,13 @@ pub fn transfer(
                 .is_some_and(|r| cfg.params.iter().any(|p| p == r));
             if through_param {
                 hand_over(state, cfg, target, object);
+            }
+        }
+        Op::AssignConst { var, constant } => {
+            for cond in cfg.constant_conds.get(var).into_iter().flatten() {
+                if let Some(truth) = cond.truth_with(constant) {
+                    state.facts.insert(cond.key.clone(), truth);
+                }
             }
         }
         Op::Nop | Op::Return { .. } | Op::Write { .. } => {}
