@@ -534,7 +534,13 @@ fn analyze_function(
         .collect();
     let solution = solve(&f.cfg, &entry_held, &view);
     let exit_facts = exits(&f.cfg, &solution, &f.params);
-    let summary = summarize(&exit_facts, &f.params, &f.cfg, &solution.may_drop);
+    let summary = summarize(
+        &exit_facts,
+        &f.params,
+        &f.cfg,
+        &solution.may_drop,
+        &solution.callback_fields,
+    );
     let (held, dropped) = held_at_accesses(&f.cfg, &solution);
     FunctionResult {
         held,

@@ -323,6 +323,8 @@ pub struct Solution {
     pub observations: Vec<Observation>,
     /// Lock kinds calls in the function may drop out of sight.
     pub may_drop: Vec<String>,
+    /// Lock fields callbacks run by calls here may release.
+    pub callback_fields: Vec<String>,
 }
 
 /// How a function sees its callees' summaries.
@@ -340,6 +342,17 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
     }
     let tracked = tracked_keys(cfg);
     let may_drop = may_drop_kinds(cfg, summaries);
+    let mut callback_fields: Vec<String> = cfg
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Call(call) => Some(callback_fields_of(cfg, call, summaries)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    callback_fields.sort();
+    callback_fields.dedup();
     let n = cfg.ops.len();
     let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
     states[cfg.entry as usize].add(entry);
@@ -391,6 +404,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         incomplete,
         observations,
         may_drop,
+        callback_fields,
     }
 }
 
@@ -754,6 +768,42 @@ fn hand_over(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
     }
 }
 
+/// Fields of locks that callbacks may release during `call`: those of a
+/// function passed as an argument (`kref_put(&z->ref, release_locked)`),
+/// and those the callee's own summary says its callbacks release.
+fn callback_fields_of(
+    cfg: &Cfg,
+    call: &crate::cfg::Call,
+    summaries: &dyn Summaries,
+) -> Vec<String> {
+    let mut fields: Vec<String> = call
+        .callee
+        .as_deref()
+        .and_then(|c| summaries.summary(c))
+        .map(|s| s.callback_fields.clone())
+        .unwrap_or_default();
+    for arg in &call.args {
+        let Some(name) = arg
+            .lvalue
+            .as_ref()
+            .filter(|p| p.steps.is_empty())
+            .and_then(Path::root_var)
+        else {
+            continue;
+        };
+        if cfg.locals.contains(name) || cfg.params.iter().any(|p| p == name) {
+            continue;
+        }
+        if let Some(callback) = summaries.summary(name) {
+            fields.extend(callback.released_fields.iter().cloned());
+            fields.extend(callback.callback_fields.iter().cloned());
+        }
+    }
+    fields.sort();
+    fields.dedup();
+    fields
+}
+
 /// Lock kinds a call in the function may drop and retake out of sight:
 /// `may-release` API calls, and callees whose summaries say so.
 fn may_drop_kinds(cfg: &Cfg, summaries: &dyn Summaries) -> Vec<String> {
@@ -807,6 +857,18 @@ pub fn transfer(
             let mut produced_pending = false;
             if let (None, Some(path)) = (&call.result_var, &call.result_lvalue) {
                 state.kill(&TruthKey::Value(path.clone()));
+            }
+            // Callbacks run by this call may release held locks with these fields.
+            let fields = callback_fields_of(cfg, call, summaries);
+            if !fields.is_empty() {
+                for (path, level) in state.locks.iter_mut() {
+                    let released = matches!(path.steps.last(),
+                        Some(crate::path::Step::Field(f)) if fields.contains(f));
+                    if released && level.max > 0 {
+                        level.unknown = true;
+                        level.min = clamp(level.min - 1);
+                    }
+                }
             }
             if let Some((api, lock)) = &call.api {
                 // The named lock the call also takes or drops (`RCU` for the

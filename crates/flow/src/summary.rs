@@ -102,6 +102,13 @@ pub struct Summary {
     /// Pointer parameters stored where the caller can reach them
     /// (`args->lock = lock` in a setter): the pointee's lock moves there.
     pub stores: Vec<(LockRef, usize)>,
+    /// Fields of the locks the function releases, whatever their root: a
+    /// function passed as a callback (`kref_put(&z->ref, release_locked)`)
+    /// may release such a lock of its caller's.
+    pub released_fields: Vec<String>,
+    /// Fields that callbacks this function passes on (itself or in its
+    /// callees) may release: held locks with them are unknown after a call.
+    pub callback_fields: Vec<String>,
 }
 
 /// How a lock stands across a function's returns.
@@ -488,7 +495,13 @@ fn conditional_by_value(
 }
 
 /// The summary of a function from its exit facts.
-pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg, may_drop: &[String]) -> Summary {
+pub fn summarize(
+    facts: &[ExitFact],
+    params: &[String],
+    cfg: &Cfg,
+    may_drop: &[String],
+    callback_fields: &[String],
+) -> Summary {
     let mut effects = Vec::new();
     for fact in facts {
         let Some(lock) = LockRef::from_path(&fact.lock, params, cfg, fact.returns_root) else {
@@ -547,10 +560,22 @@ pub fn summarize(facts: &[ExitFact], params: &[String], cfg: &Cfg, may_drop: &[S
             _ => None,
         })
         .collect();
+    let mut released_fields: Vec<String> = facts
+        .iter()
+        .filter(|f| f.released_at.is_some())
+        .filter_map(|f| match f.lock.steps.last() {
+            Some(Step::Field(name)) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    released_fields.sort();
+    released_fields.dedup();
     Summary {
         effects,
         may_drop: may_drop.to_vec(),
         stores,
+        released_fields,
+        callback_fields: callback_fields.to_vec(),
     }
 }
 
