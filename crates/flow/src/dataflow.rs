@@ -946,6 +946,22 @@ pub fn transfer(
                         .lock
                         .substitute(&call.args, call.result_lvalue.as_ref())
                     else {
+                        // A lock returned and dropped on the floor
+                        // (`lock_cluster_or_swap_info(si, off);` relocking
+                        // what the caller still names `ci`): a held lock
+                        // with that field may be taken again.
+                        if effect.lock.root == crate::summary::RefRoot::Return {
+                            if let Some(crate::path::Step::Field(field)) = effect.lock.steps.last()
+                            {
+                                for (path, level) in state.locks.iter_mut() {
+                                    if matches!(path.steps.last(), Some(crate::path::Step::Field(f)) if f == field)
+                                    {
+                                        level.unknown = true;
+                                        level.max = clamp(level.max + 1);
+                                    }
+                                }
+                            }
+                        }
                         continue;
                     };
                     // An effect conditional on an argument: applied when the
