@@ -141,6 +141,11 @@ fn lower_file(
         return (unit, Vec::new());
     };
     let outline = Outline::of(&parsed);
+    let enumerators: HashMap<&str, bool> = outline
+        .enumerators
+        .iter()
+        .map(|(name, zero)| (name.as_str(), *zero))
+        .collect();
     let root = parsed.tree.root_node();
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
     for proto in &outline.prototypes {
@@ -159,7 +164,7 @@ fn lower_file(
             let body =
                 root.descendant_for_byte_range(def.body.start as usize, def.body.end as usize)?;
             let params: Vec<String> = def.params.iter().map(|p| p.name.clone()).collect();
-            let mut cfg = lower(&parsed, api, macros, body, &params);
+            let mut cfg = lower(&parsed, api, macros, body, &params, &enumerators);
             // Only a pointer parameter hands its caller's object to a callback.
             cfg.handed_to_callbacks.retain(|(var, _)| {
                 def.params

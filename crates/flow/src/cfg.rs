@@ -323,6 +323,7 @@ pub fn lower(
     macros: &CompiledMacros,
     body: Node<'_>,
     params: &[String],
+    enumerators: &HashMap<&str, bool>,
 ) -> Cfg {
     let resolver = PathResolver::new(file, api, body, params);
     let mut labels_at: HashMap<String, u32> = HashMap::new();
@@ -358,6 +359,7 @@ pub fn lower(
         labels_at,
         depth: 0,
         result_path: None,
+        enumerators,
     };
     let end = l.block(body, Some(0));
     if end.is_some() {
@@ -389,6 +391,8 @@ struct Lowerer<'t, 'f> {
     depth: usize,
     /// The lvalue the next call's result is stored in, when not a plain variable.
     result_path: Option<Path>,
+    /// Enumerators of the file, with whether they are zero (`MC_TARGET_NONE`).
+    enumerators: &'f HashMap<&'f str, bool>,
 }
 
 type Cur = Option<NodeId>;
@@ -1026,7 +1030,7 @@ impl<'t> Lowerer<'t, '_> {
             kind::NULL | kind::FALSE => ReturnValue::Zero,
             kind::TRUE => ReturnValue::Positive,
             kind::UNARY_EXPRESSION if text.starts_with('-') => ReturnValue::Negative,
-            kind::IDENTIFIER if text == "NULL" || text == "false" => ReturnValue::Zero,
+            kind::IDENTIFIER if self.is_zero(e) => ReturnValue::Zero,
             kind::IDENTIFIER if text == "true" => ReturnValue::Positive,
             kind::IDENTIFIER => ReturnValue::Var(text.to_owned()),
             _ => ReturnValue::Other,
@@ -1815,6 +1819,7 @@ impl<'t> Lowerer<'t, '_> {
             kind::NUMBER_LITERAL => Some(!self.is_zero(e)),
             _ if self.is_zero(e) => Some(false),
             kind::IDENTIFIER if self.text(e) == "true" => Some(true),
+            kind::IDENTIFIER if self.enumerators.get(self.text(e)) == Some(&false) => Some(true),
             // `-EINTR`, `-1`: a negated errno or number is nonzero.
             kind::UNARY_EXPRESSION if self.is_errno(e) => Some(true),
             _ => None,
@@ -1848,7 +1853,10 @@ impl<'t> Lowerer<'t, '_> {
         match e.kind_id() {
             kind::NUMBER_LITERAL => matches!(self.text(e), "0" | "0UL" | "0L" | "0U"),
             kind::NULL | kind::FALSE => true,
-            kind::IDENTIFIER => matches!(self.text(e), "NULL" | "false"),
+            kind::IDENTIFIER => {
+                matches!(self.text(e), "NULL" | "false")
+                    || self.enumerators.get(self.text(e)) == Some(&true)
+            }
             _ => false,
         }
     }

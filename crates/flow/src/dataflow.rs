@@ -44,6 +44,9 @@ pub struct Level {
     /// A callee changed it in a way its summary cannot say (held on some of
     /// its returns only): what this function does with it is not judged.
     pub unknown: bool,
+    /// Stored where the caller sees it (`*foliop = folio`): the caller's
+    /// business from here.
+    pub handed_over: bool,
     pub acquired_at: Option<Span>,
     pub released_at: Option<Span>,
 }
@@ -57,6 +60,7 @@ impl Level {
             asserted: false,
             recursive: false,
             unknown: false,
+            handed_over: false,
             acquired_at: None,
             released_at: None,
         }
@@ -95,6 +99,7 @@ impl Level {
             asserted: self.asserted || other.asserted,
             recursive: self.recursive || other.recursive,
             unknown: self.unknown || other.unknown,
+            handed_over: self.handed_over || other.handed_over,
             acquired_at: self.acquired_at.or(other.acquired_at),
             released_at: self.released_at.or(other.released_at),
         }
@@ -758,7 +763,8 @@ fn hand_over(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
         .map(|(path, _)| path.clone())
         .collect();
     for path in moved {
-        if let Some(level) = state.locks.remove(&path) {
+        if let Some(mut level) = state.locks.remove(&path) {
+            level.handed_over = true;
             let mut renamed = target.clone().push(crate::path::Step::Deref);
             renamed
                 .steps

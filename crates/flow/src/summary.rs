@@ -157,6 +157,8 @@ pub struct ExitFact {
     /// Every return returns the lock's root variable (`return obj;` after
     /// locking `obj->lock`): the caller receives the locked object.
     pub returns_root: bool,
+    /// Stored where the caller sees it on some path (`target->page = page`).
+    pub handed_over: bool,
 }
 
 static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
@@ -353,6 +355,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             recursive: levels.iter().any(|l| l.recursive),
             only_released: levels.iter().all(|l| l.max <= 0),
             returns_root,
+            handed_over: levels.iter().any(|l| l.handed_over),
         });
     }
     // An object of the caller's handed to a callback the caller chose
@@ -376,6 +379,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             only_released: false,
             indistinguishable: false,
             returns_root: false,
+            handed_over: false,
         });
     }
     facts

@@ -106,6 +106,9 @@ pub struct Outline {
     /// Brace blocks at file scope that tree-sitter could not attach to a
     /// function definition: function bodies lost to a parse error.
     pub stray_bodies: Vec<Span>,
+    /// Enumerators, with whether their value is zero (the first one
+    /// without a value, or one set to `0`).
+    pub enumerators: Vec<(String, bool)>,
 }
 
 impl Outline {
@@ -185,6 +188,24 @@ fn visit(file: &ParsedFile, node: Node<'_>, out: &mut Outline) -> bool {
                 }
             }
             true
+        }
+        kind::ENUMERATOR_LIST => {
+            let mut cursor = node.walk();
+            let enumerators: Vec<Node<'_>> = node
+                .named_children(&mut cursor)
+                .filter(|e| e.kind_id() == kind::ENUMERATOR)
+                .collect();
+            for (i, e) in enumerators.into_iter().enumerate() {
+                let zero = match e.child_by_field_id(field::VALUE) {
+                    Some(v) => v.kind_id() == kind::NUMBER_LITERAL && file.node_text(v) == "0",
+                    None => i == 0,
+                };
+                if let Some(name) = e.child_by_field_id(field::NAME) {
+                    out.enumerators
+                        .push((file.node_text(name).to_owned(), zero));
+                }
+            }
+            false
         }
         kind::PREPROC_INCLUDE => {
             if let Some(path) = node.child_by_field_id(field::PATH) {
