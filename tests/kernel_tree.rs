@@ -233,3 +233,51 @@ fn whole_tree_function_bodies_parse_cleanly() {
     );
     assert_eq!(stats["failed_files"], 0);
 }
+
+/// The `lock/*` findings over mm/ are exactly the triaged ones in
+/// `tests/data/mm-lock-findings.tsv`: a new finding (or a lost one) shows
+/// here and gets triaged before the list is updated.
+#[test]
+fn mm_lock_findings_are_the_triaged_ones() {
+    let tree = kernel_tree();
+    let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+        .args(["check", "--only", "lock/*", "--format", "json", "--root"])
+        .arg(&tree)
+        .arg(tree.join("mm"))
+        .output()
+        .expect("run lockwarden");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let mut found: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}\t{}\t{}",
+                f["rule"].as_str().unwrap(),
+                f["file"].as_str().unwrap(),
+                f["function"].as_str().unwrap()
+            )
+        })
+        .collect();
+    found.sort();
+    let triaged = include_str!("data/mm-lock-findings.tsv");
+    let mut expected: Vec<String> = triaged
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.splitn(4, '\t').take(3).collect::<Vec<_>>().join("\t"))
+        .collect();
+    expected.sort();
+    let new: Vec<&String> = found.iter().filter(|f| !expected.contains(f)).collect();
+    let gone: Vec<&String> = expected.iter().filter(|e| !found.contains(e)).collect();
+    assert!(
+        new.is_empty() && gone.is_empty(),
+        "mm/ lock findings changed\nnew (triage and add them):\n{new:#?}\ngone:\n{gone:#?}"
+    );
+}
