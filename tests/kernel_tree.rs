@@ -71,15 +71,12 @@ const BALLOON_FILES: &[&str] = &[
     "arch/powerpc/platforms/pseries/cmm.c",
 ];
 
-/// `check --only balloon/* --format json` over `files` under `root`.
-fn balloon_findings(
-    root: &std::path::Path,
-    files: &[&str],
-) -> Vec<(String, u64, String, serde_json::Value)> {
+/// The JSON report of `check --only RULES` over `paths` (relative to `root`).
+fn check_json(root: &std::path::Path, rules: &str, paths: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-        .args(["check", "--only", "balloon/*", "--format", "json", "--root"])
+        .args(["check", "--only", rules, "--format", "json", "--root"])
         .arg(root)
-        .args(files.iter().map(|f| root.join(f)))
+        .args(paths.iter().map(|f| root.join(f)))
         .output()
         .expect("run lockwarden");
     assert!(
@@ -88,7 +85,15 @@ fn balloon_findings(
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+/// `check --only balloon/* --format json` over `files` under `root`.
+fn balloon_findings(
+    root: &std::path::Path,
+    files: &[&str],
+) -> Vec<(String, u64, String, serde_json::Value)> {
+    let report = check_json(root, "balloon/*", files);
     let mut found: Vec<_> = report["findings"]
         .as_array()
         .unwrap()
@@ -239,20 +244,7 @@ fn whole_tree_function_bodies_parse_cleanly() {
 /// here and gets triaged before the list is updated.
 #[test]
 fn mm_lock_findings_are_the_triaged_ones() {
-    let tree = kernel_tree();
-    let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-        .args(["check", "--only", "lock/*", "--format", "json", "--root"])
-        .arg(&tree)
-        .arg(tree.join("mm"))
-        .output()
-        .expect("run lockwarden");
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "exit {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let report = check_json(&kernel_tree(), "lock/*", &["mm"]);
     let mut found: Vec<String> = report["findings"]
         .as_array()
         .unwrap()
