@@ -440,7 +440,10 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
     for (node, op) in cfg.ops.iter().enumerate() {
         for edge in &cfg.succs[node] {
             if let EdgeCond::Truth(
-                key @ (TruthKey::Var(_) | TruthKey::Value(_) | TruthKey::Cond { .. }),
+                key @ (TruthKey::Var(_)
+                | TruthKey::Value(_)
+                | TruthKey::Cond { .. }
+                | TruthKey::Errno(_)),
                 true,
             ) = &edge.cond
             {
