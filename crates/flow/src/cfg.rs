@@ -194,6 +194,9 @@ pub struct Cfg {
     /// Conditions comparing a variable with a constant (`result ==
     /// SCAN_SUCCEED`, `ttu & TTU_RMAP_LOCKED`), by variable.
     pub constant_conds: HashMap<String, Vec<ConstantCond>>,
+    /// What a returned variable designates when it aliases an expression
+    /// (`ctx` for `event->ctx`): its locks are the caller's result's.
+    pub returned_paths: HashMap<String, Path>,
 }
 
 /// A condition on a variable and a constant.
@@ -349,6 +352,7 @@ pub fn lower(
             locals: HashSet::new(),
             handed_to_callbacks: Vec::new(),
             constant_conds: HashMap::new(),
+            returned_paths: HashMap::new(),
             params: params.to_vec(),
             local_types: HashMap::new(),
         },
@@ -990,6 +994,11 @@ impl<'t> Lowerer<'t, '_> {
                     }
                 } else {
                     let value = self.return_value(stripped);
+                    if let ReturnValue::Var(v) = &value {
+                        if let Some(path) = self.paths.lvalue(stripped) {
+                            self.cfg.returned_paths.insert(v.clone(), path);
+                        }
+                    }
                     (self.expr(e, cur), value)
                 }
             }

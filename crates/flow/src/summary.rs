@@ -159,6 +159,8 @@ pub struct ExitFact {
     pub returns_root: bool,
     /// Stored where the caller sees it on some path (`target->page = page`).
     pub handed_over: bool,
+    /// With `returns_root`: the leading steps of `lock` the returned object covers.
+    pub root_steps: usize,
 }
 
 static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
@@ -285,16 +287,34 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         } else {
             ExitKind::Inconsistent
         };
-        let root_var = lock.root_var();
-        let returns_root = root_var.is_some_and(|r| {
-            let mut held = paths
-                .iter()
-                .zip(&levels)
-                .filter(|(_, l)| l.max > 0)
-                .peekable();
-            held.peek().is_some()
-                && held.all(|((_, value, _), _)| matches!(value, ReturnValue::Var(v) if v == r))
-        });
+        // Every held return returns the lock's object, or what contains it
+        // (`return ctx;` holding `ctx->mutex`, `ctx` standing for `event->ctx`):
+        // how many leading steps of the lock's path that object covers.
+        let returned_object = |value: &ReturnValue| match value {
+            ReturnValue::Var(v) => {
+                let object = cfg
+                    .returned_paths
+                    .get(v)
+                    .cloned()
+                    .unwrap_or_else(|| Path::var(v));
+                (object.root == lock.root && lock.steps.starts_with(&object.steps))
+                    .then_some(object.steps.len())
+            }
+            _ => None,
+        };
+        let mut held_returns = paths
+            .iter()
+            .zip(&levels)
+            .filter(|(_, l)| l.max > 0)
+            .map(|((_, value, _), _)| returned_object(value));
+        let first_return = held_returns.next().flatten();
+        let returns_root =
+            first_return.is_some() && held_returns.all(|object| object == first_return);
+        let root_steps = if returns_root {
+            first_return.unwrap_or(0)
+        } else {
+            0
+        };
         let mut held_at: Vec<Span> = paths
             .iter()
             .zip(&levels)
@@ -356,6 +376,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             only_released: levels.iter().all(|l| l.max <= 0),
             returns_root,
             handed_over: levels.iter().any(|l| l.handed_over),
+            root_steps,
         });
     }
     // An object of the caller's handed to a callback the caller chose
@@ -380,6 +401,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             indistinguishable: false,
             returns_root: false,
             handed_over: false,
+            root_steps: 0,
         });
     }
     facts
@@ -508,9 +530,12 @@ pub fn summarize(
 ) -> Summary {
     let mut effects = Vec::new();
     for fact in facts {
-        let Some(lock) = LockRef::from_path(&fact.lock, params, cfg, fact.returns_root) else {
+        let Some(mut lock) = LockRef::from_path(&fact.lock, params, cfg, fact.returns_root) else {
             continue;
         };
+        if fact.returns_root {
+            lock.steps.drain(..fact.root_steps.min(lock.steps.len()));
+        }
         let changes: Vec<(Change, Option<(usize, bool)>)> = match fact.kind {
             ExitKind::Consistent(d) => change_of(d).map(|c| (c, None)).into_iter().collect(),
             ExitKind::Conditional(success) => vec![(Change::TryAcquire(success), None)],
