@@ -198,7 +198,7 @@ fn lower_file(
         path,
         functions_counted: outline.function_count(),
         functions_with_errors: outline.functions_with_errors(),
-        references: references(&parsed),
+        references: references(&parsed, api),
         prototype_annotations,
         failed: false,
         records: outline
@@ -239,7 +239,7 @@ fn annotations(file: &ParsedFile, facts: &[Fact]) -> Vec<Annotation> {
 }
 
 /// Counts identifier uses that are not direct calls or declarations.
-fn references(file: &ParsedFile) -> HashMap<String, u32> {
+fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
     let mut refs: HashMap<String, u32> = HashMap::new();
     lockwarden_syntax::walk::preorder(file.tree.root_node(), |node| {
         if node.kind_id() != kind::IDENTIFIER {
@@ -250,6 +250,21 @@ fn references(file: &ParsedFile) -> HashMap<String, u32> {
         };
         let is_call = parent.kind_id() == kind::CALL_EXPRESSION
             && parent.child_by_field_id(field::FUNCTION) == Some(node);
+        // `guard(perf_ctx_lock)(…)` names a guard class, not the function.
+        let is_guard_class = parent.kind_id() == kind::ARGUMENT_LIST
+            && parent.named_child(0) == Some(node)
+            && parent
+                .parent()
+                .and_then(|call| call.child_by_field_id(field::FUNCTION))
+                .is_some_and(|f| {
+                    let name = file.node_text(f);
+                    api.is_guard(name)
+                        || api.is_scoped_guard(name)
+                        || api.is_scoped_cond_guard(name)
+                });
+        if is_guard_class {
+            return false;
+        }
         let is_declared = matches!(
             parent.kind_id(),
             kind::FUNCTION_DECLARATOR
