@@ -86,6 +86,8 @@ pub enum ReturnValue {
     Call(NodeId),
     /// A value carrying a lock-status flag (`return ret | VM_FAULT_LOCKED;`).
     Announced,
+    /// The address of an object (`return &hash[idx];`), by its text.
+    Address(String),
     Other,
 }
 
@@ -195,7 +197,9 @@ pub struct Cfg {
     /// SCAN_SUCCEED`, `ttu & TTU_RMAP_LOCKED`), by variable.
     pub constant_conds: HashMap<String, Vec<ConstantCond>>,
     /// What a returned variable designates when it aliases an expression
-    /// (`ctx` for `event->ctx`): its locks are the caller's result's.
+    /// (`ctx` for `event->ctx`): its locks are the caller's result's. For a
+    /// returned address (`return &hash[idx];`), keyed by its text, the
+    /// object whose address it is.
     pub returned_paths: HashMap<String, Path>,
 }
 
@@ -992,6 +996,22 @@ impl<'t> Lowerer<'t, '_> {
                         }
                         None => (cur, ReturnValue::Other),
                     }
+                } else if stripped.kind_id() == kind::POINTER_EXPRESSION
+                    && self.operator(stripped) == "&"
+                {
+                    // `return &hash[idx];`: the caller's result points to it.
+                    let object = stripped
+                        .child_by_field_id(field::ARGUMENT)
+                        .and_then(|a| self.paths.lvalue(a));
+                    let value = match object {
+                        Some(object) => {
+                            let key = self.text(stripped).to_owned();
+                            self.cfg.returned_paths.insert(key.clone(), object);
+                            ReturnValue::Address(key)
+                        }
+                        None => ReturnValue::Other,
+                    };
+                    (self.expr(e, cur), value)
                 } else {
                     let value = self.return_value(stripped);
                     if let ReturnValue::Var(v) = &value {

@@ -161,6 +161,8 @@ pub struct ExitFact {
     pub handed_over: bool,
     /// With `returns_root`: the leading steps of `lock` the returned object covers.
     pub root_steps: usize,
+    /// With `returns_root`: what is returned is the object's address.
+    pub returns_address: bool,
 }
 
 static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
@@ -290,17 +292,22 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         // Every held return returns the lock's object, or what contains it
         // (`return ctx;` holding `ctx->mutex`, `ctx` standing for `event->ctx`):
         // how many leading steps of the lock's path that object covers.
-        let returned_object = |value: &ReturnValue| match value {
-            ReturnValue::Var(v) => {
-                let object = cfg
-                    .returned_paths
-                    .get(v)
-                    .cloned()
-                    .unwrap_or_else(|| Path::var(v));
-                (object.root == lock.root && lock.steps.starts_with(&object.steps))
-                    .then_some(object.steps.len())
-            }
-            _ => None,
+        // For a returned address the caller's result points to the object:
+        // the lock's path gains a dereference (`*ret`) in the summary.
+        let returned_object = |value: &ReturnValue| {
+            let (object, address) = match value {
+                ReturnValue::Var(v) => (
+                    cfg.returned_paths
+                        .get(v)
+                        .cloned()
+                        .unwrap_or_else(|| Path::var(v)),
+                    false,
+                ),
+                ReturnValue::Address(text) => (cfg.returned_paths.get(text)?.clone(), true),
+                _ => return None,
+            };
+            (object.root == lock.root && lock.steps.starts_with(&object.steps))
+                .then_some((object.steps.len(), address))
         };
         let mut held_returns = paths
             .iter()
@@ -310,10 +317,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         let first_return = held_returns.next().flatten();
         let returns_root =
             first_return.is_some() && held_returns.all(|object| object == first_return);
-        let root_steps = if returns_root {
-            first_return.unwrap_or(0)
-        } else {
-            0
+        let (root_steps, returns_address) = match first_return {
+            Some(object) if returns_root => object,
+            _ => (0, false),
         };
         let mut held_at: Vec<Span> = paths
             .iter()
@@ -377,6 +383,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             returns_root,
             handed_over: levels.iter().any(|l| l.handed_over),
             root_steps,
+            returns_address,
         });
     }
     // An object of the caller's handed to a callback the caller chose
@@ -402,6 +409,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             returns_root: false,
             handed_over: false,
             root_steps: 0,
+            returns_address: false,
         });
     }
     facts
@@ -535,6 +543,9 @@ pub fn summarize(
         };
         if fact.returns_root {
             lock.steps.drain(..fact.root_steps.min(lock.steps.len()));
+            if fact.returns_address {
+                lock.steps.insert(0, Step::Deref);
+            }
         }
         let changes: Vec<(Change, Option<(usize, bool)>)> = match fact.kind {
             ExitKind::Consistent(d) => change_of(d).map(|c| (c, None)).into_iter().collect(),
