@@ -399,14 +399,10 @@ impl Program {
             // The callee, and functions passed as arguments (callbacks it may
             // run), are solved first.
             .flat_map(|c| {
-                let passed = c.args.iter().filter_map(|a| {
-                    a.lvalue
-                        .as_ref()
-                        .filter(|p| p.steps.is_empty())
-                        .and_then(Path::root_var)
-                        .filter(|n| !f.cfg.locals.contains(*n) && !f.params.iter().any(|p| p == n))
-                });
-                c.callee.as_deref().into_iter().chain(passed)
+                c.callee
+                    .as_deref()
+                    .into_iter()
+                    .chain(c.passed_functions(&f.cfg))
             })
             .filter_map(|name| self.resolve(f.file, name))
             .collect();

@@ -131,6 +131,29 @@ pub struct Call {
     pub clobbers: Vec<String>,
 }
 
+impl Cfg {
+    /// Whether `path` starts at one of the function's parameters.
+    pub fn rooted_at_param(&self, path: &Path) -> bool {
+        path.root_var()
+            .is_some_and(|r| self.params.iter().any(|p| p == r))
+    }
+}
+
+impl Call {
+    /// Arguments naming something other than a local or parameter of
+    /// `cfg`'s function: functions passed as callbacks
+    /// (`kref_put(&z->ref, release_locked)`), when the program defines them.
+    pub fn passed_functions<'c>(&'c self, cfg: &'c Cfg) -> impl Iterator<Item = &'c str> + 'c {
+        self.args.iter().filter_map(move |a| {
+            a.lvalue
+                .as_ref()
+                .filter(|p| p.steps.is_empty())
+                .and_then(Path::root_var)
+                .filter(|n| !cfg.locals.contains(*n) && !cfg.params.iter().any(|p| p == n))
+        })
+    }
+}
+
 /// One node of the graph.
 #[derive(Clone, Debug)]
 pub enum Op {
@@ -758,13 +781,8 @@ impl<'t> Lowerer<'t, '_> {
         self.join(&[then_end, else_end])
     }
 
-    fn loop_body(
-        &mut self,
-        body: Option<Node<'t>>,
-        entry: NodeId,
-        brk: NodeId,
-        cont: NodeId,
-    ) -> Cur {
+    /// Lowers a body that `break` leaves to `brk` and `continue` to `cont`.
+    fn loop_body(&mut self, body: Option<Node<'t>>, entry: Cur, brk: NodeId, cont: NodeId) -> Cur {
         let scopes = self.scopes.len();
         self.breaks.push(Jump {
             target: brk,
@@ -775,8 +793,8 @@ impl<'t> Lowerer<'t, '_> {
             scopes,
         });
         let end = match body {
-            Some(b) => self.stmt(b, Some(entry)),
-            None => Some(entry),
+            Some(b) => self.stmt(b, entry),
+            None => entry,
         };
         self.breaks.pop();
         self.continues.pop();
@@ -817,7 +835,7 @@ impl<'t> Lowerer<'t, '_> {
                         Some(body_start),
                     );
                 }
-                let end = self.loop_body(body, body_start, exit, head);
+                let end = self.loop_body(body, Some(body_start), exit, head);
                 if let Some(e) = end {
                     self.link(e, head, EdgeCond::Always);
                 }
@@ -831,7 +849,7 @@ impl<'t> Lowerer<'t, '_> {
             Some(c) => self.cond(c, Some(head), entry, exit),
             None => self.link(head, entry, EdgeCond::Always),
         }
-        let end = self.loop_body(body, entry, exit, head);
+        let end = self.loop_body(body, Some(entry), exit, head);
         if let Some(e) = end {
             self.link(e, head, EdgeCond::Always);
         }
@@ -852,7 +870,12 @@ impl<'t> Lowerer<'t, '_> {
         let entry = self.add(Op::Nop, cur);
         let cond_node = self.new_node(Op::Nop);
         let exit = self.new_node(Op::Nop);
-        let end = self.loop_body(node.child_by_field_id(field::BODY), entry, exit, cond_node);
+        let end = self.loop_body(
+            node.child_by_field_id(field::BODY),
+            Some(entry),
+            exit,
+            cond_node,
+        );
         if let Some(e) = end {
             self.link(e, cond_node, EdgeCond::Always);
         }
@@ -880,7 +903,12 @@ impl<'t> Lowerer<'t, '_> {
             Some(c) => self.cond(c, Some(head), entry, exit),
             None => self.link(head, entry, EdgeCond::Always),
         }
-        let end = self.loop_body(node.child_by_field_id(field::BODY), entry, exit, update);
+        let end = self.loop_body(
+            node.child_by_field_id(field::BODY),
+            Some(entry),
+            exit,
+            update,
+        );
         if let Some(e) = end {
             self.link(e, update, EdgeCond::Always);
         }
@@ -1204,21 +1232,7 @@ impl<'t> Lowerer<'t, '_> {
         let acquired = self.acquire_guard(&class, &arg_nodes, span, Some(success));
         // The guard is a one-pass `for` loop: `break` and `continue` leave its body.
         let body_end = self.new_node(Op::Nop);
-        let scopes = self.scopes.len();
-        self.breaks.push(Jump {
-            target: body_end,
-            scopes,
-        });
-        self.continues.push(Jump {
-            target: body_end,
-            scopes,
-        });
-        let end = match body {
-            Some(b) => self.stmt(b, acquired),
-            None => acquired,
-        };
-        self.breaks.pop();
-        self.continues.pop();
+        let end = self.loop_body(body, acquired, body_end, body_end);
         if let Some(e) = end {
             self.link(e, body_end, EdgeCond::Always);
         }

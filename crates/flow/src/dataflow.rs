@@ -75,6 +75,13 @@ impl Level {
         self.max + i8::from(self.asserted)
     }
 
+    /// A callee may have taken or dropped it once: unknown, either way.
+    fn may_have_changed(&mut self) {
+        self.unknown = true;
+        self.min = clamp(self.min - 1);
+        self.max = clamp(self.max + 1);
+    }
+
     fn same_facts(&self, other: &Level) -> bool {
         (
             self.min,
@@ -233,6 +240,20 @@ impl State {
         })
     }
 
+    /// The levels of locks whose path ends in a field `wanted` accepts
+    /// (`page_lock` of whatever object).
+    fn levels_with_field<'s>(
+        &'s mut self,
+        wanted: impl Fn(&str) -> bool + 's,
+    ) -> impl Iterator<Item = &'s mut Level> + 's {
+        self.locks
+            .iter_mut()
+            .filter_map(move |(path, level)| match path.steps.last() {
+                Some(crate::path::Step::Field(f)) if wanted(f) => Some(level),
+                _ => None,
+            })
+    }
+
     /// The level of `lock`, or an untouched one.
     pub fn level(&self, lock: &Path) -> Level {
         self.locks
@@ -346,18 +367,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         entry.locks.insert(lock.clone(), level);
     }
     let tracked = tracked_keys(cfg);
-    let may_drop = may_drop_kinds(cfg, summaries);
-    let mut callback_fields: Vec<String> = cfg
-        .ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Call(call) => Some(callback_fields_of(cfg, call, summaries)),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    callback_fields.sort();
-    callback_fields.dedup();
+    let calls = Calls::new(cfg, summaries);
     let n = cfg.ops.len();
     let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
     states[cfg.entry as usize].add(entry);
@@ -372,7 +382,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             break;
         }
         for mut state in states[node as usize].states.clone() {
-            let alternative = transfer(cfg, node, &mut state, summaries, &may_drop, None);
+            let alternative = transfer(cfg, node, &mut state, &calls, None);
             for mut state in std::iter::once(state).chain(alternative) {
                 state.facts.retain(|k, _| tracked.contains(k));
                 for edge in &cfg.succs[node as usize] {
@@ -390,25 +400,21 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
     for (node, disjuncts) in states.iter().enumerate() {
         for state in &disjuncts.states {
             let mut s = state.clone();
-            transfer(
-                cfg,
-                node as NodeId,
-                &mut s,
-                summaries,
-                &may_drop,
-                Some(&mut observations),
-            );
+            transfer(cfg, node as NodeId, &mut s, &calls, Some(&mut observations));
         }
     }
     observations.sort_by_key(|o| match o {
         Observation::DoubleAcquire { at, .. } | Observation::ReleaseUnheld { at, .. } => at.start,
     });
     observations.dedup();
+    let mut callback_fields: Vec<String> = calls.callback_fields.into_values().flatten().collect();
+    callback_fields.sort();
+    callback_fields.dedup();
     Solution {
         states,
         incomplete,
         observations,
-        may_drop,
+        may_drop: calls.may_drop,
         callback_fields,
     }
 }
@@ -744,17 +750,14 @@ fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
     matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
 }
 
-/// A locked object stored where the caller sees it (`*foliop = folio`,
+/// A locked object stored through a parameter, where the caller sees it (`*foliop = folio`,
 /// `args->lock = lock`): the lock travels under that name, `**foliop`,
 /// `*args->lock`.
 ///
 /// Only a local's object moves: a parameter's object keeps its name, which
 /// the function and its caller go on using (`subscription->mm = mm`).
 fn hand_over(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
-    if object
-        .root_var()
-        .is_some_and(|r| cfg.params.iter().any(|p| p == r))
-    {
+    if !cfg.rooted_at_param(target) || cfg.rooted_at_param(object) {
         return;
     }
     let moved: Vec<Path> = state
@@ -777,65 +780,63 @@ fn hand_over(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
     }
 }
 
-/// Fields of locks that callbacks may release during `call`: those of a
-/// function passed as an argument (`kref_put(&z->ref, release_locked)`),
-/// and those the callee's own summary says its callbacks release.
-fn callback_fields_of(
-    cfg: &Cfg,
-    call: &crate::cfg::Call,
-    summaries: &dyn Summaries,
-) -> Vec<String> {
-    let mut fields: Vec<String> = call
-        .callee
-        .as_deref()
-        .and_then(|c| summaries.summary(c))
-        .map(|s| s.callback_fields.clone())
-        .unwrap_or_default();
-    for arg in &call.args {
-        let Some(name) = arg
-            .lvalue
-            .as_ref()
-            .filter(|p| p.steps.is_empty())
-            .and_then(Path::root_var)
-        else {
-            continue;
-        };
-        if cfg.locals.contains(name) || cfg.params.iter().any(|p| p == name) {
-            continue;
-        }
-        if let Some(callback) = summaries.summary(name) {
-            fields.extend(callback.released_fields.iter().cloned());
-            fields.extend(callback.callback_fields.iter().cloned());
-        }
-    }
-    fields.sort();
-    fields.dedup();
-    fields
+/// What the function's calls bring from their callees, worked out once per
+/// solve rather than at every visit of a call.
+struct Calls<'a> {
+    summaries: &'a dyn Summaries,
+    /// Lock kinds a call may drop and retake out of sight: `may-release` API
+    /// calls, and callees whose summaries say so.
+    may_drop: Vec<String>,
+    /// Per call node, fields of locks that callbacks may release during the
+    /// call: those a function passed as an argument releases
+    /// (`kref_put(&z->ref, release_locked)`), and those the callee's own
+    /// summary says its callbacks release.
+    callback_fields: HashMap<NodeId, Vec<String>>,
 }
 
-/// Lock kinds a call in the function may drop and retake out of sight:
-/// `may-release` API calls, and callees whose summaries say so.
-fn may_drop_kinds(cfg: &Cfg, summaries: &dyn Summaries) -> Vec<String> {
-    let mut kinds: Vec<String> = Vec::new();
-    for op in &cfg.ops {
-        let Op::Call(call) = op else { continue };
-        let found: Vec<&String> = match &call.api {
-            Some((api, _)) if api.effect == Effect::MayRelease => vec![&api.kind],
-            Some(_) => Vec::new(),
-            None => call
-                .callee
-                .as_deref()
-                .and_then(|c| summaries.summary(c))
-                .map(|s| s.may_drop.iter().collect())
-                .unwrap_or_default(),
-        };
-        for kind in found {
-            if !kinds.contains(kind) {
-                kinds.push(kind.clone());
+impl<'a> Calls<'a> {
+    fn new(cfg: &Cfg, summaries: &'a dyn Summaries) -> Self {
+        let mut may_drop: Vec<String> = Vec::new();
+        let mut callback_fields = HashMap::new();
+        for (node, op) in cfg.ops.iter().enumerate() {
+            let Op::Call(call) = op else { continue };
+            let callee = match &call.api {
+                Some((api, _)) => {
+                    if api.effect == Effect::MayRelease && !may_drop.contains(&api.kind) {
+                        may_drop.push(api.kind.clone());
+                    }
+                    None
+                }
+                None => call.callee.as_deref().and_then(|c| summaries.summary(c)),
+            };
+            let mut fields: Vec<String> = Vec::new();
+            if let Some(summary) = callee {
+                for kind in &summary.may_drop {
+                    if !may_drop.contains(kind) {
+                        may_drop.push(kind.clone());
+                    }
+                }
+                fields.extend(summary.callback_fields.iter().cloned());
+            }
+            for callback in call
+                .passed_functions(cfg)
+                .filter_map(|f| summaries.summary(f))
+            {
+                fields.extend(callback.released_fields.iter().cloned());
+                fields.extend(callback.callback_fields.iter().cloned());
+            }
+            if !fields.is_empty() {
+                fields.sort();
+                fields.dedup();
+                callback_fields.insert(node as NodeId, fields);
             }
         }
+        Calls {
+            summaries,
+            may_drop,
+            callback_fields,
+        }
     }
-    kinds
 }
 
 /// The effect of one node on the state.
@@ -844,14 +845,14 @@ fn may_drop_kinds(cfg: &Cfg, summaries: &dyn Summaries) -> Vec<String> {
 /// splits the path: the state returned is the other way (`unlock(x, flag)`
 /// with `flag` unknown: here the lock is released and `flag` is true, in the
 /// returned state it is not and `flag` is false).
-pub fn transfer(
+fn transfer(
     cfg: &Cfg,
     node: NodeId,
     state: &mut State,
-    summaries: &dyn Summaries,
-    may_drop: &[String],
+    calls: &Calls<'_>,
     mut obs: Option<&mut Vec<Observation>>,
 ) -> Option<State> {
+    let summaries = calls.summaries;
     let mut alternative = None;
     match &cfg.ops[node as usize] {
         Op::Call(call) => {
@@ -868,12 +869,9 @@ pub fn transfer(
                 state.kill(&TruthKey::Value(path.clone()));
             }
             // Callbacks run by this call may release held locks with these fields.
-            let fields = callback_fields_of(cfg, call, summaries);
-            if !fields.is_empty() {
-                for (path, level) in state.locks.iter_mut() {
-                    let released = matches!(path.steps.last(),
-                        Some(crate::path::Step::Field(f)) if fields.contains(f));
-                    if released && level.max > 0 {
+            if let Some(fields) = calls.callback_fields.get(&node) {
+                for level in state.levels_with_field(|f| fields.iter().any(|g| g == f)) {
+                    if level.max > 0 {
                         level.unknown = true;
                         level.min = clamp(level.min - 1);
                     }
@@ -890,7 +888,7 @@ pub fn transfer(
                 for (lock, recursive) in companion.into_iter().chain(own) {
                     let lock = &lock;
                     // A kind some call here may drop and retake out of sight.
-                    if may_drop.contains(&api.kind) && state.lock_exists(lock) {
+                    if calls.may_drop.contains(&api.kind) && state.lock_exists(lock) {
                         state
                             .locks
                             .entry(lock.clone())
@@ -942,12 +940,7 @@ pub fn transfer(
                     let target = target.substitute(&call.args, call.result_lvalue.as_ref());
                     let object = call.args.get(*src).and_then(|a| a.pointee.clone());
                     if let (Some(target), Some(object)) = (target, object) {
-                        if target
-                            .root_var()
-                            .is_some_and(|r| cfg.params.iter().any(|p| p == r))
-                        {
-                            hand_over(state, cfg, &target, &object);
-                        }
+                        hand_over(state, cfg, &target, &object);
                     }
                 }
                 for effect in &summary.effects {
@@ -962,12 +955,9 @@ pub fn transfer(
                         if effect.lock.root == crate::summary::RefRoot::Return {
                             if let Some(crate::path::Step::Field(field)) = effect.lock.steps.last()
                             {
-                                for (path, level) in state.locks.iter_mut() {
-                                    if matches!(path.steps.last(), Some(crate::path::Step::Field(f)) if f == field)
-                                    {
-                                        level.unknown = true;
-                                        level.max = clamp(level.max + 1);
-                                    }
+                                for level in state.levels_with_field(|f| f == field) {
+                                    level.unknown = true;
+                                    level.max = clamp(level.max + 1);
                                 }
                             }
                         }
@@ -1050,20 +1040,16 @@ pub fn transfer(
                         }
                         Change::Unknown => {
                             if state.lock_exists(&lock) {
-                                let level = state
+                                state
                                     .locks
                                     .entry(lock.clone())
-                                    .or_insert_with(Level::untouched);
-                                level.unknown = true;
-                                level.min = clamp(level.min - 1);
-                                level.max = clamp(level.max + 1);
+                                    .or_insert_with(Level::untouched)
+                                    .may_have_changed();
                             }
                         }
                         Change::Opaque => {
                             if let Some(level) = state.locks.get_mut(&lock) {
-                                level.unknown = true;
-                                level.min = clamp(level.min - 1);
-                                level.max = clamp(level.max + 1);
+                                level.may_have_changed();
                             }
                         }
                     }
@@ -1105,12 +1091,7 @@ pub fn transfer(
         } => {
             // A locked object stored through a parameter (`*foliop = folio`,
             // `target->folio = folio`) is handed to the caller with its lock.
-            let through_param = target
-                .root_var()
-                .is_some_and(|r| cfg.params.iter().any(|p| p == r));
-            if through_param {
-                hand_over(state, cfg, target, object);
-            }
+            hand_over(state, cfg, target, object);
         }
         Op::AssignConst { var, constant } => {
             for cond in cfg.constant_conds.get(var).into_iter().flatten() {

@@ -588,11 +588,7 @@ pub fn summarize(
             } => {
                 let src = object.root_var()?;
                 let src = params.iter().position(|p| p == src)?;
-                if object.steps != [Step::Deref]
-                    || !target
-                        .root_var()
-                        .is_some_and(|r| params.iter().any(|p| p == r))
-                {
+                if object.steps != [Step::Deref] || !cfg.rooted_at_param(target) {
                     return None;
                 }
                 Some((LockRef::from_path(target, params, cfg, false)?, src))
