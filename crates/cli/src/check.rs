@@ -144,19 +144,29 @@ fn check(args: &Args) -> Result<bool> {
     } else {
         BTreeMap::new()
     };
-    let found = !findings.is_empty();
     let report = Report {
         root: root.to_string_lossy().into_owned(),
         findings,
         summary,
     };
+    Ok(print_report(&report, format, &checker, &sources))
+}
+
+/// Prints `report` in `format` (human output as wide as `$COLUMNS`, else
+/// 100); whether it has findings.
+pub(crate) fn print_report(
+    report: &Report,
+    format: Format,
+    checker: &Checker,
+    sources: &BTreeMap<String, Vec<u8>>,
+) -> bool {
     let width = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(100);
     print!(
         "{}",
-        render(&report, format, &checker.rules(), &sources, width)
+        render(report, format, &checker.rules(), sources, width)
     );
-    Ok(found)
+    !report.findings.is_empty()
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use globset::GlobSet;
-use lockwarden_report::{render, Format, Report};
+use lockwarden_report::{Format, Report};
 use lockwarden_rules::builtin::Config;
 use lockwarden_rules::Checker;
 
@@ -97,17 +97,15 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
     }
     let mut summary: lockwarden_report::Summary = summary;
     summary.findings = findings.len();
-    let found = !findings.is_empty();
     let report = Report {
         root: top.to_string_lossy().into_owned(),
         findings,
         summary,
     };
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100);
-    let rules = analyser.checker.rules();
-    print!("{}", render(&report, opts.format, &rules, &sources, width));
-    Ok(found)
+    Ok(crate::check::print_report(
+        &report,
+        opts.format,
+        &analyser.checker,
+        &sources,
+    ))
 }
