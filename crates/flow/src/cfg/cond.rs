@@ -1,0 +1,370 @@
+//! Condition lowering: `&&`, `||`, `!`, comparisons with zero, `IS_ERR()`,
+//! condition wrappers (`unlikely`), try-lock calls tested directly, and
+//! side-effect-free conditions keyed by their canonical text so that two
+//! tests of one condition correlate.
+
+use lockwarden_syntax::{field, kind};
+use tree_sitter::Node;
+
+use super::lower::{Cur, Lowerer, MAX_DEPTH};
+use super::{EdgeCond, NodeId, Op, TruthKey};
+use crate::path::strip;
+
+impl<'t> Lowerer<'t, '_> {
+    /// Lowers a condition with edges to `t` when true and `f` when false.
+    pub(super) fn cond(&mut self, e: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
+        if self.depth > MAX_DEPTH {
+            self.cfg.incomplete = true;
+            if let Some(c) = cur {
+                self.link(c, t, EdgeCond::Always);
+                self.link(c, f, EdgeCond::Always);
+            }
+            return;
+        }
+        self.depth += 1;
+        self.cond_inner(e, cur, t, f);
+        self.depth -= 1;
+    }
+
+    pub(super) fn cond_inner(&mut self, e: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
+        let e = strip(e);
+        // `while (1)`, `if (0)`: only one way is taken.
+        if let Some(truth) = self.constant_truth(e) {
+            if let Some(c) = cur {
+                self.link(c, if truth { t } else { f }, EdgeCond::Always);
+            }
+            return;
+        }
+        match e.kind_id() {
+            kind::UNARY_EXPRESSION if self.operator(e) == "!" => {
+                if let Some(a) = e.child_by_field_id(field::ARGUMENT) {
+                    return self.cond(a, cur, f, t);
+                }
+            }
+            kind::BINARY_EXPRESSION => {
+                let op = self.operator(e).to_owned();
+                let (Some(left), Some(right)) = (
+                    e.child_by_field_id(field::LEFT),
+                    e.child_by_field_id(field::RIGHT),
+                ) else {
+                    return self.opaque_cond(e, cur, t, f);
+                };
+                match op.as_str() {
+                    "&&" => {
+                        let mid = self.new_node(Op::Nop);
+                        self.cond(left, cur, mid, f);
+                        return self.cond(right, Some(mid), t, f);
+                    }
+                    "||" => {
+                        let mid = self.new_node(Op::Nop);
+                        self.cond(left, cur, t, mid);
+                        return self.cond(right, Some(mid), t, f);
+                    }
+                    "==" | "!=" | "<" => {
+                        let (tested, zero_side) = if self.is_zero(right) {
+                            (left, true)
+                        } else if self.is_zero(left) && op != "<" {
+                            (right, true)
+                        } else {
+                            (left, false)
+                        };
+                        if zero_side {
+                            return match op.as_str() {
+                                "==" => self.cond(tested, cur, f, t),
+                                "!=" => self.cond(tested, cur, t, f),
+                                // `< 0` (a negative errno) is the nonzero side; its
+                                // false side only says the value is not negative.
+                                _ => {
+                                    let first_new = self.cfg.ops.len();
+                                    let not_negative = self.new_node(Op::Nop);
+                                    self.cond(tested, cur, t, not_negative);
+                                    let sources = cur
+                                        .into_iter()
+                                        .map(|c| c as usize)
+                                        .chain(first_new..self.cfg.ops.len());
+                                    for n in sources {
+                                        for edge in &mut self.cfg.succs[n] {
+                                            if edge.to == not_negative {
+                                                if let EdgeCond::Truth(key, false) = &edge.cond {
+                                                    edge.cond =
+                                                        EdgeCond::Settle(key.clone(), false);
+                                                }
+                                            }
+                                        }
+                                    }
+                                    self.link(not_negative, f, EdgeCond::Always);
+                                }
+                            };
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            kind::CALL_EXPRESSION if self.is_pure_call(e) => return self.opaque_cond(e, cur, t, f),
+            kind::CALL_EXPRESSION => {
+                // `IS_ERR(vma)`: whether the variable holds an errno.
+                let tested = e
+                    .child_by_field_id(field::FUNCTION)
+                    .filter(|f| self.api.is_error_test(self.text(*f)))
+                    .and_then(|_| e.child_by_field_id(field::ARGUMENTS)?.named_child(0))
+                    .map(strip)
+                    .filter(|a| a.kind_id() == kind::IDENTIFIER);
+                if let Some(arg) = tested {
+                    let key = TruthKey::Errno(self.text(arg).to_owned());
+                    if let Some(c) = cur {
+                        self.link(c, t, EdgeCond::Truth(key.clone(), true));
+                        self.link(c, f, EdgeCond::Truth(key, false));
+                    }
+                    return;
+                }
+                let wrapper = e
+                    .child_by_field_id(field::FUNCTION)
+                    .filter(|f| f.kind_id() == kind::IDENTIFIER)
+                    .is_some_and(|f| self.api.is_condition_wrapper(self.text(f)));
+                if wrapper {
+                    if let Some(first) = e
+                        .child_by_field_id(field::ARGUMENTS)
+                        .and_then(|a| a.named_child(0))
+                    {
+                        // `WARN(cond, fmt, …)` evaluates the rest too, but only the first decides.
+                        return self.cond(first, cur, t, f);
+                    }
+                }
+                let (end, call) = self.call(e, cur, None);
+                if let (Some(end), Some(call)) = (end, call) {
+                    if let Op::Call(c) = &mut self.cfg.ops[call as usize] {
+                        c.result_used = true;
+                    }
+                    self.link(end, t, EdgeCond::Truth(TruthKey::Call(call), true));
+                    self.link(end, f, EdgeCond::Truth(TruthKey::Call(call), false));
+                } else if let Some(end) = end {
+                    self.link(end, t, EdgeCond::Always);
+                    self.link(end, f, EdgeCond::Always);
+                }
+                return;
+            }
+            kind::ASSIGNMENT_EXPRESSION => {
+                let var = e
+                    .child_by_field_id(field::LEFT)
+                    .map(strip)
+                    .filter(|l| l.kind_id() == kind::IDENTIFIER)
+                    .map(|l| self.text(l).to_owned());
+                if let Some(var) = var {
+                    let end = self.expr(e, cur);
+                    if let Some(end) = end {
+                        self.link(end, t, EdgeCond::Truth(TruthKey::Var(var.clone()), true));
+                        self.link(end, f, EdgeCond::Truth(TruthKey::Var(var), false));
+                    }
+                    return;
+                }
+            }
+            // `if (!ptep++)` tests the value before the step (tree-sitter-c
+            // reads it as `(!ptep)++`); stepping a valid pointer keeps it
+            // valid, so the step is not an assignment.
+            kind::UPDATE_EXPRESSION => {
+                if let Some(a) = e
+                    .child_by_field_id(field::ARGUMENT)
+                    .filter(|a| a.start_byte() == e.start_byte())
+                {
+                    return self.cond(a, cur, t, f);
+                }
+            }
+            kind::IDENTIFIER | kind::FIELD_EXPRESSION | kind::POINTER_EXPRESSION => {
+                if let Some(key) = self.truth_key(e) {
+                    if let Some(c) = cur {
+                        self.link(c, t, EdgeCond::Truth(key.clone(), true));
+                        self.link(c, f, EdgeCond::Truth(key, false));
+                    }
+                    return;
+                }
+            }
+            kind::CONDITIONAL_EXPRESSION => {
+                if let (Some(c), Some(a), Some(b)) = (
+                    e.child_by_field_id(field::CONDITION),
+                    e.child_by_field_id(field::CONSEQUENCE),
+                    e.child_by_field_id(field::ALTERNATIVE),
+                ) {
+                    let (ct, cf) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+                    self.cond(c, cur, ct, cf);
+                    self.cond(a, Some(ct), t, f);
+                    return self.cond(b, Some(cf), t, f);
+                }
+            }
+            kind::COMMA_EXPRESSION => {
+                if let (Some(l), Some(r)) = (
+                    e.child_by_field_id(field::LEFT),
+                    e.child_by_field_id(field::RIGHT),
+                ) {
+                    let cur = self.expr(l, cur);
+                    return self.cond(r, cur, t, f);
+                }
+            }
+            _ => {}
+        }
+        self.opaque_cond(e, cur, t, f)
+    }
+
+    /// A condition whose value is not tracked as a variable: its calls, then
+    /// both ways — remembered by its text when it has no side effects, so
+    /// that `if (a != b) lock(); … if (a != b) unlock();` correlate.
+    pub(super) fn opaque_cond(&mut self, e: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
+        if let Some((key, negated)) = self.condition_key(e) {
+            let (t, f) = if negated { (f, t) } else { (t, f) };
+            if let Some(c) = cur {
+                self.link(c, t, EdgeCond::Truth(key.clone(), true));
+                self.link(c, f, EdgeCond::Truth(key, false));
+            }
+            return;
+        }
+        if let Some(end) = self.expr(e, cur) {
+            self.link(end, t, EdgeCond::Always);
+            self.link(end, f, EdgeCond::Always);
+        }
+    }
+
+    /// A key for a side-effect-free comparison or arithmetic condition, and
+    /// whether the condition is the key's negation (`a != b` is `!(a == b)`).
+    pub(super) fn condition_key(&self, e: Node<'_>) -> Option<(TruthKey, bool)> {
+        let e = strip(e);
+        if !matches!(
+            e.kind_id(),
+            kind::BINARY_EXPRESSION | kind::UNARY_EXPRESSION
+        ) && !self.is_pure_call(e)
+        {
+            return None;
+        }
+        let mut pure = true;
+        let mut vars = Vec::new();
+        lockwarden_syntax::walk::preorder(e, |n| {
+            match n.kind_id() {
+                kind::CALL_EXPRESSION if self.is_pure_call(n) => {}
+                kind::CALL_EXPRESSION
+                | kind::ASSIGNMENT_EXPRESSION
+                | kind::UPDATE_EXPRESSION
+                | kind::COMPOUND_STATEMENT => pure = false,
+                // `&init_mm` is an address, constant whatever is done to init_mm.
+                kind::IDENTIFIER
+                    if !n.parent().is_some_and(|p| {
+                        p.kind_id() == kind::POINTER_EXPRESSION && self.operator(p) == "&"
+                    }) =>
+                {
+                    vars.push(self.text(n).to_owned())
+                }
+                _ => {}
+            }
+            pure
+        });
+        if !pure || vars.is_empty() {
+            return None;
+        }
+        vars.sort();
+        vars.dedup();
+        let mut negated = false;
+        let text: String = match (
+            e.kind_id(),
+            e.child_by_field_id(field::LEFT),
+            e.child_by_field_id(field::RIGHT),
+        ) {
+            // `a != b` is `!(a == b)`, `a >= b` is `!(a < b)`, `a <= b` is `!(a > b)`.
+            (kind::BINARY_EXPRESSION, Some(l), Some(r))
+                if matches!(self.operator(e), "!=" | ">=" | "<=") =>
+            {
+                negated = true;
+                let op = match self.operator(e) {
+                    "!=" => "==",
+                    ">=" => "<",
+                    _ => ">",
+                };
+                let (mut l, mut r) = (self.text(l), self.text(r));
+                // `pml != ptl` tests what `ptl != pml` does.
+                if op == "==" && r < l {
+                    std::mem::swap(&mut l, &mut r);
+                }
+                format!("{l}{op}{r}")
+            }
+            (kind::BINARY_EXPRESSION, Some(l), Some(r)) if self.operator(e) == "==" => {
+                let (l, r) = (self.text(l), self.text(r));
+                if r < l {
+                    format!("{r}=={l}")
+                } else {
+                    format!("{l}=={r}")
+                }
+            }
+            _ => self.text(e).to_owned(),
+        };
+        let text = text.chars().filter(|c| !c.is_whitespace()).collect();
+        Some((TruthKey::Cond { text, vars }, negated))
+    }
+
+    /// A call to a predicate the rule file says is pure (`folio_test_anon(f)`).
+    pub(super) fn is_pure_call(&self, e: Node<'_>) -> bool {
+        e.kind_id() == kind::CALL_EXPRESSION
+            && e.child_by_field_id(field::FUNCTION)
+                .filter(|f| f.kind_id() == kind::IDENTIFIER)
+                .is_some_and(|f| self.api.is_pure_predicate(self.text(f)))
+    }
+
+    /// The key a branch on `e` tests: a variable, or a field's lvalue path.
+    pub(super) fn truth_key(&self, e: Node<'_>) -> Option<TruthKey> {
+        let e = strip(e);
+        match e.kind_id() {
+            kind::IDENTIFIER => Some(TruthKey::Var(self.text(e).to_owned())),
+            kind::FIELD_EXPRESSION => self.paths.lvalue(e).map(TruthKey::Value),
+            // `*locked`, written as `*locked = 0` elsewhere.
+            kind::POINTER_EXPRESSION if self.operator(e) == "*" => {
+                self.paths.lvalue(e).map(TruthKey::Value)
+            }
+            _ => None,
+        }
+    }
+
+    /// The truth of a constant expression, if it is one.
+    pub(super) fn constant_truth(&self, e: Node<'_>) -> Option<bool> {
+        let e = strip(e);
+        match e.kind_id() {
+            kind::TRUE => Some(true),
+            kind::NUMBER_LITERAL => Some(!self.is_zero(e)),
+            _ if self.is_zero(e) => Some(false),
+            kind::IDENTIFIER if self.text(e) == "true" => Some(true),
+            kind::IDENTIFIER if self.enumerators.get(self.text(e)) == Some(&false) => Some(true),
+            // `-EINTR`, `-1`: a negated errno or number is nonzero.
+            kind::UNARY_EXPRESSION if self.is_errno(e) => Some(true),
+            _ => None,
+        }
+    }
+
+    /// A negated errno or nonzero number (`-ENOENT`, `-1`).
+    pub(super) fn is_errno(&self, e: Node<'_>) -> bool {
+        let e = strip(e);
+        if e.kind_id() != kind::UNARY_EXPRESSION || self.operator(e) != "-" {
+            return false;
+        }
+        let Some(arg) = e.child_by_field_id(field::ARGUMENT).map(strip) else {
+            return false;
+        };
+        let text = self.text(arg);
+        match arg.kind_id() {
+            kind::IDENTIFIER => {
+                text.starts_with('E')
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            }
+            kind::NUMBER_LITERAL => !self.is_zero(arg),
+            _ => false,
+        }
+    }
+
+    pub(super) fn is_zero(&self, e: Node<'_>) -> bool {
+        let e = strip(e);
+        match e.kind_id() {
+            kind::NUMBER_LITERAL => matches!(self.text(e), "0" | "0UL" | "0L" | "0U"),
+            kind::NULL | kind::FALSE => true,
+            kind::IDENTIFIER => {
+                matches!(self.text(e), "NULL" | "false")
+                    || self.enumerators.get(self.text(e)) == Some(&true)
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,698 @@
+//! Statement lowering: blocks, branches, loops, `switch`, `goto` and labels,
+//! `return`, and `#if` groups inside bodies.
+
+use std::collections::{HashMap, HashSet};
+
+use lockwarden_syntax::{field, kind, CompiledMacros, MacroUseKind, ParsedFile, Span};
+use tree_sitter::Node;
+
+use super::scope::Scope;
+use super::{constant_conds, Cfg, Edge, EdgeCond, NodeId, Op, ReturnValue, TruthKey};
+use crate::api::LockApi;
+use crate::path::{strip, Path, PathResolver};
+
+/// Deepest statement/expression nesting lowered; beyond it the rest of the
+/// subtree is skipped and the graph marked incomplete.
+pub(super) const MAX_DEPTH: usize = 400;
+
+pub(super) struct Jump {
+    pub(super) target: NodeId,
+    /// Scope depth at the loop or switch: scopes above it are left.
+    pub(super) scopes: usize,
+}
+
+/// Builds the [`Cfg`] of a function body.
+pub fn lower(
+    file: &ParsedFile,
+    api: &LockApi,
+    macros: &CompiledMacros,
+    body: Node<'_>,
+    params: &[String],
+    enumerators: &HashMap<&str, bool>,
+) -> Cfg {
+    let resolver = PathResolver::new(file, api, body, params);
+    let mut labels_at: HashMap<String, u32> = HashMap::new();
+    lockwarden_syntax::walk::preorder(body, |n| {
+        if n.kind_id() == kind::LABELED_STATEMENT {
+            if let Some(label) = n.child_by_field_id(field::LABEL) {
+                labels_at.insert(file.node_text(label).to_owned(), n.start_byte() as u32);
+            }
+        }
+        true
+    });
+    let mut l = Lowerer {
+        file,
+        api,
+        macros,
+        paths: resolver,
+        cfg: Cfg {
+            ops: vec![Op::Nop, Op::Nop],
+            succs: vec![Vec::new(), Vec::new()],
+            entry: 0,
+            exit: 1,
+            incomplete: false,
+            locals: HashSet::new(),
+            handed_to_callbacks: Vec::new(),
+            constant_conds: HashMap::new(),
+            returned_paths: HashMap::new(),
+            params: params.to_vec(),
+            local_types: HashMap::new(),
+        },
+        scopes: Vec::new(),
+        breaks: Vec::new(),
+        continues: Vec::new(),
+        labels: HashMap::new(),
+        labels_at,
+        depth: 0,
+        result_path: None,
+        enumerators,
+    };
+    let end = l.block(body, Some(0));
+    if end.is_some() {
+        let close = Span::new(body.end_byte() as u32 - 1, body.end_byte() as u32);
+        let ret = l.add(
+            Op::Return {
+                span: close,
+                value: ReturnValue::Void,
+            },
+            end,
+        );
+        l.link(ret, 1, EdgeCond::Always);
+    }
+    l.cfg.constant_conds = constant_conds(&l.cfg);
+    l.cfg
+}
+
+pub(super) struct Lowerer<'t, 'f> {
+    pub(super) file: &'f ParsedFile,
+    pub(super) api: &'f LockApi,
+    pub(super) macros: &'f CompiledMacros,
+    pub(super) paths: PathResolver<'t, 'f>,
+    pub(super) cfg: Cfg,
+    pub(super) scopes: Vec<Scope>,
+    pub(super) breaks: Vec<Jump>,
+    pub(super) continues: Vec<Jump>,
+    pub(super) labels: HashMap<String, NodeId>,
+    pub(super) labels_at: HashMap<String, u32>,
+    pub(super) depth: usize,
+    /// The lvalue the next call's result is stored in, when not a plain variable.
+    pub(super) result_path: Option<Path>,
+    /// Enumerators of the file, with whether they are zero (`MC_TARGET_NONE`).
+    pub(super) enumerators: &'f HashMap<&'f str, bool>,
+}
+
+pub(super) type Cur = Option<NodeId>;
+
+impl<'t> Lowerer<'t, '_> {
+    pub(super) fn new_node(&mut self, op: Op) -> NodeId {
+        self.cfg.ops.push(op);
+        self.cfg.succs.push(Vec::new());
+        (self.cfg.ops.len() - 1) as NodeId
+    }
+
+    pub(super) fn link(&mut self, from: NodeId, to: NodeId, cond: EdgeCond) {
+        self.cfg.succs[from as usize].push(Edge { to, cond });
+    }
+
+    /// Adds a node reached from `cur` (if reachable).
+    pub(super) fn add(&mut self, op: Op, cur: Cur) -> NodeId {
+        let n = self.new_node(op);
+        if let Some(c) = cur {
+            self.link(c, n, EdgeCond::Always);
+        }
+        n
+    }
+
+    pub(super) fn join(&mut self, ends: &[Cur]) -> Cur {
+        let live: Vec<NodeId> = ends.iter().flatten().copied().collect();
+        match live.as_slice() {
+            [] => None,
+            [one] => Some(*one),
+            _ => {
+                let j = self.new_node(Op::Nop);
+                for e in live {
+                    self.link(e, j, EdgeCond::Always);
+                }
+                Some(j)
+            }
+        }
+    }
+
+    pub(super) fn text(&self, node: Node<'_>) -> &str {
+        self.file.node_text(node)
+    }
+
+    pub(super) fn label_node(&mut self, name: &str) -> NodeId {
+        if let Some(&n) = self.labels.get(name) {
+            return n;
+        }
+        let n = self.new_node(Op::Nop);
+        self.labels.insert(name.to_owned(), n);
+        n
+    }
+
+    pub(super) fn block(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        self.scopes.push(Scope {
+            span: Span::of(node),
+            guards: Vec::new(),
+        });
+        let mut cur = cur;
+        let mut cursor = node.walk();
+        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        for child in children {
+            cur = self.stmt(child, cur);
+        }
+        let close = Span::new(
+            node.end_byte().saturating_sub(1) as u32,
+            node.end_byte() as u32,
+        );
+        let depth = self.scopes.len() - 1;
+        let cur = self.release_scopes(depth, cur, close);
+        self.scopes.pop();
+        cur
+    }
+
+    pub(super) fn stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        if self.depth > MAX_DEPTH {
+            self.cfg.incomplete = true;
+            return cur;
+        }
+        self.depth += 1;
+        let out = self.stmt_inner(node, cur);
+        self.depth -= 1;
+        out
+    }
+
+    pub(super) fn stmt_inner(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        match node.kind_id() {
+            kind::COMPOUND_STATEMENT => self.block(node, cur),
+            kind::EXPRESSION_STATEMENT => match node.named_child(0) {
+                Some(e) if self.is_guard(e) => self.guard(e, cur),
+                Some(e) => self.expr(e, cur),
+                None => cur,
+            },
+            kind::DECLARATION => self.declaration(node, cur),
+            kind::IF_STATEMENT => self.if_stmt(node, cur),
+            kind::WHILE_STATEMENT => self.while_stmt(node, cur),
+            kind::DO_STATEMENT => self.do_stmt(node, cur),
+            kind::FOR_STATEMENT => self.for_stmt(node, cur),
+            kind::SWITCH_STATEMENT => self.switch_stmt(node, cur),
+            kind::RETURN_STATEMENT => self.return_stmt(node, cur),
+            kind::GOTO_STATEMENT => {
+                let label = node.child_by_field_id(field::LABEL)?;
+                let name = self.text(label).to_owned();
+                let target_at = self.labels_at.get(&name).copied();
+                // Scopes that do not contain the label are left.
+                let keep = self
+                    .scopes
+                    .iter()
+                    .take_while(|s| {
+                        target_at.is_some_and(|at| s.span.start <= at && at < s.span.end)
+                    })
+                    .count();
+                let cur = self.release_scopes(keep, cur, Span::of(node));
+                let target = self.label_node(&name);
+                if let Some(c) = cur {
+                    self.link(c, target, EdgeCond::Always);
+                }
+                None
+            }
+            kind::LABELED_STATEMENT => {
+                let name = node
+                    .child_by_field_id(field::LABEL)
+                    .map(|l| self.text(l).to_owned())
+                    .unwrap_or_default();
+                let target = self.label_node(&name);
+                if let Some(c) = cur {
+                    self.link(c, target, EdgeCond::Always);
+                }
+                let mut cur = Some(target);
+                let mut cursor = node.walk();
+                let inner: Vec<Node<'t>> = node
+                    .named_children(&mut cursor)
+                    .filter(|c| c.kind_id() != kind::STATEMENT_IDENTIFIER)
+                    .collect();
+                for s in inner {
+                    cur = self.stmt(s, cur);
+                }
+                cur
+            }
+            kind::BREAK_STATEMENT => self.jump(&JumpKind::Break, node, cur),
+            kind::CONTINUE_STATEMENT => self.jump(&JumpKind::Continue, node, cur),
+            kind::PREPROC_IF | kind::PREPROC_IFDEF | kind::PREPROC_ELSE | kind::PREPROC_ELIF => {
+                self.preproc(node, cur)
+            }
+            kind::ATTRIBUTED_STATEMENT => {
+                let mut cur = cur;
+                let mut cursor = node.walk();
+                let inner: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+                for s in inner {
+                    cur = self.stmt(s, cur);
+                }
+                cur
+            }
+            kind::CASE_STATEMENT => {
+                // A case label outside a switch body we lowered: just its statements.
+                self.case_body(node, cur)
+            }
+            kind::ERROR => self.expr(node, cur),
+            _ => cur,
+        }
+    }
+
+    pub(super) fn jump(&mut self, which: &JumpKind, node: Node<'_>, cur: Cur) -> Cur {
+        let stack = match which {
+            JumpKind::Break => &self.breaks,
+            JumpKind::Continue => &self.continues,
+        };
+        let jump = stack.last()?;
+        let (target, scopes) = (jump.target, jump.scopes);
+        let cur = self.release_scopes(scopes, cur, Span::of(node));
+        if let Some(c) = cur {
+            self.link(c, target, EdgeCond::Always);
+        }
+        None
+    }
+
+    pub(super) fn declaration(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let mut cur = cur;
+        let mut cursor = node.walk();
+        let decls: Vec<Node<'t>> = node
+            .children_by_field_id(
+                std::num::NonZeroU16::new(field::DECLARATOR).expect("nonzero"),
+                &mut cursor,
+            )
+            .collect();
+        let ty = node.child_by_field_id(field::TYPE);
+        for d in decls {
+            if let Some(name) = declarator_name(self.file, d) {
+                self.cfg.locals.insert(name);
+            }
+            let target = if d.kind_id() == kind::INIT_DECLARATOR {
+                d.child_by_field_id(field::DECLARATOR)
+            } else {
+                Some(d)
+            };
+            if let Some(declared) = lockwarden_syntax::outline::declared(self.file, ty, target) {
+                self.cfg.local_types.insert(declared.name, declared.ty);
+            }
+            if d.kind_id() != kind::INIT_DECLARATOR {
+                continue;
+            }
+            let Some(value) = d.child_by_field_id(field::VALUE) else {
+                continue;
+            };
+            let var = declared_name(self.file, d);
+            cur = self.assign(var, value, cur);
+        }
+        cur
+    }
+
+    pub(super) fn if_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let t = self.new_node(Op::Nop);
+        let f = self.new_node(Op::Nop);
+        if let Some(cond) = node.child_by_field_id(field::CONDITION) {
+            self.cond(cond, cur, t, f);
+        } else if let Some(c) = cur {
+            self.link(c, t, EdgeCond::Always);
+            self.link(c, f, EdgeCond::Always);
+        }
+        let then_end = match node.child_by_field_id(field::CONSEQUENCE) {
+            Some(s) => self.stmt(s, Some(t)),
+            None => Some(t),
+        };
+        let else_end = match node.child_by_field_id(field::ALTERNATIVE) {
+            Some(alt) => {
+                let mut cur = Some(f);
+                let mut cursor = alt.walk();
+                let inner: Vec<Node<'t>> = alt.named_children(&mut cursor).collect();
+                for s in inner {
+                    cur = self.stmt(s, cur);
+                }
+                cur
+            }
+            None => Some(f),
+        };
+        self.join(&[then_end, else_end])
+    }
+
+    /// Lowers a body that `break` leaves to `brk` and `continue` to `cont`.
+    pub(super) fn loop_body(
+        &mut self,
+        body: Option<Node<'t>>,
+        entry: Cur,
+        brk: NodeId,
+        cont: NodeId,
+    ) -> Cur {
+        let scopes = self.scopes.len();
+        self.breaks.push(Jump {
+            target: brk,
+            scopes,
+        });
+        self.continues.push(Jump {
+            target: cont,
+            scopes,
+        });
+        let end = match body {
+            Some(b) => self.stmt(b, entry),
+            None => entry,
+        };
+        self.breaks.pop();
+        self.continues.pop();
+        end
+    }
+
+    pub(super) fn while_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let body = node.child_by_field_id(field::BODY);
+        let cond = node.child_by_field_id(field::CONDITION);
+        if let Some(m) = self.file.macro_at(node.start_byte() as u32) {
+            if m.kind == MacroUseKind::Loop {
+                let name = self.file.source_text(m.name).to_owned();
+                if self.api.is_scoped_guard(&name) || self.api.is_scoped_cond_guard(&name) {
+                    return self.scoped_guard(node, &name, cond, body, cur);
+                }
+                // An iterator macro: the arguments are evaluated, then the body runs 0..n times.
+                let head = self.add(Op::Nop, cur);
+                let head_end = match cond {
+                    Some(c) => self.expr(c, Some(head)),
+                    None => Some(head),
+                };
+                let entry = self.new_node(Op::Nop);
+                let exit = self.new_node(Op::Nop);
+                if let Some(h) = head_end {
+                    self.link(h, entry, EdgeCond::Always);
+                    self.link(h, exit, EdgeCond::Always);
+                }
+                // Each iteration gives the cursor variables a new object:
+                // `list_for_each_entry(folio, &list, lru)` unlocks a
+                // different folio every time round.
+                let mut body_start = entry;
+                for var in cond.map(|c| self.iterator_cursors(c)).unwrap_or_default() {
+                    body_start = self.add(
+                        Op::Assign {
+                            key: TruthKey::Var(var),
+                            value: None,
+                        },
+                        Some(body_start),
+                    );
+                }
+                let end = self.loop_body(body, Some(body_start), exit, head);
+                if let Some(e) = end {
+                    self.link(e, head, EdgeCond::Always);
+                }
+                return Some(exit);
+            }
+        }
+        let head = self.add(Op::Nop, cur);
+        let entry = self.new_node(Op::Nop);
+        let exit = self.new_node(Op::Nop);
+        match cond {
+            Some(c) => self.cond(c, Some(head), entry, exit),
+            None => self.link(head, entry, EdgeCond::Always),
+        }
+        let end = self.loop_body(body, Some(entry), exit, head);
+        if let Some(e) = end {
+            self.link(e, head, EdgeCond::Always);
+        }
+        Some(exit)
+    }
+
+    /// The local variables among an iterator macro's arguments.
+    pub(super) fn iterator_cursors(&self, args: Node<'t>) -> Vec<String> {
+        crate::path::macro_arguments(args)
+            .into_iter()
+            .filter(|n| n.kind_id() == kind::IDENTIFIER)
+            .map(|n| self.text(n).to_owned())
+            .filter(|name| self.cfg.locals.contains(name) && !self.cfg.params.contains(name))
+            .collect()
+    }
+
+    pub(super) fn do_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let entry = self.add(Op::Nop, cur);
+        let cond_node = self.new_node(Op::Nop);
+        let exit = self.new_node(Op::Nop);
+        let end = self.loop_body(
+            node.child_by_field_id(field::BODY),
+            Some(entry),
+            exit,
+            cond_node,
+        );
+        if let Some(e) = end {
+            self.link(e, cond_node, EdgeCond::Always);
+        }
+        match node.child_by_field_id(field::CONDITION) {
+            Some(c) => self.cond(c, Some(cond_node), entry, exit),
+            None => self.link(cond_node, exit, EdgeCond::Always),
+        }
+        Some(exit)
+    }
+
+    pub(super) fn for_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let mut cur = cur;
+        if let Some(init) = node.child_by_field_id(field::INITIALIZER) {
+            cur = if init.kind_id() == kind::DECLARATION {
+                self.declaration(init, cur)
+            } else {
+                self.expr(init, cur)
+            };
+        }
+        let head = self.add(Op::Nop, cur);
+        let entry = self.new_node(Op::Nop);
+        let exit = self.new_node(Op::Nop);
+        let update = self.new_node(Op::Nop);
+        match node.child_by_field_id(field::CONDITION) {
+            Some(c) => self.cond(c, Some(head), entry, exit),
+            None => self.link(head, entry, EdgeCond::Always),
+        }
+        let end = self.loop_body(
+            node.child_by_field_id(field::BODY),
+            Some(entry),
+            exit,
+            update,
+        );
+        if let Some(e) = end {
+            self.link(e, update, EdgeCond::Always);
+        }
+        let update_end = match node.child_by_field_id(field::UPDATE) {
+            Some(u) => self.expr(u, Some(update)),
+            None => Some(update),
+        };
+        if let Some(u) = update_end {
+            self.link(u, head, EdgeCond::Always);
+        }
+        Some(exit)
+    }
+
+    pub(super) fn switch_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let cur = match node.child_by_field_id(field::CONDITION) {
+            Some(c) => self.expr(c, cur),
+            None => cur,
+        };
+        let dispatch = self.add(Op::Nop, cur);
+        let exit = self.new_node(Op::Nop);
+        let Some(body) = node.child_by_field_id(field::BODY) else {
+            self.link(dispatch, exit, EdgeCond::Always);
+            return Some(exit);
+        };
+        let scopes = self.scopes.len();
+        self.breaks.push(Jump {
+            target: exit,
+            scopes,
+        });
+        self.scopes.push(Scope {
+            span: Span::of(body),
+            guards: Vec::new(),
+        });
+        let mut has_default = false;
+        let mut cur: Cur = None;
+        let mut cursor = body.walk();
+        let children: Vec<Node<'t>> = body.named_children(&mut cursor).collect();
+        for child in children {
+            if child.kind_id() == kind::CASE_STATEMENT {
+                has_default |= child.child_by_field_id(field::VALUE).is_none();
+                let entry = self.new_node(Op::Nop);
+                self.link(dispatch, entry, EdgeCond::Always);
+                if let Some(c) = cur {
+                    self.link(c, entry, EdgeCond::Always);
+                }
+                cur = self.case_body(child, Some(entry));
+            } else {
+                cur = self.stmt(child, cur);
+            }
+        }
+        let close = Span::new(
+            body.end_byte().saturating_sub(1) as u32,
+            body.end_byte() as u32,
+        );
+        let cur = self.release_scopes(scopes, cur, close);
+        self.scopes.pop();
+        self.breaks.pop();
+        if let Some(c) = cur {
+            self.link(c, exit, EdgeCond::Always);
+        }
+        if !has_default {
+            self.link(dispatch, exit, EdgeCond::Always);
+        }
+        Some(exit)
+    }
+
+    pub(super) fn case_body(&mut self, case: Node<'t>, cur: Cur) -> Cur {
+        let value = case.child_by_field_id(field::VALUE);
+        let mut cur = cur;
+        let mut cursor = case.walk();
+        let stmts: Vec<Node<'t>> = case
+            .named_children(&mut cursor)
+            .filter(|c| Some(*c) != value)
+            .collect();
+        for s in stmts {
+            cur = self.stmt(s, cur);
+        }
+        cur
+    }
+
+    pub(super) fn return_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let expr = node.named_child(0);
+        let (cur, value) = match expr {
+            None => (cur, ReturnValue::Void),
+            Some(e) => {
+                let stripped = strip(e);
+                let makes_error = stripped.kind_id() == kind::CALL_EXPRESSION
+                    && stripped
+                        .child_by_field_id(field::FUNCTION)
+                        .is_some_and(|f| self.api.is_error_value(self.text(f)));
+                // `return !mmap_read_lock_killable(mm);` returns the negated result.
+                let negated_call = (stripped.kind_id() == kind::UNARY_EXPRESSION
+                    && self.operator(stripped) == "!")
+                    .then(|| stripped.child_by_field_id(field::ARGUMENT).map(strip))
+                    .flatten()
+                    .filter(|a| a.kind_id() == kind::CALL_EXPRESSION);
+                let returned_call = if stripped.kind_id() == kind::CALL_EXPRESSION {
+                    Some(stripped)
+                } else {
+                    negated_call
+                };
+                if makes_error {
+                    (self.expr(e, cur), ReturnValue::Negative)
+                } else if let Some(call_node) = returned_call {
+                    let (cur, call) = self.call(call_node, cur, None);
+                    match call {
+                        Some(id) => {
+                            if let Op::Call(c) = &mut self.cfg.ops[id as usize] {
+                                c.result_used = true;
+                                c.result_negated = negated_call.is_some();
+                            }
+                            (cur, ReturnValue::Call(id))
+                        }
+                        None => (cur, ReturnValue::Other),
+                    }
+                } else if stripped.kind_id() == kind::POINTER_EXPRESSION
+                    && self.operator(stripped) == "&"
+                {
+                    // `return &hash[idx];`: the caller's result points to it.
+                    let object = stripped
+                        .child_by_field_id(field::ARGUMENT)
+                        .and_then(|a| self.paths.lvalue(a));
+                    let value = match object {
+                        Some(object) => {
+                            let key = self.text(stripped).to_owned();
+                            self.cfg.returned_paths.insert(key.clone(), object);
+                            ReturnValue::Address(key)
+                        }
+                        None => ReturnValue::Other,
+                    };
+                    (self.expr(e, cur), value)
+                } else {
+                    let value = self.return_value(stripped);
+                    if let ReturnValue::Var(v) = &value {
+                        if let Some(path) = self.paths.lvalue(stripped) {
+                            self.cfg.returned_paths.insert(v.clone(), path);
+                        }
+                    }
+                    (self.expr(e, cur), value)
+                }
+            }
+        };
+        let cur = self.release_scopes(0, cur, Span::of(node));
+        let ret = self.add(
+            Op::Return {
+                span: Span::of(node),
+                value,
+            },
+            cur,
+        );
+        self.link(ret, self.cfg.exit, EdgeCond::Always);
+        None
+    }
+
+    /// `#if` branches inside a body are alternatives.
+    pub(super) fn preproc(&mut self, node: Node<'t>, cur: Cur) -> Cur {
+        let alternative = node.child_by_field_id(field::ALTERNATIVE);
+        let condition = node.child_by_field_id(field::CONDITION);
+        let name = node.child_by_field_id(field::NAME);
+        let mut body_end = cur;
+        let mut cursor = node.walk();
+        let stmts: Vec<Node<'t>> = node
+            .named_children(&mut cursor)
+            .filter(|c| Some(*c) != alternative && Some(*c) != condition && Some(*c) != name)
+            .collect();
+        for s in stmts {
+            body_end = self.stmt(s, body_end);
+        }
+        let alt_end = match alternative {
+            Some(alt) => self.preproc(alt, cur),
+            None => cur,
+        };
+        self.join(&[body_end, alt_end])
+    }
+}
+
+pub(super) enum JumpKind {
+    Break,
+    Continue,
+}
+
+pub(super) fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).collect()
+}
+
+/// The operands of a (nested) comma expression, left to right; the
+/// arguments of a rewritten loop macro parse as one.
+pub(super) fn comma_operands(node: Node<'_>) -> Vec<Node<'_>> {
+    let mut out = Vec::new();
+    let mut node = strip(node);
+    while node.kind_id() == kind::COMMA_EXPRESSION {
+        match (
+            node.child_by_field_id(field::LEFT),
+            node.child_by_field_id(field::RIGHT),
+        ) {
+            (Some(l), Some(r)) => {
+                out.push(l);
+                node = r;
+            }
+            _ => break,
+        }
+    }
+    out.push(node);
+    out
+}
+
+/// The name any declarator declares.
+pub(super) fn declarator_name(file: &ParsedFile, mut d: Node<'_>) -> Option<String> {
+    loop {
+        match d.kind_id() {
+            kind::IDENTIFIER => return Some(file.node_text(d).to_owned()),
+            kind::PARENTHESIZED_DECLARATOR | kind::ATTRIBUTED_DECLARATOR => d = d.named_child(0)?,
+            _ => d = d.child_by_field_id(field::DECLARATOR)?,
+        }
+    }
+}
+
+/// The variable an init declarator declares.
+pub(super) fn declared_name(file: &ParsedFile, init: Node<'_>) -> Option<String> {
+    let mut d = init.child_by_field_id(field::DECLARATOR)?;
+    while d.kind_id() == kind::POINTER_DECLARATOR {
+        d = d.child_by_field_id(field::DECLARATOR)?;
+    }
+    (d.kind_id() == kind::IDENTIFIER).then(|| file.node_text(d).to_owned())
+}

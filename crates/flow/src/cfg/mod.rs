@@ -1,0 +1,334 @@
+//! Lowering a function body to a control-flow graph of lock-relevant events.
+//!
+//! The graph is independent of the tree: every call carries the lock paths of
+//! its arguments, resolved here, so the dataflow and the summaries never touch
+//! tree-sitter nodes. Conditions are lowered per operand (`&&`, `||`, `!`,
+//! comparisons with zero), so the edges out of a try-lock call say which way
+//! it went.
+//!
+//! This module holds the graph and its queries; lowering is split by what it
+//! lowers: statements ([`lower`]), expressions and calls (`expr`), conditions
+//! (`cond`), and guards with the releases at scope exits (`scope`).
+
+mod cond;
+mod expr;
+mod lower;
+mod scope;
+
+use std::collections::{HashMap, HashSet};
+
+use lockwarden_syntax::outline::TypeRef;
+use lockwarden_syntax::Span;
+
+use crate::api::ApiFunction;
+use crate::path::Path;
+
+pub use lower::lower;
+
+pub type NodeId = u32;
+
+/// What a conditional edge tests.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TruthKey {
+    /// The result of the call at this node.
+    Call(NodeId),
+    /// A local variable.
+    Var(String),
+    /// Another lvalue, such as a field (`args->lock`).
+    Value(Path),
+    /// A side-effect-free condition, by its text (`new_ptl != old_ptl`),
+    /// with the variables it reads.
+    Cond { text: String, vars: Vec<String> },
+    /// The variable holds a negated errno (`ret = -ENOENT`).
+    Errno(String),
+    /// The variable carries a lock-status flag (`ret |= VM_FAULT_LOCKED`).
+    Status(String),
+}
+
+impl TruthKey {
+    /// Whether changing `self` changes `other` (a variable covers its fields).
+    pub fn covers(&self, other: &TruthKey) -> bool {
+        match (self, other) {
+            (a, b) if a == b => true,
+            (TruthKey::Var(v), TruthKey::Value(p)) => p.root_var() == Some(v.as_str()),
+            (TruthKey::Var(v), TruthKey::Cond { vars, .. }) => vars.contains(v),
+            (TruthKey::Var(v), TruthKey::Errno(w) | TruthKey::Status(w)) => v == w,
+            (TruthKey::Value(p), TruthKey::Cond { vars, .. }) => {
+                p.root_var().is_some_and(|r| vars.iter().any(|v| v == r))
+            }
+            (TruthKey::Value(p), TruthKey::Value(q)) => {
+                q.root == p.root && q.steps.starts_with(&p.steps)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The condition under which an edge is taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EdgeCond {
+    Always,
+    /// Taken when the key's value is nonzero (`true`) or zero (`false`).
+    Truth(TruthKey, bool),
+    /// Settles a pending try-lock result as nonzero (`true`) or zero
+    /// (`false`) without saying more about the value: the false side of
+    /// `ret < 0` is "not an error", not "zero".
+    Settle(TruthKey, bool),
+}
+
+#[derive(Clone, Debug)]
+pub struct Edge {
+    pub to: NodeId,
+    pub cond: EdgeCond,
+}
+
+/// What a `return` returns, as far as lock summaries care.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReturnValue {
+    Void,
+    Zero,
+    /// A negative constant or `-ERRNO`.
+    Negative,
+    /// A positive constant or `true`.
+    Positive,
+    Var(String),
+    /// The result of the call at this node (`return spin_trylock(l);`).
+    Call(NodeId),
+    /// A value carrying a lock-status flag (`return ret | VM_FAULT_LOCKED;`).
+    Announced,
+    /// The address of an object (`return &hash[idx];`), by its text.
+    Address(String),
+    Other,
+}
+
+/// The lock paths an argument can stand for in a callee's summary.
+#[derive(Clone, Debug, Default)]
+pub struct ArgPaths {
+    /// What the argument points to (for a callee's `*param` paths).
+    pub pointee: Option<Path>,
+    /// The argument as an lvalue (for a callee's `param` paths).
+    pub lvalue: Option<Path>,
+    /// What a branch on the argument's value would test.
+    pub key: Option<TruthKey>,
+    /// The argument's truth when it is a constant (`NULL`, `0`, `true`).
+    pub constant: Option<bool>,
+}
+
+/// A call site.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The callee's name when called directly.
+    pub callee: Option<String>,
+    pub span: Span,
+    pub args: Vec<ArgPaths>,
+    /// The lock API entry and the lock it names, for API calls.
+    pub api: Option<(ApiFunction, Option<Path>)>,
+    /// The variable the result is assigned to.
+    pub result_var: Option<String>,
+    /// Where the result is stored: the variable, or a field.
+    pub result_lvalue: Option<Path>,
+    /// The result is stored negated (`ret = !folio_trylock(folio)`).
+    pub result_negated: bool,
+    /// A second variable the result is stored in (`start = pte = map(…)`).
+    pub result_alias: Option<String>,
+    /// Called through a pointer: `Some(true)` when the pointer comes from a
+    /// parameter (`filler(file, folio)`, `mapping->a_ops->writepage(…)`
+    /// with `mapping` a parameter), a callback the caller chose.
+    pub indirect: Option<bool>,
+    /// Whether the result is tested, assigned or returned.
+    pub result_used: bool,
+    /// Variables whose address is passed: the call may change them.
+    pub clobbers: Vec<String>,
+}
+
+impl Cfg {
+    /// Whether `path` starts at one of the function's parameters.
+    pub fn rooted_at_param(&self, path: &Path) -> bool {
+        path.root_var()
+            .is_some_and(|r| self.params.iter().any(|p| p == r))
+    }
+}
+
+impl Call {
+    /// Arguments naming something other than a local or parameter of
+    /// `cfg`'s function: functions passed as callbacks
+    /// (`kref_put(&z->ref, release_locked)`), when the program defines them.
+    pub fn passed_functions<'c>(&'c self, cfg: &'c Cfg) -> impl Iterator<Item = &'c str> + 'c {
+        self.args.iter().filter_map(move |a| {
+            a.lvalue
+                .as_ref()
+                .filter(|p| p.steps.is_empty())
+                .and_then(Path::root_var)
+                .filter(|n| !cfg.locals.contains(*n) && !cfg.params.iter().any(|p| p == n))
+        })
+    }
+}
+
+/// One node of the graph.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Nop,
+    Call(Box<Call>),
+    /// `guard(class)(lock)` or the start of a `scoped_guard` body.
+    GuardAcquire {
+        lock: Path,
+        api: ApiFunction,
+        span: Span,
+    },
+    /// The end of a guard's scope; `span` is the guard, `at` the scope exit.
+    GuardRelease {
+        lock: Path,
+        span: Span,
+        at: Span,
+    },
+    /// A variable is assigned something other than a call result.
+    Assign {
+        key: TruthKey,
+        /// The truth of the value when it is a constant (`p = NULL`).
+        value: Option<bool>,
+    },
+    /// A variable assigned a named constant or number (`ttu = TTU_RMAP_LOCKED`),
+    /// after its [`Op::Assign`]: conditions comparing it with constants learn.
+    AssignConst {
+        var: String,
+        constant: String,
+    },
+    /// A field or variable written (`page->private = x`).
+    Write {
+        target: Path,
+        span: Span,
+        /// The object the stored pointer points to, when the value is a
+        /// variable (`*foliop = folio`), through its aliases.
+        stored: Option<Path>,
+    },
+    Return {
+        span: Span,
+        value: ReturnValue,
+    },
+}
+
+/// The graph of one function.
+#[derive(Clone, Debug)]
+pub struct Cfg {
+    pub ops: Vec<Op>,
+    pub succs: Vec<Vec<Edge>>,
+    pub entry: NodeId,
+    pub exit: NodeId,
+    /// Lowering gave up somewhere (nesting too deep); results are partial.
+    pub incomplete: bool,
+    /// Names declared inside the body.
+    pub locals: HashSet<String>,
+    /// The function's parameter names.
+    pub params: Vec<String>,
+    /// Declared types of locals, where the declaration says.
+    pub local_types: HashMap<String, TypeRef>,
+    /// Variables whose objects are passed to a call through a pointer, with
+    /// whether that callback came from a parameter: what it does to their
+    /// locks is not known (`->read_folio` unlocks the folio it is given).
+    pub handed_to_callbacks: Vec<(String, bool)>,
+    /// Conditions comparing a variable with a constant (`result ==
+    /// SCAN_SUCCEED`, `ttu & TTU_RMAP_LOCKED`), by variable.
+    pub constant_conds: HashMap<String, Vec<ConstantCond>>,
+    /// What a returned variable designates when it aliases an expression
+    /// (`ctx` for `event->ctx`): its locks are the caller's result's. For a
+    /// returned address (`return &hash[idx];`), keyed by its text, the
+    /// object whose address it is.
+    pub returned_paths: HashMap<String, Path>,
+}
+
+/// A condition on a variable and a constant.
+#[derive(Clone, Debug)]
+pub struct ConstantCond {
+    pub key: TruthKey,
+    pub constant: String,
+    /// `var & CONSTANT` rather than `var == CONSTANT`.
+    pub bit_test: bool,
+}
+
+impl ConstantCond {
+    /// The condition's truth once the variable holds `value`, if known.
+    pub fn truth_with(&self, value: &str) -> Option<bool> {
+        if value == self.constant {
+            return Some(true);
+        }
+        if !self.bit_test || value == "0" {
+            return Some(false);
+        }
+        None
+    }
+}
+
+/// A named constant (`SCAN_FAIL`) or a number.
+pub fn is_constant_text(text: &str) -> bool {
+    let first = text.chars().next();
+    first.is_some_and(|c| c.is_ascii_digit())
+        || (first.is_some_and(|c| c.is_ascii_uppercase())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+}
+
+/// Conditions of `cfg` of the form `v == C` or `v & C`.
+pub(super) fn constant_conds(cfg: &Cfg) -> HashMap<String, Vec<ConstantCond>> {
+    let mut out: HashMap<String, Vec<ConstantCond>> = HashMap::new();
+    let mut seen: HashSet<&TruthKey> = HashSet::new();
+    for edge in cfg.succs.iter().flatten() {
+        let EdgeCond::Truth(key @ TruthKey::Cond { text, vars }, _) = &edge.cond else {
+            continue;
+        };
+        if !seen.insert(key) {
+            continue;
+        }
+        let (parts, bit_test) = match (text.split_once("=="), text.split_once('&')) {
+            (Some(p), _) => (p, false),
+            (None, Some(p)) if !text.contains("&&") => (p, true),
+            _ => continue,
+        };
+        for (var, constant) in [(parts.0, parts.1), (parts.1, parts.0)] {
+            if vars.iter().any(|v| v == var) && is_constant_text(constant) {
+                out.entry(var.to_owned()).or_default().push(ConstantCond {
+                    key: key.clone(),
+                    constant: constant.to_owned(),
+                    bit_test,
+                });
+            }
+        }
+    }
+    out
+}
+
+impl Cfg {
+    /// Whether a branch reachable from `node` tests `key` before it is
+    /// assigned again: the path is worth splitting on its value.
+    pub fn tested_after(&self, node: NodeId, key: &TruthKey) -> bool {
+        let mut seen = vec![false; self.ops.len()];
+        let mut work = vec![node];
+        while let Some(n) = work.pop() {
+            for edge in &self.succs[n as usize] {
+                if let EdgeCond::Truth(k, _) | EdgeCond::Settle(k, _) = &edge.cond {
+                    if key.covers(k) {
+                        return true;
+                    }
+                }
+                let to = edge.to as usize;
+                if seen[to] || self.assigns(edge.to, key) {
+                    continue;
+                }
+                seen[to] = true;
+                work.push(edge.to);
+            }
+        }
+        false
+    }
+
+    fn assigns(&self, node: NodeId, key: &TruthKey) -> bool {
+        match &self.ops[node as usize] {
+            Op::Assign { key: k, .. } => k.covers(key),
+            Op::Call(call) => call
+                .result_var
+                .as_ref()
+                .is_some_and(|v| TruthKey::Var(v.clone()).covers(key)),
+            _ => false,
+        }
+    }
+}
