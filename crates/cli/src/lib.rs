@@ -4,6 +4,7 @@
 
 mod check;
 mod config;
+mod explain;
 mod files;
 mod git;
 mod hook;
@@ -48,6 +49,9 @@ enum Command {
     Hook(hook::Args),
     /// List the loaded rules (id, severity, summary), or explain one: `rules ID`.
     Rules(rules_cmd::Args),
+    /// Show a function's lines with the locks held after each, the summaries
+    /// of its callees, its exit facts and its own summary.
+    Explain(explain::Args),
 }
 
 /// Runs the command line; the binary's `main`.
@@ -66,5 +70,14 @@ pub fn main() -> ExitCode {
         Command::Series(args) => series::run(args),
         Command::Hook(args) => hook::run(args),
         Command::Rules(args) => rules_cmd::run(args),
+        Command::Explain(args) => explain::run(args),
     }
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) ends the output quietly.
+pub(crate) fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }

@@ -10,8 +10,8 @@ use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, Cfg, NodeId, Op};
-use crate::dataflow::{solve, Observation, Solution, Summaries};
+use crate::cfg::{lower, Cfg, Op};
+use crate::dataflow::{solve, Cursor, Summaries};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
 
@@ -283,29 +283,57 @@ fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
 
 /// The analysis of one function.
 #[derive(Clone, Debug, Default)]
-pub struct FunctionResult {
+pub struct FunctionResult<O> {
     pub summary: Summary,
     pub exits: Vec<ExitFact>,
-    pub observations: Vec<Observation>,
     /// Lowering or the dataflow gave up; findings may be missing.
     pub incomplete: bool,
     /// Locks annotated as held on entry.
     pub entry_held: Vec<Path>,
     /// Every return holds the same number of locks, not always the same ones.
     pub swaps_locks: bool,
-    /// At each call and write node: the locks held there on every path.
-    pub held: HashMap<NodeId, Vec<Path>>,
-    /// At each call and write node: locks held earlier on some path but
-    /// released before the node, with where they were released.
-    pub dropped: HashMap<NodeId, Vec<(Path, Span)>>,
+    /// What the visitor kept of the function's solved states.
+    pub visited: O,
+}
+
+/// Reads each function's solved states once, right after the function is
+/// solved (its states are dropped afterwards): where checks that need the
+/// lock sets at every node, not only the summary, do their work.
+pub trait Visitor: Sync {
+    type Output: Send + Default;
+
+    fn visit(&self, function: &FunctionUnit, cursor: &Cursor<'_>, exits: &[ExitFact])
+        -> Self::Output;
+}
+
+/// A visitor that keeps nothing.
+pub struct NoVisitor;
+
+impl Visitor for NoVisitor {
+    type Output = ();
+
+    fn visit(&self, _: &FunctionUnit, _: &Cursor<'_>, _: &[ExitFact]) {}
 }
 
 /// A program and the analysis of each of its functions (same indexes).
-pub struct Analysis {
+pub struct Analysis<O = ()> {
     pub program: Program,
-    pub results: Vec<FunctionResult>,
+    pub results: Vec<FunctionResult<O>>,
     /// Direct call sites of each function, by index.
     pub callers: Vec<u32>,
+    /// The lock API the program was analysed with.
+    pub api: LockApi,
+}
+
+impl<O> Analysis<O> {
+    /// The summary a call from function `caller` to `callee` applies: the
+    /// primitive's, or the analysed function's.
+    pub fn summary_of(&self, caller: usize, callee: &str) -> Option<&Summary> {
+        self.api.primitive(callee).or_else(|| {
+            let f = &self.program.functions[caller];
+            Some(&self.results[self.program.resolve(f.file, callee)?].summary)
+        })
+    }
 }
 
 impl Program {
@@ -344,6 +372,7 @@ impl Program {
             match step {
                 Step::Deref => ty.pointers = ty.pointers.checked_sub(1)?,
                 Step::Index => ty.pointers = ty.pointers.saturating_sub(1),
+                Step::Call(_) => return None,
                 Step::Field(name) => ty = self.records.get(&ty.base)?.get(name)?.clone(),
             }
         }
@@ -385,15 +414,18 @@ impl Program {
         anns
     }
 
-    /// The call edges of function `i`, resolved.
-    fn callees(&self, i: usize) -> Vec<usize> {
+    /// The call edges of function `i`, resolved; calls to lock primitives
+    /// apply the primitive's summary and are no edges.
+    fn callees(&self, i: usize, api: &LockApi) -> Vec<usize> {
         let f = &self.functions[i];
         let mut out: Vec<usize> = f
             .cfg
             .ops
             .iter()
             .filter_map(|op| match op {
-                Op::Call(c) if c.api.is_none() => Some(c),
+                Op::Call(c) if !c.callee.as_deref().is_some_and(|n| api.primitive(n).is_some()) => {
+                    Some(c)
+                }
                 _ => None,
             })
             // The callee, and functions passed as arguments (callbacks it may
@@ -412,10 +444,14 @@ impl Program {
     }
 }
 
-/// Solves every function, callees before callers.
-pub fn analyze(program: Program, api: &LockApi) -> Analysis {
+/// Solves every function, callees before callers; `visitor` reads each
+/// function's states once it is solved.
+pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Analysis<V::Output> {
     let n = program.functions.len();
-    let callees: Vec<Vec<usize>> = (0..n).into_par_iter().map(|i| program.callees(i)).collect();
+    let callees: Vec<Vec<usize>> = (0..n)
+        .into_par_iter()
+        .map(|i| program.callees(i, api))
+        .collect();
     let mut callers = vec![0u32; n];
     for f in &program.functions {
         for op in &f.cfg.ops {
@@ -456,14 +492,14 @@ pub fn analyze(program: Program, api: &LockApi) -> Analysis {
         by_level[l].push(s);
     }
     let mut summaries: Vec<Option<Summary>> = vec![None; n];
-    let mut results: Vec<FunctionResult> = vec![FunctionResult::default(); n];
+    let mut results: Vec<FunctionResult<V::Output>> = (0..n).map(|_| Default::default()).collect();
     for sccs_here in &by_level {
-        let done: Vec<Vec<(usize, FunctionResult)>> = sccs_here
+        let done: Vec<Vec<(usize, FunctionResult<V::Output>)>> = sccs_here
             .par_iter()
             .map(|&s| {
                 let members = &sccs[s];
                 let mut local = summaries.clone_subset(members);
-                let mut solved: HashMap<usize, FunctionResult> = HashMap::new();
+                let mut solved: HashMap<usize, FunctionResult<V::Output>> = HashMap::new();
                 // Recursive SCCs: rounds until the summaries settle (bounded),
                 // each re-solving only members whose callees' summaries changed.
                 let recursive = members.len() > 1 || callees[members[0]].contains(&members[0]);
@@ -476,7 +512,7 @@ pub fn analyze(program: Program, api: &LockApi) -> Analysis {
                             base: &summaries,
                             local: &local,
                         };
-                        let r = analyze_function(&program, m, &view, api);
+                        let r = analyze_function(&program, m, &view, api, visitor);
                         if local.get(&m) != Some(&r.summary) {
                             changed.insert(m);
                         }
@@ -504,6 +540,7 @@ pub fn analyze(program: Program, api: &LockApi) -> Analysis {
         program,
         results,
         callers,
+        api: api.clone(),
     }
 }
 
@@ -530,26 +567,32 @@ impl CloneSubset for Vec<Option<Summary>> {
     }
 }
 
-fn analyze_function(
+fn analyze_function<V: Visitor>(
     program: &Program,
     i: usize,
     view: &Overlay<'_>,
     api: &LockApi,
-) -> FunctionResult {
+    visitor: &V,
+) -> FunctionResult<V::Output> {
     let f = &program.functions[i];
     struct View<'a> {
         program: &'a Program,
+        api: &'a LockApi,
         file: usize,
         overlay: &'a Overlay<'a>,
     }
     impl Summaries for View<'_> {
         fn summary(&self, callee: &str) -> Option<&Summary> {
+            if let Some(primitive) = self.api.primitive(callee) {
+                return Some(primitive);
+            }
             let i = self.program.resolve(self.file, callee)?;
             self.overlay.local.get(&i).or(self.overlay.base[i].as_ref())
         }
     }
     let view = View {
         program,
+        api,
         file: f.file,
         overlay: view,
     };
@@ -558,80 +601,26 @@ fn analyze_function(
         .iter()
         .filter(|a| matches!(a.name.as_str(), "__must_hold" | "__releases"))
         .flat_map(|a| a.args.iter())
-        .filter_map(|arg| annotation_path(arg, &f.params, api))
+        .filter_map(|arg| annotation_path(arg, &f.params))
         .collect();
     let solution = solve(&f.cfg, &entry_held, &view);
     let exit_facts = exits(&f.cfg, &solution, &f.params);
-    let summary = summarize(
-        &exit_facts,
-        &f.params,
-        &f.cfg,
-        &solution.may_drop,
-        &solution.callback_fields,
-    );
-    let (held, dropped) = held_at_accesses(&f.cfg, &solution);
+    let summary = summarize(&exit_facts, &f.params, &f.cfg, &solution, &view);
+    let visited = visitor.visit(f, &Cursor::new(&f.cfg, &solution, &view), &exit_facts);
     FunctionResult {
-        held,
-        dropped,
         swaps_locks: same_count_on_every_exit(&f.cfg, &solution),
         summary,
         exits: exit_facts,
-        observations: solution.observations,
         incomplete: solution.incomplete || f.cfg.incomplete,
         entry_held,
+        visited,
     }
-}
-
-/// The locks certainly held, and those dropped earlier, at every call and write.
-#[allow(clippy::type_complexity)]
-fn held_at_accesses(
-    cfg: &Cfg,
-    solution: &Solution,
-) -> (
-    HashMap<NodeId, Vec<Path>>,
-    HashMap<NodeId, Vec<(Path, Span)>>,
-) {
-    let mut held = HashMap::new();
-    let mut dropped = HashMap::new();
-    for (i, op) in cfg.ops.iter().enumerate() {
-        if !matches!(op, Op::Call(_) | Op::Write { .. }) {
-            continue;
-        }
-        let states = &solution.states[i].states;
-        let Some(first) = states.first() else {
-            continue;
-        };
-        let must: Vec<Path> = first
-            .locks
-            .iter()
-            .filter(|(p, _)| {
-                states.iter().all(|s| {
-                    s.locks.get(*p).is_some_and(|l| l.held_min() >= 1) || !s.lock_exists(p)
-                })
-            })
-            .map(|(p, _)| p.clone())
-            .collect();
-        let gone: Vec<(Path, Span)> = states
-            .iter()
-            .flat_map(|s| s.locks.iter())
-            .filter(|(p, l)| l.held_max() <= 0 && l.touched && !must.contains(p))
-            .filter_map(|(p, l)| l.released_at.map(|r| (p.clone(), r)))
-            .collect();
-        if !must.is_empty() {
-            held.insert(i as NodeId, must);
-        }
-        if !gone.is_empty() {
-            dropped.insert(i as NodeId, gone);
-        }
-    }
-    (held, dropped)
 }
 
 /// The lock an annotation argument names: `&b->lock` and `b->lock` are the
 /// field; a bare pointer parameter `ptl` is what it points to; a name the API
 /// uses for an object-less lock (`RCU`) is that lock.
-pub fn annotation_path(text: &str, params: &[String], api: &LockApi) -> Option<Path> {
-    let _ = api;
+pub fn annotation_path(text: &str, params: &[String]) -> Option<Path> {
     let text = text.trim().trim_start_matches('&').trim();
     let text: String = text
         .chars()
@@ -750,23 +739,22 @@ mod tests {
     #[test]
     fn annotation_paths() {
         let params = vec!["b".to_owned(), "ptl".to_owned()];
-        let api = LockApi::default();
         assert_eq!(
-            annotation_path("&b->pages_lock", &params, &api)
+            annotation_path("&b->pages_lock", &params)
                 .unwrap()
                 .to_string(),
             "b->pages_lock"
         );
         assert_eq!(
-            annotation_path("ptl", &params, &api).unwrap().to_string(),
+            annotation_path("ptl", &params).unwrap().to_string(),
             "*ptl"
         );
         assert_eq!(
-            annotation_path("RCU", &params, &api).unwrap(),
+            annotation_path("RCU", &params).unwrap(),
             Path::named("RCU")
         );
         assert_eq!(
-            annotation_path("balloon_lock", &params, &api)
+            annotation_path("balloon_lock", &params)
                 .unwrap()
                 .to_string(),
             "balloon_lock"
@@ -799,7 +787,7 @@ pub(crate) mod test_support {
             &macros,
             &api,
         );
-        analyze(program, &api)
+        analyze(program, &api, &NoVisitor)
     }
 
     /// The exit facts of function `name`, as `(lock, kind)` strings.

@@ -5,9 +5,11 @@
 //! Everything here is read from rule files (`rules/locks.toml`); the engine
 //! never names a kernel function itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
+
+use crate::summary::{Change, LockRef, Summary, SummaryEffect};
 
 /// What a lock API call does.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
@@ -46,33 +48,6 @@ impl Success {
             Success::Zero => Success::Nonzero,
         }
     }
-}
-
-/// Where the lock of a call is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum LockSource {
-    /// An argument, dereferenced `deref` times (1 for `spin_lock(&l)`: the
-    /// argument points to the lock; 2 for `pte_offset_map_lock(…, &ptl)`).
-    Arg { index: usize, deref: u8 },
-    /// The call's return value points to the lock (`ptl = pmd_lock(…)`).
-    Returned,
-    /// A lock with no object, named by the API (`rcu_read_lock()` → `RCU`).
-    Named(String),
-}
-
-/// One API function, compiled.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiFunction {
-    pub effect: Effect,
-    pub lock: LockSource,
-    pub success: Success,
-    /// The lock kind for messages: `spinlock`, `mutex`, `page lock`…
-    pub kind: String,
-    /// Nesting locks (RCU, read locks) count depth and may be re-acquired.
-    pub recursive: bool,
-    /// A named lock the call takes or drops too, with its recursion
-    /// (`pte_offset_map_lock` also enters an RCU read section).
-    pub also: Option<(String, bool)>,
 }
 
 /// A family of functions sharing kind and lock argument.
@@ -207,91 +182,62 @@ impl LockApiConfig {
         self.guard_classes.extend(other.guard_classes);
     }
 
-    /// Builds the lookup tables.
+    /// Compiles every entry into the [`Summary`] a call to it applies: the
+    /// same kind of summary the engine infers for analysed functions, so a
+    /// call site does not care whether its callee is a primitive.
     pub fn compile(&self) -> LockApi {
-        let mut functions = HashMap::new();
-        for fam in &self.family {
-            let lock_for = |effect: Effect| match (&fam.named, effect) {
-                (Some(name), _) => LockSource::Named(name.clone()),
-                _ => LockSource::Arg {
-                    index: fam.arg,
-                    deref: fam.deref.unwrap_or(1),
-                },
-            };
-            let groups: [(&Vec<String>, Effect, Success); 6] = [
-                (&fam.acquire, Effect::Acquire, Success::Nonzero),
-                (&fam.release, Effect::Release, Success::Nonzero),
-                (&fam.try_acquire, Effect::TryAcquire, Success::Nonzero),
-                (&fam.try_acquire_zero, Effect::TryAcquire, Success::Zero),
-                (&fam.assert_held, Effect::AssertHeld, Success::Nonzero),
-                (
-                    &fam.assert_not_held,
-                    Effect::AssertNotHeld,
-                    Success::Nonzero,
-                ),
-            ];
-            for (names, effect, success) in groups {
-                for name in names {
-                    functions.insert(
-                        name.clone(),
-                        ApiFunction {
-                            effect,
-                            lock: lock_for(effect),
-                            success,
-                            kind: fam.kind.clone(),
-                            recursive: fam.recursive,
-                            also: None,
-                        },
-                    );
-                }
-            }
-            let returned = [
-                (&fam.acquire_returned, Effect::Acquire),
-                (&fam.try_acquire_returned, Effect::TryAcquire),
-            ];
-            for name in returned
+        let mut primitives = HashMap::new();
+        let named_recursive = |name: &str| {
+            self.family
                 .iter()
-                .flat_map(|(names, effect)| names.iter().map(move |n| (n, *effect)))
-            {
-                let (name, effect) = name;
-                functions.insert(
-                    name.clone(),
-                    ApiFunction {
+                .any(|f| f.named.as_deref() == Some(name) && f.recursive)
+        };
+        for fam in &self.family {
+            let lock = match &fam.named {
+                Some(name) => LockRef::named(name),
+                None => LockRef::arg(fam.arg, fam.deref.unwrap_or(1)),
+            };
+            // `ptl = pmd_lock(…)`: the lock is what the result points to.
+            let returned = LockRef::returned();
+            let groups: [(&Vec<String>, Effect, Success, &LockRef); 8] = [
+                (&fam.acquire, Effect::Acquire, Success::Nonzero, &lock),
+                (&fam.release, Effect::Release, Success::Nonzero, &lock),
+                (&fam.try_acquire, Effect::TryAcquire, Success::Nonzero, &lock),
+                (&fam.try_acquire_zero, Effect::TryAcquire, Success::Zero, &lock),
+                (&fam.assert_held, Effect::AssertHeld, Success::Nonzero, &lock),
+                (&fam.assert_not_held, Effect::AssertNotHeld, Success::Nonzero, &lock),
+                (&fam.acquire_returned, Effect::Acquire, Success::Nonzero, &returned),
+                (&fam.try_acquire_returned, Effect::TryAcquire, Success::Nonzero, &returned),
+            ];
+            for (names, effect, success, lock) in groups {
+                for name in names {
+                    let primitive = Primitive {
                         effect,
-                        lock: LockSource::Returned,
-                        success: Success::Nonzero,
-                        kind: fam.kind.clone(),
+                        success,
+                        kind: &fam.kind,
                         recursive: fam.recursive,
-                        also: None,
-                    },
-                );
+                    };
+                    primitives.insert(name.clone(), primitive.summary(lock.clone(), None));
+                }
             }
         }
         for entry in &self.function {
-            functions.insert(
-                entry.name.clone(),
-                ApiFunction {
-                    effect: entry.effect,
-                    lock: LockSource::Arg {
-                        index: entry.arg,
-                        deref: entry.deref.unwrap_or(1),
-                    },
-                    success: entry.success,
-                    kind: entry.kind.clone(),
-                    recursive: entry.recursive,
-                    also: entry.also.as_ref().map(|name| {
-                        let recursive = self
-                            .family
-                            .iter()
-                            .any(|f| f.named.as_ref() == Some(name) && f.recursive);
-                        (name.clone(), recursive)
-                    }),
-                },
-            );
+            let also = entry
+                .also
+                .as_ref()
+                .map(|name| (LockRef::named(name), named_recursive(name)));
+            let primitive = Primitive {
+                effect: entry.effect,
+                success: entry.success,
+                kind: &entry.kind,
+                recursive: entry.recursive,
+            };
+            let lock = LockRef::arg(entry.arg, entry.deref.unwrap_or(1));
+            primitives.insert(entry.name.clone(), primitive.summary(lock, also));
         }
         let set = |v: &Vec<String>| v.iter().cloned().collect();
         LockApi {
-            functions,
+            primitives,
             guard_classes: self.guard_classes.clone(),
             condition_wrappers: set(&self.flow.condition_wrappers),
             noreturn_if: set(&self.flow.noreturn_if),
@@ -307,33 +253,78 @@ impl LockApiConfig {
     }
 }
 
+/// One API entry on its way to a summary.
+struct Primitive<'a> {
+    effect: Effect,
+    success: Success,
+    kind: &'a str,
+    recursive: bool,
+}
+
+impl Primitive<'_> {
+    /// The summary of a call: its effect on `lock`, and on `also` (a named
+    /// lock taken or dropped with it, with its recursion).
+    fn summary(&self, lock: LockRef, also: Option<(LockRef, bool)>) -> Summary {
+        let change = match self.effect {
+            Effect::Acquire => Some(Change::Acquire),
+            Effect::Release => Some(Change::Release),
+            Effect::TryAcquire => Some(Change::TryAcquire(self.success)),
+            Effect::AssertHeld => Some(Change::Require),
+            Effect::AssertNotHeld | Effect::MayRelease => None,
+        };
+        let effect = |lock: LockRef, recursive: bool| SummaryEffect {
+            lock,
+            change: change.expect("an effect on a lock"),
+            recursive,
+            site: None,
+            when: None,
+            kind: Some(self.kind.to_owned()),
+        };
+        let mut effects = Vec::new();
+        if change.is_some() {
+            effects.extend(also.map(|(lock, recursive)| effect(lock, recursive)));
+            effects.push(effect(lock, self.recursive));
+        }
+        Summary {
+            effects,
+            may_drop: match self.effect {
+                Effect::MayRelease => vec![self.kind.to_owned()],
+                _ => Vec::new(),
+            },
+            primitive: true,
+            ..Summary::default()
+        }
+    }
+}
+
 /// [`LockApiConfig`] compiled for lookups.
 #[derive(Clone, Debug, Default)]
 pub struct LockApi {
-    functions: HashMap<String, ApiFunction>,
+    primitives: HashMap<String, Summary>,
     guard_classes: HashMap<String, String>,
-    condition_wrappers: std::collections::HashSet<String>,
-    noreturn_if: std::collections::HashSet<String>,
-    same_lock: std::collections::HashSet<String>,
-    error_values: std::collections::HashSet<String>,
-    error_tests: std::collections::HashSet<String>,
+    condition_wrappers: HashSet<String>,
+    noreturn_if: HashSet<String>,
+    same_lock: HashSet<String>,
+    error_values: HashSet<String>,
+    error_tests: HashSet<String>,
     pure_predicates: Vec<String>,
-    lock_status_flags: std::collections::HashSet<String>,
-    guard: std::collections::HashSet<String>,
-    scoped_guard: std::collections::HashSet<String>,
-    scoped_cond_guard: std::collections::HashSet<String>,
+    lock_status_flags: HashSet<String>,
+    guard: HashSet<String>,
+    scoped_guard: HashSet<String>,
+    scoped_cond_guard: HashSet<String>,
 }
 
 impl LockApi {
-    pub fn function(&self, name: &str) -> Option<&ApiFunction> {
-        self.functions.get(name)
+    /// The summary of a lock primitive.
+    pub fn primitive(&self, name: &str) -> Option<&Summary> {
+        self.primitives.get(name)
     }
 
-    /// The API function a guard class stands for.
-    pub fn guard_class(&self, class: &str) -> Option<&ApiFunction> {
-        self.guard_classes
-            .get(class)
-            .and_then(|f| self.functions.get(f))
+    /// The primitive a guard class stands for (`spinlock_irqsave` →
+    /// `spin_lock_irqsave`), with its summary.
+    pub fn guard_class(&self, class: &str) -> Option<(&str, &Summary)> {
+        let name = self.guard_classes.get(class)?;
+        Some((name.as_str(), self.primitives.get(name)?))
     }
 
     pub fn is_condition_wrapper(&self, name: &str) -> bool {
@@ -381,8 +372,8 @@ impl LockApi {
         self.scoped_cond_guard.contains(name)
     }
 
-    /// Every API function name, for rule-file validation.
+    /// Every primitive's name, for rule-file validation.
     pub fn function_names(&self) -> impl Iterator<Item = &str> {
-        self.functions.keys().map(String::as_str)
+        self.primitives.keys().map(String::as_str)
     }
 }

@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use lockwarden_syntax::Span;
 
-use crate::api::{Effect, Success};
-use crate::cfg::{Cfg, EdgeCond, NodeId, Op, TruthKey};
-use crate::path::Path;
-use crate::summary::{Change, Summary};
+use crate::api::Success;
+use crate::cfg::{ArgPaths, Cfg, EdgeCond, NodeId, Op, TruthKey};
+use crate::path::{Path, Step};
+use crate::summary::{Change, RefRoot, Summary};
 
 /// Depths are clamped to this, which keeps the lattice finite.
 const MAX_DEPTH: i8 = 4;
@@ -32,14 +32,17 @@ const MAX_DEPTH: i8 = 4;
 pub const MAX_DISJUNCTS: usize = 8;
 
 /// The state of one lock.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Level {
     pub min: i8,
     pub max: i8,
     /// Acquired or released in this function on every path here.
     pub touched: bool,
-    /// Known held on entry (annotation or assertion).
+    /// Known held on entry (annotation, assertion, or released untouched).
     pub asserted: bool,
+    /// Held on entry because an assertion or annotation says callers hold it
+    /// (`lockdep_assert_held()`, `__must_hold()`): a precondition.
+    pub required: bool,
     pub recursive: bool,
     /// A callee changed it in a way its summary cannot say (held on some of
     /// its returns only): what this function does with it is not judged.
@@ -47,20 +50,24 @@ pub struct Level {
     /// Stored where the caller sees it (`*foliop = folio`): the caller's
     /// business from here.
     pub handed_over: bool,
+    /// Possibly held through a try-acquire whose result was never tested.
+    pub untested: Option<Span>,
     pub acquired_at: Option<Span>,
     pub released_at: Option<Span>,
 }
 
 impl Level {
-    fn untouched() -> Level {
+    pub fn untouched() -> Level {
         Level {
             min: 0,
             max: 0,
             touched: false,
             asserted: false,
+            required: false,
             recursive: false,
             unknown: false,
             handed_over: false,
+            untested: None,
             acquired_at: None,
             released_at: None,
         }
@@ -75,6 +82,12 @@ impl Level {
         self.max + i8::from(self.asserted)
     }
 
+    /// Never taken, dropped or asserted by this function: a release of it
+    /// releases what the caller holds.
+    pub fn is_callers(&self) -> bool {
+        !self.touched && !self.asserted && self.min == 0 && self.max == 0
+    }
+
     /// A callee may have taken or dropped it once: unknown, either way.
     fn may_have_changed(&mut self) {
         self.unknown = true;
@@ -82,34 +95,31 @@ impl Level {
         self.max = clamp(self.max + 1);
     }
 
-    fn same_facts(&self, other: &Level) -> bool {
-        (
-            self.min,
-            self.max,
-            self.touched,
-            self.asserted,
-            self.unknown,
-        ) == (
-            other.min,
-            other.max,
-            other.touched,
-            other.asserted,
-            other.unknown,
-        )
+    /// The lock stands the same for rules on both (the fields that decide
+    /// verdicts), so two paths may share a disjunct.
+    fn same_standing(&self, other: &Level) -> bool {
+        (self.min, self.max, self.touched, self.asserted, self.unknown)
+            == (other.min, other.max, other.touched, other.asserted, other.unknown)
     }
 
-    fn join(&self, other: &Level) -> Level {
-        Level {
+    /// Joins `other` into `self`; whether `self` changed.
+    fn join(&mut self, other: &Level) -> bool {
+        let joined = Level {
             min: self.min.min(other.min),
             max: self.max.max(other.max),
             touched: self.touched && other.touched,
             asserted: self.asserted || other.asserted,
+            required: self.required || other.required,
             recursive: self.recursive || other.recursive,
             unknown: self.unknown || other.unknown,
             handed_over: self.handed_over || other.handed_over,
+            untested: self.untested.or(other.untested),
             acquired_at: self.acquired_at.or(other.acquired_at),
             released_at: self.released_at.or(other.released_at),
-        }
+        };
+        let changed = joined != *self;
+        *self = joined;
+        changed
     }
 }
 
@@ -134,17 +144,21 @@ pub struct State {
     pub pending: Vec<Pending>,
     /// The truth of tested variables and fields on this path.
     pub facts: BTreeMap<TruthKey, bool>,
+    /// Names that stand for another lock's object on this path: a pointer
+    /// stored where it is read back (`args->lock = &t->lock` makes
+    /// `*args->lock` the object `t->lock`). One lock, one name.
+    pub aliases: BTreeMap<Path, Path>,
 }
 
 impl State {
-    /// The same locks at the same levels, and the same pending results.
+    /// The same locks at the same standing, and the same pending results.
     fn same_locks(&self, other: &State) -> bool {
         self.locks.len() == other.locks.len()
             && self
                 .locks
                 .iter()
                 .zip(&other.locks)
-                .all(|((p, a), (q, b))| p == q && a.same_facts(b))
+                .all(|((p, a), (q, b))| p == q && a.same_standing(b))
             && self.pending.len() == other.pending.len()
             && self.pending.iter().all(|p| {
                 other
@@ -154,32 +168,47 @@ impl State {
             })
     }
 
-    fn join(&self, other: &State) -> State {
-        let mut locks = BTreeMap::new();
+    /// Joins `other` into `self`: locks level by level (a lock absent on one
+    /// side is untouched there), pending results united, facts kept where
+    /// both agree. Whether `self` changed.
+    fn join(&mut self, other: &State) -> bool {
+        let mut changed = false;
         let untouched = Level::untouched();
-        let keys: BTreeSet<&Path> = self.locks.keys().chain(other.locks.keys()).collect();
-        for key in keys {
-            let a = self.locks.get(key).unwrap_or(&untouched);
-            let b = other.locks.get(key).unwrap_or(&untouched);
-            locks.insert(key.clone(), a.join(b));
+        for (key, level) in self.locks.iter_mut() {
+            changed |= level.join(other.locks.get(key).unwrap_or(&untouched));
         }
-        let mut pending = self.pending.clone();
-        for p in &other.pending {
-            if !pending.iter().any(|q| q.key == p.key) {
-                pending.push(p.clone());
+        for (key, level) in &other.locks {
+            if !self.locks.contains_key(key) {
+                let mut joined = Level::untouched();
+                joined.join(level);
+                self.locks.insert(key.clone(), joined);
+                changed = true;
             }
         }
-        let facts = self
-            .facts
-            .iter()
-            .filter(|(k, v)| other.facts.get(*k) == Some(*v))
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        State {
-            locks,
-            pending,
-            facts,
+        for p in &other.pending {
+            if !self.pending.iter().any(|q| q.key == p.key) {
+                self.pending.push(p.clone());
+                changed = true;
+            }
         }
+        let before = (self.facts.len(), self.aliases.len());
+        self.facts.retain(|k, v| other.facts.get(k) == Some(v));
+        self.aliases.retain(|k, v| other.aliases.get(k) == Some(v));
+        changed | ((self.facts.len(), self.aliases.len()) != before)
+    }
+
+    /// The one name of the lock `lock` designates on this path.
+    pub fn canonical(&self, lock: &Path) -> Path {
+        for (name, object) in &self.aliases {
+            if name.root == lock.root && lock.steps.starts_with(&name.steps) {
+                let mut canonical = object.clone();
+                canonical
+                    .steps
+                    .extend_from_slice(&lock.steps[name.steps.len()..]);
+                return canonical;
+            }
+        }
+        lock.clone()
     }
 
     /// Whether `lock` exists on this path: no pointer on the way to it is
@@ -254,6 +283,24 @@ impl State {
             })
     }
 
+    /// The levels of locks reachable from the objects a call is given:
+    /// those under what an argument points to (`dev` reaches `dev->lock`,
+    /// `&dev->sub` reaches `dev->sub.lock`).
+    fn levels_reachable<'s>(
+        &'s mut self,
+        args: &[ArgPaths],
+    ) -> impl Iterator<Item = &'s mut Level> + 's {
+        let objects: Vec<Path> = args.iter().filter_map(|a| a.pointee.clone()).collect();
+        self.locks
+            .iter_mut()
+            .filter(move |(path, _)| {
+                objects
+                    .iter()
+                    .any(|o| o.root == path.root && path.steps.starts_with(&o.steps))
+            })
+            .map(|(_, level)| level)
+    }
+
     /// The level of `lock`, or an untouched one.
     pub fn level(&self, lock: &Path) -> Level {
         self.locks
@@ -289,21 +336,21 @@ impl Disjuncts {
         } else {
             self.states
                 .iter()
-                .position(|d| d.facts == state.facts && d.same_locks(&state))
+                .position(|d| {
+                    d.facts == state.facts && d.aliases == state.aliases && d.same_locks(&state)
+                })
         };
         if let Some(i) = target {
-            let d = &mut self.states[i];
-            let merged = d.join(&state);
-            let changed = !merged.same_locks(d) || merged.facts != d.facts;
-            *d = merged;
-            return changed;
+            return self.states[i].join(&state);
         }
         self.states.push(state);
         if self.states.len() > MAX_DISJUNCTS {
             let mut merged: Vec<State> = Vec::new();
             for s in std::mem::take(&mut self.states) {
                 match merged.iter_mut().find(|m| m.same_locks(&s)) {
-                    Some(m) => *m = m.join(&s),
+                    Some(m) => {
+                        m.join(&s);
+                    }
                     None => merged.push(s),
                 }
             }
@@ -311,32 +358,15 @@ impl Disjuncts {
         }
         if self.states.len() > MAX_DISJUNCTS {
             let mut all = std::mem::take(&mut self.states).into_iter();
-            let first = all.next().expect("just pushed");
-            self.states = vec![all.fold(first, |a, b| a.join(&b))];
+            let mut first = all.next().expect("just pushed");
+            for s in all {
+                first.join(&s);
+            }
+            self.states = vec![first];
             self.collapsed = true;
         }
         true
     }
-}
-
-/// Something the dataflow saw that a rule may report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Observation {
-    /// A non-recursive lock acquired while certainly held.
-    DoubleAcquire {
-        lock: Path,
-        at: Span,
-        previous: Option<Span>,
-        /// The callee that acquires it, when through a summary.
-        via: Option<String>,
-    },
-    /// A lock released where it is certainly not held.
-    ReleaseUnheld {
-        lock: Path,
-        at: Span,
-        previous: Option<Span>,
-        via: Option<String>,
-    },
 }
 
 /// The solved dataflow of one function.
@@ -346,14 +376,14 @@ pub struct Solution {
     pub states: Vec<Disjuncts>,
     /// The iteration bound was hit: the states may not be a fixpoint.
     pub incomplete: bool,
-    pub observations: Vec<Observation>,
     /// Lock kinds calls in the function may drop out of sight.
     pub may_drop: Vec<String>,
     /// Lock fields callbacks run by calls here may release.
     pub callback_fields: Vec<String>,
 }
 
-/// How a function sees its callees' summaries.
+/// How a function sees its callees' summaries: lock primitives and
+/// analysed functions alike.
 pub trait Summaries {
     fn summary(&self, callee: &str) -> Option<&Summary>;
 }
@@ -364,10 +394,11 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
     for lock in entry_held {
         let mut level = Level::untouched();
         level.asserted = true;
+        level.required = true;
         entry.locks.insert(lock.clone(), level);
     }
-    let tracked = tracked_keys(cfg);
     let calls = Calls::new(cfg, summaries);
+    let tracked = tracked_keys(cfg, &calls);
     let n = cfg.ops.len();
     let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
     states[cfg.entry as usize].add(entry);
@@ -382,7 +413,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             break;
         }
         for mut state in states[node as usize].states.clone() {
-            let alternative = transfer(cfg, node, &mut state, &calls, None);
+            let alternative = transfer(cfg, node, &mut state, &calls);
             for mut state in std::iter::once(state).chain(alternative) {
                 state.facts.retain(|k, _| tracked.contains(k));
                 for edge in &cfg.succs[node as usize] {
@@ -396,26 +427,62 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             }
         }
     }
-    let mut observations = Vec::new();
-    for (node, disjuncts) in states.iter().enumerate() {
-        for state in &disjuncts.states {
-            let mut s = state.clone();
-            transfer(cfg, node as NodeId, &mut s, &calls, Some(&mut observations));
-        }
-    }
-    observations.sort_by_key(|o| match o {
-        Observation::DoubleAcquire { at, .. } | Observation::ReleaseUnheld { at, .. } => at.start,
-    });
-    observations.dedup();
     let mut callback_fields: Vec<String> = calls.callback_fields.into_values().flatten().collect();
     callback_fields.sort();
     callback_fields.dedup();
     Solution {
         states,
         incomplete,
-        observations,
         may_drop: calls.may_drop,
         callback_fields,
+    }
+}
+
+/// Reads a solved function: the states before each node and what each node
+/// does to them, for the checks that consume the analysis (as rustc's
+/// `ResultsCursor`). Checks live with the rules, not in the transfer function.
+pub struct Cursor<'a> {
+    pub cfg: &'a Cfg,
+    pub solution: &'a Solution,
+    calls: Calls<'a>,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(cfg: &'a Cfg, solution: &'a Solution, summaries: &'a dyn Summaries) -> Self {
+        Cursor {
+            cfg,
+            solution,
+            calls: Calls::new(cfg, summaries),
+        }
+    }
+
+    /// The states reaching `node`, one per path kept apart (none where unreached).
+    pub fn states_before(&self, node: NodeId) -> &'a [State] {
+        &self.solution.states[node as usize].states
+    }
+
+    /// What `node` does to locks on a path in `state`.
+    pub fn effects(&self, node: NodeId, state: &State) -> Vec<AppliedEffect<'a>> {
+        effects_at(self.cfg, node, state, &self.calls)
+    }
+
+    /// The states after `node` on a path that reaches it in `state`: one,
+    /// or two when the node splits the path.
+    pub fn after(&self, node: NodeId, state: &State) -> Vec<State> {
+        let mut state = state.clone();
+        let alternative = transfer(self.cfg, node, &mut state, &self.calls);
+        std::iter::once(state).chain(alternative).collect()
+    }
+
+    /// The summary a call at `node` applies, if any.
+    pub fn callee_summary(&self, node: NodeId) -> Option<&'a Summary> {
+        match &self.cfg.ops[node as usize] {
+            Op::Call(call) => call
+                .callee
+                .as_deref()
+                .and_then(|c| self.calls.summaries.summary(c)),
+            _ => None,
+        }
     }
 }
 
@@ -424,7 +491,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
 /// tested), and the pointers on the way to a lock (`if (p) unlock(&p->l)`).
 /// Facts about anything else cannot correlate two branches and would only
 /// split states.
-fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
+fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
     let mut uses: HashMap<TruthKey, u32> = HashMap::new();
     let mut tracked = HashSet::new();
     let note_lock = |lock: &Path, tracked: &mut HashSet<TruthKey>| {
@@ -465,8 +532,11 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
                 if let Some(v) = &call.result_var {
                     *uses.entry(TruthKey::Var(v.clone())).or_default() += 1;
                 }
-                if let Some((_, Some(lock))) = &call.api {
-                    note_lock(lock, &mut tracked);
+                let summary = call.callee.as_deref().and_then(|c| calls.summaries.summary(c));
+                for effect in summary.into_iter().flat_map(|s| &s.effects) {
+                    if let Some(lock) = effect.lock.substitute(&call.args, call.result_lvalue.as_ref()) {
+                        note_lock(&lock, &mut tracked);
+                    }
                 }
                 for arg in &call.args {
                     if let Some(p) = &arg.pointee {
@@ -477,7 +547,7 @@ fn tracked_keys(cfg: &Cfg) -> HashSet<TruthKey> {
                     }
                 }
             }
-            Op::GuardAcquire { lock, .. } => note_lock(lock, &mut tracked),
+            Op::GuardAcquire(guard) => note_lock(&guard.lock, &mut tracked),
             // A variable given constants: its comparisons with constants matter.
             Op::AssignConst { var, .. } => tracked.extend(
                 cfg.constant_conds
@@ -504,14 +574,7 @@ fn clamp(v: i8) -> i8 {
     v.clamp(-MAX_DEPTH, MAX_DEPTH)
 }
 
-fn acquire(
-    state: &mut State,
-    lock: &Path,
-    site: Span,
-    recursive: bool,
-    via: Option<&str>,
-    obs: &mut Option<&mut Vec<Observation>>,
-) {
+fn acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
     if !state.lock_exists(lock) {
         return;
     }
@@ -519,23 +582,15 @@ fn acquire(
         .locks
         .entry(lock.clone())
         .or_insert_with(Level::untouched);
-    if !recursive && !level.recursive && !level.unknown && level.held_min() >= 1 {
-        if let Some(obs) = obs.as_deref_mut() {
-            obs.push(Observation::DoubleAcquire {
-                lock: lock.clone(),
-                at: site,
-                previous: level.acquired_at,
-                via: via.map(str::to_owned),
-            });
-        }
-    }
     level.min = clamp(level.min + 1);
     level.max = clamp(level.max + 1);
     level.touched = true;
     level.recursive |= recursive;
+    level.untested = None;
     level.acquired_at = Some(site);
 }
 
+/// A try-acquire whose result is not tested: the lock may be held.
 fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
     if !state.lock_exists(lock) {
         return;
@@ -546,49 +601,48 @@ fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
         .or_insert_with(Level::untouched);
     level.max = clamp(level.max + 1);
     level.recursive |= recursive;
+    level.untested = Some(site);
     level.acquired_at.get_or_insert(site);
 }
 
-fn release(
-    state: &mut State,
-    lock: &Path,
-    site: Span,
-    via: Option<&str>,
-    obs: &mut Option<&mut Vec<Observation>>,
-) {
+/// The lock a release on this path releases: `if (ptl != pml)
+/// spin_lock(ptl); … spin_unlock(ptl);` where the path knows `ptl == pml`
+/// releases the lock held as `*pml`.
+pub fn released_lock(state: &State, lock: &Path) -> Path {
+    state.equal_held(lock).unwrap_or_else(|| lock.clone())
+}
+
+/// Whether releasing `lock` on this path releases a lock that is certainly
+/// not held: one this function took or dropped, known, and held nowhere on
+/// the path.
+pub fn releases_unheld(level: &Level) -> bool {
+    level.touched && !level.unknown && level.held_max() <= 0
+}
+
+fn release(state: &mut State, lock: &Path, site: Span) {
     if !state.lock_exists(lock) {
         return;
     }
-    // `if (ptl != pml) spin_lock(ptl); … spin_unlock(ptl);` where the path
-    // knows `ptl == pml`: the lock released is the one held as `*pml`.
-    let lock = &state.equal_held(lock).unwrap_or_else(|| lock.clone());
+    let lock = &released_lock(state, lock);
     let level = state
         .locks
         .entry(lock.clone())
         .or_insert_with(Level::untouched);
     // Releasing a lock this function never touched: the caller held it.
-    if !level.touched && !level.asserted && level.min == 0 && level.max == 0 {
+    if level.is_callers() {
         level.asserted = true;
     }
-    if level.touched && !level.unknown && level.held_max() <= 0 {
-        if let Some(obs) = obs.as_deref_mut() {
-            obs.push(Observation::ReleaseUnheld {
-                lock: lock.clone(),
-                at: site,
-                previous: level.released_at,
-                via: via.map(str::to_owned),
-            });
-        }
-        // Reported; the lock stays not held rather than going below zero.
+    if releases_unheld(level) {
+        // A rule reports it; the lock stays not held rather than going below zero.
         return;
     }
     level.min = clamp(level.min - 1);
     level.max = clamp(level.max - 1);
     level.touched = true;
+    level.untested = None;
     level.released_at = Some(site);
 }
 
-/// Turns untested try results for `key` into "may be held".
 impl Pending {
     /// Whether a test of `key` tests this result.
     pub fn tested_by(&self, key: &TruthKey) -> bool {
@@ -596,6 +650,7 @@ impl Pending {
     }
 }
 
+/// Turns untested try results for `key` into "may be held".
 fn drop_pending(state: &mut State, key: &TruthKey) {
     // A result still stored in its other variable stays pending there.
     for p in &mut state.pending {
@@ -685,7 +740,7 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
                 .locks
                 .entry(p.lock.clone())
                 .or_insert_with(Level::untouched);
-            if !level.touched && !level.asserted && level.min == 0 && level.max == 0 {
+            if level.is_callers() {
                 level.asserted = true;
             }
             level.min = clamp(level.min - 1);
@@ -705,16 +760,8 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
             state.locks.insert(p.lock.clone(), level);
         }
     }
-    if acquired && state.lock_exists(&p.lock) {
-        let level = state
-            .locks
-            .entry(p.lock.clone())
-            .or_insert_with(Level::untouched);
-        level.min = clamp(level.min + 1);
-        level.max = clamp(level.max + 1);
-        level.touched = true;
-        level.recursive |= p.recursive;
-        level.acquired_at = Some(p.site);
+    if acquired {
+        acquire(state, &p.lock, p.site, p.recursive);
     }
 }
 
@@ -732,6 +779,13 @@ fn forget_released(state: &mut State, var: &str, site: Option<Span>) {
 /// [`forget_released`], for locks behind the variable's pointer only when
 /// `through_pointer` (`*ptl`, `p->lock`; not `global_lock` itself).
 fn forget_pointee(state: &mut State, var: &str, site: Option<Span>, through_pointer: bool) {
+    state.aliases.retain(|name, object| {
+        let stale = |p: &Path| {
+            p.root_var() == Some(var)
+                && (!through_pointer || p.steps.first() == Some(&crate::path::Step::Deref))
+        };
+        !stale(name) && !stale(object)
+    });
     state.locks.retain(|path, level| {
         if path.root_var() != Some(var)
             || (site.is_some() && level.acquired_at == site)
@@ -746,6 +800,22 @@ fn forget_pointee(state: &mut State, var: &str, site: Option<Span>, through_poin
     });
 }
 
+/// A pointer to `object` stored at `target`. A local's locked object stored
+/// through a parameter (`*foliop = folio`) is handed to the caller with its
+/// lock, under the new name; any other object keeps its name, and `*target`
+/// becomes another name for it (`args->lock = &t->lock`).
+fn store_pointer(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
+    if cfg.rooted_at_param(target) && !cfg.caller_nameable(object) {
+        hand_over(state, target, object);
+        return;
+    }
+    let name = target.clone().push(Step::Deref);
+    let object = state.canonical(object);
+    if name != object {
+        state.aliases.insert(name, object);
+    }
+}
+
 fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
     matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
 }
@@ -756,10 +826,7 @@ fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
 ///
 /// Only a local's object moves: a parameter's object keeps its name, which
 /// the function and its caller go on using (`subscription->mm = mm`).
-fn hand_over(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
-    if !cfg.rooted_at_param(target) || cfg.rooted_at_param(object) {
-        return;
-    }
+fn hand_over(state: &mut State, target: &Path, object: &Path) {
     let moved: Vec<Path> = state
         .locks
         .iter()
@@ -784,8 +851,8 @@ fn hand_over(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
 /// solve rather than at every visit of a call.
 struct Calls<'a> {
     summaries: &'a dyn Summaries,
-    /// Lock kinds a call may drop and retake out of sight: `may-release` API
-    /// calls, and callees whose summaries say so.
+    /// Lock kinds a call may drop and retake out of sight: `may-release`
+    /// primitives, and callees whose summaries say so.
     may_drop: Vec<String>,
     /// Per call node, fields of locks that callbacks may release during the
     /// call: those a function passed as an argument releases
@@ -800,15 +867,7 @@ impl<'a> Calls<'a> {
         let mut callback_fields = HashMap::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let Op::Call(call) = op else { continue };
-            let callee = match &call.api {
-                Some((api, _)) => {
-                    if api.effect == Effect::MayRelease && !may_drop.contains(&api.kind) {
-                        may_drop.push(api.kind.clone());
-                    }
-                    None
-                }
-                None => call.callee.as_deref().and_then(|c| summaries.summary(c)),
-            };
+            let callee = call.callee.as_deref().and_then(|c| summaries.summary(c));
             let mut fields: Vec<String> = Vec::new();
             if let Some(summary) = callee {
                 for kind in &summary.may_drop {
@@ -839,20 +898,176 @@ impl<'a> Calls<'a> {
     }
 }
 
+/// One effect of a node on one lock, in the function's own terms.
+#[derive(Clone, Debug)]
+pub struct AppliedEffect<'a> {
+    pub lock: Path,
+    pub change: Change,
+    pub recursive: bool,
+    /// The lock's kind, when a primitive says it.
+    pub kind: Option<&'a str>,
+    /// The analysed callee the effect comes through (`None` for a primitive
+    /// or a guard).
+    pub via: Option<&'a str>,
+    /// Where in the function it happens (the call, or the guard).
+    pub site: Span,
+    /// Whether it happens on this path: `Some(true)`, `Some(false)`, or
+    /// `None` when it depends on an argument the path knows nothing of
+    /// (`unlock_if(x, flag)`), with that argument's key and wanted truth.
+    pub applies: Option<bool>,
+    pub depends_on: Option<(Option<TruthKey>, bool)>,
+}
+
+/// What `node` does to locks on a path in `state`: the callee's summary
+/// substituted with the call's arguments (a primitive's summary the same
+/// way), or a guard's acquire or release.
+fn effects_at<'a>(
+    cfg: &'a Cfg,
+    node: NodeId,
+    state: &State,
+    calls: &Calls<'a>,
+) -> Vec<AppliedEffect<'a>> {
+    match &cfg.ops[node as usize] {
+        Op::GuardAcquire(guard) => vec![AppliedEffect {
+            lock: guard_lock(state, &guard.lock, calls),
+            change: Change::Acquire,
+            recursive: guard.recursive,
+            kind: None,
+            via: None,
+            site: guard.span,
+            applies: Some(true),
+            depends_on: None,
+        }],
+        Op::GuardRelease { lock, at, .. } => vec![AppliedEffect {
+            lock: guard_lock(state, lock, calls),
+            change: Change::Release,
+            recursive: false,
+            kind: None,
+            via: None,
+            site: *at,
+            applies: Some(true),
+            depends_on: None,
+        }],
+        Op::Call(call) => {
+            let Some((name, summary)) = call
+                .callee
+                .as_deref()
+                .and_then(|c| Some((c, calls.summaries.summary(c)?)))
+            else {
+                return Vec::new();
+            };
+            let via = (!summary.primitive).then_some(name);
+            let returned = returned_object(summary, call);
+            summary
+                .effects
+                .iter()
+                .filter_map(|effect| {
+                    // A lock under the result (`ret->lock`) is under the
+                    // object the callee returns, when callers can name it.
+                    let lock = match (&effect.lock.root, &returned, effect.lock.steps.first()) {
+                        (RefRoot::Return, Some(object), Some(Step::Deref)) => {
+                            let mut lock = object.clone();
+                            lock.steps.extend_from_slice(&effect.lock.steps[1..]);
+                            lock
+                        }
+                        _ => effect
+                            .lock
+                            .substitute(&call.args, call.result_lvalue.as_ref())?,
+                    };
+                    let lock = state.canonical(&resolve_calls(&lock, calls.summaries));
+                    // An effect conditional on an argument: it applies when
+                    // the caller knows the argument's truth.
+                    let (applies, depends_on) = match effect.when {
+                        None => (Some(true), None),
+                        Some((i, want)) => {
+                            let arg = call.args.get(i);
+                            let truth = arg.and_then(|a| a.constant).or_else(|| {
+                                arg.and_then(|a| a.key.as_ref())
+                                    .and_then(|k| state.facts.get(k).copied())
+                            });
+                            let key = arg.and_then(|a| a.key.clone());
+                            (truth.map(|t| t == want), Some((key, want)))
+                        }
+                    };
+                    Some(AppliedEffect {
+                        lock,
+                        change: effect.change,
+                        recursive: effect.recursive,
+                        kind: effect.kind.as_deref(),
+                        via,
+                        site: call.span,
+                        applies,
+                        depends_on,
+                    })
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `path` with its accessor calls resolved: `x25_sk(sk)->lock` is
+/// `sk->lock` when the summary of `x25_sk()` says it returns its first
+/// argument (`return (struct x25_sock *)sk;`), `foo_lock(f)` is `f->lock`
+/// when it returns `&f->lock`. Other calls stay: a lookup.
+pub fn resolve_calls(path: &Path, summaries: &dyn Summaries) -> Path {
+    let Some(at) = path.steps.iter().position(|s| matches!(s, Step::Call(_))) else {
+        return path.clone();
+    };
+    let Step::Call(name) = &path.steps[at] else {
+        unreachable!("found a call step")
+    };
+    let object = Path {
+        root: path.root.clone(),
+        steps: path.steps[..at].to_vec(),
+    };
+    let argument = ArgPaths {
+        lvalue: match object.steps.last() {
+            Some(Step::Deref) => Some(Path {
+                root: object.root.clone(),
+                steps: object.steps[..at - 1].to_vec(),
+            }),
+            _ => None,
+        },
+        pointee: Some(object),
+        ..ArgPaths::default()
+    };
+    let resolved = summaries
+        .summary(name)
+        .and_then(|s| s.returns_object.as_ref())
+        .filter(|o| o.root == RefRoot::Param(0))
+        .and_then(|o| o.substitute(std::slice::from_ref(&argument), None));
+    match resolved {
+        Some(mut resolved) => {
+            resolved.steps.extend_from_slice(&path.steps[at + 1..]);
+            resolve_calls(&resolved, summaries)
+        }
+        None => path.clone(),
+    }
+}
+
+/// What a call's result points to, in the caller's terms, when the callee
+/// returns an object the caller names (`p = card_lock_port(c)` returns
+/// `&c->port`).
+fn returned_object(summary: &Summary, call: &crate::cfg::Call) -> Option<Path> {
+    summary
+        .returns_object
+        .as_ref()?
+        .substitute(&call.args, None)
+}
+
+/// The guard lock, with accessor calls resolved and under its one name.
+fn guard_lock(state: &State, lock: &Path, calls: &Calls<'_>) -> Path {
+    state.canonical(&resolve_calls(lock, calls.summaries))
+}
+
 /// The effect of one node on the state.
 ///
 /// A call whose summary depends on an argument the caller knows nothing about
 /// splits the path: the state returned is the other way (`unlock(x, flag)`
 /// with `flag` unknown: here the lock is released and `flag` is true, in the
 /// returned state it is not and `flag` is false).
-fn transfer(
-    cfg: &Cfg,
-    node: NodeId,
-    state: &mut State,
-    calls: &Calls<'_>,
-    mut obs: Option<&mut Vec<Observation>>,
-) -> Option<State> {
-    let summaries = calls.summaries;
+fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Option<State> {
     let mut alternative = None;
     match &cfg.ops[node as usize] {
         Op::Call(call) => {
@@ -877,180 +1092,121 @@ fn transfer(
                     }
                 }
             }
-            if let Some((api, lock)) = &call.api {
-                // The named lock the call also takes or drops (`RCU` for the
-                // page-table map calls), then the lock of its argument.
-                let companion = api
-                    .also
-                    .as_ref()
-                    .map(|(name, recursive)| (Path::named(name), *recursive));
-                let own = lock.clone().map(|l| (l, api.recursive));
-                for (lock, recursive) in companion.into_iter().chain(own) {
-                    let lock = &lock;
-                    // A kind some call here may drop and retake out of sight.
-                    if calls.may_drop.contains(&api.kind) && state.lock_exists(lock) {
-                        state
-                            .locks
-                            .entry(lock.clone())
-                            .or_insert_with(Level::untouched)
-                            .unknown = true;
+            // A call through a pointer may drop the locks held on the objects
+            // it is given, and only those (`->read_folio(file, folio)`).
+            if call.indirect.is_some() {
+                for level in state.levels_reachable(&call.args) {
+                    if level.max > 0 {
+                        level.unknown = true;
+                        level.min = clamp(level.min - 1);
                     }
-                    match api.effect {
-                        Effect::Acquire => {
-                            acquire(state, lock, call.span, recursive, None, &mut obs)
+                }
+            }
+            let summary = call.callee.as_deref().and_then(|c| calls.summaries.summary(c));
+            if let Some(summary) = summary {
+                // A setter storing a pointer to a lock's object (`args->lock = lock`).
+                for (target, object) in &summary.stores {
+                    let result = call.result_lvalue.as_ref();
+                    let target = target.substitute(&call.args, result);
+                    let object = object.substitute(&call.args, result);
+                    if let (Some(target), Some(object)) = (target, object) {
+                        store_pointer(state, cfg, &target, &object);
+                    }
+                }
+                forget_dropped_returns(state, summary, call);
+            }
+            for effect in effects_at(cfg, node, state, calls) {
+                let lock = &effect.lock;
+                match (effect.applies, &effect.depends_on) {
+                    (Some(false), _) => continue,
+                    (None, Some((key, want))) => match key {
+                        // Split on what the caller can test later, or on its
+                        // own parameter (its summary depends on it).
+                        Some(key)
+                            if alternative.is_none()
+                                && (is_param_key(cfg, key) || cfg.tested_after(node, key)) =>
+                        {
+                            let mut other = state.clone();
+                            other.facts.insert(key.clone(), !want);
+                            alternative = Some(other);
+                            state.facts.insert(key.clone(), *want);
                         }
-                        Effect::Release => release(state, lock, call.span, None, &mut obs),
-                        Effect::TryAcquire if call.result_used => {
-                            add_pending(
-                                state,
-                                Pending {
-                                    key: key.clone(),
-                                    alias: alias.clone(),
-                                    lock: lock.clone(),
-                                    success: if call.result_negated {
-                                        api.success.negated()
-                                    } else {
-                                        api.success
-                                    },
-                                    site: call.span,
-                                    recursive,
-                                    release: false,
+                        // Otherwise assume the argument is what callers
+                        // usually pass: a valid pointer, a set flag.
+                        _ if !want => continue,
+                        _ => {}
+                    },
+                    _ => {}
+                }
+                // A kind some call here may drop and retake out of sight.
+                if effect.kind.is_some_and(|k| calls.may_drop.iter().any(|d| d == k))
+                    && state.lock_exists(lock)
+                {
+                    state
+                        .locks
+                        .entry(lock.clone())
+                        .or_insert_with(Level::untouched)
+                        .unknown = true;
+                }
+                match effect.change {
+                    Change::Acquire => acquire(state, lock, effect.site, effect.recursive),
+                    Change::Release => release(state, lock, effect.site),
+                    Change::TryAcquire(success) | Change::TryRelease(success)
+                        if call.result_used =>
+                    {
+                        add_pending(
+                            state,
+                            Pending {
+                                key: key.clone(),
+                                alias: alias.clone(),
+                                lock: lock.clone(),
+                                success: if call.result_negated {
+                                    success.negated()
+                                } else {
+                                    success
                                 },
-                            );
-                            produced_pending = true;
-                        }
-                        Effect::TryAcquire => may_acquire(state, lock, call.span, recursive),
-                        Effect::AssertHeld => {
+                                site: effect.site,
+                                recursive: effect.recursive,
+                                release: matches!(effect.change, Change::TryRelease(_)),
+                            },
+                        );
+                        produced_pending = true;
+                    }
+                    Change::TryAcquire(_) => may_acquire(state, lock, effect.site, effect.recursive),
+                    // Result ignored: the lock may or may not be gone.
+                    Change::TryRelease(_) => {
+                        if state.lock_exists(lock) {
                             let level = state
                                 .locks
                                 .entry(lock.clone())
                                 .or_insert_with(Level::untouched);
-                            if level.held_min() < 1 && !level.touched {
-                                level.asserted = true;
-                            }
+                            level.min = clamp(level.min - 1);
                         }
-                        Effect::AssertNotHeld | Effect::MayRelease => {}
                     }
-                }
-            } else if let Some(summary) = call.callee.as_deref().and_then(|c| summaries.summary(c))
-            {
-                let via = call.callee.as_deref();
-                // A setter storing our pointer where our caller sees it.
-                for (target, src) in &summary.stores {
-                    let target = target.substitute(&call.args, call.result_lvalue.as_ref());
-                    let object = call.args.get(*src).and_then(|a| a.pointee.clone());
-                    if let (Some(target), Some(object)) = (target, object) {
-                        hand_over(state, cfg, &target, &object);
+                    // `lockdep_assert_held()`, or a callee that asserts it:
+                    // held from here, and the caller's precondition.
+                    Change::Require => {
+                        let level = state
+                            .locks
+                            .entry(lock.clone())
+                            .or_insert_with(Level::untouched);
+                        if level.held_min() < 1 && !level.touched {
+                            level.asserted = true;
+                            level.required = true;
+                        }
                     }
-                }
-                for effect in &summary.effects {
-                    let Some(lock) = effect
-                        .lock
-                        .substitute(&call.args, call.result_lvalue.as_ref())
-                    else {
-                        // A lock returned and dropped on the floor
-                        // (`lock_cluster_or_swap_info(si, off);` relocking
-                        // what the caller still names `ci`): a held lock
-                        // with that field may be taken again.
-                        if effect.lock.root == crate::summary::RefRoot::Return {
-                            if let Some(crate::path::Step::Field(field)) = effect.lock.steps.last()
-                            {
-                                for level in state.levels_with_field(|f| f == field) {
-                                    level.unknown = true;
-                                    level.max = clamp(level.max + 1);
-                                }
-                            }
+                    Change::Unknown => {
+                        if state.lock_exists(lock) {
+                            state
+                                .locks
+                                .entry(lock.clone())
+                                .or_insert_with(Level::untouched)
+                                .may_have_changed();
                         }
-                        continue;
-                    };
-                    // An effect conditional on an argument: applied when the
-                    // caller knows the argument's truth, possibly otherwise.
-                    let applies = effect.when.map(|(i, want)| {
-                        let arg = call.args.get(i);
-                        arg.and_then(|a| a.constant)
-                            .or_else(|| {
-                                arg.and_then(|a| a.key.as_ref())
-                                    .and_then(|k| state.facts.get(k).copied())
-                            })
-                            .map(|truth| truth == want)
-                    });
-                    match (applies, effect.when) {
-                        (Some(Some(false)), _) => continue,
-                        (Some(None), Some((i, want))) => {
-                            let key = call.args.get(i).and_then(|a| a.key.clone());
-                            match key {
-                                // Split on what the caller can test later, or on
-                                // its own parameter (its summary depends on it).
-                                Some(key)
-                                    if alternative.is_none()
-                                        && (is_param_key(cfg, &key)
-                                            || cfg.tested_after(node, &key)) =>
-                                {
-                                    let mut other = state.clone();
-                                    other.facts.insert(key.clone(), !want);
-                                    alternative = Some(other);
-                                    state.facts.insert(key, want);
-                                }
-                                // Otherwise assume the argument is what callers
-                                // usually pass: a valid pointer, a set flag.
-                                _ if !want => continue,
-                                _ => {}
-                            }
-                        }
-                        _ => {}
                     }
-                    match effect.change {
-                        Change::Acquire => {
-                            acquire(state, &lock, call.span, effect.recursive, via, &mut obs)
-                        }
-                        Change::Release => release(state, &lock, call.span, via, &mut obs),
-                        Change::TryAcquire(success) | Change::TryRelease(success)
-                            if call.result_used =>
-                        {
-                            add_pending(
-                                state,
-                                Pending {
-                                    key: key.clone(),
-                                    alias: alias.clone(),
-                                    lock,
-                                    success: if call.result_negated {
-                                        success.negated()
-                                    } else {
-                                        success
-                                    },
-                                    site: call.span,
-                                    recursive: effect.recursive,
-                                    release: matches!(effect.change, Change::TryRelease(_)),
-                                },
-                            );
-                            produced_pending = true;
-                        }
-                        Change::TryAcquire(_) => {
-                            may_acquire(state, &lock, call.span, effect.recursive)
-                        }
-                        // Result ignored: the lock may or may not be gone.
-                        Change::TryRelease(_) => {
-                            if state.lock_exists(&lock) {
-                                let level = state
-                                    .locks
-                                    .entry(lock.clone())
-                                    .or_insert_with(Level::untouched);
-                                level.min = clamp(level.min - 1);
-                            }
-                        }
-                        Change::Unknown => {
-                            if state.lock_exists(&lock) {
-                                state
-                                    .locks
-                                    .entry(lock.clone())
-                                    .or_insert_with(Level::untouched)
-                                    .may_have_changed();
-                            }
-                        }
-                        Change::Opaque => {
-                            if let Some(level) = state.locks.get_mut(&lock) {
-                                level.may_have_changed();
-                            }
+                    Change::Opaque => {
+                        if let Some(level) = state.locks.get_mut(lock) {
+                            level.may_have_changed();
                         }
                     }
                 }
@@ -1062,6 +1218,17 @@ fn transfer(
                     drop_pending(state, &TruthKey::Var(v.clone()));
                 }
             }
+            // The result is another name for the object the callee returns.
+            if let (Some(result), Some(object)) = (
+                &call.result_lvalue,
+                summary.and_then(|s| returned_object(s, call)),
+            ) {
+                let name = result.clone().push(Step::Deref);
+                let object = state.canonical(&object);
+                if name != object {
+                    state.aliases.insert(name, object);
+                }
+            }
             // `pte_offset_map_nolock(…, &ptl)`: the pointer `ptl` may point
             // to another lock now (a lock stored in the variable itself,
             // `spin_lock(&global_lock)`, stays where it is).
@@ -1070,10 +1237,14 @@ fn transfer(
                 forget_pointee(state, var, Some(call.span), true);
             }
         }
-        Op::GuardAcquire { lock, api, span } => {
-            acquire(state, lock, *span, api.recursive, None, &mut obs)
+        Op::GuardAcquire(_) | Op::GuardRelease { .. } => {
+            for effect in effects_at(cfg, node, state, calls) {
+                match effect.change {
+                    Change::Acquire => acquire(state, &effect.lock, effect.site, effect.recursive),
+                    _ => release(state, &effect.lock, effect.site),
+                }
+            }
         }
-        Op::GuardRelease { lock, at, .. } => release(state, lock, *at, None, &mut None),
         Op::Assign { key, value } => {
             state.kill(key);
             if let Some(v) = value {
@@ -1088,11 +1259,7 @@ fn transfer(
             target,
             stored: Some(object),
             ..
-        } => {
-            // A locked object stored through a parameter (`*foliop = folio`,
-            // `target->folio = folio`) is handed to the caller with its lock.
-            hand_over(state, cfg, target, object);
-        }
+        } => store_pointer(state, cfg, target, object),
         Op::AssignConst { var, constant } => {
             for cond in cfg.constant_conds.get(var).into_iter().flatten() {
                 if let Some(truth) = cond.truth_with(constant) {
@@ -1103,4 +1270,24 @@ fn transfer(
         Op::Nop | Op::Return { .. } | Op::Write { .. } => {}
     }
     alternative
+}
+
+/// A lock returned and dropped on the floor (`lock_cluster_or_swap_info(si,
+/// off);` relocking what the caller still names `ci`): a held lock with that
+/// field may be taken again.
+fn forget_dropped_returns(state: &mut State, summary: &Summary, call: &crate::cfg::Call) {
+    if call.result_lvalue.is_some() {
+        return;
+    }
+    for effect in &summary.effects {
+        if effect.lock.root != RefRoot::Return {
+            continue;
+        }
+        if let Some(Step::Field(field)) = effect.lock.steps.last() {
+            for level in state.levels_with_field(|f| f == field) {
+                level.unknown = true;
+                level.max = clamp(level.max + 1);
+            }
+        }
+    }
 }

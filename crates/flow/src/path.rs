@@ -30,6 +30,12 @@ pub enum Step {
     Field(String),
     /// An array element (the index is not tracked).
     Index,
+    /// What a call given the object so far returns a pointer to
+    /// (`x25_sk(sk)->lock` is `sk`, then `Deref`, `Call("x25_sk")`, then the
+    /// field). An accessor whose summary names its result in terms of its
+    /// argument is resolved away; any other call is a lookup of the
+    /// function's own.
+    Call(String),
 }
 
 /// The canonical name of a lock object.
@@ -104,7 +110,24 @@ impl fmt::Display for Path {
                     i += 2;
                     continue;
                 }
+                // `x25_sk(sk)->lock`: the call's result, then what follows.
+                (Step::Deref, Some(Step::Call(name))) => {
+                    out = format!("{name}({out})");
+                    match body.get(i + 2) {
+                        Some(Step::Field(field)) => {
+                            out.push_str("->");
+                            out.push_str(field);
+                            i += 3;
+                        }
+                        _ => {
+                            out = format!("(*{out})");
+                            i += 2;
+                        }
+                    }
+                    continue;
+                }
                 (Step::Deref, _) => out = format!("(*{out})"),
+                (Step::Call(name), _) => out = format!("(*{name}(&{out}))"),
                 (Step::Field(name), _) => {
                     out.push('.');
                     out.push_str(name);
@@ -208,6 +231,8 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         match value.kind_id() {
             kind::POINTER_EXPRESSION => self.operator(value) == "&",
             kind::IDENTIFIER | kind::FIELD_EXPRESSION => true,
+            // A call's result is named by the dataflow, from the callee's
+            // summary (`x25 = x25_sk(sk)` is `sk` when x25_sk returns it).
             kind::CALL_EXPRESSION => self.same_lock_arg(value).is_some(),
             _ => false,
         }
@@ -245,7 +270,25 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             kind::POINTER_EXPRESSION if self.operator(expr) == "&" => {
                 self.lvalue_at(expr.child_by_field_id(field::ARGUMENT)?, depth)
             }
-            kind::CALL_EXPRESSION => self.pointee_at(self.same_lock_arg(expr)?, depth),
+            kind::CALL_EXPRESSION => match self.same_lock_arg(expr) {
+                Some(arg) => self.pointee_at(arg, depth),
+                // `x25_sk(sk)`: what the call returns, given its first argument.
+                None => {
+                    let function = expr.child_by_field_id(field::FUNCTION)?;
+                    if function.kind_id() != kind::IDENTIFIER {
+                        return None;
+                    }
+                    let name = self.file.node_text(function);
+                    if self.api.primitive(name).is_some() {
+                        return None;
+                    }
+                    let first = expr.child_by_field_id(field::ARGUMENTS)?.named_child(0)?;
+                    Some(
+                        self.pointee_at(first, depth)?
+                            .push(Step::Call(name.to_owned())),
+                    )
+                }
+            },
             kind::IDENTIFIER => {
                 let name = self.file.node_text(expr);
                 match self.aliases.get(name) {

@@ -6,7 +6,7 @@ use lockwarden_syntax::Span;
 
 use crate::api::Success;
 use crate::cfg::{ArgPaths, Cfg, Op, ReturnValue, TruthKey};
-use crate::dataflow::{Level, Solution, State};
+use crate::dataflow::{resolve_calls, Level, Solution, State, Summaries};
 use crate::path::{Path, Root, Step};
 
 /// The net change a call makes to one lock.
@@ -19,6 +19,9 @@ pub enum Change {
     /// Released when the result says so (an error path that drops the
     /// caller's lock: `if (alloc_fails) { spin_unlock(l); return -ENOMEM; }`).
     TryRelease(Success),
+    /// Must be held on entry (`lockdep_assert_held()`, or a callee that
+    /// asserts it): the caller holds it, or its own caller must.
+    Require,
     /// Changed in a way no summary says (held on some returns only): the
     /// caller's state of the lock becomes unknown.
     Unknown,
@@ -45,8 +48,38 @@ pub struct LockRef {
 }
 
 impl LockRef {
-    /// A callee path in caller-substitutable terms; `None` for callee locals.
+    /// The lock argument `index` points to, through `deref` pointers
+    /// (`spin_lock(&l)`: 1; `pte_offset_map_lock(…, &ptl)`: 2).
+    pub fn arg(index: usize, deref: u8) -> LockRef {
+        LockRef {
+            root: RefRoot::Param(index),
+            steps: vec![Step::Deref; usize::from(deref)],
+        }
+    }
+
+    /// A lock with no object (`RCU`).
+    pub fn named(name: &str) -> LockRef {
+        LockRef {
+            root: RefRoot::Named(name.to_owned()),
+            steps: Vec::new(),
+        }
+    }
+
+    /// What the call's result points to (`ptl = pmd_lock(…)`).
+    pub fn returned() -> LockRef {
+        LockRef {
+            root: RefRoot::Return,
+            steps: vec![Step::Deref],
+        }
+    }
+
+    /// A callee path in caller-substitutable terms; `None` for callee locals
+    /// and for objects the callee looked up itself (a call no summary
+    /// resolves: `page_zone(page)->lock`).
     pub fn from_path(path: &Path, params: &[String], cfg: &Cfg, returned: bool) -> Option<LockRef> {
+        if path.steps.iter().any(|s| matches!(s, Step::Call(_))) {
+            return None;
+        }
         let root = match &path.root {
             Root::Var(_) if returned => RefRoot::Return,
             Root::Named(n) => RefRoot::Named(n.clone()),
@@ -80,6 +113,51 @@ impl LockRef {
     }
 }
 
+impl std::fmt::Display for LockRef {
+    /// In callee terms: `arg0->lock`, `*ret`, `RCU`, `balloon_pages_lock`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let root = match &self.root {
+            RefRoot::Param(i) => format!("arg{i}"),
+            RefRoot::Global(g) | RefRoot::Named(g) => g.clone(),
+            RefRoot::Return => "ret".to_owned(),
+        };
+        let path = Path {
+            root: Root::Var(root),
+            steps: self.steps.clone(),
+        };
+        write!(f, "{path}")
+    }
+}
+
+impl std::fmt::Display for SummaryEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let change = match self.change {
+            Change::Acquire => "acquires".to_owned(),
+            Change::Release => "releases".to_owned(),
+            Change::TryAcquire(s) => format!("acquires when it returns {}", success_text(s)),
+            Change::TryRelease(s) => format!("releases when it returns {}", success_text(s)),
+            Change::Require => "requires held".to_owned(),
+            Change::Unknown => "may change".to_owned(),
+            Change::Opaque => "hands to a callback".to_owned(),
+        };
+        write!(f, "{change} `{}`", self.lock)?;
+        if let Some((i, truth)) = self.when {
+            write!(f, " if arg{i} is {}", if truth { "true" } else { "false" })?;
+        }
+        if let Some(kind) = &self.kind {
+            write!(f, " ({kind})")?;
+        }
+        Ok(())
+    }
+}
+
+fn success_text(success: Success) -> &'static str {
+    match success {
+        Success::Nonzero => "nonzero",
+        Success::Zero => "zero",
+    }
+}
+
 /// One effect of a summarised function.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryEffect {
@@ -90,6 +168,8 @@ pub struct SummaryEffect {
     pub site: Option<Span>,
     /// Only when argument `.0`'s truth is `.1` (`if (p) spin_unlock(&p->l)`).
     pub when: Option<(usize, bool)>,
+    /// The lock's kind, when a primitive names it (`spinlock`, `page lock`).
+    pub kind: Option<String>,
 }
 
 /// What a call to a function does to its caller's locks.
@@ -99,9 +179,9 @@ pub struct Summary {
     /// Lock kinds the function may drop and retake out of sight (a
     /// `may-release` call in it or in a callee).
     pub may_drop: Vec<String>,
-    /// Pointer parameters stored where the caller can reach them
-    /// (`args->lock = lock` in a setter): the pointee's lock moves there.
-    pub stores: Vec<(LockRef, usize)>,
+    /// Pointers to lock objects stored where the caller reads them back
+    /// (`args->lock = lock` in a setter): where, and to what.
+    pub stores: Vec<(LockRef, LockRef)>,
     /// Fields of the locks the function releases, whatever their root: a
     /// function passed as a callback (`kref_put(&z->ref, release_locked)`)
     /// may release such a lock of its caller's.
@@ -109,6 +189,11 @@ pub struct Summary {
     /// Fields that callbacks this function passes on (itself or in its
     /// callees) may release: held locks with them are unknown after a call.
     pub callback_fields: Vec<String>,
+    /// A lock primitive from the lock API, not an analysed function.
+    pub primitive: bool,
+    /// What every non-NULL return points to, when callers can name it
+    /// (`return &c->port;`): the caller's result is another name for it.
+    pub returns_object: Option<LockRef>,
 }
 
 /// How a lock stands across a function's returns.
@@ -135,25 +220,32 @@ pub enum ExitKind {
     Opaque,
 }
 
-/// The exit state of one lock.
+/// One path reaching a return, as one lock stands there.
+#[derive(Clone, Debug)]
+pub struct ReturnFact {
+    pub span: Span,
+    /// What it returns, as the path knows it (`return ret;` after `ret =
+    /// -EBUSY;` returns an errno).
+    pub value: ReturnValue,
+    /// The lock's depth relative to entry, at least and at most.
+    pub min: i8,
+    pub max: i8,
+}
+
+/// The exit state of one lock: facts, not verdicts; the reporting policy
+/// (crates/rules) decides what is a bug.
 #[derive(Clone, Debug)]
 pub struct ExitFact {
     pub lock: Path,
+    /// What callers are told (the summary).
     pub kind: ExitKind,
-    /// Returns where the lock is (possibly) held more than on entry.
-    pub held_at: Vec<Span>,
-    /// Returns where it is not.
-    pub unheld_at: Vec<Span>,
+    /// Every path reaching a return, in graph order.
+    pub returns: Vec<ReturnFact>,
     pub acquired_at: Option<Span>,
     pub released_at: Option<Span>,
     pub recursive: bool,
-    /// Never held beyond entry on any return: the function only releases it.
-    pub only_released: bool,
-    /// Held on a return the caller cannot tell apart from one where it is
-    /// not held (both `return 0;`, both `return;`), or held on an error
-    /// return (`return -E…;`) while released elsewhere: a forgotten unlock,
-    /// not a protocol the return value announces.
-    pub indistinguishable: bool,
+    /// Held on entry by an assertion or annotation: a precondition.
+    pub required: bool,
     /// Every return returns the lock's root variable (`return obj;` after
     /// locking `obj->lock`): the caller receives the locked object.
     pub returns_root: bool,
@@ -163,6 +255,13 @@ pub struct ExitFact {
     pub root_steps: usize,
     /// With `returns_root`: what is returned is the object's address.
     pub returns_address: bool,
+}
+
+impl ExitFact {
+    /// Never held beyond entry on any return: the function only releases it.
+    pub fn only_released(&self) -> bool {
+        self.returns.iter().all(|r| r.max <= 0)
+    }
 }
 
 static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
@@ -219,7 +318,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         let pending = paths
             .iter()
             .any(|(_, _, s)| s.pending.iter().any(|p| &p.lock == lock));
-        if levels.iter().all(|l| l.min == 0 && l.max == 0) && !pending {
+        let required = levels.iter().any(|l| l.required);
+        if levels.iter().all(|l| l.min == 0 && l.max == 0) && !pending && !required {
             continue;
         }
         let forwarded = paths.iter().find_map(|(_, value, state)| {
@@ -248,9 +348,6 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .any(|((_, v, _), l)| l.min > 0 && matches!(v, ReturnValue::Negative));
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
-        let handed = lock
-            .root_var()
-            .is_some_and(|r| cfg.handed_to_callbacks.iter().any(|(v, _)| v == r));
         let kind = if levels.iter().any(|l| l.unknown) {
             // Unknown only through a callee, never taken or dropped here:
             // passed on to callers that handle the lock, not to every caller.
@@ -283,9 +380,6 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             kind
         } else if let Some(kind) = conditional_on_param(&paths, &levels, params) {
             kind
-        } else if handed {
-            // A callback got the object: it may have taken or dropped the lock.
-            ExitKind::Unknown
         } else {
             ExitKind::Inconsistent
         };
@@ -321,65 +415,32 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             Some(object) if returns_root => object,
             _ => (0, false),
         };
-        let mut held_at: Vec<Span> = paths
+        let returns = paths
             .iter()
             .zip(&levels)
-            .filter(|(_, l)| l.max > 0 || l.min < 0)
-            .map(|((span, _, _), _)| *span)
+            .map(|((span, value, state), level)| ReturnFact {
+                span: *span,
+                value: match value {
+                    // `return vma;` on a path where `vma` was tested NULL returns zero.
+                    ReturnValue::Var(v)
+                        if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) =>
+                    {
+                        ReturnValue::Zero
+                    }
+                    other => (*other).clone(),
+                },
+                min: level.min,
+                max: level.max,
+            })
             .collect();
-        let mut unheld_at: Vec<Span> = paths
-            .iter()
-            .zip(&levels)
-            .filter(|(_, l)| l.min == 0 && l.max == 0)
-            .map(|((span, _, _), _)| *span)
-            .collect();
-        held_at.dedup();
-        unheld_at.dedup();
-        // Judged only where the lock is certainly held: a path where it is
-        // only possibly held is a correlation the analysis lost, not a bug
-        // it can show.
-        let held_values: Vec<&ReturnValue> = paths
-            .iter()
-            .zip(&levels)
-            .filter(|(_, l)| l.min > 0)
-            .map(|((_, v, _), _)| *v)
-            .collect();
-        let unheld_values: Vec<&ReturnValue> = paths
-            .iter()
-            .zip(&levels)
-            .filter(|(_, l)| l.max <= 0)
-            .map(|((_, v, _), _)| *v)
-            .collect();
-        let same = |a: &ReturnValue, b: &ReturnValue| match (a, b) {
-            (ReturnValue::Var(x), ReturnValue::Var(y)) => x == y,
-            (ReturnValue::Void, ReturnValue::Void)
-            | (ReturnValue::Announced, ReturnValue::Announced)
-            | (ReturnValue::Zero, ReturnValue::Zero)
-            | (ReturnValue::Negative, ReturnValue::Negative)
-            | (ReturnValue::Positive, ReturnValue::Positive) => true,
-            // An unknown value may be any success value.
-            (
-                ReturnValue::Other,
-                ReturnValue::Zero | ReturnValue::Positive | ReturnValue::Other,
-            )
-            | (ReturnValue::Zero | ReturnValue::Positive, ReturnValue::Other) => true,
-            _ => false,
-        };
-        let indistinguishable = !unheld_values.is_empty()
-            && (held_errno
-                || held_values.iter().any(|h| {
-                    matches!(h, ReturnValue::Negative) || unheld_values.iter().any(|u| same(h, u))
-                }));
         facts.push(ExitFact {
-            indistinguishable,
             lock: lock.clone(),
             kind,
-            held_at,
-            unheld_at,
+            returns,
             acquired_at: levels.iter().find_map(|l| l.acquired_at),
             released_at: levels.iter().find_map(|l| l.released_at),
             recursive: levels.iter().any(|l| l.recursive),
-            only_released: levels.iter().all(|l| l.max <= 0),
+            required,
             returns_root,
             handed_over: levels.iter().any(|l| l.handed_over),
             root_steps,
@@ -399,13 +460,11 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         facts.push(ExitFact {
             lock,
             kind: ExitKind::Opaque,
-            held_at: Vec::new(),
-            unheld_at: Vec::new(),
+            returns: Vec::new(),
             acquired_at: None,
             released_at: None,
             recursive: false,
-            only_released: false,
-            indistinguishable: false,
+            required: false,
             returns_root: false,
             handed_over: false,
             root_steps: 0,
@@ -495,7 +554,11 @@ fn conditional_by_value(
     let truthy = |v: &&ReturnValue| {
         matches!(
             v,
-            ReturnValue::Positive | ReturnValue::Var(_) | ReturnValue::Other | ReturnValue::Call(_)
+            ReturnValue::Positive
+                | ReturnValue::Var(_)
+                | ReturnValue::Address(_)
+                | ReturnValue::Other
+                | ReturnValue::Call(_)
         ) || (d < 0 && matches!(v, ReturnValue::Negative))
     };
     let errorish = |v: &&ReturnValue| {
@@ -506,7 +569,9 @@ fn conditional_by_value(
     };
     // A pointer handed back locked, or NULL / ERR_PTR() without the lock.
     let pointer_failure = d > 0
-        && changed.iter().all(|v| matches!(v, ReturnValue::Var(_)))
+        && changed
+            .iter()
+            .all(|v| matches!(v, ReturnValue::Var(_) | ReturnValue::Address(_)))
         && unchanged
             .iter()
             .all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
@@ -533,8 +598,8 @@ pub fn summarize(
     facts: &[ExitFact],
     params: &[String],
     cfg: &Cfg,
-    may_drop: &[String],
-    callback_fields: &[String],
+    solution: &Solution,
+    summaries: &dyn Summaries,
 ) -> Summary {
     let mut effects = Vec::new();
     for fact in facts {
@@ -562,6 +627,9 @@ pub fn summarize(
             ExitKind::Inconsistent | ExitKind::Unknown => vec![(Change::Unknown, None)],
             ExitKind::Opaque => vec![(Change::Opaque, None)],
         };
+        let changes = changes
+            .into_iter()
+            .chain(fact.required.then_some((Change::Require, None)));
         for (change, when) in changes {
             let site = match change {
                 Change::Release => fact.released_at,
@@ -573,29 +641,12 @@ pub fn summarize(
                 recursive: fact.recursive,
                 site,
                 when,
+                kind: None,
             });
         }
     }
-    // `args->lock = lock;` with both parameters.
-    let stores = cfg
-        .ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Write {
-                target,
-                stored: Some(object),
-                ..
-            } => {
-                let src = object.root_var()?;
-                let src = params.iter().position(|p| p == src)?;
-                if object.steps != [Step::Deref] || !cfg.rooted_at_param(target) {
-                    return None;
-                }
-                Some((LockRef::from_path(target, params, cfg, false)?, src))
-            }
-            _ => None,
-        })
-        .collect();
+    let stores = stores_at_exit(cfg, solution, params);
+    let returns_object = returned_object(cfg, params, summaries);
     let mut released_fields: Vec<String> = facts
         .iter()
         .filter(|f| f.released_at.is_some())
@@ -608,11 +659,75 @@ pub fn summarize(
     released_fields.dedup();
     Summary {
         effects,
-        may_drop: may_drop.to_vec(),
+        may_drop: solution.may_drop.clone(),
         stores,
         released_fields,
-        callback_fields: callback_fields.to_vec(),
+        callback_fields: solution.callback_fields.clone(),
+        primitive: false,
+        returns_object,
     }
+}
+
+/// The one object every pointer-returning `return` returns, in the
+/// caller's terms; NULL, constants and errors aside.
+fn returned_object(cfg: &Cfg, params: &[String], summaries: &dyn Summaries) -> Option<LockRef> {
+    let mut object: Option<LockRef> = None;
+    for op in &cfg.ops {
+        let Op::Return { value, .. } = op else { continue };
+        let text = match value {
+            ReturnValue::Var(v) => v,
+            ReturnValue::Address(text) => text,
+            ReturnValue::Zero | ReturnValue::Negative | ReturnValue::Void => continue,
+            _ => return None,
+        };
+        let path = resolve_calls(cfg.returned_objects.get(text)?, summaries);
+        let this = LockRef::from_path(&path, params, cfg, false)?;
+        if matches!(this.root, RefRoot::Return) || object.as_ref().is_some_and(|o| *o != this) {
+            return None;
+        }
+        object = Some(this);
+    }
+    object
+}
+
+/// Pointers to lock objects the function leaves where its caller reads
+/// them back, on some path, both named in the caller's terms; one object per
+/// place.
+fn stores_at_exit(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<(LockRef, LockRef)> {
+    let mut stores: Vec<(LockRef, LockRef)> = Vec::new();
+    let mut conflicting = Vec::new();
+    let return_states = cfg
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op, Op::Return { .. }))
+        .flat_map(|(i, _)| solution.states[i].states.iter());
+    for state in return_states {
+        for (name, object) in &state.aliases {
+            if name.steps.last() != Some(&Step::Deref) {
+                continue;
+            }
+            let place = Path {
+                root: name.root.clone(),
+                steps: name.steps[..name.steps.len() - 1].to_vec(),
+            };
+            let target = LockRef::from_path(&place, params, cfg, false);
+            let object = LockRef::from_path(object, params, cfg, false);
+            let (Some(target), Some(object)) = (target, object) else {
+                continue;
+            };
+            if !matches!(target.root, RefRoot::Param(_)) {
+                continue;
+            }
+            match stores.iter().find(|(t, _)| *t == target) {
+                Some((_, o)) if *o != object => conflicting.push(target),
+                Some(_) => {}
+                None => stores.push((target, object)),
+            }
+        }
+    }
+    stores.retain(|(t, _)| !conflicting.contains(t));
+    stores
 }
 
 fn change_of(delta: i8) -> Option<Change> {

@@ -12,13 +12,14 @@
 use std::collections::{HashMap, VecDeque};
 
 use lockwarden_flow::analysis::{Analysis, FunctionUnit};
-use lockwarden_flow::api::Effect;
 use lockwarden_flow::cfg::{NodeId, Op};
 use lockwarden_flow::path::{Path, Step};
+use lockwarden_flow::summary::Change;
 use lockwarden_report::{Finding, Location, RuleInfo};
 use lockwarden_syntax::Span;
 
 use crate::file::{AccessDef, ClassDef, RuleDef, RuleKind, RuleSet};
+use crate::lock::FunctionFacts;
 
 /// One step of an evidence chain.
 #[derive(Clone, Debug)]
@@ -42,20 +43,24 @@ pub fn rules(set: &RuleSet) -> Vec<RuleInfo> {
 }
 
 struct Ctx<'a> {
-    analysis: &'a Analysis,
+    analysis: &'a Analysis<FunctionFacts>,
     set: &'a RuleSet,
     /// For every function, its call sites: (caller, node).
     callers: Vec<Vec<(usize, NodeId)>>,
 }
 
 /// Runs every rule of `set`.
-pub fn check(analysis: &Analysis, set: &RuleSet) -> Vec<Finding> {
+pub fn check(analysis: &Analysis<FunctionFacts>, set: &RuleSet) -> Vec<Finding> {
     let program = &analysis.program;
     let mut callers: Vec<Vec<(usize, NodeId)>> = vec![Vec::new(); program.functions.len()];
     for (i, f) in program.functions.iter().enumerate() {
         for (node, op) in f.cfg.ops.iter().enumerate() {
             if let Op::Call(c) = op {
-                if c.api.is_some() {
+                let primitive = c
+                    .callee
+                    .as_deref()
+                    .is_some_and(|n| analysis.api.primitive(n).is_some());
+                if primitive {
                     continue;
                 }
                 if let Some(callee) = c.callee.as_deref().and_then(|n| program.resolve(f.file, n)) {
@@ -182,16 +187,33 @@ impl Ctx<'_> {
 
     fn holds(&self, i: usize, node: NodeId, class: &ClassDef) -> bool {
         self.analysis.results[i]
+            .visited
             .held
             .get(&node)
             .is_some_and(|held| held.iter().any(|p| self.in_class(i, class, p)))
     }
 
-    /// Whether function `i` takes a lock of `class` anywhere itself.
+    /// Whether function `i` takes a lock of `class` anywhere itself, or
+    /// through a callee that takes it for its caller.
     fn takes(&self, i: usize, class: &ClassDef) -> bool {
         self.function(i).cfg.ops.iter().any(|op| match op {
-            Op::Call(c) => matches!(&c.api, Some((api, Some(lock))) if matches!(api.effect, Effect::Acquire | Effect::TryAcquire) && self.in_class(i, class, lock)),
-            Op::GuardAcquire { lock, .. } => self.in_class(i, class, lock),
+            Op::Call(c) => {
+                let Some(summary) = c
+                    .callee
+                    .as_deref()
+                    .and_then(|n| self.analysis.summary_of(i, n))
+                else {
+                    return false;
+                };
+                summary.effects.iter().any(|e| {
+                    matches!(e.change, Change::Acquire | Change::TryAcquire(_))
+                        && e
+                            .lock
+                            .substitute(&c.args, c.result_lvalue.as_ref())
+                            .is_some_and(|lock| self.in_class(i, class, &lock))
+                })
+            }
+            Op::GuardAcquire(guard) => self.in_class(i, class, &guard.lock),
             _ => false,
         })
     }
@@ -296,6 +318,11 @@ impl Ctx<'_> {
             }
         }
         while let Some(callee) = work.pop_front() {
+            // One bug, one finding: an entry point (exported, a callback) is
+            // reported itself, not again in every caller above it.
+            if self.is_entry(rule, callee) {
+                continue;
+            }
             let chain = needs[callee]
                 .as_ref()
                 .and_then(|c| c.first().cloned())
@@ -351,7 +378,7 @@ impl Ctx<'_> {
         if self.takes(i, class) {
             // It takes the lock, just not around this: its own bug.
             let mut finding = self.unmet_finding(rule, class, access, i, &chain);
-            if let Some(dropped) = self.analysis.results[i].dropped.get(&node) {
+            if let Some(dropped) = self.analysis.results[i].visited.dropped.get(&node) {
                 if let Some((lock, at)) = dropped.iter().find(|(p, _)| self.in_class(i, class, p)) {
                     finding = finding
                         .with_label(self.location(i, *at), format!("`{lock}` released here"));
@@ -400,12 +427,17 @@ impl Ctx<'_> {
     fn forbid(&self, rule: &RuleDef, class: &ClassDef) -> Vec<Finding> {
         let program = &self.analysis.program;
         let n = program.functions.len();
+        // A lock primitive of one of the class's kinds, called or guarded.
+        let primitive_of_kind = |name: &str| {
+            self.analysis.api.primitive(name).is_some_and(|s| {
+                s.effects
+                    .iter()
+                    .any(|e| e.kind.as_ref().is_some_and(|k| class.kinds.contains(k)))
+            })
+        };
         let kind_matches = |op: &Op| match op {
-            Op::Call(c) => c
-                .api
-                .as_ref()
-                .is_some_and(|(api, _)| class.kinds.contains(&api.kind)),
-            Op::GuardAcquire { api, .. } => class.kinds.contains(&api.kind),
+            Op::Call(c) => c.callee.as_deref().is_some_and(primitive_of_kind),
+            Op::GuardAcquire(guard) => primitive_of_kind(&guard.primitive),
             _ => false,
         };
         // A witness chain for every function that may take the class.
@@ -419,7 +451,7 @@ impl Ctx<'_> {
                             c.span,
                             format!("{}() here", c.callee.as_deref().unwrap_or("lock")),
                         ),
-                        Op::GuardAcquire { span, .. } => (*span, "guard here".to_owned()),
+                        Op::GuardAcquire(guard) => (guard.span, "guard here".to_owned()),
                         _ => continue,
                     };
                     takes[i] = Some(vec![Step_ {

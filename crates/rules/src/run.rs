@@ -4,12 +4,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use lockwarden_flow::analysis::Visitor;
 use lockwarden_flow::{analyze, build, Analysis, LockApi};
 use lockwarden_report::{dedup_fingerprints, sort_findings, Finding, RuleInfo, Summary};
 use lockwarden_syntax::CompiledMacros;
 
 use crate::builtin::Config;
 use crate::file::RuleSet;
+use crate::lock::{FactVisitor, FunctionFacts};
 
 use crate::suppress::is_suppressed;
 
@@ -22,7 +24,7 @@ pub struct Checker {
 
 /// What a check produced.
 pub struct Outcome {
-    pub analysis: Analysis,
+    pub analysis: Analysis<FunctionFacts>,
     /// Sorted by file and position, fingerprints unique, suppressions applied.
     pub findings: Vec<Finding>,
     pub summary: Summary,
@@ -39,7 +41,7 @@ impl Checker {
 
     /// The documentation of every rule this checker runs.
     pub fn rules(&self) -> Vec<RuleInfo> {
-        let mut rules = crate::core::rules();
+        let mut rules = crate::lock::rules();
         rules.extend(crate::mission::rules(&self.rules));
         rules
     }
@@ -47,6 +49,16 @@ impl Checker {
     /// The rule-file rules, with their documentation.
     pub fn rule_set(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// Parses, lowers and solves `files`, with `visitor` reading each
+    /// function's solved states; no rule runs.
+    pub fn analyze<V: Visitor>(
+        &self,
+        files: Vec<(PathBuf, Vec<u8>)>,
+        visitor: &V,
+    ) -> Analysis<V::Output> {
+        analyze(build(files, &self.macros, &self.api), &self.api, visitor)
     }
 
     /// Checks `files` (paths relative to the root, contents) with every rule.
@@ -63,7 +75,7 @@ impl Checker {
         selected: &dyn Fn(&str) -> bool,
     ) -> Outcome {
         let start = Instant::now();
-        let core_selected = crate::core::rules().iter().any(|r| selected(&r.id));
+        let core_selected = crate::lock::rules().iter().any(|r| selected(&r.id));
         let rule_set = self.rules.selected(selected);
         let files = if core_selected {
             files
@@ -71,9 +83,9 @@ impl Checker {
             closure(files, &rule_set)
         };
         let program = build(files, &self.macros, &self.api);
-        let analysis = analyze(program, &self.api);
+        let analysis = analyze(program, &self.api, &FactVisitor);
         let core = if core_selected {
-            crate::core::check(&analysis)
+            crate::lock::check(&analysis)
         } else {
             Vec::new()
         };

@@ -6,6 +6,7 @@
 use lockwarden_syntax::{field, kind};
 use tree_sitter::Node;
 
+use super::expr::ResultUse;
 use super::lower::{Cur, Lowerer, MAX_DEPTH};
 use super::{EdgeCond, NodeId, Op, TruthKey};
 use crate::path::strip;
@@ -130,11 +131,12 @@ impl<'t> Lowerer<'t, '_> {
                         return self.cond(first, cur, t, f);
                     }
                 }
-                let (end, call) = self.call(e, cur, None);
+                let tested = ResultUse {
+                    tested: true,
+                    ..ResultUse::default()
+                };
+                let (end, call) = self.call(e, cur, tested);
                 if let (Some(end), Some(call)) = (end, call) {
-                    if let Op::Call(c) = &mut self.cfg.ops[call as usize] {
-                        c.result_used = true;
-                    }
                     self.link(end, t, EdgeCond::Truth(TruthKey::Call(call), true));
                     self.link(end, f, EdgeCond::Truth(TruthKey::Call(call), false));
                 } else if let Some(end) = end {

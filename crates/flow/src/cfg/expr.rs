@@ -7,26 +7,22 @@ use tree_sitter::Node;
 
 use super::lower::{named_children, Cur, Lowerer, MAX_DEPTH};
 use super::{is_constant_text, ArgPaths, Call, EdgeCond, NodeId, Op, ReturnValue, TruthKey};
-use crate::api::LockSource;
 use crate::path::{strip, Path};
 
 impl<'t> Lowerer<'t, '_> {
-    /// `var = value`: a call result goes to `var`; anything else kills what
-    /// was known about `var`.
-    pub(super) fn assign(&mut self, var: Option<String>, value: Node<'t>, cur: Cur) -> Cur {
+    /// `target = value`: a call result goes to the target (a variable, or a
+    /// field or pointer target); anything else kills what was known about a
+    /// variable target.
+    pub(super) fn assign(&mut self, target: ResultUse, value: Node<'t>, cur: Cur) -> Cur {
+        let var = target.var.clone();
         let stripped = strip(value);
         // `ret = !trylock(…)`: the variable holds the negated try result.
-        let negated_call = (stripped.kind_id() == kind::UNARY_EXPRESSION
-            && self.operator(stripped) == "!")
-            .then(|| stripped.child_by_field_id(field::ARGUMENT).map(strip))
-            .flatten()
-            .filter(|a| a.kind_id() == kind::CALL_EXPRESSION);
-        if let (Some(call), Some(_)) = (negated_call, &var) {
-            let (cur, id) = self.call(call, cur, var.clone());
-            if let Some(Op::Call(c)) = id.map(|id| &mut self.cfg.ops[id as usize]) {
-                c.result_negated = true;
-            }
-            return cur;
+        if let (Some(call), Some(_)) = (self.negated_call(stripped), &var) {
+            let result = ResultUse {
+                negated: true,
+                ..target
+            };
+            return self.call(call, cur, result).0;
         }
         // `start = pte = map_lock(…)`: both variables hold the result.
         let chained = (stripped.kind_id() == kind::ASSIGNMENT_EXPRESSION && var.is_some())
@@ -38,14 +34,15 @@ impl<'t> Lowerer<'t, '_> {
             })
             .flatten();
         if let Some((inner, call)) = chained {
-            let (cur, id) = self.call(call, cur, Some(inner));
-            if let Some(Op::Call(c)) = id.map(|id| &mut self.cfg.ops[id as usize]) {
-                c.result_alias = var;
-            }
-            return cur;
+            let result = ResultUse {
+                var: Some(inner),
+                alias: var,
+                ..ResultUse::default()
+            };
+            return self.call(call, cur, result).0;
         }
         if stripped.kind_id() == kind::CALL_EXPRESSION {
-            let (cur, call) = self.call(stripped, cur, var.clone());
+            let (cur, call) = self.call(stripped, cur, target);
             let cur = match (call, &var) {
                 (None, Some(var)) => Some(self.add(
                     Op::Assign {
@@ -112,6 +109,14 @@ impl<'t> Lowerer<'t, '_> {
         }
     }
 
+    /// The call under a `!` (`!trylock(…)`), if `e` is one.
+    pub(super) fn negated_call(&self, e: Node<'t>) -> Option<Node<'t>> {
+        (e.kind_id() == kind::UNARY_EXPRESSION && self.operator(e) == "!")
+            .then(|| e.child_by_field_id(field::ARGUMENT).map(strip))
+            .flatten()
+            .filter(|a| a.kind_id() == kind::CALL_EXPRESSION)
+    }
+
     /// Whether `e` mentions a lock-status flag (`ret | VM_FAULT_LOCKED`).
     pub(super) fn carries_status(&self, e: Node<'_>) -> bool {
         let mut found = false;
@@ -161,7 +166,7 @@ impl<'t> Lowerer<'t, '_> {
                 if self.is_guard(e) {
                     return self.guard(e, cur);
                 }
-                self.call(e, cur, None).0
+                self.call(e, cur, ResultUse::default()).0
             }
             kind::ASSIGNMENT_EXPRESSION => {
                 let left = e.child_by_field_id(field::LEFT);
@@ -173,14 +178,17 @@ impl<'t> Lowerer<'t, '_> {
                     Some(l) if var.is_none() => self.expr(l, cur),
                     _ => cur,
                 };
-                if var.is_none() {
-                    self.result_path = left.and_then(|l| self.paths.lvalue(l));
-                }
+                let target = ResultUse {
+                    var: var.clone(),
+                    path: left
+                        .filter(|_| var.is_none())
+                        .and_then(|l| self.paths.lvalue(l)),
+                    ..ResultUse::default()
+                };
                 let cur = match e.child_by_field_id(field::RIGHT) {
-                    Some(r) => self.assign(var.clone(), r, cur),
+                    Some(r) => self.assign(target, r, cur),
                     None => cur,
                 };
-                self.result_path = None;
                 // A field or element assigned: what was known of it is gone.
                 match left
                     .filter(|_| var.is_none())
@@ -270,14 +278,9 @@ impl<'t> Lowerer<'t, '_> {
     }
 
     /// Lowers a call: the callee expression and arguments first, then the
-    /// call node. Returns the open end and the call node, if one was made.
-    pub(super) fn call(
-        &mut self,
-        e: Node<'t>,
-        cur: Cur,
-        result_var: Option<String>,
-    ) -> (Cur, Option<NodeId>) {
-        let result_path = self.result_path.take();
+    /// call node, with what is done with its result. Returns the open end
+    /// and the call node, if one was made.
+    pub(super) fn call(&mut self, e: Node<'t>, cur: Cur, result: ResultUse) -> (Cur, Option<NodeId>) {
         let function = e.child_by_field_id(field::FUNCTION);
         let args: Vec<Node<'t>> = e
             .child_by_field_id(field::ARGUMENTS)
@@ -318,33 +321,7 @@ impl<'t> Lowerer<'t, '_> {
         for a in &args {
             cur = self.expr(*a, cur);
         }
-        let api = callee.as_ref().and_then(|n| self.api.function(n)).cloned();
-        let api = api.map(|f| {
-            let lock = match &f.lock {
-                LockSource::Arg { index, deref } => args
-                    .get(*index)
-                    .and_then(|a| self.paths.pointee(*a, *deref)),
-                LockSource::Named(n) => Some(Path::named(n)),
-                LockSource::Returned => result_var
-                    .as_ref()
-                    .map(|v| Path::var(v))
-                    .or(result_path.clone())
-                    .map(|p| p.push(crate::path::Step::Deref)),
-            };
-            (f, lock)
-        });
-        let arg_paths = if api.is_some() {
-            Vec::new()
-        } else {
-            args.iter()
-                .map(|a| ArgPaths {
-                    pointee: self.paths.pointee(*a, 1),
-                    lvalue: self.paths.lvalue(*a),
-                    key: self.truth_key(*a),
-                    constant: self.constant_truth(*a),
-                })
-                .collect()
-        };
+        let arg_paths = self.arg_paths(&args);
         let clobbers = args
             .iter()
             .map(|a| strip(*a))
@@ -386,14 +363,13 @@ impl<'t> Lowerer<'t, '_> {
                 callee,
                 span: Span::of(e),
                 args: arg_paths,
-                api,
-                result_used: result_var.is_some() || result_path.is_some(),
-                result_lvalue: result_var.as_deref().map(Path::var).or(result_path),
-                result_negated: false,
-                result_alias: None,
+                result_used: result.var.is_some() || result.path.is_some() || result.tested,
+                result_lvalue: result.var.as_deref().map(Path::var).or(result.path),
+                result_negated: result.negated,
+                result_alias: result.alias,
                 indirect,
                 clobbers,
-                result_var,
+                result_var: result.var,
             })),
             cur,
         );
@@ -402,4 +378,31 @@ impl<'t> Lowerer<'t, '_> {
         }
         (Some(node), Some(node))
     }
+
+    /// What each argument can stand for in a callee's summary.
+    pub(super) fn arg_paths(&self, args: &[Node<'t>]) -> Vec<ArgPaths> {
+        args.iter()
+            .map(|a| ArgPaths {
+                pointee: self.paths.pointee(*a, 1),
+                lvalue: self.paths.lvalue(*a),
+                key: self.truth_key(*a),
+                constant: self.constant_truth(*a),
+            })
+            .collect()
+    }
+}
+
+/// What is done with a call's result.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ResultUse {
+    /// The variable it is assigned to.
+    pub var: Option<String>,
+    /// The field or pointer target it is stored in (`vmf->pte = …`).
+    pub path: Option<Path>,
+    /// A second variable holding it (`start = pte = map_lock(…)`).
+    pub alias: Option<String>,
+    /// Stored or returned negated (`ret = !folio_trylock(folio)`).
+    pub negated: bool,
+    /// Tested by a branch or returned, though not stored.
+    pub tested: bool,
 }

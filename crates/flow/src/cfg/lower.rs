@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 use lockwarden_syntax::{field, kind, CompiledMacros, MacroUseKind, ParsedFile, Span};
 use tree_sitter::Node;
 
+use super::expr::ResultUse;
 use super::scope::Scope;
 use super::{constant_conds, Cfg, Edge, EdgeCond, NodeId, Op, ReturnValue, TruthKey};
 use crate::api::LockApi;
-use crate::path::{strip, Path, PathResolver};
+use crate::path::{strip, PathResolver};
 
 /// Deepest statement/expression nesting lowered; beyond it the rest of the
 /// subtree is skipped and the graph marked incomplete.
@@ -55,6 +56,7 @@ pub fn lower(
             handed_to_callbacks: Vec::new(),
             constant_conds: HashMap::new(),
             returned_paths: HashMap::new(),
+            returned_objects: HashMap::new(),
             params: params.to_vec(),
             local_types: HashMap::new(),
         },
@@ -64,7 +66,6 @@ pub fn lower(
         labels: HashMap::new(),
         labels_at,
         depth: 0,
-        result_path: None,
         enumerators,
     };
     let end = l.block(body, Some(0));
@@ -95,8 +96,6 @@ pub(super) struct Lowerer<'t, 'f> {
     pub(super) labels: HashMap<String, NodeId>,
     pub(super) labels_at: HashMap<String, u32>,
     pub(super) depth: usize,
-    /// The lvalue the next call's result is stored in, when not a plain variable.
-    pub(super) result_path: Option<Path>,
     /// Enumerators of the file, with whether they are zero (`MC_TARGET_NONE`).
     pub(super) enumerators: &'f HashMap<&'f str, bool>,
 }
@@ -303,7 +302,11 @@ impl<'t> Lowerer<'t, '_> {
                 continue;
             };
             let var = declared_name(self.file, d);
-            cur = self.assign(var, value, cur);
+            let target = ResultUse {
+                var,
+                ..ResultUse::default()
+            };
+            cur = self.assign(target, value, cur);
         }
         cur
     }
@@ -371,18 +374,18 @@ impl<'t> Lowerer<'t, '_> {
                 if self.api.is_scoped_guard(&name) || self.api.is_scoped_cond_guard(&name) {
                     return self.scoped_guard(node, &name, cond, body, cur);
                 }
-                // An iterator macro: the arguments are evaluated, then the body runs 0..n times.
-                let head = self.add(Op::Nop, cur);
-                let head_end = match cond {
-                    Some(c) => self.expr(c, Some(head)),
-                    None => Some(head),
+                // An iterator macro: the arguments are evaluated once (a
+                // call there, `for_each_x(it, lock_and_get(ctx), …)`, runs
+                // once), then the body runs 0..n times.
+                let args_end = match cond {
+                    Some(c) => self.expr(c, cur),
+                    None => cur,
                 };
+                let head = self.add(Op::Nop, args_end);
                 let entry = self.new_node(Op::Nop);
                 let exit = self.new_node(Op::Nop);
-                if let Some(h) = head_end {
-                    self.link(h, entry, EdgeCond::Always);
-                    self.link(h, exit, EdgeCond::Always);
-                }
+                self.link(head, entry, EdgeCond::Always);
+                self.link(head, exit, EdgeCond::Always);
                 // Each iteration gives the cursor variables a new object:
                 // `list_for_each_entry(folio, &list, lru)` unlocks a
                 // different folio every time round.
@@ -551,77 +554,92 @@ impl<'t> Lowerer<'t, '_> {
     }
 
     pub(super) fn return_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
-        let expr = node.named_child(0);
-        let (cur, value) = match expr {
-            None => (cur, ReturnValue::Void),
-            Some(e) => {
-                let stripped = strip(e);
-                let makes_error = stripped.kind_id() == kind::CALL_EXPRESSION
-                    && stripped
-                        .child_by_field_id(field::FUNCTION)
-                        .is_some_and(|f| self.api.is_error_value(self.text(f)));
-                // `return !mmap_read_lock_killable(mm);` returns the negated result.
-                let negated_call = (stripped.kind_id() == kind::UNARY_EXPRESSION
-                    && self.operator(stripped) == "!")
-                    .then(|| stripped.child_by_field_id(field::ARGUMENT).map(strip))
-                    .flatten()
-                    .filter(|a| a.kind_id() == kind::CALL_EXPRESSION);
-                let returned_call = if stripped.kind_id() == kind::CALL_EXPRESSION {
-                    Some(stripped)
-                } else {
-                    negated_call
-                };
-                if makes_error {
-                    (self.expr(e, cur), ReturnValue::Negative)
-                } else if let Some(call_node) = returned_call {
-                    let (cur, call) = self.call(call_node, cur, None);
-                    match call {
-                        Some(id) => {
-                            if let Op::Call(c) = &mut self.cfg.ops[id as usize] {
-                                c.result_used = true;
-                                c.result_negated = negated_call.is_some();
-                            }
-                            (cur, ReturnValue::Call(id))
-                        }
-                        None => (cur, ReturnValue::Other),
-                    }
-                } else if stripped.kind_id() == kind::POINTER_EXPRESSION
-                    && self.operator(stripped) == "&"
-                {
-                    // `return &hash[idx];`: the caller's result points to it.
-                    let object = stripped
-                        .child_by_field_id(field::ARGUMENT)
-                        .and_then(|a| self.paths.lvalue(a));
-                    let value = match object {
-                        Some(object) => {
-                            let key = self.text(stripped).to_owned();
-                            self.cfg.returned_paths.insert(key.clone(), object);
-                            ReturnValue::Address(key)
-                        }
-                        None => ReturnValue::Other,
-                    };
-                    (self.expr(e, cur), value)
-                } else {
-                    let value = self.return_value(stripped);
-                    if let ReturnValue::Var(v) = &value {
-                        if let Some(path) = self.paths.lvalue(stripped) {
-                            self.cfg.returned_paths.insert(v.clone(), path);
-                        }
-                    }
-                    (self.expr(e, cur), value)
+        self.returned(node.named_child(0), Span::of(node), cur)
+    }
+
+    /// A return of `expr` at `span`. `return c ? a : b;` is lowered as
+    /// `if (c) return a; else return b;`, so each value is returned on the
+    /// path that chose it (`return mutex_trylock(l) ? 0 : -EBUSY;`).
+    fn returned(&mut self, expr: Option<Node<'t>>, span: Span, cur: Cur) -> Cur {
+        if let Some(e) = expr.map(strip) {
+            if e.kind_id() == kind::CONDITIONAL_EXPRESSION {
+                if let (Some(c), Some(a), Some(b)) = (
+                    e.child_by_field_id(field::CONDITION),
+                    e.child_by_field_id(field::CONSEQUENCE),
+                    e.child_by_field_id(field::ALTERNATIVE),
+                ) {
+                    let (t, f) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+                    self.cond(c, cur, t, f);
+                    self.returned(Some(a), span, Some(t));
+                    return self.returned(Some(b), span, Some(f));
                 }
             }
+        }
+        let (cur, value) = match expr {
+            None => (cur, ReturnValue::Void),
+            Some(e) => self.return_value_of(e, cur),
         };
-        let cur = self.release_scopes(0, cur, Span::of(node));
-        let ret = self.add(
-            Op::Return {
-                span: Span::of(node),
-                value,
-            },
-            cur,
-        );
+        let cur = self.release_scopes(0, cur, span);
+        let ret = self.add(Op::Return { span, value }, cur);
         self.link(ret, self.cfg.exit, EdgeCond::Always);
         None
+    }
+
+    /// Lowers a returned expression; what it returns.
+    fn return_value_of(&mut self, e: Node<'t>, cur: Cur) -> (Cur, ReturnValue) {
+        let stripped = strip(e);
+        let makes_error = stripped.kind_id() == kind::CALL_EXPRESSION
+            && stripped
+                .child_by_field_id(field::FUNCTION)
+                .is_some_and(|f| self.api.is_error_value(self.text(f)));
+        // `return !mmap_read_lock_killable(mm);` returns the negated result.
+        let negated_call = self.negated_call(stripped);
+        let returned_call = if stripped.kind_id() == kind::CALL_EXPRESSION {
+            Some(stripped)
+        } else {
+            negated_call
+        };
+        if makes_error {
+            return (self.expr(e, cur), ReturnValue::Negative);
+        }
+        if let Some(call_node) = returned_call {
+            let returned = ResultUse {
+                tested: true,
+                negated: negated_call.is_some(),
+                ..ResultUse::default()
+            };
+            return match self.call(call_node, cur, returned) {
+                (cur, Some(id)) => (cur, ReturnValue::Call(id)),
+                (cur, None) => (cur, ReturnValue::Other),
+            };
+        }
+        let value = if stripped.kind_id() == kind::POINTER_EXPRESSION && self.operator(stripped) == "&" {
+            // `return &hash[idx];`: the caller's result points to it.
+            let object = stripped
+                .child_by_field_id(field::ARGUMENT)
+                .and_then(|a| self.paths.lvalue(a));
+            match object {
+                Some(object) => {
+                    let key = self.text(stripped).to_owned();
+                    self.cfg.returned_paths.insert(key.clone(), object.clone());
+                    self.cfg.returned_objects.insert(key.clone(), object);
+                    ReturnValue::Address(key)
+                }
+                None => ReturnValue::Other,
+            }
+        } else {
+            let value = self.return_value(stripped);
+            if let ReturnValue::Var(v) = &value {
+                if let Some(path) = self.paths.lvalue(stripped) {
+                    self.cfg.returned_paths.insert(v.clone(), path);
+                }
+                if let Some(object) = self.paths.pointee(stripped, 1) {
+                    self.cfg.returned_objects.insert(v.clone(), object);
+                }
+            }
+            value
+        };
+        (self.expr(e, cur), value)
     }
 
     /// `#if` branches inside a body are alternatives.

@@ -20,7 +20,6 @@ use std::collections::{HashMap, HashSet};
 use lockwarden_syntax::outline::TypeRef;
 use lockwarden_syntax::Span;
 
-use crate::api::ApiFunction;
 use crate::path::Path;
 
 pub use lower::lower;
@@ -121,8 +120,6 @@ pub struct Call {
     pub callee: Option<String>,
     pub span: Span,
     pub args: Vec<ArgPaths>,
-    /// The lock API entry and the lock it names, for API calls.
-    pub api: Option<(ApiFunction, Option<Path>)>,
     /// The variable the result is assigned to.
     pub result_var: Option<String>,
     /// Where the result is stored: the variable, or a field.
@@ -142,6 +139,21 @@ pub struct Call {
 }
 
 impl Cfg {
+    /// Whether callers can name the object at `path`: it starts at a
+    /// parameter or a global, and no call the analysis could not resolve
+    /// (a lookup of the function's own) is on the way.
+    pub fn caller_nameable(&self, path: &Path) -> bool {
+        let root_ok = match &path.root {
+            crate::path::Root::Named(_) => true,
+            crate::path::Root::Var(v) => !self.locals.contains(v),
+        };
+        root_ok
+            && !path
+                .steps
+                .iter()
+                .any(|s| matches!(s, crate::path::Step::Call(_)))
+    }
+
     /// Whether `path` starts at one of the function's parameters.
     pub fn rooted_at_param(&self, path: &Path) -> bool {
         path.root_var()
@@ -170,11 +182,7 @@ pub enum Op {
     Nop,
     Call(Box<Call>),
     /// `guard(class)(lock)` or the start of a `scoped_guard` body.
-    GuardAcquire {
-        lock: Path,
-        api: ApiFunction,
-        span: Span,
-    },
+    GuardAcquire(GuardLock),
     /// The end of a guard's scope; `span` is the guard, `at` the scope exit.
     GuardRelease {
         lock: Path,
@@ -207,6 +215,29 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// Where in the source the node is, for the nodes that have a place.
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            Op::Call(call) => Some(call.span),
+            Op::GuardAcquire(guard) => Some(guard.span),
+            Op::GuardRelease { at, .. } => Some(*at),
+            Op::Write { span, .. } | Op::Return { span, .. } => Some(*span),
+            Op::Nop | Op::Assign { .. } | Op::AssignConst { .. } => None,
+        }
+    }
+}
+
+/// The lock a guard takes.
+#[derive(Clone, Debug)]
+pub struct GuardLock {
+    pub lock: Path,
+    /// The primitive the guard class stands for (`spin_lock_irqsave`).
+    pub primitive: String,
+    pub recursive: bool,
+    pub span: Span,
+}
+
 /// The graph of one function.
 #[derive(Clone, Debug)]
 pub struct Cfg {
@@ -234,6 +265,9 @@ pub struct Cfg {
     /// returned address (`return &hash[idx];`), keyed by its text, the
     /// object whose address it is.
     pub returned_paths: HashMap<String, Path>,
+    /// What a returned pointer points to, by the returned text (`p` for
+    /// `return p;` with `p = &c->port`; `&c->port` for `return &c->port;`).
+    pub returned_objects: HashMap<String, Path>,
 }
 
 /// A condition on a variable and a constant.

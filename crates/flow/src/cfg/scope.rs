@@ -7,9 +7,9 @@ use lockwarden_syntax::{field, kind, Span};
 use tree_sitter::Node;
 
 use super::lower::{comma_operands, named_children, Cur, Lowerer};
-use super::{EdgeCond, Op, ReturnValue};
-use crate::api::LockSource;
+use super::{EdgeCond, GuardLock, Op, ReturnValue};
 use crate::path::Path;
+use crate::summary::Change;
 
 /// An active guard: released at the end of its block and on every exit from it.
 #[derive(Clone)]
@@ -86,25 +86,26 @@ impl<'t> Lowerer<'t, '_> {
         span: Span,
         cur: Cur,
     ) -> Cur {
-        let Some(api) = self.api.guard_class(class).cloned() else {
+        let Some((primitive, summary)) = self.api.guard_class(class) else {
             return cur;
         };
-        let lock = match &api.lock {
-            LockSource::Arg { index, deref } => args
-                .get(*index)
-                .and_then(|a| self.paths.pointee(*a, *deref)),
-            LockSource::Named(n) => Some(Path::named(n)),
-            LockSource::Returned => None,
-        };
-        let Some(lock) = lock else {
+        // The guard's lock: the primitive's own lock, with the guard's arguments.
+        let arg_paths = self.arg_paths(args);
+        let taken = summary.effects.iter().rev().find(|e| {
+            matches!(e.change, Change::Acquire | Change::TryAcquire(_))
+        });
+        let Some((lock, recursive)) =
+            taken.and_then(|e| Some((e.lock.substitute(&arg_paths, None)?, e.recursive)))
+        else {
             return cur;
         };
         let n = self.add(
-            Op::GuardAcquire {
+            Op::GuardAcquire(GuardLock {
                 lock: lock.clone(),
-                api,
+                primitive: primitive.to_owned(),
+                recursive,
                 span,
-            },
+            }),
             cur,
         );
         if let Some(scope) = self.scopes.last_mut() {
@@ -144,10 +145,12 @@ impl<'t> Lowerer<'t, '_> {
             m.name.start,
             m.args.last().map_or(m.name.end, |a| a.end + 1),
         );
-        let api = self.api.guard_class(&class).cloned();
-        let try_like = api
-            .as_ref()
-            .is_some_and(|a| a.effect == crate::api::Effect::TryAcquire);
+        let try_like = self.api.guard_class(&class).is_some_and(|(_, summary)| {
+            summary
+                .effects
+                .iter()
+                .any(|e| matches!(e.change, Change::TryAcquire(_)))
+        });
         let start = self.add(Op::Nop, cur);
         let (success, failure) = if try_like || is_cond {
             let s = self.new_node(Op::Nop);

@@ -86,8 +86,17 @@ fn fixtures(dir: &Path) -> Vec<Fixture> {
     out
 }
 
+/// The severities some expectations name, by finding.
+type Severities = BTreeMap<Key, String>;
+
 /// The `expect:` comments of one file.
-fn expectations(file: &str, source: &[u8], rules: &str, problems: &mut Vec<String>) -> Vec<Key> {
+fn expectations(
+    file: &str,
+    source: &[u8],
+    rules: &str,
+    severities: &mut Severities,
+    problems: &mut Vec<String>,
+) -> Vec<Key> {
     let text = String::from_utf8_lossy(source);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -101,13 +110,21 @@ fn expectations(file: &str, source: &[u8], rules: &str, problems: &mut Vec<Strin
                 .split(|c: char| c.is_whitespace() || c == ',')
                 .filter(|s| !s.is_empty())
             {
+                let (id, severity) = match id.split_once('(') {
+                    Some((id, rest)) => (id, Some(rest.trim_end_matches(')'))),
+                    None => (id, None),
+                };
                 if !id.starts_with(rules) {
                     problems.push(format!(
                         "{file}:{line_no}: expectation `{id}` is not a {rules}* rule id"
                     ));
                     continue;
                 }
-                out.push((file.to_owned(), line_no, id.to_owned()));
+                let key = (file.to_owned(), line_no, id.to_owned());
+                if let Some(severity) = severity {
+                    severities.insert(key.clone(), severity.to_owned());
+                }
+                out.push(key);
             }
             if out.len() == before {
                 problems.push(format!("{file}:{line_no}: empty expectation"));
@@ -164,10 +181,11 @@ pub fn check_fixtures(name: &str, rules: &str) {
             String::new()
         };
         let mut expected = Vec::new();
+        let mut severities = Severities::new();
         for (path, source) in &fixture.files {
             let file = path.to_string_lossy().replace('\\', "/");
             let mut local = Vec::new();
-            expected.extend(expectations(&file, source, rules, &mut local));
+            expected.extend(expectations(&file, source, rules, &mut severities, &mut local));
             problems.extend(local.into_iter().map(|p| format!("{prefix}{p}")));
         }
         let outcome = checker.check(fixture.files.clone());
@@ -179,6 +197,20 @@ pub fn check_fixtures(name: &str, rules: &str) {
             .collect();
         expected_total += expected.len();
         found_total += found.len();
+        for f in &outcome.findings {
+            let key = (f.location.file.clone(), f.location.line, f.rule.clone());
+            if let Some(want) = severities.get(&key) {
+                if f.severity.as_str() != want {
+                    problems.push(format!(
+                        "{prefix}{}:{} {}: severity {}, expected {want}",
+                        key.0,
+                        key.1,
+                        key.2,
+                        f.severity.as_str()
+                    ));
+                }
+            }
+        }
 
         let fps = multiset_minus(&found, &expected);
         let fns = multiset_minus(&expected, &found);

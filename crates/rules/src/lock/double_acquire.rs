@@ -1,0 +1,49 @@
+//! `lock/double-acquire`: a non-recursive lock is acquired while it is
+//! already held on that path.
+//!
+//! Why it is bad: a spinlock or mutex taken twice by one context deadlocks.
+//! Nesting locks (RCU, read sides the lock API marks recursive) are counted,
+//! not reported.
+//!
+//! ```c
+//! spin_lock(&q->lock);
+//! if (q->busy)
+//!         spin_lock(&q->lock);    /* already held */
+//! ```
+
+use lockwarden_report::{Finding, RuleInfo, Severity};
+
+use super::{At, LockEvent};
+use crate::policy::Context;
+
+pub const ID: &str = "lock/double-acquire";
+
+pub fn info() -> RuleInfo {
+    RuleInfo {
+        id: ID.to_owned(),
+        severity: Severity::Error,
+        summary: "a non-recursive lock is acquired while it is already held on that path".to_owned(),
+        help: Some("release the lock before taking it again, or take it once".to_owned()),
+    }
+}
+
+pub(super) fn finding(cx: &Context<'_>, event: &LockEvent, at: &At<'_>) -> Option<Finding> {
+    let lock = &event.lock;
+    let through = event
+        .via
+        .as_ref()
+        .map(|c| format!(" (through {c}())"))
+        .unwrap_or_default();
+    let info = info();
+    let mut finding = at.finding(
+        &info,
+        info.severity,
+        &cx.function.name,
+        event.at,
+        format!("`{lock}` is acquired{through} while already held"),
+    );
+    if let Some(p) = event.previous {
+        finding = at.evidence(finding, p, format!("`{lock}` acquired here"));
+    }
+    Some(finding)
+}

@@ -1,0 +1,379 @@
+//! The lock rules every kernel tree gets (SPEC.md §3), one file each:
+//! [`double_acquire`], [`release_unheld`], [`inconsistent_exit`],
+//! [`leak_at_exit`].
+//!
+//! Two kinds of evidence feed them. [`FactVisitor`] reads every function's
+//! solved lock states once, while the function is solved, and keeps what the
+//! rules need ([`FunctionFacts`]): locks taken while held, released while not
+//! held or while a try result is untested, the locks held at each access, and
+//! how each call site handles a lock its callee leaves held. The exit rules
+//! read the exit facts of the summaries and ask the reporting policy
+//! ([`crate::policy`]) for a verdict.
+
+pub mod double_acquire;
+pub mod inconsistent_exit;
+pub mod leak_at_exit;
+pub mod release_unheld;
+
+use std::collections::HashMap;
+
+use lockwarden_flow::analysis::{Analysis, Annotation, FileUnit, FunctionUnit, Visitor};
+use lockwarden_flow::cfg::{NodeId, Op};
+use lockwarden_flow::dataflow::{released_lock, releases_unheld, Cursor};
+use lockwarden_flow::path::{loose_key, Path, Step};
+use lockwarden_flow::summary::{Change, ExitFact};
+use lockwarden_report::{Finding, Location, RuleInfo, Severity};
+use lockwarden_syntax::Span;
+use rayon::prelude::*;
+
+use crate::policy::{self, Evidence};
+
+/// The documentation of the lock rules, in registry order.
+pub fn rules() -> Vec<RuleInfo> {
+    vec![
+        inconsistent_exit::info(),
+        double_acquire::info(),
+        release_unheld::info(),
+        leak_at_exit::info(),
+    ]
+}
+
+/// A node where a rule's condition held on some path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockEvent {
+    pub lock: Path,
+    pub at: Span,
+    /// Where it was taken (double acquire) or released (release of an
+    /// unheld lock) before, or the untested try-acquire.
+    pub previous: Option<Span>,
+    /// The analysed callee the effect comes through.
+    pub via: Option<String>,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A non-recursive lock acquired while certainly held.
+    DoubleAcquire,
+    /// A lock released where it is certainly not held.
+    ReleaseUnheld,
+    /// A lock released where it is held only if a try-acquire succeeded, and
+    /// that result was never tested.
+    ReleaseUntested,
+}
+
+/// How one call site handles a lock its callee may leave held.
+#[derive(Clone, Debug)]
+pub struct CallHandling {
+    pub callee: String,
+    /// The result is tested, stored or returned.
+    pub result_used: bool,
+    /// The caller releases, on some path, the lock the call took.
+    pub released: bool,
+    /// The caller returns holding it (a wrapper of the wrapper).
+    pub forwarded: bool,
+}
+
+/// What the rules keep of one function's solved states.
+#[derive(Clone, Debug, Default)]
+pub struct FunctionFacts {
+    pub events: Vec<LockEvent>,
+    /// At each call and write: the locks this function certainly holds
+    /// there by taking them (a lock asserted or annotated as held is the
+    /// callers' to take: a precondition, not a lock held here).
+    pub held: HashMap<NodeId, Vec<Path>>,
+    /// At each call and write: locks held earlier on some path but released
+    /// before the node, with where they were released.
+    pub dropped: HashMap<NodeId, Vec<(Path, Span)>>,
+    /// Calls to analysed functions that may leave a lock held.
+    pub handling: Vec<CallHandling>,
+}
+
+/// Collects [`FunctionFacts`] from each solved function.
+pub struct FactVisitor;
+
+impl Visitor for FactVisitor {
+    type Output = FunctionFacts;
+
+    fn visit(&self, _: &FunctionUnit, cursor: &Cursor<'_>, _: &[ExitFact]) -> FunctionFacts {
+        let cfg = cursor.cfg;
+        let mut facts = FunctionFacts::default();
+        // Calls whose callee may leave a lock held, by call span: a lock
+        // acquired "at" one of them was taken by that callee.
+        let mut handling: HashMap<Span, CallHandling> = HashMap::new();
+        for (node, op) in cfg.ops.iter().enumerate() {
+            let Op::Call(call) = op else { continue };
+            let Some(summary) = cursor.callee_summary(node as NodeId) else {
+                continue;
+            };
+            let leaves_held = summary
+                .effects
+                .iter()
+                .any(|e| matches!(e.change, Change::Acquire | Change::TryAcquire(_)));
+            if !summary.primitive && leaves_held {
+                handling.insert(
+                    call.span,
+                    CallHandling {
+                        callee: call.callee.clone().unwrap_or_default(),
+                        result_used: call.result_used,
+                        released: false,
+                        forwarded: false,
+                    },
+                );
+            }
+        }
+        for (node, op) in cfg.ops.iter().enumerate() {
+            let node = node as NodeId;
+            let states = cursor.states_before(node);
+            for state in states {
+                for effect in cursor.effects(node, state) {
+                    if effect.applies != Some(true) || !state.lock_exists(&effect.lock) {
+                        continue;
+                    }
+                    let event = |kind, lock: &Path, previous| LockEvent {
+                        lock: lock.clone(),
+                        at: effect.site,
+                        previous,
+                        via: effect.via.map(str::to_owned),
+                        kind,
+                    };
+                    match effect.change {
+                        Change::Acquire => {
+                            let level = state.level(&effect.lock);
+                            if !effect.recursive
+                                && !level.recursive
+                                && !level.unknown
+                                && level.held_min() >= 1
+                            {
+                                let e = event(
+                                    EventKind::DoubleAcquire,
+                                    &effect.lock,
+                                    level.acquired_at,
+                                );
+                                facts.events.push(e);
+                            }
+                        }
+                        Change::Release => {
+                            let lock = released_lock(state, &effect.lock);
+                            let level = state.level(&lock);
+                            let untested = state
+                                .pending
+                                .iter()
+                                .find(|p| p.lock == lock && !p.release)
+                                .map(|p| p.site)
+                                .or(level.untested.filter(|_| level.held_min() <= 0));
+                            if !level.is_callers() && releases_unheld(&level) {
+                                let e = event(EventKind::ReleaseUnheld, &lock, level.released_at);
+                                facts.events.push(e);
+                            } else if let Some(site) = untested.filter(|_| !level.unknown) {
+                                let e = event(EventKind::ReleaseUntested, &lock, Some(site));
+                                facts.events.push(e);
+                            }
+                            if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
+                                h.released = true;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if let Op::Return { .. } = op {
+                    for level in state.locks.values().filter(|l| l.max > 0) {
+                        if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
+                            h.forwarded = true;
+                        }
+                    }
+                    for p in &state.pending {
+                        if let Some(h) = handling.get_mut(&p.site) {
+                            h.forwarded = true;
+                        }
+                    }
+                }
+            }
+            if matches!(op, Op::Call(_) | Op::Write { .. }) {
+                held_and_dropped(node, states, &mut facts);
+            }
+        }
+        facts.events.sort_by_key(|e| (e.at.start, e.kind as u8));
+        facts.events.dedup();
+        facts.handling = handling.into_values().collect();
+        facts
+            .handling
+            .sort_by(|a, b| a.callee.cmp(&b.callee));
+        facts
+    }
+}
+
+/// The locks held (by taking them here) at a node on every path, and those
+/// released before it on some path.
+fn held_and_dropped(
+    node: NodeId,
+    states: &[lockwarden_flow::dataflow::State],
+    facts: &mut FunctionFacts,
+) {
+    let Some(first) = states.first() else {
+        return;
+    };
+    let must: Vec<Path> = first
+        .locks
+        .iter()
+        .filter(|(p, _)| {
+            states
+                .iter()
+                .all(|s| s.locks.get(*p).is_some_and(|l| l.min >= 1) || !s.lock_exists(p))
+        })
+        .map(|(p, _)| p.clone())
+        .collect();
+    let gone: Vec<(Path, Span)> = states
+        .iter()
+        .flat_map(|s| s.locks.iter())
+        .filter(|(p, l)| l.held_max() <= 0 && l.touched && !must.contains(p))
+        .filter_map(|(p, l)| l.released_at.map(|r| (p.clone(), r)))
+        .collect();
+    if !must.is_empty() {
+        facts.held.insert(node, must);
+    }
+    if !gone.is_empty() {
+        facts.dropped.insert(node, gone);
+    }
+}
+
+/// Locates spans of one file for findings.
+pub(crate) struct At<'a> {
+    pub file: &'a FileUnit,
+    pub path: String,
+}
+
+impl At<'_> {
+    pub fn loc(&self, span: Span) -> Location {
+        Location::from_offsets(self.path.clone(), &self.file.source, span.start, span.end)
+    }
+
+    pub fn finding(
+        &self,
+        info: &RuleInfo,
+        severity: Severity,
+        function: &str,
+        span: Span,
+        message: String,
+    ) -> Finding {
+        let mut f = Finding::new(
+            info.id.clone(),
+            severity,
+            self.loc(span),
+            function,
+            message,
+            &self.file.source,
+        );
+        f.help = info.help.clone();
+        f
+    }
+
+    /// Adds a secondary label that is also a step of the evidence trace.
+    pub fn evidence(&self, finding: Finding, span: Span, message: String) -> Finding {
+        let loc = self.loc(span);
+        finding
+            .with_label(loc.clone(), message.clone())
+            .with_trace_step(loc, message)
+    }
+}
+
+/// Whether one of `names` annotates the function for `lock` (or for any
+/// lock, when it has no argument).
+pub(crate) fn annotated(annotations: &[Annotation], names: &[&str], lock: &Path) -> bool {
+    let key = lock.loose_key();
+    annotations
+        .iter()
+        .filter(|a| names.contains(&a.name.as_str()))
+        .any(|a| a.args.is_empty() || a.args.iter().any(|arg| loose_key(arg) == key))
+}
+
+/// Runs the lock rules over every analysed function.
+pub fn check(analysis: &Analysis<FunctionFacts>) -> Vec<Finding> {
+    let program = &analysis.program;
+    let evidence = policy::caller_evidence(analysis);
+    (0..program.functions.len())
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let f = &program.functions[i];
+            let file = &program.files[f.file];
+            let at = At {
+                file,
+                path: file.path.to_string_lossy().replace('\\', "/"),
+            };
+            let annotations = program.annotations(f);
+            let cx = policy::Context {
+                function: f,
+                result: &analysis.results[i],
+                annotations: &annotations,
+                has_callers: analysis.callers[i] > 0,
+                implements_primitive: analysis.api.primitive(&f.name).is_some(),
+                evidence: evidence.get(&i).copied().unwrap_or_default(),
+            };
+            check_function(&cx, &at)
+        })
+        .collect()
+}
+
+fn check_function(cx: &policy::Context<'_>, at: &At<'_>) -> Vec<Finding> {
+    // Precision depends on the parse: a body with errors has a guessed graph.
+    if cx.function.parse_errors > 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for event in &cx.result.visited.events {
+        // An element of an array (`fbatch.folios[i]`) is not one lock from
+        // one index to the next.
+        if event.lock.steps.contains(&Step::Index) {
+            continue;
+        }
+        let finding = match event.kind {
+            EventKind::DoubleAcquire => double_acquire::finding(cx, event, at),
+            EventKind::ReleaseUnheld | EventKind::ReleaseUntested => {
+                release_unheld::finding(cx, event, at)
+            }
+        };
+        out.extend(finding);
+    }
+    if cx.result.incomplete {
+        return out;
+    }
+    // One call can take two locks (a page-table lock and its RCU section):
+    // one finding for the pair.
+    let mut reported: Vec<(Option<Span>, Span)> = Vec::new();
+    for exit in &cx.result.exits {
+        let Some(verdict) = policy::judge(exit, cx) else {
+            continue;
+        };
+        let pair = (exit.acquired_at, verdict.primary);
+        if exit.acquired_at.is_some() && reported.contains(&pair) {
+            continue;
+        }
+        reported.push(pair);
+        out.push(match verdict.rule {
+            policy::ExitRule::Inconsistent => inconsistent_exit::finding(cx, exit, &verdict, at),
+            policy::ExitRule::Leak => leak_at_exit::finding(cx, exit, &verdict, at),
+        });
+    }
+    out
+}
+
+/// How the analysed callers of each function handle the locks it leaves
+/// held, by function index.
+pub(crate) fn handling_by_callee(
+    analysis: &Analysis<FunctionFacts>,
+) -> HashMap<usize, Vec<&CallHandling>> {
+    let program = &analysis.program;
+    let mut out: HashMap<usize, Vec<&CallHandling>> = HashMap::new();
+    for (i, f) in program.functions.iter().enumerate() {
+        for h in &analysis.results[i].visited.handling {
+            if let Some(callee) = program.resolve(f.file, &h.callee) {
+                if callee != i {
+                    out.entry(callee).or_default().push(h);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub(crate) type EvidenceMap = HashMap<usize, Evidence>;

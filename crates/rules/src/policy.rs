@@ -1,0 +1,245 @@
+//! The reporting policy of SPEC.md §3, in one place: which exit states of a
+//! lock are bugs, which are protocols the callers follow (a conditional
+//! acquire, an acquire wrapper), and how severe a bug is.
+//!
+//! The engine records facts (how a lock stands at every return, what each
+//! call site does with a lock its callee leaves held); this module turns
+//! them into verdicts:
+//! - **Indistinguishable returns are bugs**: held on some returns and not on
+//!   others, with return values the caller cannot tell apart (`void`, the
+//!   same value, an error code returned holding it).
+//! - **Nobody else can release it**: the same on a lock callers cannot name.
+//! - **Conditional acquires need evidence**: on a lock callers can name, with
+//!   values that tell the returns apart, an annotation or the callers decide:
+//!   one tests the result and releases the lock, and none ignores it.
+//! - **Acquires the same way**: held on every return is an acquire wrapper
+//!   when annotated or when callers release it, never when the function
+//!   releases that lock itself.
+//! - **No callers**: where nothing in the analysed code decides, a note.
+
+use std::collections::HashMap;
+
+use lockwarden_flow::analysis::{Analysis, Annotation, FunctionResult, FunctionUnit};
+use lockwarden_flow::cfg::ReturnValue;
+use lockwarden_flow::summary::{ExitFact, ExitKind, LockRef, ReturnFact};
+use lockwarden_report::Severity;
+use lockwarden_syntax::Span;
+
+use crate::lock::{handling_by_callee, EvidenceMap, FunctionFacts};
+
+/// What a function's analysed callers show about the locks it leaves held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// A caller tests the result and releases the lock it got (or returns
+    /// it to its own caller).
+    pub released: bool,
+    /// A caller ignores the result of a call that may leave a lock held.
+    pub ignored: bool,
+}
+
+/// Evidence for every function with analysed callers.
+pub(crate) fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap {
+    handling_by_callee(analysis)
+        .into_iter()
+        .map(|(callee, sites)| {
+            let evidence = Evidence {
+                released: sites.iter().any(|h| h.released || h.forwarded),
+                ignored: sites.iter().any(|h| !h.result_used),
+            };
+            (callee, evidence)
+        })
+        .collect::<HashMap<_, _>>()
+}
+
+/// What the policy knows of one function.
+pub struct Context<'a> {
+    pub function: &'a FunctionUnit,
+    pub result: &'a FunctionResult<FunctionFacts>,
+    pub annotations: &'a [Annotation],
+    /// The analysed code calls it directly.
+    pub has_callers: bool,
+    /// Its name is a lock primitive's: it is the primitive's implementation.
+    pub implements_primitive: bool,
+    pub evidence: Evidence,
+}
+
+/// Which rule an exit verdict belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitRule {
+    Inconsistent,
+    Leak,
+}
+
+/// Why a lock's exit state is a bug, in words for the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// An error code is returned while the lock is held.
+    ErrorHeld,
+    /// The same value is returned with and without it.
+    SameValue,
+    /// The callers cannot name the lock to release it.
+    Unnameable,
+    /// No caller shows the return value is a conditional acquire.
+    NoEvidence,
+    /// A caller ignores the result of this conditional acquire.
+    Ignored,
+    /// The function releases the lock itself elsewhere.
+    ReleasesItself,
+    /// No caller releases what it returns holding.
+    NotReleasedByCallers,
+}
+
+impl Reason {
+    pub fn text(self) -> &'static str {
+        match self {
+            Reason::ErrorHeld => "an error code is returned with it held",
+            Reason::SameValue => "the caller cannot tell the returns apart",
+            Reason::Unnameable => "no caller can name it to release it",
+            Reason::NoEvidence => "no caller tests the result and releases it",
+            Reason::Ignored => "a caller ignores the result",
+            Reason::ReleasesItself => "it is released on another path of this function",
+            Reason::NotReleasedByCallers => "no caller releases it",
+        }
+    }
+}
+
+/// A bug in how a lock stands at a function's returns.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    pub rule: ExitRule,
+    pub severity: Severity,
+    pub reason: Reason,
+    /// The return the finding points at.
+    pub primary: Span,
+    /// A return that does not hold the lock (for `Inconsistent`).
+    pub unheld: Option<Span>,
+}
+
+/// Annotations that say what a function does to a lock: it is not judged.
+const LOCK_ANNOTATIONS: &[&str] = &[
+    "__acquires",
+    "__cond_acquires",
+    "__releases",
+    "__cond_releases",
+    "__cond_lock",
+];
+
+/// The verdict on one lock's exit state, or `None` when it is no bug.
+pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
+    // Unknown is silent: a lock a callee or callback left in a state no
+    // summary says, a lock stored where the caller sees it. A function that
+    // implements a lock primitive (`rtnl_lock()` over `rtnl_mutex`) is that
+    // primitive: the lock API says what it does.
+    if exit.handed_over
+        || matches!(exit.kind, ExitKind::Unknown | ExitKind::Opaque)
+        || cx.implements_primitive
+    {
+        return None;
+    }
+    if cx
+        .annotations
+        .iter()
+        .any(|a| LOCK_ANNOTATIONS.contains(&a.name.as_str()))
+    {
+        return None;
+    }
+    let held: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.min > 0).collect();
+    let unheld: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.max <= 0).collect();
+    let primary_held = held.iter().map(|r| r.span).min_by_key(|s| s.start)?;
+    if unheld.is_empty() {
+        return leak(exit, cx, &held);
+    }
+    // A function that takes one of several locks and returns holding one
+    // of them (two names that may be one lock): unknown.
+    if cx.result.swaps_locks {
+        return None;
+    }
+    let unheld_span = unheld
+        .iter()
+        .filter(|r| r.min == 0)
+        .map(|r| r.span)
+        .min_by_key(|s| s.start);
+    let verdict = |severity, reason| {
+        Some(Verdict {
+            rule: ExitRule::Inconsistent,
+            severity,
+            reason,
+            primary: primary_held,
+            unheld: unheld_span,
+        })
+    };
+    // Indistinguishable returns are bugs, whoever calls the function.
+    if held.iter().any(|h| h.value == ReturnValue::Negative) {
+        return verdict(Severity::Warning, Reason::ErrorHeld);
+    }
+    if held
+        .iter()
+        .any(|h| unheld.iter().any(|u| same_value(&h.value, &u.value)))
+    {
+        return verdict(Severity::Warning, Reason::SameValue);
+    }
+    // Nobody else can release a lock on an object only this function names.
+    let nameable = exit.returns_root
+        || LockRef::from_path(&exit.lock, &cx.function.params, &cx.function.cfg, false).is_some();
+    if !nameable {
+        return verdict(Severity::Warning, Reason::Unnameable);
+    }
+    // The caller's own argument decides (`if (lock) spin_lock(…)`), or the
+    // return value carries a flag the lock API declares to announce the
+    // lock (`VM_FAULT_LOCKED`): the protocol is declared.
+    if matches!(exit.kind, ExitKind::OnParam { .. })
+        || held.iter().any(|h| h.value == ReturnValue::Announced)
+    {
+        return None;
+    }
+    // Conditional acquires need evidence from the callers.
+    let Evidence { released, ignored } = cx.evidence;
+    match (released, ignored, cx.has_callers) {
+        (true, false, _) => None,
+        (_, true, _) => verdict(Severity::Warning, Reason::Ignored),
+        (false, false, true) => verdict(Severity::Warning, Reason::NoEvidence),
+        (false, false, false) => verdict(Severity::Note, Reason::NoEvidence),
+    }
+}
+
+/// Held on every return: an acquire wrapper, or a leak.
+fn leak(exit: &ExitFact, cx: &Context<'_>, held: &[&ReturnFact]) -> Option<Verdict> {
+    // Certainly held on every return, and the caller does not receive the
+    // locked object itself.
+    if !matches!(exit.kind, ExitKind::Consistent(d) if d > 0) || exit.returns_root {
+        return None;
+    }
+    let primary = held.iter().map(|r| r.span).max_by_key(|s| s.start)?;
+    let (severity, reason) = if exit.released_at.is_some() {
+        (Severity::Warning, Reason::ReleasesItself)
+    } else if cx.evidence.released {
+        return None;
+    } else if cx.has_callers {
+        (Severity::Warning, Reason::NotReleasedByCallers)
+    } else {
+        (Severity::Note, Reason::NotReleasedByCallers)
+    };
+    Some(Verdict {
+        rule: ExitRule::Leak,
+        severity,
+        reason,
+        primary,
+        unheld: None,
+    })
+}
+
+/// Whether a caller may see the same value from both returns.
+fn same_value(a: &ReturnValue, b: &ReturnValue) -> bool {
+    use ReturnValue::*;
+    match (a, b) {
+        (Var(x), Var(y)) => x == y,
+        (Void, Void)
+        | (Announced, Announced)
+        | (Zero, Zero)
+        | (Negative, Negative)
+        | (Positive, Positive) => true,
+        // An unknown value may be any success value.
+        (Other, Zero | Positive | Other) | (Zero | Positive, Other) => true,
+        _ => false,
+    }
+}
