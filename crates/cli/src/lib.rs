@@ -4,7 +4,7 @@
 
 mod check;
 mod config;
-mod files;
+pub mod files;
 mod git;
 mod hook;
 mod mbox;
