@@ -7,9 +7,11 @@
 //!   `target/kernel/`.
 //! - `test`: the whole test suite, as CI runs it (kernel tree, fresh codegen, tests).
 //! - `demo`: run lockwarden on the real kernel tree.
+//! - `recall`: recall of the `lock/*` rules on seeded lock bugs in the kernel tree.
 
 mod codegen;
 mod kernel;
+mod recall;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +29,11 @@ commands:
   test                  everything CI runs: the kernel tree, codegen --check,
                         cargo test --workspace --release
   demo                  build lockwarden and run the balloon rules on the real kernel tree
+  recall [--seed N] [--per-op N] [--dirs a,b,...] [--json FILE] [--list missed|all]
+                        seed lock bugs (5 mutation operators) into kernel functions and
+                        count those the lock/* rules report in the mutated function;
+                        default: 6 sites per top-level directory and operator, topped
+                        up to 60 per operator, seed 1
   help                  show this text";
 
 fn main() -> ExitCode {
@@ -50,6 +57,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "kernel" => kernel::run(flag(flags, "--print-path")?),
         "test" if flags.is_empty() => test(),
         "demo" if flags.is_empty() => demo(),
+        "recall" => recall::run(flags),
         "help" | "-h" | "--help" if flags.is_empty() => {
             println!("{USAGE}");
             Ok(())
