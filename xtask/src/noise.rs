@@ -73,11 +73,12 @@ struct DirectoryNoise {
     elapsed_s: f64,
 }
 
-/// `files` grouped into the parts analysed on their own: one, or one per
-/// second-level directory plus one for the loose files.
-fn parts(dir: &str, files: Vec<PathBuf>, split: bool) -> Vec<Vec<PathBuf>> {
+/// `files` grouped into the parts analysed on their own, with their names:
+/// the directory, or one part per second-level directory plus one for the
+/// loose files.
+fn parts(dir: &str, files: Vec<PathBuf>, split: bool) -> Vec<(String, Vec<PathBuf>)> {
     if !split {
-        return vec![files];
+        return vec![(format!("{dir}/"), files)];
     }
     let mut groups: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for file in files {
@@ -89,11 +90,13 @@ fn parts(dir: &str, files: Vec<PathBuf>, split: bool) -> Vec<Vec<PathBuf>> {
                 let first = components.next()?;
                 components.next().map(|_| first)
             })
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .unwrap_or_default();
+            .map_or_else(
+                || format!("{dir}/*"),
+                |c| format!("{dir}/{}/", c.as_os_str().to_string_lossy()),
+            );
         groups.entry(second).or_default().push(file);
     }
-    groups.into_values().collect()
+    groups.into_iter().collect()
 }
 
 fn lines(root: &Path, files: &[PathBuf]) -> usize {
@@ -166,8 +169,18 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
         };
         let parts = parts(&dir, files, options.split.contains(&dir));
         noise.parts = parts.len();
-        for part in &parts {
+        for (name, part) in &parts {
+            let before = noise.findings;
+            let t = Instant::now();
             analyse(&root, &checker, options.only_lock, part, &mut noise);
+            if parts.len() > 1 {
+                eprintln!(
+                    "noise:   {name}: {} files, {} findings ({:.1} s)",
+                    part.len(),
+                    noise.findings - before,
+                    t.elapsed().as_secs_f64()
+                );
+            }
         }
         noise.elapsed_s = t.elapsed().as_secs_f64();
         eprintln!(
@@ -203,7 +216,7 @@ fn print_tables(results: &[DirectoryNoise], only_lock: bool) {
         if only_lock { "lock/*" } else { "all built-in" }
     );
     println!(
-        "{:<14} {:>10} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "{:<20} {:>10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "directory",
         "lines",
         "error",
@@ -239,7 +252,7 @@ fn print_tables(results: &[DirectoryNoise], only_lock: bool) {
             r.directory.clone()
         };
         println!(
-            "{:<14} {:>10} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8.1}s",
+            "{:<20} {:>10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>8.1}s",
             name,
             r.lines,
             severity(Severity::Error),
@@ -262,5 +275,29 @@ fn print_tables(results: &[DirectoryNoise], only_lock: bool) {
             count,
             per_100k(*count, total.lines)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_parts_are_second_level_directories_and_loose_files() {
+        let files: Vec<PathBuf> = ["d/a/x.c", "d/a/b/y.h", "d/top.c", "d/c/z.c"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let names: Vec<(String, usize)> = parts("d", files.clone(), true)
+            .into_iter()
+            .map(|(name, files)| (name, files.len()))
+            .collect();
+        assert_eq!(
+            names,
+            [("d/*".into(), 1), ("d/a/".into(), 2), ("d/c/".into(), 1)]
+        );
+        assert_eq!(parts("d", files, false).len(), 1);
+        assert_eq!(per_100k(3, 200_000), "1.50");
+        assert_eq!(per_100k(3, 0), "-");
     }
 }
