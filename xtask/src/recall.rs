@@ -111,12 +111,15 @@ pub(crate) struct Mutation {
 }
 
 impl Mutation {
-    /// The mutated file.
+    /// The mutated file (a span past the end, from a file changed since it
+    /// was read, is clamped to it rather than panicking).
     pub(crate) fn apply(&self, source: &[u8]) -> Vec<u8> {
+        let end = self.span.end.min(source.len());
+        let start = self.span.start.min(end);
         let mut out = Vec::with_capacity(source.len() + self.replacement.len());
-        out.extend_from_slice(&source[..self.span.start]);
+        out.extend_from_slice(&source[..start]);
         out.extend_from_slice(&self.replacement);
-        out.extend_from_slice(&source[self.span.end..]);
+        out.extend_from_slice(&source[end..]);
         out
     }
 }
