@@ -5,7 +5,7 @@
 mod check;
 mod config;
 mod explain;
-mod files;
+pub mod files;
 mod git;
 mod hook;
 mod mbox;
