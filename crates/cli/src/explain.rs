@@ -90,10 +90,9 @@ impl Visitor for ExplainVisitor<'_> {
                     let name = call.callee.as_deref().unwrap_or("?");
                     format!("{name}(): {}", describe(summary))
                 }),
-                Op::Return { value, .. } => Some(format!(
-                    "returns {value:?} with {}",
-                    lock_sets(before)
-                )),
+                Op::Return { value, .. } => {
+                    Some(format!("returns {value:?} with {}", lock_sets(before)))
+                }
                 _ => None,
             };
             notes.push(NodeNote {
@@ -110,7 +109,10 @@ impl Visitor for ExplainVisitor<'_> {
 fn describe(summary: &Summary) -> String {
     let mut parts: Vec<String> = summary.effects.iter().map(ToString::to_string).collect();
     if !summary.may_drop.is_empty() {
-        parts.push(format!("may drop {} out of sight", summary.may_drop.join(", ")));
+        parts.push(format!(
+            "may drop {} out of sight",
+            summary.may_drop.join(", ")
+        ));
     }
     if parts.is_empty() {
         parts.push("nothing to locks".to_owned());
@@ -160,7 +162,11 @@ fn lock_sets(states: &[State]) -> String {
     pending.sort();
     pending.dedup();
     let mut out = format!("held: {}", list(&held));
-    for (title, items) in [("maybe", maybe), ("unknown", unknown), ("untested", pending)] {
+    for (title, items) in [
+        ("maybe", maybe),
+        ("unknown", unknown),
+        ("untested", pending),
+    ] {
         if !items.is_empty() {
             let _ = write!(out, "; {title}: {}", list(&items));
         }
@@ -206,9 +212,11 @@ fn explain(args: &Args) -> Result<String> {
         },
     );
     let program = &analysis.program;
-    let found = program.functions.iter().enumerate().find(|(_, f)| {
-        f.name == args.function && program.files[f.file].path == target
-    });
+    let found = program
+        .functions
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.name == args.function && program.files[f.file].path == target);
     let Some((i, f)) = found else {
         bail!(
             "no function `{}` is defined in {}",

@@ -302,8 +302,12 @@ pub struct FunctionResult<O> {
 pub trait Visitor: Sync {
     type Output: Send + Default;
 
-    fn visit(&self, function: &FunctionUnit, cursor: &Cursor<'_>, exits: &[ExitFact])
-        -> Self::Output;
+    fn visit(
+        &self,
+        function: &FunctionUnit,
+        cursor: &Cursor<'_>,
+        exits: &[ExitFact],
+    ) -> Self::Output;
 }
 
 /// A visitor that keeps nothing.
@@ -423,7 +427,12 @@ impl Program {
             .ops
             .iter()
             .filter_map(|op| match op {
-                Op::Call(c) if !c.callee.as_deref().is_some_and(|n| api.primitive(n).is_some()) => {
+                Op::Call(c)
+                    if !c
+                        .callee
+                        .as_deref()
+                        .is_some_and(|n| api.primitive(n).is_some()) =>
+                {
                     Some(c)
                 }
                 _ => None,
@@ -745,14 +754,8 @@ mod tests {
                 .to_string(),
             "b->pages_lock"
         );
-        assert_eq!(
-            annotation_path("ptl", &params).unwrap().to_string(),
-            "*ptl"
-        );
-        assert_eq!(
-            annotation_path("RCU", &params).unwrap(),
-            Path::named("RCU")
-        );
+        assert_eq!(annotation_path("ptl", &params).unwrap().to_string(), "*ptl");
+        assert_eq!(annotation_path("RCU", &params).unwrap(), Path::named("RCU"));
         assert_eq!(
             annotation_path("balloon_lock", &params)
                 .unwrap()

@@ -202,12 +202,42 @@ impl LockApiConfig {
             let groups: [(&Vec<String>, Effect, Success, &LockRef); 8] = [
                 (&fam.acquire, Effect::Acquire, Success::Nonzero, &lock),
                 (&fam.release, Effect::Release, Success::Nonzero, &lock),
-                (&fam.try_acquire, Effect::TryAcquire, Success::Nonzero, &lock),
-                (&fam.try_acquire_zero, Effect::TryAcquire, Success::Zero, &lock),
-                (&fam.assert_held, Effect::AssertHeld, Success::Nonzero, &lock),
-                (&fam.assert_not_held, Effect::AssertNotHeld, Success::Nonzero, &lock),
-                (&fam.acquire_returned, Effect::Acquire, Success::Nonzero, &returned),
-                (&fam.try_acquire_returned, Effect::TryAcquire, Success::Nonzero, &returned),
+                (
+                    &fam.try_acquire,
+                    Effect::TryAcquire,
+                    Success::Nonzero,
+                    &lock,
+                ),
+                (
+                    &fam.try_acquire_zero,
+                    Effect::TryAcquire,
+                    Success::Zero,
+                    &lock,
+                ),
+                (
+                    &fam.assert_held,
+                    Effect::AssertHeld,
+                    Success::Nonzero,
+                    &lock,
+                ),
+                (
+                    &fam.assert_not_held,
+                    Effect::AssertNotHeld,
+                    Success::Nonzero,
+                    &lock,
+                ),
+                (
+                    &fam.acquire_returned,
+                    Effect::Acquire,
+                    Success::Nonzero,
+                    &returned,
+                ),
+                (
+                    &fam.try_acquire_returned,
+                    Effect::TryAcquire,
+                    Success::Nonzero,
+                    &returned,
+                ),
             ];
             for (names, effect, success, lock) in groups {
                 for name in names {

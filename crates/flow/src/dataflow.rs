@@ -98,8 +98,19 @@ impl Level {
     /// The lock stands the same for rules on both (the fields that decide
     /// verdicts), so two paths may share a disjunct.
     fn same_standing(&self, other: &Level) -> bool {
-        (self.min, self.max, self.touched, self.asserted, self.unknown)
-            == (other.min, other.max, other.touched, other.asserted, other.unknown)
+        (
+            self.min,
+            self.max,
+            self.touched,
+            self.asserted,
+            self.unknown,
+        ) == (
+            other.min,
+            other.max,
+            other.touched,
+            other.asserted,
+            other.unknown,
+        )
     }
 
     /// Joins `other` into `self`; whether `self` changed.
@@ -334,11 +345,9 @@ impl Disjuncts {
         let target = if self.collapsed {
             Some(0)
         } else {
-            self.states
-                .iter()
-                .position(|d| {
-                    d.facts == state.facts && d.aliases == state.aliases && d.same_locks(&state)
-                })
+            self.states.iter().position(|d| {
+                d.facts == state.facts && d.aliases == state.aliases && d.same_locks(&state)
+            })
         };
         if let Some(i) = target {
             return self.states[i].join(&state);
@@ -532,9 +541,15 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
                 if let Some(v) = &call.result_var {
                     *uses.entry(TruthKey::Var(v.clone())).or_default() += 1;
                 }
-                let summary = call.callee.as_deref().and_then(|c| calls.summaries.summary(c));
+                let summary = call
+                    .callee
+                    .as_deref()
+                    .and_then(|c| calls.summaries.summary(c));
                 for effect in summary.into_iter().flat_map(|s| &s.effects) {
-                    if let Some(lock) = effect.lock.substitute(&call.args, call.result_lvalue.as_ref()) {
+                    if let Some(lock) = effect
+                        .lock
+                        .substitute(&call.args, call.result_lvalue.as_ref())
+                    {
                         note_lock(&lock, &mut tracked);
                     }
                 }
@@ -697,12 +712,12 @@ fn add_pending(state: &mut State, pending: Pending) {
 /// Applies what taking an edge teaches; `false` when the edge cannot be
 /// taken on this path (it contradicts a known fact).
 fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -> bool {
-    let (key, truthy, learn) = match cond {
+    let (key, truthy, is_fact) = match cond {
         EdgeCond::Always => return true,
         EdgeCond::Truth(key, truthy) => (key, truthy, true),
         EdgeCond::Settle(key, truthy) => (key, truthy, false),
     };
-    if learn && tracked.contains(key) {
+    if is_fact && tracked.contains(key) {
         if state.facts.get(key) == Some(&!*truthy) {
             return false;
         }
@@ -717,14 +732,26 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
             tracked,
         );
     }
+    settle_tested_by(state, key, *truthy);
+    true
+}
+
+/// The path now knows `key`'s truth: a fact, and the try results stored
+/// there are settled (`ci = lock_cluster_or_swap_info(…)` split on `ci`).
+fn learn(state: &mut State, key: &TruthKey, truth: bool) {
+    state.facts.insert(key.clone(), truth);
+    settle_tested_by(state, key, truth);
+}
+
+/// Settles the try results a test of `key` tests.
+fn settle_tested_by(state: &mut State, key: &TruthKey, truth: bool) {
     let (settled, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
         .into_iter()
         .partition(|p| p.tested_by(key));
     state.pending = kept;
     for p in settled {
-        settle(state, p, *truthy);
+        settle(state, p, truth);
     }
-    true
 }
 
 /// A pending try result is now known to be `truthy`.
@@ -1102,7 +1129,10 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                     }
                 }
             }
-            let summary = call.callee.as_deref().and_then(|c| calls.summaries.summary(c));
+            let summary = call
+                .callee
+                .as_deref()
+                .and_then(|c| calls.summaries.summary(c));
             if let Some(summary) = summary {
                 // A setter storing a pointer to a lock's object (`args->lock = lock`).
                 for (target, object) in &summary.stores {
@@ -1127,19 +1157,28 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                                 && (is_param_key(cfg, key) || cfg.tested_after(node, key)) =>
                         {
                             let mut other = state.clone();
-                            other.facts.insert(key.clone(), !want);
+                            learn(&mut other, key, !want);
                             alternative = Some(other);
-                            state.facts.insert(key.clone(), *want);
+                            learn(state, key, *want);
                         }
                         // Otherwise assume the argument is what callers
-                        // usually pass: a valid pointer, a set flag.
-                        _ if !want => continue,
-                        _ => {}
+                        // usually pass: a valid pointer, a set flag (and a
+                        // try result stored in it succeeded or failed to match).
+                        _ => {
+                            if let Some(key) = key {
+                                learn(state, key, true);
+                            }
+                            if !want {
+                                continue;
+                            }
+                        }
                     },
                     _ => {}
                 }
                 // A kind some call here may drop and retake out of sight.
-                if effect.kind.is_some_and(|k| calls.may_drop.iter().any(|d| d == k))
+                if effect
+                    .kind
+                    .is_some_and(|k| calls.may_drop.iter().any(|d| d == k))
                     && state.lock_exists(lock)
                 {
                     state
@@ -1172,7 +1211,9 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                         );
                         produced_pending = true;
                     }
-                    Change::TryAcquire(_) => may_acquire(state, lock, effect.site, effect.recursive),
+                    Change::TryAcquire(_) => {
+                        may_acquire(state, lock, effect.site, effect.recursive)
+                    }
                     // Result ignored: the lock may or may not be gone.
                     Change::TryRelease(_) => {
                         if state.lock_exists(lock) {
@@ -1260,6 +1301,17 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             stored: Some(object),
             ..
         } => store_pointer(state, cfg, target, object),
+        Op::Copy { to, from } => {
+            let to = TruthKey::Var(to.clone());
+            if let Some(truth) = state.facts.get(from).copied() {
+                state.facts.insert(to.clone(), truth);
+            }
+            for p in state.pending.iter_mut().filter(|p| p.tested_by(from)) {
+                if p.alias.is_none() {
+                    p.alias = Some(to.clone());
+                }
+            }
+        }
         Op::AssignConst { var, constant } => {
             for cond in cfg.constant_conds.get(var).into_iter().flatten() {
                 if let Some(truth) = cond.truth_with(constant) {

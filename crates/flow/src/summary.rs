@@ -673,7 +673,9 @@ pub fn summarize(
 fn returned_object(cfg: &Cfg, params: &[String], summaries: &dyn Summaries) -> Option<LockRef> {
     let mut object: Option<LockRef> = None;
     for op in &cfg.ops {
-        let Op::Return { value, .. } = op else { continue };
+        let Op::Return { value, .. } = op else {
+            continue;
+        };
         let text = match value {
             ReturnValue::Var(v) => v,
             ReturnValue::Address(text) => text,

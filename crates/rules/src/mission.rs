@@ -207,8 +207,7 @@ impl Ctx<'_> {
                 };
                 summary.effects.iter().any(|e| {
                     matches!(e.change, Change::Acquire | Change::TryAcquire(_))
-                        && e
-                            .lock
+                        && e.lock
                             .substitute(&c.args, c.result_lvalue.as_ref())
                             .is_some_and(|lock| self.in_class(i, class, &lock))
                 })

@@ -103,6 +103,10 @@ impl<'t> Lowerer<'t, '_> {
                     let constant = text.to_owned();
                     return Some(self.add(Op::AssignConst { var, constant }, cur));
                 }
+                // `start_pte = pte;`: the copy holds what the original holds.
+                if let Some(from) = self.truth_key(value) {
+                    return Some(self.add(Op::Copy { to: var, from }, cur));
+                }
                 cur
             }
             None => cur,
@@ -280,7 +284,12 @@ impl<'t> Lowerer<'t, '_> {
     /// Lowers a call: the callee expression and arguments first, then the
     /// call node, with what is done with its result. Returns the open end
     /// and the call node, if one was made.
-    pub(super) fn call(&mut self, e: Node<'t>, cur: Cur, result: ResultUse) -> (Cur, Option<NodeId>) {
+    pub(super) fn call(
+        &mut self,
+        e: Node<'t>,
+        cur: Cur,
+        result: ResultUse,
+    ) -> (Cur, Option<NodeId>) {
         let function = e.child_by_field_id(field::FUNCTION);
         let args: Vec<Node<'t>> = e
             .child_by_field_id(field::ARGUMENTS)

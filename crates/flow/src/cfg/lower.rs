@@ -613,32 +613,33 @@ impl<'t> Lowerer<'t, '_> {
                 (cur, None) => (cur, ReturnValue::Other),
             };
         }
-        let value = if stripped.kind_id() == kind::POINTER_EXPRESSION && self.operator(stripped) == "&" {
-            // `return &hash[idx];`: the caller's result points to it.
-            let object = stripped
-                .child_by_field_id(field::ARGUMENT)
-                .and_then(|a| self.paths.lvalue(a));
-            match object {
-                Some(object) => {
-                    let key = self.text(stripped).to_owned();
-                    self.cfg.returned_paths.insert(key.clone(), object.clone());
-                    self.cfg.returned_objects.insert(key.clone(), object);
-                    ReturnValue::Address(key)
+        let value =
+            if stripped.kind_id() == kind::POINTER_EXPRESSION && self.operator(stripped) == "&" {
+                // `return &hash[idx];`: the caller's result points to it.
+                let object = stripped
+                    .child_by_field_id(field::ARGUMENT)
+                    .and_then(|a| self.paths.lvalue(a));
+                match object {
+                    Some(object) => {
+                        let key = self.text(stripped).to_owned();
+                        self.cfg.returned_paths.insert(key.clone(), object.clone());
+                        self.cfg.returned_objects.insert(key.clone(), object);
+                        ReturnValue::Address(key)
+                    }
+                    None => ReturnValue::Other,
                 }
-                None => ReturnValue::Other,
-            }
-        } else {
-            let value = self.return_value(stripped);
-            if let ReturnValue::Var(v) = &value {
-                if let Some(path) = self.paths.lvalue(stripped) {
-                    self.cfg.returned_paths.insert(v.clone(), path);
+            } else {
+                let value = self.return_value(stripped);
+                if let ReturnValue::Var(v) = &value {
+                    if let Some(path) = self.paths.lvalue(stripped) {
+                        self.cfg.returned_paths.insert(v.clone(), path);
+                    }
+                    if let Some(object) = self.paths.pointee(stripped, 1) {
+                        self.cfg.returned_objects.insert(v.clone(), object);
+                    }
                 }
-                if let Some(object) = self.paths.pointee(stripped, 1) {
-                    self.cfg.returned_objects.insert(v.clone(), object);
-                }
-            }
-            value
-        };
+                value
+            };
         (self.expr(e, cur), value)
     }
 

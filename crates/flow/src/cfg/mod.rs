@@ -201,6 +201,13 @@ pub enum Op {
         var: String,
         constant: String,
     },
+    /// A variable given the value of another variable or field, after its
+    /// [`Op::Assign`] (`start_pte = pte;`): a try result waiting in `from`
+    /// may now be tested through `to` too.
+    Copy {
+        to: String,
+        from: TruthKey,
+    },
     /// A field or variable written (`page->private = x`).
     Write {
         target: Path,
@@ -223,7 +230,7 @@ impl Op {
             Op::GuardAcquire(guard) => Some(guard.span),
             Op::GuardRelease { at, .. } => Some(*at),
             Op::Write { span, .. } | Op::Return { span, .. } => Some(*span),
-            Op::Nop | Op::Assign { .. } | Op::AssignConst { .. } => None,
+            Op::Nop | Op::Assign { .. } | Op::AssignConst { .. } | Op::Copy { .. } => None,
         }
     }
 }

@@ -91,9 +91,11 @@ impl<'t> Lowerer<'t, '_> {
         };
         // The guard's lock: the primitive's own lock, with the guard's arguments.
         let arg_paths = self.arg_paths(args);
-        let taken = summary.effects.iter().rev().find(|e| {
-            matches!(e.change, Change::Acquire | Change::TryAcquire(_))
-        });
+        let taken = summary
+            .effects
+            .iter()
+            .rev()
+            .find(|e| matches!(e.change, Change::Acquire | Change::TryAcquire(_)));
         let Some((lock, recursive)) =
             taken.and_then(|e| Some((e.lock.substitute(&arg_paths, None)?, e.recursive)))
         else {

@@ -22,7 +22,8 @@ pub fn info() -> RuleInfo {
     RuleInfo {
         id: ID.to_owned(),
         severity: Severity::Error,
-        summary: "a non-recursive lock is acquired while it is already held on that path".to_owned(),
+        summary: "a non-recursive lock is acquired while it is already held on that path"
+            .to_owned(),
         help: Some("release the lock before taking it again, or take it once".to_owned()),
     }
 }

@@ -196,9 +196,7 @@ impl Visitor for FactVisitor {
         facts.events.sort_by_key(|e| (e.at.start, e.kind as u8));
         facts.events.dedup();
         facts.handling = handling.into_values().collect();
-        facts
-            .handling
-            .sort_by(|a, b| a.callee.cmp(&b.callee));
+        facts.handling.sort_by(|a, b| a.callee.cmp(&b.callee));
         facts
     }
 }

@@ -185,7 +185,13 @@ pub fn check_fixtures(name: &str, rules: &str) {
         for (path, source) in &fixture.files {
             let file = path.to_string_lossy().replace('\\', "/");
             let mut local = Vec::new();
-            expected.extend(expectations(&file, source, rules, &mut severities, &mut local));
+            expected.extend(expectations(
+                &file,
+                source,
+                rules,
+                &mut severities,
+                &mut local,
+            ));
             problems.extend(local.into_iter().map(|p| format!("{prefix}{p}")));
         }
         let outcome = checker.check(fixture.files.clone());
