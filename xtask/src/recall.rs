@@ -44,7 +44,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use lockwarden_flow::api::{ApiFunction, Effect, LockSource, Success};
+use lockwarden_flow::api::{Effect, Success};
+use lockwarden_flow::summary::{Change, RefRoot};
 use lockwarden_flow::LockApi;
 use lockwarden_report::Finding;
 use lockwarden_rules::run::Checker;
@@ -128,10 +129,56 @@ impl Mutation {
 // Finding sites in one file.
 // ---------------------------------------------------------------------------
 
+/// Where a primitive's lock is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LockSource {
+    /// Argument `index` points to it.
+    Arg { index: usize },
+    /// A lock with no object (`RCU`).
+    Named(String),
+    /// The result points to it (`ptl = pmd_lock(…)`).
+    Returned,
+}
+
+/// What a lock primitive does to its own lock, read off its summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Primitive {
+    effect: Effect,
+    lock: LockSource,
+    success: Success,
+    kind: String,
+    recursive: bool,
+}
+
+/// The primitive `name` when it acquires, tries or releases a lock.
+fn primitive(api: &LockApi, name: &str) -> Option<Primitive> {
+    // The primitive's own lock comes last (a named lock taken with it, such
+    // as the RCU section of `pte_offset_map_lock`, first).
+    let own = api.primitive(name)?.effects.last()?;
+    let (effect, success) = match own.change {
+        Change::Acquire => (Effect::Acquire, Success::Nonzero),
+        Change::Release => (Effect::Release, Success::Nonzero),
+        Change::TryAcquire(success) => (Effect::TryAcquire, success),
+        _ => return None,
+    };
+    let lock = match &own.lock.root {
+        RefRoot::Param(index) => LockSource::Arg { index: *index },
+        RefRoot::Named(name) | RefRoot::Global(name) => LockSource::Named(name.clone()),
+        RefRoot::Return => LockSource::Returned,
+    };
+    Some(Primitive {
+        effect,
+        lock,
+        success,
+        kind: own.kind.clone().unwrap_or_default(),
+        recursive: own.recursive,
+    })
+}
+
 /// A call of the lock API that acquires, tries or releases a lock.
-struct LockCall<'t, 'a> {
+struct LockCall<'t> {
     call: Node<'t>,
-    api: &'a ApiFunction,
+    api: Primitive,
     /// The lock's normalised text ([`lock_key`]); `<NAME>` for named locks.
     key: String,
     /// The lock argument, for argument locks.
@@ -139,14 +186,14 @@ struct LockCall<'t, 'a> {
 }
 
 /// A function body with the lock calls inside it.
-struct Body<'t, 'a, 'o> {
+struct Body<'t, 'o> {
     name: &'o str,
     parse_errors: u32,
     body: Node<'t>,
-    calls: Vec<LockCall<'t, 'a>>,
+    calls: Vec<LockCall<'t>>,
 }
 
-impl Body<'_, '_, '_> {
+impl Body<'_, '_> {
     /// Whether the function acquires (or tries) the lock `key` anywhere.
     fn acquires(&self, key: &str) -> bool {
         self.calls
@@ -166,7 +213,7 @@ impl Body<'_, '_, '_> {
 pub(crate) fn find_sites(file: &ParsedFile, api: &LockApi) -> Vec<Mutation> {
     let outline = Outline::of(file);
     let root = file.tree.root_node();
-    let bodies: Vec<Body<'_, '_, '_>> = outline
+    let bodies: Vec<Body<'_, '_>> = outline
         .functions
         .iter()
         .filter_map(|def| {
@@ -183,7 +230,7 @@ pub(crate) fn find_sites(file: &ParsedFile, api: &LockApi) -> Vec<Mutation> {
             })
         })
         .collect();
-    let file_calls: Vec<&LockCall<'_, '_>> = bodies.iter().flat_map(|b| &b.calls).collect();
+    let file_calls: Vec<&LockCall<'_>> = bodies.iter().flat_map(|b| &b.calls).collect();
     let mut out = Vec::new();
     for body in bodies.iter().filter(|b| b.parse_errors == 0) {
         unlock_before_return(file, body, &mut out);
@@ -198,11 +245,7 @@ pub(crate) fn find_sites(file: &ParsedFile, api: &LockApi) -> Vec<Mutation> {
 }
 
 /// The acquire, try and release calls in `body`, in source order.
-fn lock_calls<'t, 'a>(
-    file: &ParsedFile,
-    body: Node<'t>,
-    api: &'a LockApi,
-) -> Vec<LockCall<'t, 'a>> {
+fn lock_calls<'t, 'a>(file: &ParsedFile, body: Node<'t>, api: &'a LockApi) -> Vec<LockCall<'t>> {
     let mut out = Vec::new();
     preorder(body, |node| {
         if node.kind_id() == kind::CALL_EXPRESSION {
@@ -215,22 +258,12 @@ fn lock_calls<'t, 'a>(
     out
 }
 
-fn lock_call<'t, 'a>(
-    file: &ParsedFile,
-    call: Node<'t>,
-    api: &'a LockApi,
-) -> Option<LockCall<'t, 'a>> {
+fn lock_call<'t, 'a>(file: &ParsedFile, call: Node<'t>, api: &'a LockApi) -> Option<LockCall<'t>> {
     let callee = call.child_by_field_id(field::FUNCTION)?;
     if callee.kind_id() != kind::IDENTIFIER {
         return None;
     }
-    let function = api.function(file.node_text(callee))?;
-    if !matches!(
-        function.effect,
-        Effect::Acquire | Effect::Release | Effect::TryAcquire
-    ) {
-        return None;
-    }
+    let function = primitive(api, file.node_text(callee))?;
     let (key, arg) = match &function.lock {
         LockSource::Arg { index, .. } => {
             let arg = arguments(call).into_iter().nth(*index)?;
@@ -378,7 +411,7 @@ pub(crate) fn overwrite(new: &str, old: &[u8]) -> Vec<u8> {
 fn deletion(
     file: &ParsedFile,
     operator: Operator,
-    body: &Body<'_, '_, '_>,
+    body: &Body<'_, '_>,
     node: Node<'_>,
 ) -> Mutation {
     let span = node.byte_range();
@@ -390,7 +423,7 @@ fn deletion(
     }
 }
 
-fn unlock_before_return(file: &ParsedFile, body: &Body<'_, '_, '_>, out: &mut Vec<Mutation>) {
+fn unlock_before_return(file: &ParsedFile, body: &Body<'_, '_>, out: &mut Vec<Mutation>) {
     let last = named_children(body.body).last().map(|n| n.id());
     for call in body
         .calls
@@ -416,7 +449,7 @@ fn unlock_before_return(file: &ParsedFile, body: &Body<'_, '_, '_>, out: &mut Ve
     }
 }
 
-fn goto_unwind_unlock(file: &ParsedFile, body: &Body<'_, '_, '_>, out: &mut Vec<Mutation>) {
+fn goto_unwind_unlock(file: &ParsedFile, body: &Body<'_, '_>, out: &mut Vec<Mutation>) {
     let mut targets = HashSet::new();
     preorder(body.body, |node| {
         if node.kind_id() == kind::GOTO_STATEMENT {
@@ -474,9 +507,9 @@ fn goto_unwind_unlock(file: &ParsedFile, body: &Body<'_, '_, '_>, out: &mut Vec<
     }
 }
 
-fn duplicate_acquire(file: &ParsedFile, body: &Body<'_, '_, '_>, out: &mut Vec<Mutation>) {
+fn duplicate_acquire(file: &ParsedFile, body: &Body<'_, '_>, out: &mut Vec<Mutation>) {
     for call in body.calls.iter() {
-        let api = call.api;
+        let api = &call.api;
         if api.effect != Effect::Acquire || api.recursive || api.lock == LockSource::Returned {
             continue;
         }
@@ -498,8 +531,8 @@ fn duplicate_acquire(file: &ParsedFile, body: &Body<'_, '_, '_>, out: &mut Vec<M
 
 fn release_other_lock(
     file: &ParsedFile,
-    body: &Body<'_, '_, '_>,
-    file_calls: &[&LockCall<'_, '_>],
+    body: &Body<'_, '_>,
+    file_calls: &[&LockCall<'_>],
     out: &mut Vec<Mutation>,
 ) {
     for call in body
@@ -542,11 +575,11 @@ fn release_other_lock(
 
 fn ignore_try_result(
     file: &ParsedFile,
-    body: &Body<'_, '_, '_>,
+    body: &Body<'_, '_>,
     api: &LockApi,
     out: &mut Vec<Mutation>,
 ) {
-    let tries: HashMap<usize, &LockCall<'_, '_>> = body
+    let tries: HashMap<usize, &LockCall<'_>> = body
         .calls
         .iter()
         .filter(|c| c.api.effect == Effect::TryAcquire)
@@ -701,14 +734,7 @@ fn directory_candidates(
         .filter_map(|rel| {
             let bytes = std::fs::read(root.join(rel)).ok()?;
             let (_, called) = lockwarden_syntax::scan::defined_and_called(&bytes);
-            let uses_locks = called.iter().any(|name| {
-                api.function(name).is_some_and(|f| {
-                    matches!(
-                        f.effect,
-                        Effect::Acquire | Effect::Release | Effect::TryAcquire
-                    )
-                })
-            });
+            let uses_locks = called.iter().any(|name| primitive(api, name).is_some());
             if !uses_locks {
                 return None;
             }

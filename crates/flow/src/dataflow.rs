@@ -52,6 +52,8 @@ pub struct Level {
     pub handed_over: bool,
     /// Possibly held through a try-acquire whose result was never tested.
     pub untested: Option<Span>,
+    /// Taken, or tried, by this function on some path: its own to release.
+    pub owned: bool,
     pub acquired_at: Option<Span>,
     pub released_at: Option<Span>,
 }
@@ -68,6 +70,7 @@ impl Level {
             unknown: false,
             handed_over: false,
             untested: None,
+            owned: false,
             acquired_at: None,
             released_at: None,
         }
@@ -125,6 +128,7 @@ impl Level {
             unknown: self.unknown || other.unknown,
             handed_over: self.handed_over || other.handed_over,
             untested: self.untested.or(other.untested),
+            owned: self.owned || other.owned,
             acquired_at: self.acquired_at.or(other.acquired_at),
             released_at: self.released_at.or(other.released_at),
         };
@@ -600,6 +604,7 @@ fn acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
     level.min = clamp(level.min + 1);
     level.max = clamp(level.max + 1);
     level.touched = true;
+    level.owned = true;
     level.recursive |= recursive;
     level.untested = None;
     level.acquired_at = Some(site);
@@ -615,6 +620,7 @@ fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
         .entry(lock.clone())
         .or_insert_with(Level::untouched);
     level.max = clamp(level.max + 1);
+    level.owned = true;
     level.recursive |= recursive;
     level.untested = Some(site);
     level.acquired_at.get_or_insert(site);
@@ -628,10 +634,12 @@ pub fn released_lock(state: &State, lock: &Path) -> Path {
 }
 
 /// Whether releasing `lock` on this path releases a lock that is certainly
-/// not held: one this function took or dropped, known, and held nowhere on
-/// the path.
+/// not held: one this function took (or requires held) and dropped, known,
+/// and held nowhere on the path. A lock only ever released here is the
+/// caller's; a second release of it may follow a callee no summary
+/// describes that took it again (`radix_tree_preload()` in a loop).
 pub fn releases_unheld(level: &Level) -> bool {
-    level.touched && !level.unknown && level.held_max() <= 0
+    level.touched && !level.unknown && level.held_max() <= 0 && (level.owned || level.required)
 }
 
 fn release(state: &mut State, lock: &Path, site: Span) {
@@ -723,6 +731,20 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
         }
         state.facts.insert(key.clone(), *truthy);
     }
+    // `if (ret & VM_FAULT_RETRY)`: a try result stored in `ret` is tested,
+    // in a way the path cannot read: held or not, but no longer untested.
+    if let TruthKey::Cond { vars, .. } = key {
+        let (blurred, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
+            .into_iter()
+            .partition(|p| p.release || !matches!(&p.key, TruthKey::Var(v) if vars.contains(v)));
+        state.pending = blurred;
+        for p in kept {
+            may_acquire(state, &p.lock, p.site, p.recursive);
+            if let Some(level) = state.locks.get_mut(&p.lock) {
+                level.untested = None;
+            }
+        }
+    }
     // `IS_ERR(p)` settles a try result stored in `p` the other way round:
     // an error pointer is a failed try.
     if let TruthKey::Errno(v) = key {
@@ -779,13 +801,12 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
     }
     if !acquired {
         // A failed try: this function now knows the lock is not held here.
-        if let Some(level) = state.locks.get_mut(&p.lock) {
-            level.touched = true;
-        } else {
-            let mut level = Level::untouched();
-            level.touched = true;
-            state.locks.insert(p.lock.clone(), level);
-        }
+        let level = state
+            .locks
+            .entry(p.lock.clone())
+            .or_insert_with(Level::untouched);
+        level.touched = true;
+        level.owned = true;
     }
     if acquired {
         acquire(state, &p.lock, p.site, p.recursive);
@@ -1301,6 +1322,21 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             stored: Some(object),
             ..
         } => store_pointer(state, cfg, target, object),
+        Op::Cursor { var, fixed } => {
+            let key = TruthKey::Var(var.clone());
+            state.kill(&key);
+            drop_pending(state, &key);
+            // A lock held on what a fixed local names stays held: it is what
+            // the macro iterates over. Otherwise the name now stands for a
+            // new object.
+            let holds = state
+                .locks
+                .iter()
+                .any(|(path, level)| path.root_var() == Some(var) && level.max > 0);
+            if !(*fixed && holds) {
+                forget_released(state, var, None);
+            }
+        }
         Op::Copy { to, from } => {
             let to = TruthKey::Var(to.clone());
             if let Some(truth) = state.facts.get(from).copied() {

@@ -149,6 +149,8 @@ pub struct PathResolver<'t, 'f> {
     pub api: &'f LockApi,
     /// Locals assigned exactly once, with the expression assigned.
     aliases: HashMap<String, Node<'t>>,
+    /// Locals given a value where they are declared and never assigned again.
+    fixed: std::collections::HashSet<String>,
 }
 
 impl<'t, 'f> PathResolver<'t, 'f> {
@@ -156,6 +158,8 @@ impl<'t, 'f> PathResolver<'t, 'f> {
     /// address, another variable or field, or a same-lock call.
     pub fn new(file: &'f ParsedFile, api: &'f LockApi, body: Node<'t>, params: &[String]) -> Self {
         let mut assigned: HashMap<String, (usize, Option<Node<'t>>)> = HashMap::new();
+        let mut initialized = std::collections::HashSet::new();
+        let mut reassigned = std::collections::HashSet::new();
         lockwarden_syntax::walk::preorder(body, |node| {
             // An iterator macro's cursor is assigned every iteration: never an alias.
             if node.kind_id() == kind::WHILE_STATEMENT
@@ -195,6 +199,11 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 (t.kind_id() == kind::IDENTIFIER).then(|| file.node_text(t).to_owned())
             });
             if let Some(name) = name {
+                if node.kind_id() == kind::INIT_DECLARATOR {
+                    initialized.insert(name.clone());
+                } else {
+                    reassigned.insert(name.clone());
+                }
                 let entry = assigned.entry(name).or_insert((0, None));
                 entry.0 += 1;
                 entry.1 = value;
@@ -205,6 +214,7 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             file,
             api,
             aliases: HashMap::new(),
+            fixed: initialized.difference(&reassigned).cloned().collect(),
         };
         for (name, (count, value)) in assigned {
             if count != 1 || params.contains(&name) {
@@ -215,6 +225,13 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             }
         }
         resolver
+    }
+
+    /// Whether `name` keeps the value it was declared with: an iterator
+    /// macro given it iterates over it, not with it (`for_each_thread(p, t)`
+    /// with `p = current`).
+    pub fn is_fixed(&self, name: &str) -> bool {
+        self.fixed.contains(name)
     }
 
     fn is_alias_shape(&self, value: Node<'_>) -> bool {

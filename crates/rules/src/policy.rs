@@ -136,18 +136,21 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     {
         return None;
     }
-    if cx
+    // An annotation states the protocol (what is acquired or released, and
+    // when); it does not excuse returns the caller cannot tell apart.
+    let annotated = cx
         .annotations
         .iter()
-        .any(|a| LOCK_ANNOTATIONS.contains(&a.name.as_str()))
-    {
-        return None;
-    }
+        .any(|a| LOCK_ANNOTATIONS.contains(&a.name.as_str()));
+    // Only the locks this function takes are judged: a caller's lock it
+    // releases on some paths only is an unlock-if helper whose condition
+    // the caller shares (`if (vp->mapping) i_mmap_unlock_write(…)`), or a
+    // release the analysis cannot pair with an acquire it did not see.
     let held: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.min > 0).collect();
     let unheld: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.max <= 0).collect();
     let primary_held = held.iter().map(|r| r.span).min_by_key(|s| s.start)?;
     if unheld.is_empty() {
-        return leak(exit, cx, &held);
+        return (!annotated).then(|| leak(exit, cx, &held)).flatten();
     }
     // A function that takes one of several locks and returns holding one
     // of them (two names that may be one lock): unknown.
@@ -172,10 +175,16 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     if held.iter().any(|h| h.value == ReturnValue::Negative) {
         return verdict(Severity::Warning, Reason::ErrorHeld);
     }
-    if held
-        .iter()
-        .any(|h| unheld.iter().any(|u| same_value(&h.value, &u.value)))
-    {
+    // Certainly the same value; or possibly (an expression on one side),
+    // which an annotation saying the values differ settles.
+    let same = |certain: bool| {
+        held.iter().any(|h| {
+            unheld
+                .iter()
+                .any(|u| same_value(&h.value, &u.value) == Some(certain))
+        })
+    };
+    if same(true) || (!annotated && same(false)) {
         return verdict(Severity::Warning, Reason::SameValue);
     }
     // Nobody else can release a lock on an object only this function names.
@@ -183,6 +192,9 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         || LockRef::from_path(&exit.lock, &cx.function.params, &cx.function.cfg, false).is_some();
     if !nameable {
         return verdict(Severity::Warning, Reason::Unnameable);
+    }
+    if annotated {
+        return None;
     }
     // The caller's own argument decides (`if (lock) spin_lock(…)`), or the
     // return value carries a flag the lock API declares to announce the
@@ -228,18 +240,20 @@ fn leak(exit: &ExitFact, cx: &Context<'_>, held: &[&ReturnFact]) -> Option<Verdi
     })
 }
 
-/// Whether a caller may see the same value from both returns.
-fn same_value(a: &ReturnValue, b: &ReturnValue) -> bool {
+/// Whether a caller may see the same value from both returns: `Some(true)`
+/// certainly (both `return 0;`, the same variable, `void`), `Some(false)`
+/// possibly (an expression on one side may be any success value), `None`
+/// when the values tell the returns apart.
+fn same_value(a: &ReturnValue, b: &ReturnValue) -> Option<bool> {
     use ReturnValue::*;
     match (a, b) {
-        (Var(x), Var(y)) => x == y,
+        (Var(x), Var(y)) if x == y => Some(true),
         (Void, Void)
         | (Announced, Announced)
         | (Zero, Zero)
         | (Negative, Negative)
-        | (Positive, Positive) => true,
-        // An unknown value may be any success value.
-        (Other, Zero | Positive | Other) | (Zero | Positive, Other) => true,
-        _ => false,
+        | (Positive, Positive) => Some(true),
+        (Other, Zero | Positive | Other) | (Zero | Positive, Other) => Some(false),
+        _ => None,
     }
 }

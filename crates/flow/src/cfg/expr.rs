@@ -41,6 +41,45 @@ impl<'t> Lowerer<'t, '_> {
             };
             return self.call(call, cur, result).0;
         }
+        // `v = c ? a : b` is `if (c) v = a; else v = b;`: a call on either
+        // side stores its result in `v` (`pte = kernel ? map(…) : map_lock(…)`).
+        if stripped.kind_id() == kind::CONDITIONAL_EXPRESSION && var.is_some() {
+            if let (Some(c), Some(a), Some(b)) = (
+                stripped.child_by_field_id(field::CONDITION),
+                stripped.child_by_field_id(field::CONSEQUENCE),
+                stripped.child_by_field_id(field::ALTERNATIVE),
+            ) {
+                let (t, f) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+                self.cond(c, cur, t, f);
+                let a_end = self.assign(target.clone(), a, Some(t));
+                let b_end = self.assign(target, b, Some(f));
+                return self.join(&[a_end, b_end]);
+            }
+        }
+        // `mapped = pte = …`: `mapped` holds what `pte` holds.
+        let inner_var = (stripped.kind_id() == kind::ASSIGNMENT_EXPRESSION)
+            .then(|| stripped.child_by_field_id(field::LEFT).map(strip))
+            .flatten()
+            .filter(|l| l.kind_id() == kind::IDENTIFIER);
+        if let (Some(inner), Some(var)) = (inner_var, &var) {
+            let inner = self.text(inner).to_owned();
+            let cur = self.expr(stripped, cur);
+            let cur = Some(self.add(
+                Op::Assign {
+                    key: TruthKey::Var(var.clone()),
+                    value: None,
+                },
+                cur,
+            ));
+            let from = TruthKey::Var(inner);
+            return Some(self.add(
+                Op::Copy {
+                    to: var.clone(),
+                    from,
+                },
+                cur,
+            ));
+        }
         if stripped.kind_id() == kind::CALL_EXPRESSION {
             let (cur, call) = self.call(stripped, cur, target);
             let cur = match (call, &var) {
@@ -169,6 +208,17 @@ impl<'t> Lowerer<'t, '_> {
             kind::CALL_EXPRESSION => {
                 if self.is_guard(e) {
                     return self.guard(e, cur);
+                }
+                // `WARN_ON(!trylock_page(page));` tests its argument: a try
+                // result there is tested, whichever way it went.
+                let wrapper = e
+                    .child_by_field_id(field::FUNCTION)
+                    .filter(|f| f.kind_id() == kind::IDENTIFIER)
+                    .is_some_and(|f| self.api.is_condition_wrapper(self.text(f)));
+                if wrapper {
+                    let next = self.new_node(Op::Nop);
+                    self.cond(e, cur, next, next);
+                    return Some(next);
                 }
                 self.call(e, cur, ResultUse::default()).0
             }

@@ -8,7 +8,7 @@ use tree_sitter::Node;
 
 use super::expr::ResultUse;
 use super::scope::Scope;
-use super::{constant_conds, Cfg, Edge, EdgeCond, NodeId, Op, ReturnValue, TruthKey};
+use super::{constant_conds, Cfg, Edge, EdgeCond, NodeId, Op, ReturnValue};
 use crate::api::LockApi;
 use crate::path::{strip, PathResolver};
 
@@ -391,13 +391,8 @@ impl<'t> Lowerer<'t, '_> {
                 // different folio every time round.
                 let mut body_start = entry;
                 for var in cond.map(|c| self.iterator_cursors(c)).unwrap_or_default() {
-                    body_start = self.add(
-                        Op::Assign {
-                            key: TruthKey::Var(var),
-                            value: None,
-                        },
-                        Some(body_start),
-                    );
+                    let fixed = self.paths.is_fixed(&var);
+                    body_start = self.add(Op::Cursor { var, fixed }, Some(body_start));
                 }
                 let end = self.loop_body(body, Some(body_start), exit, head);
                 if let Some(e) = end {
@@ -508,9 +503,7 @@ impl<'t> Lowerer<'t, '_> {
         });
         let mut has_default = false;
         let mut cur: Cur = None;
-        let mut cursor = body.walk();
-        let children: Vec<Node<'t>> = body.named_children(&mut cursor).collect();
-        for child in children {
+        for child in switch_items(body) {
             if child.kind_id() == kind::CASE_STATEMENT {
                 has_default |= child.child_by_field_id(field::VALUE).is_none();
                 let entry = self.new_node(Op::Nop);
@@ -668,6 +661,46 @@ impl<'t> Lowerer<'t, '_> {
 pub(super) enum JumpKind {
     Break,
     Continue,
+}
+
+fn is_preproc_group(node: Node<'_>) -> bool {
+    matches!(
+        node.kind_id(),
+        kind::PREPROC_IF | kind::PREPROC_IFDEF | kind::PREPROC_ELSE | kind::PREPROC_ELIF
+    )
+}
+
+/// The statements and case labels of a switch body, with `#ifdef` groups
+/// that hold case labels opened up: `#ifdef CONFIG_X case A: … #endif`
+/// cases are cases of the switch.
+fn switch_items(body: Node<'_>) -> Vec<Node<'_>> {
+    let has_case = |group: Node<'_>| {
+        let mut found = false;
+        lockwarden_syntax::walk::preorder(group, |n| {
+            found |= n.kind_id() == kind::CASE_STATEMENT;
+            !found && (n == group || is_preproc_group(n))
+        });
+        found
+    };
+    let mut out = Vec::new();
+    let mut work: Vec<Node<'_>> = named_children(body).into_iter().rev().collect();
+    while let Some(node) = work.pop() {
+        if !is_preproc_group(node) || !has_case(node) {
+            out.push(node);
+            continue;
+        }
+        let skip = [
+            node.child_by_field_id(field::CONDITION),
+            node.child_by_field_id(field::NAME),
+        ];
+        work.extend(
+            named_children(node)
+                .into_iter()
+                .filter(|c| !skip.contains(&Some(*c)))
+                .rev(),
+        );
+    }
+    out
 }
 
 pub(super) fn named_children(node: Node<'_>) -> Vec<Node<'_>> {

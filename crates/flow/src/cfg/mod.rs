@@ -201,6 +201,15 @@ pub enum Op {
         var: String,
         constant: String,
     },
+    /// A local an iterator macro may move to its next object at the start of
+    /// each iteration (`list_for_each_entry(folio, …)`). `fixed`: it keeps
+    /// its declared value everywhere else, so it may be what is iterated
+    /// over rather than the cursor (`for_each_thread(p, t)` with `p =
+    /// current`).
+    Cursor {
+        var: String,
+        fixed: bool,
+    },
     /// A variable given the value of another variable or field, after its
     /// [`Op::Assign`] (`start_pte = pte;`): a try result waiting in `from`
     /// may now be tested through `to` too.
@@ -230,7 +239,11 @@ impl Op {
             Op::GuardAcquire(guard) => Some(guard.span),
             Op::GuardRelease { at, .. } => Some(*at),
             Op::Write { span, .. } | Op::Return { span, .. } => Some(*span),
-            Op::Nop | Op::Assign { .. } | Op::AssignConst { .. } | Op::Copy { .. } => None,
+            Op::Nop
+            | Op::Assign { .. }
+            | Op::AssignConst { .. }
+            | Op::Copy { .. }
+            | Op::Cursor { .. } => None,
         }
     }
 }
@@ -365,6 +378,7 @@ impl Cfg {
     fn assigns(&self, node: NodeId, key: &TruthKey) -> bool {
         match &self.ops[node as usize] {
             Op::Assign { key: k, .. } => k.covers(key),
+            Op::Cursor { var, .. } => TruthKey::Var(var.clone()).covers(key),
             Op::Call(call) => call
                 .result_var
                 .as_ref()
