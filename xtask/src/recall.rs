@@ -395,6 +395,20 @@ pub(crate) fn blank(old: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// What replaces a deleted statement: nothing, inside a block; an empty
+/// statement where the grammar needs one (`out: spin_unlock(l);` at the end
+/// of a block, the body of an `if`), so the mutant still parses.
+fn deleted_statement(node: Node<'_>, old: &[u8]) -> Vec<u8> {
+    let in_block = node
+        .parent()
+        .is_some_and(|p| p.kind_id() == kind::COMPOUND_STATEMENT);
+    if in_block {
+        blank(old)
+    } else {
+        overwrite(";", old)
+    }
+}
+
 /// `new` written over `old`: on one line, padded with spaces to `old`'s
 /// length where it fits, then `old`'s newlines, so no later line moves.
 pub(crate) fn overwrite(new: &str, old: &[u8]) -> Vec<u8> {
@@ -418,7 +432,7 @@ fn deletion(
     Mutation {
         operator,
         function: body.name.to_owned(),
-        replacement: blank(&file.source[span.clone()]),
+        replacement: deleted_statement(node, &file.source[span.clone()]),
         span,
     }
 }

@@ -17,7 +17,7 @@
 //!   releases that lock itself.
 //! - **No callers**: where nothing in the analysed code decides, a note.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use lockwarden_flow::analysis::{Analysis, Annotation, FunctionResult, FunctionUnit};
 use lockwarden_flow::cfg::ReturnValue;
@@ -30,25 +30,53 @@ use crate::lock::{handling_by_callee, EvidenceMap, FunctionFacts};
 /// What a function's analysed callers show about the locks it leaves held.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Evidence {
-    /// A caller tests the result and releases the lock it got (or returns
-    /// it to its own caller).
+    /// A caller releases the lock the call took.
     pub released: bool,
+    /// A caller returns the call's try result to its own caller.
+    pub forwarded: bool,
     /// A caller ignores the result of a call that may leave a lock held.
     pub ignored: bool,
 }
 
 /// Evidence for every function with analysed callers.
+///
+/// A function's lock is released by its callers when one releases it after
+/// the call, or keeps it on every return and is itself released by its own
+/// callers (a wrapper of a wrapper): worked out to a fixpoint, top down.
 pub(crate) fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap {
-    handling_by_callee(analysis)
-        .into_iter()
-        .map(|(callee, sites)| {
+    let by_callee = handling_by_callee(analysis);
+    let mut released: HashSet<usize> = by_callee
+        .iter()
+        .filter(|(_, sites)| sites.iter().any(|(_, h)| h.released))
+        .map(|(&callee, _)| callee)
+        .collect();
+    loop {
+        let more: Vec<usize> = by_callee
+            .iter()
+            .filter(|(callee, _)| !released.contains(callee))
+            .filter(|(_, sites)| {
+                sites
+                    .iter()
+                    .any(|(caller, h)| h.kept && released.contains(caller))
+            })
+            .map(|(&callee, _)| callee)
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        released.extend(more);
+    }
+    by_callee
+        .iter()
+        .map(|(&callee, sites)| {
             let evidence = Evidence {
-                released: sites.iter().any(|h| h.released || h.forwarded),
-                ignored: sites.iter().any(|h| !h.result_used),
+                released: released.contains(&callee),
+                forwarded: sites.iter().any(|(_, h)| h.forwarded),
+                ignored: sites.iter().any(|(_, h)| !h.result_used),
             };
             (callee, evidence)
         })
-        .collect::<HashMap<_, _>>()
+        .collect()
 }
 
 /// What the policy knows of one function.
@@ -205,8 +233,12 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         return None;
     }
     // Conditional acquires need evidence from the callers.
-    let Evidence { released, ignored } = cx.evidence;
-    match (released, ignored, cx.has_callers) {
+    let Evidence {
+        released,
+        forwarded,
+        ignored,
+    } = cx.evidence;
+    match (released || forwarded, ignored, cx.has_callers) {
         (true, false, _) => None,
         (_, true, _) => verdict(Severity::Warning, Reason::Ignored),
         (false, false, true) => verdict(Severity::Warning, Reason::NoEvidence),

@@ -209,15 +209,16 @@ impl<'t> Lowerer<'t, '_> {
                 if self.is_guard(e) {
                     return self.guard(e, cur);
                 }
-                // `WARN_ON(!trylock_page(page));` tests its argument: a try
-                // result there is tested, whichever way it went.
+                // `WARN_ON(!trylock_page(page));` as a statement asserts its
+                // argument is false: the code goes on as if the warning had
+                // not fired (a try result there succeeded).
                 let wrapper = e
                     .child_by_field_id(field::FUNCTION)
                     .filter(|f| f.kind_id() == kind::IDENTIFIER)
                     .is_some_and(|f| self.api.is_condition_wrapper(self.text(f)));
                 if wrapper {
-                    let next = self.new_node(Op::Nop);
-                    self.cond(e, cur, next, next);
+                    let (warned, next) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+                    self.cond(e, cur, warned, next);
                     return Some(next);
                 }
                 self.call(e, cur, ResultUse::default()).0

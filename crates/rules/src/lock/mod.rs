@@ -70,7 +70,11 @@ pub struct CallHandling {
     pub result_used: bool,
     /// The caller releases, on some path, the lock the call took.
     pub released: bool,
-    /// The caller returns holding it (a wrapper of the wrapper).
+    /// The caller returns holding the lock the call took, on every return
+    /// after the call: itself a wrapper, if its own callers release it.
+    pub kept: bool,
+    /// The caller returns the call's try result untested (a try wrapper of
+    /// the try wrapper).
     pub forwarded: bool,
 }
 
@@ -101,6 +105,7 @@ impl Visitor for FactVisitor {
         // Calls whose callee may leave a lock held, by call span: a lock
         // acquired "at" one of them was taken by that callee.
         let mut handling: HashMap<Span, CallHandling> = HashMap::new();
+        let mut returned_holding: HashMap<Span, bool> = HashMap::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let Op::Call(call) = op else { continue };
             let Some(summary) = cursor.callee_summary(node as NodeId) else {
@@ -117,6 +122,7 @@ impl Visitor for FactVisitor {
                         callee: call.callee.clone().unwrap_or_default(),
                         result_used: call.result_used,
                         released: false,
+                        kept: false,
                         forwarded: false,
                     },
                 );
@@ -177,11 +183,16 @@ impl Visitor for FactVisitor {
                     }
                 }
                 if let Op::Return { .. } = op {
-                    for level in state.locks.values().filter(|l| l.max > 0) {
-                        if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
-                            h.forwarded = true;
-                        }
+                    // Returned holding what the call took, on every return
+                    // after it: a wrapper of the wrapper.
+                    for level in state.locks.values() {
+                        let Some(site) = level.acquired_at.filter(|a| handling.contains_key(a))
+                        else {
+                            continue;
+                        };
+                        *returned_holding.entry(site).or_insert(true) &= level.min > 0;
                     }
+                    // `return foo_trylock(x);`: the caller hands the try result on.
                     for p in &state.pending {
                         if let Some(h) = handling.get_mut(&p.site) {
                             h.forwarded = true;
@@ -191,6 +202,11 @@ impl Visitor for FactVisitor {
             }
             if matches!(op, Op::Call(_) | Op::Write { .. }) {
                 held_and_dropped(node, states, &mut facts);
+            }
+        }
+        for (site, kept) in returned_holding {
+            if let Some(h) = handling.get_mut(&site) {
+                h.kept = kept;
             }
         }
         facts.events.sort_by_key(|e| (e.at.start, e.kind as u8));
@@ -356,17 +372,17 @@ fn check_function(cx: &policy::Context<'_>, at: &At<'_>) -> Vec<Finding> {
 }
 
 /// How the analysed callers of each function handle the locks it leaves
-/// held, by function index.
+/// held: by callee index, each caller's index and handling.
 pub(crate) fn handling_by_callee(
     analysis: &Analysis<FunctionFacts>,
-) -> HashMap<usize, Vec<&CallHandling>> {
+) -> HashMap<usize, Vec<(usize, &CallHandling)>> {
     let program = &analysis.program;
-    let mut out: HashMap<usize, Vec<&CallHandling>> = HashMap::new();
+    let mut out: HashMap<usize, Vec<(usize, &CallHandling)>> = HashMap::new();
     for (i, f) in program.functions.iter().enumerate() {
         for h in &analysis.results[i].visited.handling {
             if let Some(callee) = program.resolve(f.file, &h.callee) {
                 if callee != i {
-                    out.entry(callee).or_default().push(h);
+                    out.entry(callee).or_default().push((i, h));
                 }
             }
         }
