@@ -587,7 +587,7 @@ fn analyze_function<V: Visitor>(
     struct View<'a> {
         program: &'a Program,
         api: &'a LockApi,
-        file: usize,
+        function: &'a FunctionUnit,
         overlay: &'a Overlay<'a>,
     }
     impl Summaries for View<'_> {
@@ -595,14 +595,18 @@ fn analyze_function<V: Visitor>(
             if let Some(primitive) = self.api.primitive(callee) {
                 return Some(primitive);
             }
-            let i = self.program.resolve(self.file, callee)?;
+            let i = self.program.resolve(self.function.file, callee)?;
             self.overlay.local.get(&i).or(self.overlay.base[i].as_ref())
+        }
+
+        fn record_of(&self, lock: &Path) -> Option<String> {
+            self.program.owner_of(self.function, lock)
         }
     }
     let view = View {
         program,
         api,
-        file: f.file,
+        function: f,
         overlay: view,
     };
     let annotations = program.annotations(f);

@@ -22,7 +22,7 @@ use lockwarden_syntax::Span;
 use crate::api::Success;
 use crate::cfg::{ArgPaths, Cfg, EdgeCond, NodeId, Op, TruthKey};
 use crate::path::{Path, Step};
-use crate::summary::{Change, RefRoot, Summary};
+use crate::summary::{Change, LockRef, RefRoot, Summary};
 
 /// Depths are clamped to this, which keeps the lattice finite.
 const MAX_DEPTH: i8 = 4;
@@ -395,10 +395,16 @@ pub struct Solution {
     pub callback_fields: Vec<String>,
 }
 
-/// How a function sees its callees' summaries: lock primitives and
-/// analysed functions alike.
+/// How a function sees its callees' summaries (lock primitives and
+/// analysed functions alike), and the types of what it names.
 pub trait Summaries {
     fn summary(&self, callee: &str) -> Option<&Summary>;
+
+    /// The record type whose field `lock` ends in, as far as declarations
+    /// in the analysed code tell.
+    fn record_of(&self, _lock: &Path) -> Option<String> {
+        None
+    }
 }
 
 /// Solves the dataflow of `cfg`; `entry_held` are locks annotated as held on entry.
@@ -584,8 +590,20 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
             .filter(|(k, n)| *n >= 2 || matches!(k, TruthKey::Errno(_) | TruthKey::Status(_)))
             .map(|(k, _)| k),
     );
-    // Parameters: a summary may depend on their truth (`if (!p) return; unlock();`).
+    // Parameters and fields under them: a summary may depend on their truth
+    // (`if (!p) return; unlock();`, `if (pipe->files) mutex_lock(…)`).
     tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));
+    tracked.extend(
+        cfg.succs
+            .iter()
+            .flatten()
+            .filter_map(|edge| match &edge.cond {
+                EdgeCond::Truth(key @ TruthKey::Value(path), _) if cfg.rooted_at_param(path) => {
+                    Some(key.clone())
+                }
+                _ => None,
+            }),
+    );
     tracked
 }
 
@@ -664,6 +682,42 @@ fn release(state: &mut State, lock: &Path, site: Span) {
     level.touched = true;
     level.untested = None;
     level.released_at = Some(site);
+}
+
+/// Whether `lock`, untouched here, may be a lock held here under another
+/// name: the same field of the same record type (or of a type the
+/// declarations do not tell). Such a held lock becomes unknown, which no
+/// rule judges: one lock never gets two names.
+fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool {
+    let Some(Step::Field(field)) = lock.steps.last() else {
+        return false;
+    };
+    if !state.level(lock).is_callers() || !state.lock_exists(lock) {
+        return false;
+    }
+    let record = calls.summaries.record_of(lock);
+    let others: Vec<Path> = state
+        .locks
+        .iter()
+        .filter(|(path, level)| {
+            *path != lock
+                && level.max > 0
+                && !level.unknown
+                && path.steps.last() == Some(&Step::Field(field.clone()))
+        })
+        .map(|(path, _)| path.clone())
+        .filter(|path| match (&record, calls.summaries.record_of(path)) {
+            (Some(a), Some(b)) => *a == b,
+            _ => true,
+        })
+        .collect();
+    for other in &others {
+        if let Some(level) = state.locks.get_mut(other) {
+            level.unknown = true;
+            level.min = clamp(level.min - 1);
+        }
+    }
+    !others.is_empty()
 }
 
 impl Pending {
@@ -1025,16 +1079,11 @@ fn effects_at<'a>(
                     let lock = state.canonical(&resolve_calls(&lock, calls.summaries));
                     // An effect conditional on an argument: it applies when
                     // the caller knows the argument's truth.
-                    let (applies, depends_on) = match effect.when {
+                    let (applies, depends_on) = match &effect.when {
                         None => (Some(true), None),
-                        Some((i, want)) => {
-                            let arg = call.args.get(i);
-                            let truth = arg.and_then(|a| a.constant).or_else(|| {
-                                arg.and_then(|a| a.key.as_ref())
-                                    .and_then(|k| state.facts.get(k).copied())
-                            });
-                            let key = arg.and_then(|a| a.key.clone());
-                            (truth.map(|t| t == want), Some((key, want)))
+                        Some((on, want)) => {
+                            let (truth, key) = condition_in_caller(on, call, state);
+                            (truth.map(|t| t == *want), Some((key, *want)))
                         }
                     };
                     Some(AppliedEffect {
@@ -1092,6 +1141,29 @@ pub fn resolve_calls(path: &Path, summaries: &dyn Summaries) -> Path {
         }
         None => path.clone(),
     }
+}
+
+/// The truth, on this path, of what a callee's condition names (an
+/// argument, or a field under one), and the key a branch on it tests.
+fn condition_in_caller(
+    on: &LockRef,
+    call: &crate::cfg::Call,
+    state: &State,
+) -> (Option<bool>, Option<TruthKey>) {
+    let RefRoot::Param(i) = on.root else {
+        return (None, None);
+    };
+    let key = if on.steps.is_empty() {
+        let arg = call.args.get(i);
+        if let Some(constant) = arg.and_then(|a| a.constant) {
+            return (Some(constant), arg.and_then(|a| a.key.clone()));
+        }
+        arg.and_then(|a| a.key.clone())
+    } else {
+        on.substitute(&call.args, None).map(TruthKey::Value)
+    };
+    let truth = key.as_ref().and_then(|k| state.facts.get(k).copied());
+    (truth, key)
 }
 
 /// What a call's result points to, in the caller's terms, when the callee
@@ -1208,6 +1280,14 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                         .or_insert_with(Level::untouched)
                         .unknown = true;
                 }
+                // A caller's lock released (or changed) while a lock of the
+                // same record type and field is held here: maybe one lock
+                // under two names (`bdev->bd_queue` and `bdev->bd_disk->queue`).
+                if matches!(effect.change, Change::Release | Change::Unknown)
+                    && under_another_name(state, lock, calls)
+                {
+                    continue;
+                }
                 match effect.change {
                     Change::Acquire => acquire(state, lock, effect.site, effect.recursive),
                     Change::Release => release(state, lock, effect.site),
@@ -1309,8 +1389,16 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
         }
         Op::Assign { key, value } => {
             state.kill(key);
-            if let Some(v) = value {
-                state.facts.insert(key.clone(), *v);
+            // `ctx->bdev = NULL;` after releasing `ctx->bdev->…->lock`: the
+            // pointer is cleared, not found NULL; the lock the path took or
+            // dropped through it existed.
+            let clears_touched = *value == Some(false)
+                && state
+                    .locks
+                    .iter()
+                    .any(|(path, level)| level.touched && key.covers_lock(path));
+            if let Some(v) = value.filter(|_| !clears_touched) {
+                state.facts.insert(key.clone(), v);
             }
             if let TruthKey::Var(v) = key {
                 forget_released(state, v, None);

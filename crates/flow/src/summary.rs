@@ -5,7 +5,7 @@
 use lockwarden_syntax::Span;
 
 use crate::api::Success;
-use crate::cfg::{ArgPaths, Cfg, Op, ReturnValue, TruthKey};
+use crate::cfg::{ArgPaths, Cfg, EdgeCond, Op, ReturnValue, TruthKey};
 use crate::dataflow::{resolve_calls, Level, Solution, State, Summaries};
 use crate::path::{Path, Root, Step};
 
@@ -141,8 +141,8 @@ impl std::fmt::Display for SummaryEffect {
             Change::Opaque => "hands to a callback".to_owned(),
         };
         write!(f, "{change} `{}`", self.lock)?;
-        if let Some((i, truth)) = self.when {
-            write!(f, " if arg{i} is {}", if truth { "true" } else { "false" })?;
+        if let Some((on, truth)) = &self.when {
+            write!(f, " if `{on}` is {}", if *truth { "true" } else { "false" })?;
         }
         if let Some(kind) = &self.kind {
             write!(f, " ({kind})")?;
@@ -166,8 +166,10 @@ pub struct SummaryEffect {
     pub recursive: bool,
     /// Where in the callee the lock is taken or released.
     pub site: Option<Span>,
-    /// Only when argument `.0`'s truth is `.1` (`if (p) spin_unlock(&p->l)`).
-    pub when: Option<(usize, bool)>,
+    /// Only when what `.0` names in the caller (an argument, or a field
+    /// under one) has truth `.1` (`if (p) spin_unlock(&p->l)`, `if
+    /// (ctx->blkg) spin_unlock(…)`).
+    pub when: Option<(LockRef, bool)>,
     /// The lock's kind, when a primitive names it (`spinlock`, `page lock`).
     pub kind: Option<String>,
 }
@@ -197,7 +199,7 @@ pub struct Summary {
 }
 
 /// How a lock stands across a function's returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExitKind {
     /// The same depth change on every return.
     Consistent(i8),
@@ -205,10 +207,11 @@ pub enum ExitKind {
     Conditional(Success),
     /// Released exactly when the return value says so.
     ConditionalRelease(Success),
-    /// Changed exactly when a parameter is true (or false): `if (unlock)
-    /// spin_unlock(…)`, `if (p) up_write(&p->sem)`.
+    /// Changed exactly when something the caller sees is true (or false): a
+    /// parameter (`if (unlock) spin_unlock(…)`, `if (p) up_write(&p->sem)`)
+    /// or a field under one (`if (pipe->files) mutex_lock(…)`).
     OnParam {
-        param: usize,
+        on: LockRef,
         if_true: i8,
         if_false: i8,
     },
@@ -359,12 +362,13 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             } else {
                 ExitKind::Opaque
             }
-        } else if let (true, Some(kind)) = (unchanged, forwarded) {
+        } else if let (true, Some(kind)) = (unchanged, forwarded.clone()) {
             // `return trylock(l);`: the caller's test of the result decides.
             kind
-        } else if let (true, Some(ExitKind::Conditional(success))) =
-            (levels.iter().all(|l| l.min == -1 && l.max == -1), forwarded)
-        {
+        } else if let (true, Some(ExitKind::Conditional(success))) = (
+            levels.iter().all(|l| l.min == -1 && l.max == -1),
+            forwarded.clone(),
+        ) {
             // `unlock(l); return trylock(l);` (upgrading a lock): the
             // caller's lock is gone exactly when the retake failed.
             ExitKind::ConditionalRelease(success.negated())
@@ -378,7 +382,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             ExitKind::Inconsistent
         } else if let Some(kind) = conditional_by_value(&paths, &levels) {
             kind
-        } else if let Some(kind) = conditional_on_param(&paths, &levels, params) {
+        } else if let Some(kind) = conditional_on_param(&paths, &levels, params, cfg, |key| {
+            tested_unlocked(cfg, solution, key, lock)
+        }) {
             kind
         } else {
             ExitKind::Inconsistent
@@ -474,17 +480,34 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
     facts
 }
 
-/// A lock changed exactly when a parameter is true, or exactly when false.
+/// A lock changed exactly when something the caller sees is true, or
+/// exactly when false: a parameter, or a field under one.
+///
+/// A field counts only where it is tested with the lock not held: a field
+/// read under the lock is the lock's data (`if (q->pending)` after
+/// `spin_lock(&q->lock)`), not something the caller decides.
 fn conditional_on_param(
     paths: &[(Span, &ReturnValue, &State)],
     levels: &[Level],
     params: &[String],
+    cfg: &Cfg,
+    tested_unlocked: impl Fn(&TruthKey) -> bool,
 ) -> Option<ExitKind> {
-    params.iter().enumerate().find_map(|(i, p)| {
-        let key = TruthKey::Var(p.clone());
+    let (_, _, first) = paths.first()?;
+    let candidates = first.facts.keys().filter_map(|key| {
+        let on = match key {
+            TruthKey::Var(v) => LockRef::from_path(&Path::var(v), params, cfg, false),
+            TruthKey::Value(path) if tested_unlocked(key) => {
+                LockRef::from_path(path, params, cfg, false)
+            }
+            _ => None,
+        }?;
+        matches!(on.root, RefRoot::Param(_)).then_some((key, on))
+    });
+    candidates.into_iter().find_map(|(key, on)| {
         let mut by_truth: [Option<i8>; 2] = [None, None];
         for ((_, _, state), level) in paths.iter().zip(levels) {
-            let truth = *state.facts.get(&key)?;
+            let truth = *state.facts.get(key)?;
             if level.min != level.max {
                 return None;
             }
@@ -500,7 +523,7 @@ fn conditional_on_param(
         let errors = |truth: bool| {
             let values: Vec<&ReturnValue> = paths
                 .iter()
-                .filter(|(_, _, s)| s.facts.get(&key) == Some(&truth))
+                .filter(|(_, _, s)| s.facts.get(key) == Some(&truth))
                 .map(|(_, v, _)| *v)
                 .collect();
             (
@@ -513,11 +536,26 @@ fn conditional_on_param(
             return None;
         }
         (if_true != if_false).then_some(ExitKind::OnParam {
-            param: i,
+            on,
             if_true,
             if_false,
         })
     })
+}
+
+/// Whether every test of `key` happens where `lock` is not held (as the
+/// states reaching the branches it leads to say).
+fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) -> bool {
+    cfg.succs
+        .iter()
+        .flatten()
+        .filter(|e| matches!(&e.cond, EdgeCond::Truth(k, _) if k == key))
+        .all(|e| {
+            solution.states[e.to as usize]
+                .states
+                .iter()
+                .all(|s| s.level(lock).max <= 0)
+        })
 }
 
 /// A try-lock wrapper recognised by its return values: held exactly on the
@@ -557,6 +595,7 @@ fn conditional_by_value(
             ReturnValue::Positive
                 | ReturnValue::Var(_)
                 | ReturnValue::Address(_)
+                | ReturnValue::Field(_)
                 | ReturnValue::Other
                 | ReturnValue::Call(_)
         ) || (d < 0 && matches!(v, ReturnValue::Negative))
@@ -569,9 +608,12 @@ fn conditional_by_value(
     };
     // A pointer handed back locked, or NULL / ERR_PTR() without the lock.
     let pointer_failure = d > 0
-        && changed
-            .iter()
-            .all(|v| matches!(v, ReturnValue::Var(_) | ReturnValue::Address(_)))
+        && changed.iter().all(|v| {
+            matches!(
+                v,
+                ReturnValue::Var(_) | ReturnValue::Address(_) | ReturnValue::Field(_)
+            )
+        })
         && unchanged
             .iter()
             .all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
@@ -612,17 +654,17 @@ pub fn summarize(
                 lock.steps.insert(0, Step::Deref);
             }
         }
-        let changes: Vec<(Change, Option<(usize, bool)>)> = match fact.kind {
-            ExitKind::Consistent(d) => change_of(d).map(|c| (c, None)).into_iter().collect(),
-            ExitKind::Conditional(success) => vec![(Change::TryAcquire(success), None)],
-            ExitKind::ConditionalRelease(success) => vec![(Change::TryRelease(success), None)],
+        let changes: Vec<(Change, Option<(LockRef, bool)>)> = match &fact.kind {
+            ExitKind::Consistent(d) => change_of(*d).map(|c| (c, None)).into_iter().collect(),
+            ExitKind::Conditional(success) => vec![(Change::TryAcquire(*success), None)],
+            ExitKind::ConditionalRelease(success) => vec![(Change::TryRelease(*success), None)],
             ExitKind::OnParam {
-                param,
+                on,
                 if_true,
                 if_false,
-            } => [(if_true, true), (if_false, false)]
+            } => [(*if_true, true), (*if_false, false)]
                 .into_iter()
-                .filter_map(|(d, truth)| change_of(d).map(|c| (c, Some((param, truth)))))
+                .filter_map(|(d, truth)| change_of(d).map(|c| (c, Some((on.clone(), truth)))))
                 .collect(),
             ExitKind::Inconsistent | ExitKind::Unknown => vec![(Change::Unknown, None)],
             ExitKind::Opaque => vec![(Change::Opaque, None)],
@@ -677,8 +719,7 @@ fn returned_object(cfg: &Cfg, params: &[String], summaries: &dyn Summaries) -> O
             continue;
         };
         let text = match value {
-            ReturnValue::Var(v) => v,
-            ReturnValue::Address(text) => text,
+            ReturnValue::Var(text) | ReturnValue::Address(text) | ReturnValue::Field(text) => text,
             ReturnValue::Zero | ReturnValue::Negative | ReturnValue::Void => continue,
             _ => return None,
         };

@@ -199,6 +199,12 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
             unheld: unheld_span,
         })
     };
+    // The caller's own argument, or a field under it, decides (`if
+    // (lock_ioc) spin_lock(…)`, `if (pipe->files) mutex_lock(…)`): the
+    // caller can tell the returns apart by what it passed.
+    if matches!(exit.kind, ExitKind::OnParam { .. }) {
+        return None;
+    }
     // Indistinguishable returns are bugs, whoever calls the function.
     if held.iter().any(|h| h.value == ReturnValue::Negative) {
         return verdict(Severity::Warning, Reason::ErrorHeld);
@@ -224,12 +230,9 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     if annotated {
         return None;
     }
-    // The caller's own argument decides (`if (lock) spin_lock(…)`), or the
-    // return value carries a flag the lock API declares to announce the
+    // The return value carries a flag the lock API declares to announce the
     // lock (`VM_FAULT_LOCKED`): the protocol is declared.
-    if matches!(exit.kind, ExitKind::OnParam { .. })
-        || held.iter().any(|h| h.value == ReturnValue::Announced)
-    {
+    if held.iter().any(|h| h.value == ReturnValue::Announced) {
         return None;
     }
     // Conditional acquires need evidence from the callers.
@@ -279,13 +282,15 @@ fn leak(exit: &ExitFact, cx: &Context<'_>, held: &[&ReturnFact]) -> Option<Verdi
 fn same_value(a: &ReturnValue, b: &ReturnValue) -> Option<bool> {
     use ReturnValue::*;
     match (a, b) {
-        (Var(x), Var(y)) if x == y => Some(true),
+        (Var(x), Var(y)) | (Field(x), Field(y)) if x == y => Some(true),
         (Void, Void)
         | (Announced, Announced)
         | (Zero, Zero)
         | (Negative, Negative)
         | (Positive, Positive) => Some(true),
-        (Other, Zero | Positive | Other) | (Zero | Positive, Other) => Some(false),
+        (Other | Field(_), Zero | Positive | Other) | (Zero | Positive, Other | Field(_)) => {
+            Some(false)
+        }
         _ => None,
     }
 }

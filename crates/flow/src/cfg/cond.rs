@@ -235,32 +235,7 @@ impl<'t> Lowerer<'t, '_> {
         {
             return None;
         }
-        let mut pure = true;
-        let mut vars = Vec::new();
-        lockwarden_syntax::walk::preorder(e, |n| {
-            match n.kind_id() {
-                kind::CALL_EXPRESSION if self.is_pure_call(n) => {}
-                kind::CALL_EXPRESSION
-                | kind::ASSIGNMENT_EXPRESSION
-                | kind::UPDATE_EXPRESSION
-                | kind::COMPOUND_STATEMENT => pure = false,
-                // `&init_mm` is an address, constant whatever is done to init_mm.
-                kind::IDENTIFIER
-                    if !n.parent().is_some_and(|p| {
-                        p.kind_id() == kind::POINTER_EXPRESSION && self.operator(p) == "&"
-                    }) =>
-                {
-                    vars.push(self.text(n).to_owned())
-                }
-                _ => {}
-            }
-            pure
-        });
-        if !pure || vars.is_empty() {
-            return None;
-        }
-        vars.sort();
-        vars.dedup();
+        let vars = self.pure_vars(&[e])?;
         let mut negated = false;
         let text: String = match (
             e.kind_id(),
@@ -285,17 +260,47 @@ impl<'t> Lowerer<'t, '_> {
                 format!("{l}{op}{r}")
             }
             (kind::BINARY_EXPRESSION, Some(l), Some(r)) if self.operator(e) == "==" => {
-                let (l, r) = (self.text(l), self.text(r));
-                if r < l {
-                    format!("{r}=={l}")
-                } else {
-                    format!("{l}=={r}")
-                }
+                return Some((equality_key(self.text(l), self.text(r), vars), false));
             }
             _ => self.text(e).to_owned(),
         };
         let text = text.chars().filter(|c| !c.is_whitespace()).collect();
         Some((TruthKey::Cond { text, vars }, negated))
+    }
+
+    /// The variables read by side-effect-free expressions (pure predicate
+    /// calls allowed), sorted; `None` when one has side effects or none reads
+    /// a variable.
+    pub(super) fn pure_vars(&self, exprs: &[Node<'_>]) -> Option<Vec<String>> {
+        let mut pure = true;
+        let mut vars = Vec::new();
+        for e in exprs {
+            lockwarden_syntax::walk::preorder(*e, |n| {
+                match n.kind_id() {
+                    kind::CALL_EXPRESSION if self.is_pure_call(n) => {}
+                    kind::CALL_EXPRESSION
+                    | kind::ASSIGNMENT_EXPRESSION
+                    | kind::UPDATE_EXPRESSION
+                    | kind::COMPOUND_STATEMENT => pure = false,
+                    // `&init_mm` is an address, constant whatever is done to init_mm.
+                    kind::IDENTIFIER
+                        if !n.parent().is_some_and(|p| {
+                            p.kind_id() == kind::POINTER_EXPRESSION && self.operator(p) == "&"
+                        }) =>
+                    {
+                        vars.push(self.text(n).to_owned())
+                    }
+                    _ => {}
+                }
+                pure
+            });
+        }
+        if !pure || vars.is_empty() {
+            return None;
+        }
+        vars.sort();
+        vars.dedup();
+        Some(vars)
     }
 
     /// A call to a predicate the rule file says is pure (`folio_test_anon(f)`).
@@ -369,4 +374,14 @@ impl<'t> Lowerer<'t, '_> {
             _ => false,
         }
     }
+}
+
+/// The key of `l == r`, whichever side is written first.
+pub(super) fn equality_key(l: &str, r: &str, vars: Vec<String>) -> TruthKey {
+    let (l, r) = if r < l { (r, l) } else { (l, r) };
+    let text = format!("{l}=={r}")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    TruthKey::Cond { text, vars }
 }

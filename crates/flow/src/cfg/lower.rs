@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use lockwarden_syntax::{field, kind, CompiledMacros, MacroUseKind, ParsedFile, Span};
 use tree_sitter::Node;
 
+use super::cond::equality_key;
 use super::expr::ResultUse;
 use super::scope::Scope;
 use super::{constant_conds, Cfg, Edge, EdgeCond, NodeId, Op, ReturnValue};
@@ -503,11 +504,23 @@ impl<'t> Lowerer<'t, '_> {
         });
         let mut has_default = false;
         let mut cur: Cur = None;
+        // `switch (cmd) { case A: … }` enters case A knowing `cmd == A`, as a
+        // later `if (cmd == A)` asks.
+        let tested = node.child_by_field_id(field::CONDITION).map(strip);
         for child in switch_items(body) {
             if child.kind_id() == kind::CASE_STATEMENT {
-                has_default |= child.child_by_field_id(field::VALUE).is_none();
+                let value = child.child_by_field_id(field::VALUE);
+                has_default |= value.is_none();
                 let entry = self.new_node(Op::Nop);
-                self.link(dispatch, entry, EdgeCond::Always);
+                let known = tested.zip(value).and_then(|(t, v)| {
+                    let vars = self.pure_vars(&[t, v])?;
+                    Some(equality_key(self.text(t), self.text(v), vars))
+                });
+                let cond = match known {
+                    Some(key) => EdgeCond::Truth(key, true),
+                    None => EdgeCond::Always,
+                };
+                self.link(dispatch, entry, cond);
                 if let Some(c) = cur {
                     self.link(c, entry, EdgeCond::Always);
                 }
@@ -621,6 +634,13 @@ impl<'t> Lowerer<'t, '_> {
                     }
                     None => ReturnValue::Other,
                 }
+            } else if stripped.kind_id() == kind::FIELD_EXPRESSION {
+                // `return bdev->bd_queue;`: an accessor's result is that object.
+                let key = self.text(stripped).to_owned();
+                if let Some(object) = self.paths.pointee(stripped, 1) {
+                    self.cfg.returned_objects.insert(key.clone(), object);
+                }
+                ReturnValue::Field(key)
             } else {
                 let value = self.return_value(stripped);
                 if let ReturnValue::Var(v) = &value {

@@ -45,6 +45,24 @@ pub enum TruthKey {
 }
 
 impl TruthKey {
+    /// Whether `lock` is reached through the pointer this key tests
+    /// (`ctx->bdev` for `ctx->bdev->bd_queue->lock`, `p` for `p->lock`).
+    pub fn covers_lock(&self, lock: &Path) -> bool {
+        match self {
+            TruthKey::Var(v) => {
+                lock.root_var() == Some(v.as_str())
+                    && lock.steps.first() == Some(&crate::path::Step::Deref)
+            }
+            TruthKey::Value(p) => {
+                lock.root == p.root
+                    && lock.steps.len() > p.steps.len()
+                    && lock.steps.starts_with(&p.steps)
+                    && lock.steps[p.steps.len()] == crate::path::Step::Deref
+            }
+            _ => false,
+        }
+    }
+
     /// Whether changing `self` changes `other` (a variable covers its fields).
     pub fn covers(&self, other: &TruthKey) -> bool {
         match (self, other) {
@@ -97,6 +115,8 @@ pub enum ReturnValue {
     Announced,
     /// The address of an object (`return &hash[idx];`), by its text.
     Address(String),
+    /// A pointer read from a field (`return bdev->bd_queue;`), by its text.
+    Field(String),
     Other,
 }
 
