@@ -146,7 +146,6 @@ fn lower_file(
         .iter()
         .map(|(name, zero)| (name.as_str(), *zero))
         .collect();
-    let root = parsed.tree.root_node();
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
     for proto in &outline.prototypes {
         let anns = annotations(&parsed, &proto.facts);
@@ -157,43 +156,42 @@ fn lower_file(
                 .extend(anns);
         }
     }
-    let functions = outline
-        .functions
-        .iter()
-        .filter_map(|def| {
-            let body =
-                root.descendant_for_byte_range(def.body.start as usize, def.body.end as usize)?;
-            let params: Vec<String> = def.params.iter().map(|p| p.name.clone()).collect();
-            let mut cfg = lower(&parsed, api, macros, body, &params, &enumerators);
-            // Only a pointer parameter hands its caller's object to a callback.
-            cfg.handed_to_callbacks.retain(|(var, _)| {
-                def.params
-                    .iter()
-                    .find(|p| &p.name == var)
-                    .is_none_or(|p| p.ty.pointers > 0)
-            });
-            let mut anns = annotations(&parsed, &def.facts);
-            anns.extend(
-                prototype_annotations
-                    .get(&def.name)
-                    .into_iter()
-                    .flatten()
-                    .cloned(),
+    let mut functions = lower_functions(
+        &parsed,
+        &outline,
+        api,
+        macros,
+        &enumerators,
+        &prototype_annotations,
+    );
+    // Function-like macros of a .c file act as its static functions
+    // (`#define shm_unlock(shp) ipc_unlock(&(shp)->shm_perm)`).
+    if path.extension().is_some_and(|e| e == "c") {
+        let defined: std::collections::HashSet<&str> =
+            outline.functions.iter().map(|f| f.name.as_str()).collect();
+        for m in lockwarden_syntax::macro_functions::macro_functions(&parsed) {
+            if defined.contains(m.name.as_str()) || api.primitive(&m.name).is_some() {
+                continue;
+            }
+            let Some(text) = ParsedFile::parse(m.text, macros) else {
+                continue;
+            };
+            let mut lowered = lower_functions(
+                &text,
+                &Outline::of(&text),
+                api,
+                macros,
+                &enumerators,
+                &HashMap::new(),
             );
-            Some(FunctionUnit {
-                file: 0,
-                name: def.name.clone(),
-                is_static: def.is_static,
-                span: def.span,
-                name_span: def.name_span,
-                param_types: def.params.iter().map(|p| p.ty.clone()).collect(),
-                params,
-                annotations: anns,
-                parse_errors: def.parse_errors,
-                cfg,
-            })
-        })
-        .collect();
+            lowered.retain(|f| f.name == m.name && f.parse_errors == 0);
+            for f in &mut lowered {
+                f.is_static = true;
+                f.param_types.clear();
+            }
+            functions.extend(lowered);
+        }
+    }
     let unit = FileUnit {
         path,
         functions_counted: outline.function_count(),
@@ -222,6 +220,55 @@ fn lower_file(
         source,
     };
     (unit, functions)
+}
+
+/// Lowers the function definitions of one parsed text.
+fn lower_functions(
+    parsed: &ParsedFile,
+    outline: &Outline,
+    api: &LockApi,
+    macros: &CompiledMacros,
+    enumerators: &HashMap<&str, bool>,
+    prototype_annotations: &HashMap<String, Vec<Annotation>>,
+) -> Vec<FunctionUnit> {
+    let root = parsed.tree.root_node();
+    outline
+        .functions
+        .iter()
+        .filter_map(|def| {
+            let body =
+                root.descendant_for_byte_range(def.body.start as usize, def.body.end as usize)?;
+            let params: Vec<String> = def.params.iter().map(|p| p.name.clone()).collect();
+            let mut cfg = lower(parsed, api, macros, body, &params, enumerators);
+            // Only a pointer parameter hands its caller's object to a callback.
+            cfg.handed_to_callbacks.retain(|(var, _)| {
+                def.params
+                    .iter()
+                    .find(|p| &p.name == var)
+                    .is_none_or(|p| p.ty.pointers > 0)
+            });
+            let mut anns = annotations(parsed, &def.facts);
+            anns.extend(
+                prototype_annotations
+                    .get(&def.name)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            Some(FunctionUnit {
+                file: 0,
+                name: def.name.clone(),
+                is_static: def.is_static,
+                span: def.span,
+                name_span: def.name_span,
+                param_types: def.params.iter().map(|p| p.ty.clone()).collect(),
+                params,
+                annotations: anns,
+                parse_errors: def.parse_errors,
+                cfg,
+            })
+        })
+        .collect()
 }
 
 fn annotations(file: &ParsedFile, facts: &[Fact]) -> Vec<Annotation> {
@@ -354,10 +401,19 @@ impl Program {
                     .extension()
                     .is_some_and(|e| e == "h")
         };
+        // A definition in another file: an extern one before a header's
+        // static inline, which is the stub of the other configuration
+        // (`#else static inline int request_trusted_key(…) { return -EOPNOTSUPP; }`).
         candidates
             .iter()
             .copied()
             .find(|&i| self.functions[i].file == file)
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|&i| !self.functions[i].is_static)
+            })
             .or_else(|| candidates.iter().copied().find(|&i| visible(i)))
     }
 
@@ -376,7 +432,7 @@ impl Program {
             match step {
                 Step::Deref => ty.pointers = ty.pointers.checked_sub(1)?,
                 Step::Index => ty.pointers = ty.pointers.saturating_sub(1),
-                Step::Call(_) => return None,
+                Step::Call(_) | Step::Container(_) => return None,
                 Step::Field(name) => ty = self.records.get(&ty.base)?.get(name)?.clone(),
             }
         }

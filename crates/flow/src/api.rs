@@ -38,6 +38,10 @@ pub enum Success {
     Nonzero,
     /// A zero result: `mutex_lock_interruptible`, `down_read_killable`.
     Zero,
+    /// Anything but a negative errno: an index or id (`ipc_addid()`), a
+    /// pointer or `ERR_PTR()`. Zero is a success; a nonzero value is not
+    /// told apart until the result is tested against zero or `IS_ERR()`.
+    NonNegative,
 }
 
 impl Success {
@@ -46,6 +50,17 @@ impl Success {
         match self {
             Success::Nonzero => Success::Zero,
             Success::Zero => Success::Nonzero,
+            // `!ret` is true only for a zero, a success: that says no more.
+            Success::NonNegative => Success::NonNegative,
+        }
+    }
+
+    /// Whether a result whose truth is `truthy` succeeded, if that tells.
+    pub fn acquired_when(self, truthy: bool) -> Option<bool> {
+        match self {
+            Success::Nonzero => Some(truthy),
+            Success::Zero => Some(!truthy),
+            Success::NonNegative => (!truthy).then_some(true),
         }
     }
 }
@@ -121,6 +136,10 @@ pub struct FlowMacros {
     /// Calls whose result names the same lock as their first argument (`page_folio`).
     #[serde(default)]
     pub same_lock: Vec<String>,
+    /// `container_of(ptr, type, member)` and its kin: the object that holds
+    /// what `ptr` points to as its `member` (the third argument).
+    #[serde(default)]
+    pub containers: Vec<String>,
     /// Calls that make an error value (`ERR_PTR(-ENOMEM)`): returning one is
     /// returning an errno.
     #[serde(default)]
@@ -170,6 +189,7 @@ impl LockApiConfig {
         f.condition_wrappers.extend(other.flow.condition_wrappers);
         f.noreturn_if.extend(other.flow.noreturn_if);
         f.same_lock.extend(other.flow.same_lock);
+        f.containers.extend(other.flow.containers);
         f.error_values.extend(other.flow.error_values);
         f.error_tests.extend(other.flow.error_tests);
         f.pure_predicates.extend(other.flow.pure_predicates);
@@ -272,6 +292,7 @@ impl LockApiConfig {
             condition_wrappers: set(&self.flow.condition_wrappers),
             noreturn_if: set(&self.flow.noreturn_if),
             same_lock: set(&self.flow.same_lock),
+            containers: set(&self.flow.containers),
             error_values: set(&self.flow.error_values),
             error_tests: set(&self.flow.error_tests),
             pure_predicates: self.flow.pure_predicates.clone(),
@@ -335,6 +356,7 @@ pub struct LockApi {
     condition_wrappers: HashSet<String>,
     noreturn_if: HashSet<String>,
     same_lock: HashSet<String>,
+    containers: HashSet<String>,
     error_values: HashSet<String>,
     error_tests: HashSet<String>,
     pure_predicates: Vec<String>,
@@ -367,6 +389,10 @@ impl LockApi {
 
     pub fn is_same_lock(&self, name: &str) -> bool {
         self.same_lock.contains(name)
+    }
+
+    pub fn is_container(&self, name: &str) -> bool {
+        self.containers.contains(name)
     }
 
     pub fn is_error_value(&self, name: &str) -> bool {

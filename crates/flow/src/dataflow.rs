@@ -802,6 +802,7 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
     // `IS_ERR(p)` settles a try result stored in `p` the other way round:
     // an error pointer is a failed try.
     if let TruthKey::Errno(v) = key {
+        settle_errno(state, v, *truthy);
         return apply_edge(
             state,
             &EdgeCond::Settle(TruthKey::Var(v.clone()), !*truthy),
@@ -819,6 +820,30 @@ fn learn(state: &mut State, key: &TruthKey, truth: bool) {
     settle_tested_by(state, key, truth);
 }
 
+/// The path learned whether `var` holds an errno: the try results stored in
+/// it that succeed unless one is returned are settled.
+fn settle_errno(state: &mut State, var: &str, errno: bool) {
+    let key = TruthKey::Var(var.to_owned());
+    let (settled, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
+        .into_iter()
+        .partition(|p| p.success == Success::NonNegative && p.tested_by(&key));
+    state.pending = kept;
+    for p in settled {
+        // Settled as a zero (success) or as failed, whatever the success kind.
+        let as_truthy = if errno { None } else { Some(false) };
+        match as_truthy {
+            Some(t) => settle(state, p, t),
+            None => {
+                let failed = Pending {
+                    success: Success::Nonzero,
+                    ..p
+                };
+                settle(state, failed, false);
+            }
+        }
+    }
+}
+
 /// Settles the try results a test of `key` tests.
 fn settle_tested_by(state: &mut State, key: &TruthKey, truth: bool) {
     let (settled, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
@@ -832,9 +857,10 @@ fn settle_tested_by(state: &mut State, key: &TruthKey, truth: bool) {
 
 /// A pending try result is now known to be `truthy`.
 fn settle(state: &mut State, p: Pending, truthy: bool) {
-    let acquired = match p.success {
-        Success::Nonzero => truthy,
-        Success::Zero => !truthy,
+    let Some(acquired) = p.success.acquired_when(truthy) else {
+        // A nonzero result that may be an errno or an index: still pending.
+        state.pending.push(p);
+        return;
     };
     if p.release {
         // A conditional release (a callee that drops the lock on failure).
@@ -1332,8 +1358,12 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                             .locks
                             .entry(lock.clone())
                             .or_insert_with(Level::untouched);
+                        // Its own assertion says the lock is held from here;
+                        // a callee's requirement only passes the
+                        // precondition on (the caller may meet it on some
+                        // paths only, `if (rtnl_held) qdisc_put(q)`).
                         if level.held_min() < 1 && !level.touched {
-                            level.asserted = true;
+                            level.asserted |= effect.via.is_none();
                             level.required = true;
                         }
                     }
@@ -1388,6 +1418,10 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             }
         }
         Op::Assign { key, value } => {
+            // `if (idx < 0)` taught whether `idx` holds an errno.
+            if let (TruthKey::Errno(v), Some(errno)) = (key, value) {
+                settle_errno(state, v, *errno);
+            }
             state.kill(key);
             // `ctx->bdev = NULL;` after releasing `ctx->bdev->…->lock`: the
             // pointer is cleared, not found NULL; the lock the path took or

@@ -30,6 +30,9 @@ pub enum Step {
     Field(String),
     /// An array element (the index is not tracked).
     Index,
+    /// The object that holds the object so far as its member of this name
+    /// (`container_of(p, struct x, member)`).
+    Container(String),
     /// What a call given the object so far returns a pointer to
     /// (`x25_sk(sk)->lock` is `sk`, then `Deref`, `Call("x25_sk")`, then the
     /// field). An accessor whose summary names its result in terms of its
@@ -61,6 +64,14 @@ impl Path {
     }
 
     pub fn push(mut self, step: Step) -> Path {
+        // The `member` of the container of what `p` points to is `*p`
+        // (`&container_of(p, T, member)->member`).
+        if let (Step::Field(field), Some(Step::Container(member))) = (&step, self.steps.last()) {
+            if field == member {
+                self.steps.pop();
+                return self;
+            }
+        }
         self.steps.push(step);
         self
     }
@@ -128,6 +139,7 @@ impl fmt::Display for Path {
                 }
                 (Step::Deref, _) => out = format!("(*{out})"),
                 (Step::Call(name), _) => out = format!("(*{name}(&{out}))"),
+                (Step::Container(member), _) => out = format!("container_of({out}, {member})"),
                 (Step::Field(name), _) => {
                     out.push('.');
                     out.push_str(name);
@@ -250,7 +262,9 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             kind::IDENTIFIER | kind::FIELD_EXPRESSION => true,
             // A call's result is named by the dataflow, from the callee's
             // summary (`x25 = x25_sk(sk)` is `sk` when x25_sk returns it).
-            kind::CALL_EXPRESSION => self.same_lock_arg(value).is_some(),
+            kind::CALL_EXPRESSION => {
+                self.same_lock_arg(value).is_some() || self.container_args(value).is_some()
+            }
             _ => false,
         }
     }
@@ -271,6 +285,28 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         call.child_by_field_id(field::ARGUMENTS)?.named_child(0)
     }
 
+    /// Whether `call` names an object derived from its argument
+    /// (`container_of(p, T, m)`, `page_folio(page)`) rather than computing
+    /// something.
+    pub fn is_object_call(&self, call: Node<'_>) -> bool {
+        self.same_lock_arg(call).is_some() || self.container_args(call).is_some()
+    }
+
+    /// For `container_of(ptr, type, member)`: `ptr` and the member's name.
+    fn container_args<'n>(&self, call: Node<'n>) -> Option<(Node<'n>, String)> {
+        let function = call.child_by_field_id(field::FUNCTION)?;
+        if function.kind_id() != kind::IDENTIFIER
+            || !self.api.is_container(self.file.node_text(function))
+        {
+            return None;
+        }
+        let args = call.child_by_field_id(field::ARGUMENTS)?;
+        let member = args.named_child(2)?;
+        let member = self.file.node_text(member).trim();
+        let simple = !member.is_empty() && member.chars().all(|c| c.is_alphanumeric() || c == '_');
+        simple.then(|| Some((args.named_child(0)?, member.to_owned())))?
+    }
+
     /// The object a pointer-valued expression points to, dereferenced
     /// `deref` times (1 for `spin_lock(&l)`).
     pub fn pointee(&self, expr: Node<'_>, deref: u8) -> Option<Path> {
@@ -286,6 +322,10 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         match expr.kind_id() {
             kind::POINTER_EXPRESSION if self.operator(expr) == "&" => {
                 self.lvalue_at(expr.child_by_field_id(field::ARGUMENT)?, depth)
+            }
+            kind::CALL_EXPRESSION if self.container_args(expr).is_some() => {
+                let (inner, member) = self.container_args(expr)?;
+                Some(self.pointee_at(inner, depth)?.push(Step::Container(member)))
             }
             kind::CALL_EXPRESSION => match self.same_lock_arg(expr) {
                 Some(arg) => self.pointee_at(arg, depth),

@@ -155,6 +155,7 @@ fn success_text(success: Success) -> &'static str {
     match success {
         Success::Nonzero => "nonzero",
         Success::Zero => "zero",
+        Success::NonNegative => "no error",
     }
 }
 
@@ -249,18 +250,20 @@ pub struct ExitFact {
     pub recursive: bool,
     /// Held on entry by an assertion or annotation: a precondition.
     pub required: bool,
-    /// Every return returns the lock's root variable (`return obj;` after
-    /// locking `obj->lock`): the caller receives the locked object.
-    pub returns_root: bool,
+    /// Every return holding it returns a pointer the lock is under
+    /// (`return obj;` after locking `obj->lock`): the caller receives the
+    /// locked object. The lock's steps under the returned pointer.
+    pub returned_steps: Option<Vec<Step>>,
     /// Stored where the caller sees it on some path (`target->page = page`).
     pub handed_over: bool,
-    /// With `returns_root`: the leading steps of `lock` the returned object covers.
-    pub root_steps: usize,
-    /// With `returns_root`: what is returned is the object's address.
-    pub returns_address: bool,
 }
 
 impl ExitFact {
+    /// The caller receives the locked object.
+    pub fn returns_root(&self) -> bool {
+        self.returned_steps.is_some()
+    }
+
     /// Never held beyond entry on any return: the function only releases it.
     pub fn only_released(&self) -> bool {
         self.returns.iter().all(|r| r.max <= 0)
@@ -321,7 +324,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         let pending = paths
             .iter()
             .any(|(_, _, s)| s.pending.iter().any(|p| &p.lock == lock));
-        let required = levels.iter().any(|l| l.required);
+        // A precondition of the callers only when every return required it:
+        // an assertion in one branch (`if (x) lockdep_assert_held(a); else
+        // lockdep_assert_held(b);`) is no precondition of either lock.
+        let required = !levels.is_empty() && levels.iter().all(|l| l.required);
         if levels.iter().all(|l| l.min == 0 && l.max == 0) && !pending && !required {
             continue;
         }
@@ -390,37 +396,35 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             ExitKind::Inconsistent
         };
         // Every held return returns the lock's object, or what contains it
-        // (`return ctx;` holding `ctx->mutex`, `ctx` standing for `event->ctx`):
-        // how many leading steps of the lock's path that object covers.
-        // For a returned address the caller's result points to the object:
-        // the lock's path gains a dereference (`*ret`) in the summary.
-        let returned_object = |value: &ReturnValue| {
-            let (object, address) = match value {
-                ReturnValue::Var(v) => (
-                    cfg.returned_paths
-                        .get(v)
-                        .cloned()
-                        .unwrap_or_else(|| Path::var(v)),
-                    false,
-                ),
-                ReturnValue::Address(text) => (cfg.returned_paths.get(text)?.clone(), true),
-                _ => return None,
-            };
-            (object.root == lock.root && lock.steps.starts_with(&object.steps))
-                .then_some((object.steps.len(), address))
+        // (`return ctx;` holding `ctx->mutex`, `ctx` standing for
+        // `event->ctx`; `return container_of(ipcp, …, shm_perm);` holding
+        // `ipcp->lock`): the lock's steps under the returned pointer.
+        let returned_steps = |value: &ReturnValue| match value {
+            ReturnValue::Var(v) => {
+                let object = cfg
+                    .returned_paths
+                    .get(v)
+                    .cloned()
+                    .unwrap_or_else(|| Path::var(v));
+                (object.root == lock.root && lock.steps.starts_with(&object.steps))
+                    .then(|| lock.steps[object.steps.len()..].to_vec())
+            }
+            ReturnValue::Address(text) | ReturnValue::Field(text) => {
+                let object = cfg.returned_objects.get(text)?;
+                let mut steps = vec![Step::Deref];
+                steps.extend(steps_under(object, lock)?);
+                Some(steps)
+            }
+            _ => None,
         };
         let mut held_returns = paths
             .iter()
             .zip(&levels)
             .filter(|(_, l)| l.max > 0)
-            .map(|((_, value, _), _)| returned_object(value));
+            .map(|((_, value, _), _)| returned_steps(value));
         let first_return = held_returns.next().flatten();
-        let returns_root =
-            first_return.is_some() && held_returns.all(|object| object == first_return);
-        let (root_steps, returns_address) = match first_return {
-            Some(object) if returns_root => object,
-            _ => (0, false),
-        };
+        let returned_steps =
+            first_return.filter(|first| held_returns.all(|other| other.as_ref() == Some(first)));
         let returns = paths
             .iter()
             .zip(&levels)
@@ -447,10 +451,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             released_at: levels.iter().find_map(|l| l.released_at),
             recursive: levels.iter().any(|l| l.recursive),
             required,
-            returns_root,
+            returned_steps,
             handed_over: levels.iter().any(|l| l.handed_over),
-            root_steps,
-            returns_address,
         });
     }
     // An object of the caller's handed to a callback the caller chose
@@ -471,10 +473,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             released_at: None,
             recursive: false,
             required: false,
-            returns_root: false,
+            returned_steps: None,
             handed_over: false,
-            root_steps: 0,
-            returns_address: false,
         });
     }
     facts
@@ -617,7 +617,15 @@ fn conditional_by_value(
         && unchanged
             .iter()
             .all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
-    let success = if pointer_failure
+    // Held unless a negative errno is returned (`return idx;` after `if (idx
+    // < 0) { unlock(…); return idx; }`): zero may be a success here.
+    let errno_failure = d > 0
+        && !unchanged.is_empty()
+        && unchanged.iter().all(|v| matches!(v, ReturnValue::Negative))
+        && changed.iter().all(|v| !matches!(v, ReturnValue::Negative));
+    let success = if errno_failure {
+        Success::NonNegative
+    } else if pointer_failure
         || (changed.iter().all(truthy) && unchanged.iter().all(|v| matches!(v, ReturnValue::Zero)))
     {
         Success::Nonzero
@@ -645,15 +653,16 @@ pub fn summarize(
 ) -> Summary {
     let mut effects = Vec::new();
     for fact in facts {
-        let Some(mut lock) = LockRef::from_path(&fact.lock, params, cfg, fact.returns_root) else {
-            continue;
+        let lock = match &fact.returned_steps {
+            Some(steps) => LockRef {
+                root: RefRoot::Return,
+                steps: steps.clone(),
+            },
+            None => match LockRef::from_path(&fact.lock, params, cfg, false) {
+                Some(lock) => lock,
+                None => continue,
+            },
         };
-        if fact.returns_root {
-            lock.steps.drain(..fact.root_steps.min(lock.steps.len()));
-            if fact.returns_address {
-                lock.steps.insert(0, Step::Deref);
-            }
-        }
         let changes: Vec<(Change, Option<(LockRef, bool)>)> = match &fact.kind {
             ExitKind::Consistent(d) => change_of(*d).map(|c| (c, None)).into_iter().collect(),
             ExitKind::Conditional(success) => vec![(Change::TryAcquire(*success), None)],
@@ -708,6 +717,26 @@ pub fn summarize(
         primitive: false,
         returns_object,
     }
+}
+
+/// `lock`'s steps under `object`: what follows the object's own steps, or,
+/// for an object that is the container of a member (`container_of(p, T,
+/// m)`), the member and what follows it under `*p`.
+fn steps_under(object: &Path, lock: &Path) -> Option<Vec<Step>> {
+    if object.root != lock.root {
+        return None;
+    }
+    if lock.steps.starts_with(&object.steps) {
+        return Some(lock.steps[object.steps.len()..].to_vec());
+    }
+    let (Step::Container(member), inner) = object.steps.split_last()? else {
+        return None;
+    };
+    lock.steps.starts_with(inner).then(|| {
+        std::iter::once(Step::Field(member.clone()))
+            .chain(lock.steps[inner.len()..].iter().cloned())
+            .collect()
+    })
 }
 
 /// The one object every pointer-returning `return` returns, in the

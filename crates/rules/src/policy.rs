@@ -222,7 +222,7 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         return verdict(Severity::Warning, Reason::SameValue);
     }
     // Nobody else can release a lock on an object only this function names.
-    let nameable = exit.returns_root
+    let nameable = exit.returns_root()
         || LockRef::from_path(&exit.lock, &cx.function.params, &cx.function.cfg, false).is_some();
     if !nameable {
         return verdict(Severity::Warning, Reason::Unnameable);
@@ -253,7 +253,7 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
 fn leak(exit: &ExitFact, cx: &Context<'_>, held: &[&ReturnFact]) -> Option<Verdict> {
     // Certainly held on every return, and the caller does not receive the
     // locked object itself.
-    if !matches!(exit.kind, ExitKind::Consistent(d) if d > 0) || exit.returns_root {
+    if !matches!(exit.kind, ExitKind::Consistent(d) if d > 0) || exit.returns_root() {
         return None;
     }
     let primary = held.iter().map(|r| r.span).max_by_key(|s| s.start)?;

@@ -14,6 +14,7 @@ pub mod generated;
 pub mod idioms;
 pub mod index;
 pub mod lexer;
+pub mod macro_functions;
 pub mod outline;
 pub mod parse;
 pub mod scan;

@@ -76,9 +76,28 @@ impl<'t> Lowerer<'t, '_> {
                                 // `< 0` (a negative errno) is the nonzero side; its
                                 // false side only says the value is not negative.
                                 _ => {
+                                    // `if (idx < 0)`: the variable holds an errno
+                                    // on the true side and none on the other.
+                                    let errno =
+                                        (strip(tested).kind_id() == kind::IDENTIFIER).then(|| {
+                                            TruthKey::Errno(self.text(strip(tested)).to_owned())
+                                        });
+                                    let learn = |l: &mut Self, truth: bool, to: NodeId| match &errno
+                                    {
+                                        Some(key) => {
+                                            let n = l.new_node(Op::Assign {
+                                                key: key.clone(),
+                                                value: Some(truth),
+                                            });
+                                            l.link(n, to, EdgeCond::Always);
+                                            n
+                                        }
+                                        None => to,
+                                    };
+                                    let negative = learn(self, true, t);
                                     let first_new = self.cfg.ops.len();
                                     let not_negative = self.new_node(Op::Nop);
-                                    self.cond(tested, cur, t, not_negative);
+                                    self.cond(tested, cur, negative, not_negative);
                                     let sources = cur
                                         .into_iter()
                                         .map(|c| c as usize)
@@ -93,7 +112,8 @@ impl<'t> Lowerer<'t, '_> {
                                             }
                                         }
                                     }
-                                    self.link(not_negative, f, EdgeCond::Always);
+                                    let after = learn(self, false, f);
+                                    self.link(not_negative, after, EdgeCond::Always);
                                 }
                             };
                         }

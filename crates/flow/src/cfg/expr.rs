@@ -379,7 +379,18 @@ impl<'t> Lowerer<'t, '_> {
             }
         }
         for a in &args {
-            cur = self.expr(*a, cur);
+            // `__first_profile(root, __next_ns(…))`: a call's result passed
+            // on is used, not ignored.
+            let inner = strip(*a);
+            cur = if inner.kind_id() == kind::CALL_EXPRESSION && !self.is_guard(inner) {
+                let passed = ResultUse {
+                    tested: true,
+                    ..ResultUse::default()
+                };
+                self.call(inner, cur, passed).0
+            } else {
+                self.expr(*a, cur)
+            };
         }
         let arg_paths = self.arg_paths(&args);
         let clobbers = args

@@ -600,7 +600,9 @@ impl<'t> Lowerer<'t, '_> {
                 .is_some_and(|f| self.api.is_error_value(self.text(f)));
         // `return !mmap_read_lock_killable(mm);` returns the negated result.
         let negated_call = self.negated_call(stripped);
-        let returned_call = if stripped.kind_id() == kind::CALL_EXPRESSION {
+        let object_call =
+            stripped.kind_id() == kind::CALL_EXPRESSION && self.paths.is_object_call(stripped);
+        let returned_call = if stripped.kind_id() == kind::CALL_EXPRESSION && !object_call {
             Some(stripped)
         } else {
             negated_call
@@ -634,8 +636,9 @@ impl<'t> Lowerer<'t, '_> {
                     }
                     None => ReturnValue::Other,
                 }
-            } else if stripped.kind_id() == kind::FIELD_EXPRESSION {
-                // `return bdev->bd_queue;`: an accessor's result is that object.
+            } else if stripped.kind_id() == kind::FIELD_EXPRESSION || object_call {
+                // `return bdev->bd_queue;`, `return container_of(p, T, m);`:
+                // the result is that object.
                 let key = self.text(stripped).to_owned();
                 if let Some(object) = self.paths.pointee(stripped, 1) {
                     self.cfg.returned_objects.insert(key.clone(), object);

@@ -168,11 +168,14 @@ impl Visitor for FactVisitor {
                                 .find(|p| p.lock == lock && !p.release)
                                 .map(|p| p.site)
                                 .or(level.untested.filter(|_| level.held_min() <= 0));
-                            if !level.is_callers() && releases_unheld(&level) {
-                                let e = event(EventKind::ReleaseUnheld, &lock, level.released_at);
-                                facts.events.push(e);
-                            } else if let Some(site) = untested.filter(|_| !level.unknown) {
+                            // A try result still untested says why the lock
+                            // may not be held; a release of a lock certainly
+                            // not held is the plainer bug otherwise.
+                            if let Some(site) = untested.filter(|_| !level.unknown) {
                                 let e = event(EventKind::ReleaseUntested, &lock, Some(site));
+                                facts.events.push(e);
+                            } else if !level.is_callers() && releases_unheld(&level) {
+                                let e = event(EventKind::ReleaseUnheld, &lock, level.released_at);
                                 facts.events.push(e);
                             }
                             if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
@@ -334,12 +337,17 @@ fn check_function(cx: &policy::Context<'_>, at: &At<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     let mut out = Vec::new();
+    let mut reported_events: Vec<(Span, EventKind)> = Vec::new();
     for event in &cx.result.visited.events {
         // An element of an array (`fbatch.folios[i]`) is not one lock from
-        // one index to the next.
-        if event.lock.steps.contains(&Step::Index) {
+        // one index to the next; one call that releases two locks (a lock
+        // and its RCU section) is one finding.
+        if event.lock.steps.contains(&Step::Index)
+            || reported_events.contains(&(event.at, event.kind))
+        {
             continue;
         }
+        reported_events.push((event.at, event.kind));
         let finding = match event.kind {
             EventKind::DoubleAcquire => double_acquire::finding(cx, event, at),
             EventKind::ReleaseUnheld | EventKind::ReleaseUntested => {

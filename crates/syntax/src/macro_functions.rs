@@ -1,0 +1,117 @@
+//! Function-like macros defined in a file, read as the functions they act
+//! as: `#define shm_unlock(shp) ipc_unlock(&(shp)->shm_perm)` in ipc/shm.c
+//! unlocks like a function would, and its callers call it like one.
+//!
+//! For each such macro this builds a source text in which the macro's body
+//! keeps its bytes, at their offsets, and lines, under a function header
+//! written into the blanked text before it: `void shm_unlock(void *shp){`
+//! … body … `;}`. Parsed like any file, it gives a function whose spans are
+//! spans of the user's file.
+
+use crate::{field, kind, ParsedFile};
+
+/// A macro read as a function: its name and the source text to parse.
+pub struct MacroFunction {
+    pub name: String,
+    pub text: Vec<u8>,
+}
+
+/// The function-like macros of `file` whose body calls something (a
+/// statement or expression macro, not a constant or a type), as functions.
+pub fn macro_functions(file: &ParsedFile) -> Vec<MacroFunction> {
+    let mut out = Vec::new();
+    crate::walk::preorder(file.tree.root_node(), |node| {
+        if node.kind_id() == kind::FUNCTION_DEFINITION {
+            return false;
+        }
+        if node.kind_id() != kind::PREPROC_FUNCTION_DEF {
+            return true;
+        }
+        out.extend(as_function(file, node));
+        false
+    });
+    out
+}
+
+fn as_function(file: &ParsedFile, def: tree_sitter::Node<'_>) -> Option<MacroFunction> {
+    let name = file
+        .node_text(def.child_by_field_id(field::NAME)?)
+        .to_owned();
+    let params = def.child_by_field_id(field::PARAMETERS)?;
+    let value = def.child_by_field_id(field::VALUE)?;
+    let mut names = Vec::new();
+    let mut cursor = params.walk();
+    for p in params.named_children(&mut cursor) {
+        if p.kind_id() != kind::IDENTIFIER {
+            return None; // variadic
+        }
+        names.push(file.node_text(p).to_owned());
+    }
+    let (start, end) = (value.start_byte(), value.end_byte());
+    let body = &file.source[start..end];
+    if !body.contains(&b'(') {
+        return None;
+    }
+    let params = if names.is_empty() {
+        "void".to_owned()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("void *{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let header = format!("void {name}({params}){{");
+    let mut text: Vec<u8> = file.source[..start]
+        .iter()
+        .map(|&b| if b == b'\n' { b'\n' } else { b' ' })
+        .collect();
+    let at = room_before(&text, start, header.len())?;
+    text[at..at + header.len()].copy_from_slice(header.as_bytes());
+    // Line continuations become blanks; the newlines stay.
+    text.extend(body.iter().map(|&b| if b == b'\\' { b' ' } else { b }));
+    text.extend_from_slice(b";}\n");
+    Some(MacroFunction { name, text })
+}
+
+/// Where a run of `len` bytes with no newline ends at or before `end`:
+/// on the line of `end`, else on an earlier line long enough.
+fn room_before(text: &[u8], end: usize, len: usize) -> Option<usize> {
+    let mut line_end = end;
+    loop {
+        let line_start = text[..line_end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        if line_end - line_start >= len {
+            return Some(line_end - len);
+        }
+        if line_start == 0 {
+            return None;
+        }
+        line_end = line_start - 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MacroConfig;
+
+    #[test]
+    fn a_statement_macro_becomes_a_function_with_its_body_in_place() {
+        let src = b"// SPDX-License-Identifier: GPL-2.0 with a long enough first line\n#define shm_unlock(shp) ipc_unlock(&(shp)->shm_perm)\n#define NR 4\n";
+        let macros = MacroConfig::default().compile();
+        let file = ParsedFile::parse(src.to_vec(), &macros).unwrap();
+        let found = macro_functions(&file);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].name, "shm_unlock");
+        let text = String::from_utf8(found[0].text.clone()).unwrap();
+        let body = "ipc_unlock(&(shp)->shm_perm)";
+        let at = std::str::from_utf8(src).unwrap().find(body).unwrap();
+        assert_eq!(&text[at..at + body.len()], body);
+        assert!(text.contains("void shm_unlock(void *shp){"));
+        let parsed = ParsedFile::parse(found[0].text.clone(), &macros).unwrap();
+        assert!(!parsed.tree.root_node().has_error());
+    }
+}
