@@ -288,11 +288,11 @@ fn annotations(file: &ParsedFile, facts: &[Fact]) -> Vec<Annotation> {
 /// Counts identifier uses that are not direct calls or declarations.
 fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
     let mut refs: HashMap<String, u32> = HashMap::new();
-    lockwarden_syntax::walk::preorder(file.tree.root_node(), |node| {
+    lockwarden_syntax::walk::preorder_with_ancestors(file.tree.root_node(), |node, ancestors| {
         if node.kind_id() != kind::IDENTIFIER {
             return true;
         }
-        let Some(parent) = node.parent() else {
+        let Some(&parent) = ancestors.last() else {
             return false;
         };
         let is_call = parent.kind_id() == kind::CALL_EXPRESSION
@@ -300,8 +300,10 @@ fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
         // `guard(perf_ctx_lock)(…)` names a guard class, not the function.
         let is_guard_class = parent.kind_id() == kind::ARGUMENT_LIST
             && parent.named_child(0) == Some(node)
-            && parent
-                .parent()
+            && ancestors
+                .iter()
+                .rev()
+                .nth(1)
                 .and_then(|call| call.child_by_field_id(field::FUNCTION))
                 .is_some_and(|f| {
                     let name = file.node_text(f);

@@ -684,6 +684,27 @@ fn release(state: &mut State, lock: &Path, site: Span) {
     level.released_at = Some(site);
 }
 
+/// The pointers on the way to `lock` are not NULL on this path.
+fn learn_not_null(state: &mut State, lock: &Path) {
+    let Some(root) = lock.root_var() else {
+        return;
+    };
+    for (i, step) in lock.steps.iter().enumerate() {
+        if *step != Step::Deref {
+            continue;
+        }
+        let key = if i == 0 {
+            TruthKey::Var(root.to_owned())
+        } else {
+            TruthKey::Value(Path {
+                root: lock.root.clone(),
+                steps: lock.steps[..i].to_vec(),
+            })
+        };
+        state.facts.entry(key).or_insert(true);
+    }
+}
+
 /// Whether `lock`, untouched here, may be a lock held here under another
 /// name: the same field of the same record type (or of a type the
 /// declarations do not tell). Such a held lock becomes unknown, which no
@@ -1030,6 +1051,9 @@ impl<'a> Calls<'a> {
 #[derive(Clone, Debug)]
 pub struct AppliedEffect<'a> {
     pub lock: Path,
+    /// The lock as the call names it, before aliases resolve it (`*lock`
+    /// for `spin_lock(lock)` with `lock = qdisc_lock(q)`).
+    pub named: Path,
     pub change: Change,
     pub recursive: bool,
     /// The lock's kind, when a primitive says it.
@@ -1058,6 +1082,7 @@ fn effects_at<'a>(
     match &cfg.ops[node as usize] {
         Op::GuardAcquire(guard) => vec![AppliedEffect {
             lock: guard_lock(state, &guard.lock, calls),
+            named: guard.lock.clone(),
             change: Change::Acquire,
             recursive: guard.recursive,
             kind: None,
@@ -1068,6 +1093,7 @@ fn effects_at<'a>(
         }],
         Op::GuardRelease { lock, at, .. } => vec![AppliedEffect {
             lock: guard_lock(state, lock, calls),
+            named: lock.clone(),
             change: Change::Release,
             recursive: false,
             kind: None,
@@ -1102,6 +1128,7 @@ fn effects_at<'a>(
                             .lock
                             .substitute(&call.args, call.result_lvalue.as_ref())?,
                     };
+                    let named = lock.clone();
                     let lock = state.canonical(&resolve_calls(&lock, calls.summaries));
                     // An effect conditional on an argument: it applies when
                     // the caller knows the argument's truth.
@@ -1114,6 +1141,7 @@ fn effects_at<'a>(
                     };
                     Some(AppliedEffect {
                         lock,
+                        named,
                         change: effect.change,
                         recursive: effect.recursive,
                         kind: effect.kind.as_deref(),
@@ -1313,6 +1341,10 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                     && under_another_name(state, lock, calls)
                 {
                     continue;
+                }
+                // Locking through a pointer says it is not NULL here.
+                if matches!(effect.change, Change::Acquire | Change::Release) {
+                    learn_not_null(state, &effect.named);
                 }
                 match effect.change {
                     Change::Acquire => acquire(state, lock, effect.site, effect.recursive),

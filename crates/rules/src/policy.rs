@@ -221,8 +221,20 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     if same(true) || (!annotated && same(false)) {
         return verdict(Severity::Warning, Reason::SameValue);
     }
-    // Nobody else can release a lock on an object only this function names.
+    // Nobody else can release a lock on an object only this function names,
+    // unless it hands over a pointer with it: every return holding it
+    // returns an object, every other returns NULL or an error (a lookup
+    // that returns the entry it found locked, `udp_get_first()`).
+    let object_returned = held.iter().all(|h| {
+        matches!(
+            h.value,
+            ReturnValue::Var(_) | ReturnValue::Field(_) | ReturnValue::Address(_)
+        )
+    }) && unheld
+        .iter()
+        .all(|u| matches!(u.value, ReturnValue::Zero | ReturnValue::Negative));
     let nameable = exit.returns_root()
+        || object_returned
         || LockRef::from_path(&exit.lock, &cx.function.params, &cx.function.cfg, false).is_some();
     if !nameable {
         return verdict(Severity::Warning, Reason::Unnameable);

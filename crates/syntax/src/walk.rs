@@ -27,6 +27,39 @@ pub fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
     }
 }
 
+/// Like [`preorder`], and `visit` also gets the node's ancestors, nearest
+/// last (`Node::parent()` walks down from the root each time: quadratic
+/// on a large file).
+pub fn preorder_with_ancestors<'t>(
+    root: Node<'t>,
+    mut visit: impl FnMut(Node<'t>, &[Node<'t>]) -> bool,
+) {
+    let mut cursor: TreeCursor<'t> = root.walk();
+    let mut ancestors: Vec<Node<'t>> = Vec::new();
+    let mut descend = visit(cursor.node(), &ancestors);
+    loop {
+        let node = cursor.node();
+        if descend && cursor.goto_first_child() {
+            ancestors.push(node);
+            descend = visit(cursor.node(), &ancestors);
+            continue;
+        }
+        loop {
+            if cursor.node() == root {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                descend = visit(cursor.node(), &ancestors);
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+            ancestors.pop();
+        }
+    }
+}
+
 /// Counts `ERROR` and `MISSING` nodes under `root` (zero without walking when
 /// the subtree has no error).
 pub fn count_errors(root: Node<'_>) -> u32 {
@@ -63,5 +96,22 @@ mod tests {
             true
         });
         assert_eq!(count, tree.root_node().descendant_count());
+    }
+
+    #[test]
+    fn ancestors_are_the_parents_chain() {
+        let src = "int f(void) { return g(a, b); }";
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_c::LANGUAGE.into())
+            .unwrap();
+        let tree = parser.parse(src, None).unwrap();
+        let mut checked = 0;
+        preorder_with_ancestors(tree.root_node(), |node, ancestors| {
+            assert_eq!(ancestors.last().copied(), node.parent());
+            checked += 1;
+            true
+        });
+        assert_eq!(checked, tree.root_node().descendant_count());
     }
 }
