@@ -706,9 +706,12 @@ fn learn_not_null(state: &mut State, lock: &Path) {
 }
 
 /// Whether `lock`, untouched here, may be a lock held here under another
-/// name: the same field of the same record type (or of a type the
-/// declarations do not tell). Such a held lock becomes unknown, which no
-/// rule judges: one lock never gets two names.
+/// name: reached from the same variable by another chain of fields
+/// (`ctx->bdev->bd_queue` and `ctx->bdev->bd_disk->queue`), to the same
+/// field of the same record type (or of a type the declarations do not
+/// tell). Such a held lock becomes unknown, which no rule judges: one lock
+/// never gets two names. Distinct variables name distinct objects, as
+/// everywhere in the engine unless an alias says otherwise.
 fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool {
     let Some(Step::Field(field)) = lock.steps.last() else {
         return false;
@@ -722,6 +725,7 @@ fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool
         .iter()
         .filter(|(path, level)| {
             *path != lock
+                && path.root == lock.root
                 && level.max > 0
                 && !level.unknown
                 && path.steps.last() == Some(&Step::Field(field.clone()))
