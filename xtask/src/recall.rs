@@ -245,7 +245,7 @@ pub(crate) fn find_sites(file: &ParsedFile, api: &LockApi) -> Vec<Mutation> {
 }
 
 /// The acquire, try and release calls in `body`, in source order.
-fn lock_calls<'t, 'a>(file: &ParsedFile, body: Node<'t>, api: &'a LockApi) -> Vec<LockCall<'t>> {
+fn lock_calls<'t>(file: &ParsedFile, body: Node<'t>, api: &LockApi) -> Vec<LockCall<'t>> {
     let mut out = Vec::new();
     preorder(body, |node| {
         if node.kind_id() == kind::CALL_EXPRESSION {
@@ -258,7 +258,7 @@ fn lock_calls<'t, 'a>(file: &ParsedFile, body: Node<'t>, api: &'a LockApi) -> Ve
     out
 }
 
-fn lock_call<'t, 'a>(file: &ParsedFile, call: Node<'t>, api: &'a LockApi) -> Option<LockCall<'t>> {
+fn lock_call<'t>(file: &ParsedFile, call: Node<'t>, api: &LockApi) -> Option<LockCall<'t>> {
     let callee = call.child_by_field_id(field::FUNCTION)?;
     if callee.kind_id() != kind::IDENTIFIER {
         return None;

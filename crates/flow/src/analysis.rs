@@ -486,10 +486,9 @@ impl Program {
             .iter()
             .filter_map(|op| match op {
                 Op::Call(c)
-                    if !c
-                        .callee
+                    if c.callee
                         .as_deref()
-                        .is_some_and(|n| api.primitive(n).is_some()) =>
+                        .is_none_or(|n| api.primitive(n).is_none()) =>
                 {
                     Some(c)
                 }
@@ -884,5 +883,99 @@ mod engine_tests {
             exit_kinds(&a, "f"),
             vec![("f->lock".to_owned(), "Inconsistent".to_owned())]
         );
+    }
+
+    /// The summary of function `name`, in words.
+    fn summary_of(a: &crate::Analysis, name: &str) -> Vec<String> {
+        let i = a
+            .program
+            .functions
+            .iter()
+            .position(|f| f.name == name)
+            .unwrap();
+        a.results[i]
+            .summary
+            .effects
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_wrapper_summarises_like_the_primitive_it_calls() {
+        let a = analyze_text("void foo_lock(struct foo *f)\n{\n\tspin_lock(&f->lock);\n}\n");
+        assert_eq!(summary_of(&a, "foo_lock"), vec!["acquires `arg0->lock`"]);
+    }
+
+    #[test]
+    fn container_of_member_is_the_pointer_it_came_from() {
+        let a = analyze_text(
+            "struct shm { struct perm perm; };\n\
+             void put(struct perm *ipcp)\n{\n\tstruct shm *shp = container_of(ipcp, struct shm, perm);\n\
+             \tspin_unlock(&shp->perm.lock);\n}\n",
+        );
+        assert_eq!(summary_of(&a, "put"), vec!["releases `arg0->lock`"]);
+    }
+
+    #[test]
+    fn an_accessor_call_in_a_lock_expression_names_the_argument_s_lock() {
+        let a = analyze_text(
+            "static inline struct xs *xs_sk(struct sock *sk)\n{\n\treturn (struct xs *)sk;\n}\n\
+             void drop(struct sock *sk)\n{\n\tspin_unlock(&xs_sk(sk)->state_lock);\n}\n",
+        );
+        assert_eq!(summary_of(&a, "drop"), vec!["releases `arg0->state_lock`"]);
+    }
+
+    #[test]
+    fn a_pointer_stored_by_a_setter_is_another_name_for_the_lock() {
+        let a = analyze_text(
+            "static void setup(struct args *args, spinlock_t *lock)\n{\n\targs->lock = lock;\n}\n\
+             int start(struct table *t, struct args *args)\n{\n\tspin_lock(&t->lock);\n\tsetup(args, &t->lock);\n\treturn 0;\n}\n\
+             void user(struct table *t)\n{\n\tstruct args args;\n\tstart(t, &args);\n\tspin_unlock(args.lock);\n}\n",
+        );
+        assert_eq!(exit_kinds(&a, "user"), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn a_field_of_a_parameter_tested_before_the_lock_is_the_caller_s_condition() {
+        let a = analyze_text(
+            "void pipe_lock(struct pipe *pipe)\n{\n\tif (pipe->files)\n\t\tmutex_lock(&pipe->mutex);\n}\n",
+        );
+        assert_eq!(
+            summary_of(&a, "pipe_lock"),
+            vec!["acquires `arg0->mutex` if `arg0->files` is true"]
+        );
+        // Tested under the lock, the field is the lock's data, not a condition.
+        let a = analyze_text(
+            "bool flush(struct q *q)\n{\n\tspin_lock(&q->lock);\n\tif (q->stopped)\n\t\treturn true;\n\
+             \tspin_unlock(&q->lock);\n\treturn false;\n}\n",
+        );
+        assert_eq!(
+            exit_kinds(&a, "flush"),
+            vec![("q->lock".to_owned(), "Conditional(Nonzero)".to_owned())]
+        );
+    }
+
+    #[test]
+    fn an_index_returned_unless_negative_is_a_conditional_acquire_on_no_error() {
+        let a = analyze_text(
+            "int add(struct ids *ids, struct perm *new)\n{\n\tint idx;\n\n\tspin_lock(&new->lock);\n\
+             \tidx = alloc_id(ids, new);\n\tif (idx < 0) {\n\t\tspin_unlock(&new->lock);\n\t\treturn idx;\n\t}\n\
+             \treturn idx;\n}\n",
+        );
+        assert_eq!(
+            summary_of(&a, "add"),
+            vec!["acquires when it returns no error `arg1->lock`"]
+        );
+    }
+
+    #[test]
+    fn an_iterator_container_argument_is_evaluated_once() {
+        let a = analyze_text(
+            "static struct list_head *lock_items(struct ctx *ctx)\n{\n\tspin_lock(&ctx->lock);\n\treturn &ctx->items;\n}\n\
+             void walk(struct ctx *ctx)\n{\n\tstruct item *it;\n\n\tfor_each_item(it, lock_items(ctx)) {\n\t\tit->n++;\n\t}\n\
+             \tspin_unlock(&ctx->lock);\n}\n",
+        );
+        assert_eq!(exit_kinds(&a, "walk"), Vec::<(String, String)>::new());
     }
 }

@@ -1537,3 +1537,32 @@ fn forget_dropped_returns(state: &mut State, summary: &Summary, call: &crate::cf
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_says_whether_anything_changed() {
+        let lock = Path::var("l");
+        let mut held = State::default();
+        let mut level = Level::untouched();
+        level.min = 1;
+        level.max = 1;
+        level.touched = true;
+        held.locks.insert(lock.clone(), level);
+        let mut joined = held.clone();
+        assert!(
+            !joined.join(&held),
+            "joining a state with itself changes nothing"
+        );
+        let free = State::default();
+        assert!(
+            joined.join(&free),
+            "joining a path without the lock widens it"
+        );
+        let l = joined.level(&lock);
+        assert_eq!((l.min, l.max, l.touched), (0, 1, false));
+        assert!(!joined.join(&free), "a second join is a fixpoint");
+    }
+}
