@@ -708,10 +708,10 @@ fn learn_not_null(state: &mut State, lock: &Path) {
 /// Whether `lock`, untouched here, may be a lock held here under another
 /// name: reached from the same variable by another chain of fields
 /// (`ctx->bdev->bd_queue` and `ctx->bdev->bd_disk->queue`), to the same
-/// field of the same record type (or of a type the declarations do not
-/// tell). Such a held lock becomes unknown, which no rule judges: one lock
-/// never gets two names. Distinct variables name distinct objects, as
-/// everywhere in the engine unless an alias says otherwise.
+/// field of the same record type, as the declarations tell. Such a held
+/// lock becomes unknown, which no rule judges: one lock never gets two
+/// names. Distinct variables name distinct objects, as everywhere in the
+/// engine unless an alias says otherwise.
 fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool {
     let Some(Step::Field(field)) = lock.steps.last() else {
         return false;
@@ -719,7 +719,9 @@ fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool
     if !state.level(lock).is_callers() || !state.lock_exists(lock) {
         return false;
     }
-    let record = calls.summaries.record_of(lock);
+    let Some(record) = calls.summaries.record_of(lock) else {
+        return false;
+    };
     let others: Vec<Path> = state
         .locks
         .iter()
@@ -731,10 +733,7 @@ fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool
                 && path.steps.last() == Some(&Step::Field(field.clone()))
         })
         .map(|(path, _)| path.clone())
-        .filter(|path| match (&record, calls.summaries.record_of(path)) {
-            (Some(a), Some(b)) => *a == b,
-            _ => true,
-        })
+        .filter(|path| calls.summaries.record_of(path).as_ref() == Some(&record))
         .collect();
     for other in &others {
         if let Some(level) = state.locks.get_mut(other) {
