@@ -514,6 +514,7 @@ impl Program {
 /// function's states once it is solved.
 pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Analysis<V::Output> {
     let n = program.functions.len();
+    let named_locks = named_lock_objects(&program, api);
     let callees: Vec<Vec<usize>> = (0..n)
         .into_par_iter()
         .map(|i| program.callees(i, api))
@@ -577,6 +578,7 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                         let view = Overlay {
                             base: &summaries,
                             local: &local,
+                            named_locks: &named_locks,
                         };
                         let r = analyze_function(&program, m, &view, api, visitor);
                         if local.get(&m) != Some(&r.summary) {
@@ -618,6 +620,57 @@ const MAX_SCC_ROUNDS: usize = 4;
 struct Overlay<'a> {
     base: &'a [Option<Summary>],
     local: &'a HashMap<usize, Summary>,
+    /// Globals that are a named lock of the lock API (`rtnl_mutex` is RTNL).
+    named_locks: &'a HashMap<String, String>,
+}
+
+/// The globals behind the named locks of the lock API, read off the
+/// analysed bodies of the primitives that take them: `rtnl_lock()` is
+/// `mutex_lock(&rtnl_mutex)`, so `rtnl_mutex` is RTNL, one lock under one
+/// name.
+fn named_lock_objects(program: &Program, api: &LockApi) -> HashMap<String, String> {
+    let mut found: HashMap<String, Option<String>> = HashMap::new();
+    for f in &program.functions {
+        let Some(named) = api.primitive(&f.name).and_then(|s| {
+            s.effects.iter().find_map(|e| match &e.lock.root {
+                crate::summary::RefRoot::Named(n) => Some(n.clone()),
+                _ => None,
+            })
+        }) else {
+            continue;
+        };
+        for op in &f.cfg.ops {
+            let Op::Call(call) = op else { continue };
+            let Some(summary) = call.callee.as_deref().and_then(|c| api.primitive(c)) else {
+                continue;
+            };
+            for effect in &summary.effects {
+                let Some(lock) = effect
+                    .lock
+                    .substitute(&call.args, call.result_lvalue.as_ref())
+                else {
+                    continue;
+                };
+                let Some(global) = lock.root_var().filter(|g| {
+                    lock.steps.is_empty()
+                        && !f.cfg.locals.contains(*g)
+                        && !f.params.iter().any(|p| p == g)
+                }) else {
+                    continue;
+                };
+                let entry = found
+                    .entry(global.to_owned())
+                    .or_insert(Some(named.clone()));
+                if entry.as_deref() != Some(named.as_str()) {
+                    *entry = None;
+                }
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(|(global, named)| Some((global, named?)))
+        .collect()
 }
 
 trait CloneSubset {
@@ -658,6 +711,10 @@ fn analyze_function<V: Visitor>(
 
         fn record_of(&self, lock: &Path) -> Option<String> {
             self.program.owner_of(self.function, lock)
+        }
+
+        fn named_lock(&self, global: &str) -> Option<&str> {
+            self.overlay.named_locks.get(global).map(String::as_str)
         }
     }
     let view = View {

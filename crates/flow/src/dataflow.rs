@@ -405,6 +405,11 @@ pub trait Summaries {
     fn record_of(&self, _lock: &Path) -> Option<String> {
         None
     }
+
+    /// The named lock of the lock API a global is (`rtnl_mutex` is RTNL).
+    fn named_lock(&self, _global: &str) -> Option<&str> {
+        None
+    }
 }
 
 /// Solves the dataflow of `cfg`; `entry_held` are locks annotated as held on entry.
@@ -1084,7 +1089,7 @@ fn effects_at<'a>(
 ) -> Vec<AppliedEffect<'a>> {
     match &cfg.ops[node as usize] {
         Op::GuardAcquire(guard) => vec![AppliedEffect {
-            lock: guard_lock(state, &guard.lock, calls),
+            lock: one_name(cfg, state, &guard.lock, calls),
             named: guard.lock.clone(),
             change: Change::Acquire,
             recursive: guard.recursive,
@@ -1095,7 +1100,7 @@ fn effects_at<'a>(
             depends_on: None,
         }],
         Op::GuardRelease { lock, at, .. } => vec![AppliedEffect {
-            lock: guard_lock(state, lock, calls),
+            lock: one_name(cfg, state, lock, calls),
             named: lock.clone(),
             change: Change::Release,
             recursive: false,
@@ -1132,7 +1137,7 @@ fn effects_at<'a>(
                             .substitute(&call.args, call.result_lvalue.as_ref())?,
                     };
                     let named = lock.clone();
-                    let lock = state.canonical(&resolve_calls(&lock, calls.summaries));
+                    let lock = one_name(cfg, state, &lock, calls);
                     // An effect conditional on an argument: it applies when
                     // the caller knows the argument's truth.
                     let (applies, depends_on) = match &effect.when {
@@ -1233,9 +1238,17 @@ fn returned_object(summary: &Summary, call: &crate::cfg::Call) -> Option<Path> {
         .substitute(&call.args, None)
 }
 
-/// The guard lock, with accessor calls resolved and under its one name.
-fn guard_lock(state: &State, lock: &Path, calls: &Calls<'_>) -> Path {
-    state.canonical(&resolve_calls(lock, calls.summaries))
+/// The one name of a lock on this path: accessor calls resolved, aliases
+/// applied, and a global that is a named lock of the lock API named so.
+fn one_name(cfg: &Cfg, state: &State, lock: &Path, calls: &Calls<'_>) -> Path {
+    let lock = state.canonical(&resolve_calls(lock, calls.summaries));
+    let global = lock.root_var().filter(|g| {
+        lock.steps.is_empty() && !cfg.locals.contains(*g) && !cfg.params.iter().any(|p| p == g)
+    });
+    match global.and_then(|g| calls.summaries.named_lock(g)) {
+        Some(named) => Path::named(named),
+        None => lock,
+    }
 }
 
 /// The effect of one node on the state.
