@@ -164,15 +164,21 @@ fn lower_file(
         &enumerators,
         &prototype_annotations,
     );
-    // Function-like macros of a .c file act as its static functions
-    // (`#define shm_unlock(shp) ipc_unlock(&(shp)->shm_perm)`).
-    if path.extension().is_some_and(|e| e == "c") {
+    // Function-like macros act as functions of their file: in a .c file
+    // every statement-like one (`#define shm_unlock(shp)
+    // ipc_unlock(&(shp)->shm_perm)`), in a header those that call a lock
+    // primitive (`#define folio_walk_end(fw, vma) do { … spin_unlock(…) }
+    // while (0)`), a header having many.
+    let in_c_file = path.extension().is_some_and(|e| e == "c");
+    {
         let defined: std::collections::HashSet<&str> =
             outline.functions.iter().map(|f| f.name.as_str()).collect();
-        for m in lockwarden_syntax::macro_functions::macro_functions(&parsed) {
-            if defined.contains(m.name.as_str()) || api.primitive(&m.name).is_some() {
-                continue;
-            }
+        let wanted = |name: &str, calls: &[String]| {
+            !defined.contains(name)
+                && api.primitive(name).is_none()
+                && (in_c_file || calls.iter().any(|c| api.primitive(c).is_some()))
+        };
+        for m in lockwarden_syntax::macro_functions::macro_functions(&parsed, wanted) {
             let Some(text) = ParsedFile::parse(m.text, macros) else {
                 continue;
             };

@@ -595,6 +595,14 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
             .filter(|(k, n)| *n >= 2 || matches!(k, TruthKey::Errno(_) | TruthKey::Status(_)))
             .map(|(k, _)| k),
     );
+    // Returned variables: `x = NULL; … return x;` returns NULL.
+    tracked.extend(cfg.ops.iter().filter_map(|op| match op {
+        Op::Return {
+            value: crate::cfg::ReturnValue::Var(v),
+            ..
+        } => Some(TruthKey::Var(v.clone())),
+        _ => None,
+    }));
     // Parameters and fields under them: a summary may depend on their truth
     // (`if (!p) return; unlock();`, `if (pipe->files) mutex_lock(…)`).
     tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));

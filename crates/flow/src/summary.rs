@@ -619,10 +619,12 @@ fn conditional_by_value(
             .all(|v| matches!(v, ReturnValue::Zero | ReturnValue::Negative));
     // Held unless a negative errno is returned (`return idx;` after `if (idx
     // < 0) { unlock(…); return idx; }`): zero may be a success here.
+    // (Held exactly on `return 0;` is the plainer zero success.)
     let errno_failure = d > 0
         && !unchanged.is_empty()
         && unchanged.iter().all(|v| matches!(v, ReturnValue::Negative))
-        && changed.iter().all(|v| !matches!(v, ReturnValue::Negative));
+        && changed.iter().all(|v| !matches!(v, ReturnValue::Negative))
+        && !changed.iter().all(|v| matches!(v, ReturnValue::Zero));
     let success = if errno_failure {
         Success::NonNegative
     } else if pointer_failure

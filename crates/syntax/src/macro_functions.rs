@@ -10,15 +10,22 @@
 
 use crate::{field, kind, ParsedFile};
 
-/// A macro read as a function: its name and the source text to parse.
+/// A macro read as a function: its name, the names it calls, and the
+/// source text to parse.
 pub struct MacroFunction {
     pub name: String,
+    /// Identifiers followed by `(` in the body.
+    pub calls: Vec<String>,
     pub text: Vec<u8>,
 }
 
 /// The function-like macros of `file` whose body calls something (a
-/// statement or expression macro, not a constant or a type), as functions.
-pub fn macro_functions(file: &ParsedFile) -> Vec<MacroFunction> {
+/// statement or expression macro, not a constant or a type) and that
+/// `wanted(name, calls)` accepts, as functions.
+pub fn macro_functions(
+    file: &ParsedFile,
+    wanted: impl Fn(&str, &[String]) -> bool,
+) -> Vec<MacroFunction> {
     let mut out = Vec::new();
     crate::walk::preorder(file.tree.root_node(), |node| {
         if node.kind_id() == kind::FUNCTION_DEFINITION {
@@ -27,13 +34,17 @@ pub fn macro_functions(file: &ParsedFile) -> Vec<MacroFunction> {
         if node.kind_id() != kind::PREPROC_FUNCTION_DEF {
             return true;
         }
-        out.extend(as_function(file, node));
+        out.extend(as_function(file, node, &wanted));
         false
     });
     out
 }
 
-fn as_function(file: &ParsedFile, def: tree_sitter::Node<'_>) -> Option<MacroFunction> {
+fn as_function(
+    file: &ParsedFile,
+    def: tree_sitter::Node<'_>,
+    wanted: &impl Fn(&str, &[String]) -> bool,
+) -> Option<MacroFunction> {
     let name = file
         .node_text(def.child_by_field_id(field::NAME)?)
         .to_owned();
@@ -49,7 +60,8 @@ fn as_function(file: &ParsedFile, def: tree_sitter::Node<'_>) -> Option<MacroFun
     }
     let (start, end) = (value.start_byte(), value.end_byte());
     let body = &file.source[start..end];
-    if !body.contains(&b'(') {
+    let calls = called_names(body);
+    if calls.is_empty() || !wanted(&name, &calls) {
         return None;
     }
     let params = if names.is_empty() {
@@ -71,7 +83,33 @@ fn as_function(file: &ParsedFile, def: tree_sitter::Node<'_>) -> Option<MacroFun
     // Line continuations become blanks; the newlines stay.
     text.extend(body.iter().map(|&b| if b == b'\\' { b' ' } else { b }));
     text.extend_from_slice(b";}\n");
-    Some(MacroFunction { name, text })
+    Some(MacroFunction { name, calls, text })
+}
+
+/// The identifiers of `body` followed by `(`.
+fn called_names(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphabetic() || bytes[i] == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let mut j = i;
+            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if bytes.get(j) == Some(&b'(') {
+                out.push(text[start..i].to_owned());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Where a run of `len` bytes with no newline ends at or before `end`:
@@ -103,9 +141,10 @@ mod tests {
         let src = b"// SPDX-License-Identifier: GPL-2.0 with a long enough first line\n#define shm_unlock(shp) ipc_unlock(&(shp)->shm_perm)\n#define NR 4\n";
         let macros = MacroConfig::default().compile();
         let file = ParsedFile::parse(src.to_vec(), &macros).unwrap();
-        let found = macro_functions(&file);
+        let found = macro_functions(&file, |_, _| true);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "shm_unlock");
+        assert_eq!(found[0].calls, vec!["ipc_unlock"]);
         let text = String::from_utf8(found[0].text.clone()).unwrap();
         let body = "ipc_unlock(&(shp)->shm_perm)";
         let at = std::str::from_utf8(src).unwrap().find(body).unwrap();
