@@ -976,9 +976,21 @@ fn store_pointer(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
     }
     let name = target.clone().push(Step::Deref);
     let object = state.canonical(object);
-    if name != object {
+    if name != object && worth_an_alias(state, cfg, &object) {
         state.aliases.insert(name, object);
     }
+}
+
+/// Whether another name for `object` can matter: a lock under it has a
+/// state here, or it is a parameter's (a setter's store goes into its
+/// summary). Every other pointer store (`node->next = other`) would only
+/// grow the state.
+fn worth_an_alias(state: &State, cfg: &Cfg, object: &Path) -> bool {
+    cfg.rooted_at_param(object)
+        || state
+            .locks
+            .keys()
+            .any(|lock| lock.root == object.root && lock.steps.starts_with(&object.steps))
 }
 
 fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
@@ -1453,7 +1465,7 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             ) {
                 let name = result.clone().push(Step::Deref);
                 let object = state.canonical(&object);
-                if name != object {
+                if name != object && worth_an_alias(state, cfg, &object) {
                     state.aliases.insert(name, object);
                 }
             }
