@@ -321,7 +321,8 @@ impl Primitive<'_> {
             Effect::Release => Some(Change::Release),
             Effect::TryAcquire => Some(Change::TryAcquire(self.success)),
             Effect::AssertHeld => Some(Change::Require),
-            Effect::AssertNotHeld | Effect::MayRelease => None,
+            Effect::AssertNotHeld => Some(Change::NotHeld),
+            Effect::MayRelease => None,
         };
         let effect = |lock: LockRef, recursive: bool| SummaryEffect {
             lock,

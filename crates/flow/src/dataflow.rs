@@ -300,7 +300,7 @@ impl State {
 
     /// The levels of locks reachable from the objects a call is given:
     /// those under what an argument points to (`dev` reaches `dev->lock`,
-    /// `&dev->sub` reaches `dev->sub.lock`).
+    /// `&dev->sub` reaches `dev->sub.lock`, `folio` its page lock).
     fn levels_reachable<'s>(
         &'s mut self,
         args: &[ArgPaths],
@@ -965,17 +965,21 @@ fn forget_pointee(state: &mut State, var: &str, site: Option<Span>, through_poin
     });
 }
 
-/// A pointer to `object` stored at `target`. A local's locked object stored
-/// through a parameter (`*foliop = folio`) is handed to the caller with its
-/// lock, under the new name; any other object keeps its name, and `*target`
-/// becomes another name for it (`args->lock = &t->lock`).
+/// A pointer to `object` stored at `target`: `*target` becomes another name
+/// for the object, and the object keeps its own. A local's locked object
+/// stored through a parameter (`*foliop = folio`, `req->r_osd = osd`) is
+/// handed to the caller with its lock: the function goes on using its name
+/// (`mutex_unlock(&osd->lock)`), its summary names it the caller's way.
 fn store_pointer(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
-    if cfg.rooted_at_param(target) && !cfg.caller_nameable(object) {
-        hand_over(state, target, object);
-        return;
-    }
     let name = target.clone().push(Step::Deref);
     let object = state.canonical(object);
+    if cfg.rooted_at_param(target) && !cfg.caller_nameable(&object) {
+        for (path, level) in state.locks.iter_mut() {
+            if path.root == object.root && path.steps.starts_with(&object.steps) && level.max > 0 {
+                level.handed_over = true;
+            }
+        }
+    }
     if name != object && worth_an_alias(state, cfg, &object) {
         state.aliases.insert(name, object);
     }
@@ -995,33 +999,6 @@ fn worth_an_alias(state: &State, cfg: &Cfg, object: &Path) -> bool {
 
 fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
     matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
-}
-
-/// A locked object stored through a parameter, where the caller sees it (`*foliop = folio`,
-/// `args->lock = lock`): the lock travels under that name, `**foliop`,
-/// `*args->lock`.
-///
-/// Only a local's object moves: a parameter's object keeps its name, which
-/// the function and its caller go on using (`subscription->mm = mm`).
-fn hand_over(state: &mut State, target: &Path, object: &Path) {
-    let moved: Vec<Path> = state
-        .locks
-        .iter()
-        .filter(|(path, level)| {
-            path.root == object.root && path.steps.starts_with(&object.steps) && level.max > 0
-        })
-        .map(|(path, _)| path.clone())
-        .collect();
-    for path in moved {
-        if let Some(mut level) = state.locks.remove(&path) {
-            level.handed_over = true;
-            let mut renamed = target.clone().push(crate::path::Step::Deref);
-            renamed
-                .steps
-                .extend_from_slice(&path.steps[object.steps.len()..]);
-            state.locks.insert(renamed, level);
-        }
-    }
 }
 
 /// What the function's calls bring from their callees, worked out once per
@@ -1302,8 +1279,10 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                     }
                 }
             }
-            // A call through a pointer may drop the locks held on the objects
-            // it is given, and only those (`->read_folio(file, folio)`).
+            // A call through a pointer may drop the locks reachable from the
+            // objects it is given, and only those (`->read_folio(file,
+            // folio)`, `bdev->bd_holder_ops->mark_dead(bdev, …)` dropping
+            // `bdev->bd_holder_lock`).
             if call.indirect.is_some() {
                 for level in state.levels_reachable(&call.args) {
                     if level.max > 0 {
@@ -1433,6 +1412,17 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                         if level.held_min() < 1 && !level.touched {
                             level.asserted |= effect.via.is_none();
                             level.required = true;
+                        }
+                    }
+                    // `lockdep_assert_not_held()`: a callback before it
+                    // dropped the lock (`->freeze(bdev)` releasing
+                    // `bd_holder_lock`), and the path goes on without it.
+                    Change::NotHeld => {
+                        if let Some(level) = state.locks.get_mut(lock).filter(|l| l.max > 0) {
+                            level.min = level.min.min(0);
+                            level.max = 0;
+                            level.touched = true;
+                            level.released_at.get_or_insert(effect.site);
                         }
                     }
                     Change::Unknown => {

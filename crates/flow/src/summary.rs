@@ -22,6 +22,9 @@ pub enum Change {
     /// Must be held on entry (`lockdep_assert_held()`, or a callee that
     /// asserts it): the caller holds it, or its own caller must.
     Require,
+    /// Not held here (`lockdep_assert_not_held()` after a callback that
+    /// drops it): whatever took it, it is gone.
+    NotHeld,
     /// Changed in a way no summary says (held on some returns only): the
     /// caller's state of the lock becomes unknown.
     Unknown,
@@ -137,6 +140,7 @@ impl std::fmt::Display for SummaryEffect {
             Change::TryAcquire(s) => format!("acquires when it returns {}", success_text(s)),
             Change::TryRelease(s) => format!("releases when it returns {}", success_text(s)),
             Change::Require => "requires held".to_owned(),
+            Change::NotHeld => "asserts not held".to_owned(),
             Change::Unknown => "may change".to_owned(),
             Change::Opaque => "hands to a callback".to_owned(),
         };
@@ -256,6 +260,9 @@ pub struct ExitFact {
     pub returned_steps: Option<Vec<Step>>,
     /// Stored where the caller sees it on some path (`target->page = page`).
     pub handed_over: bool,
+    /// The name the caller knows a handed-over lock by (`(*foliop)->…`
+    /// for `folio`'s lock after `*foliop = folio`).
+    pub exported: Option<Path>,
 }
 
 impl ExitFact {
@@ -453,6 +460,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             required,
             returned_steps,
             handed_over: levels.iter().any(|l| l.handed_over),
+            exported: paths
+                .iter()
+                .find_map(|(_, _, state)| exported_name(cfg, state, lock)),
         });
     }
     // An object of the caller's handed to a callback the caller chose
@@ -475,6 +485,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             required: false,
             returned_steps: None,
             handed_over: false,
+            exported: None,
         });
     }
     facts
@@ -660,10 +671,14 @@ pub fn summarize(
                 root: RefRoot::Return,
                 steps: steps.clone(),
             },
-            None => match LockRef::from_path(&fact.lock, params, cfg, false) {
-                Some(lock) => lock,
-                None => continue,
-            },
+            None => {
+                let named = LockRef::from_path(&fact.lock, params, cfg, false)
+                    .or_else(|| LockRef::from_path(fact.exported.as_ref()?, params, cfg, false));
+                match named {
+                    Some(lock) => lock,
+                    None => continue,
+                }
+            }
         };
         let changes: Vec<(Change, Option<(LockRef, bool)>)> = match &fact.kind {
             ExitKind::Consistent(d) => change_of(*d).map(|c| (c, None)).into_iter().collect(),
@@ -719,6 +734,23 @@ pub fn summarize(
         primitive: false,
         returns_object,
     }
+}
+
+/// The name a parameter gives `lock` on this path, when a pointer to its
+/// object was stored through the parameter (`*foliop = folio`).
+fn exported_name(cfg: &Cfg, state: &State, lock: &Path) -> Option<Path> {
+    state.aliases.iter().find_map(|(name, object)| {
+        (cfg.rooted_at_param(name)
+            && object.root == lock.root
+            && lock.steps.starts_with(&object.steps))
+        .then(|| {
+            let mut exported = name.clone();
+            exported
+                .steps
+                .extend_from_slice(&lock.steps[object.steps.len()..]);
+            exported
+        })
+    })
 }
 
 /// `lock`'s steps under `object`: what follows the object's own steps, or,
