@@ -121,6 +121,10 @@ pub struct FunctionEntry {
     /// A named lock (`RCU`) taken or dropped with the same effect.
     #[serde(default)]
     pub also: Option<String>,
+    /// For a try-acquire: the argument that, when NULL, makes it always
+    /// succeed (`ww_mutex_lock(lock, NULL)` is a plain `mutex_lock()`).
+    #[serde(default)]
+    pub certain_if_null: Option<usize>,
 }
 
 /// Control-flow facts about kernel macros.
@@ -283,7 +287,24 @@ impl LockApiConfig {
                 recursive: entry.recursive,
             };
             let lock = LockRef::arg(entry.arg, entry.deref.unwrap_or(1));
-            primitives.insert(entry.name.clone(), primitive.summary(lock, also));
+            let mut summary = primitive.summary(lock, also);
+            if let (Some(arg), Effect::TryAcquire) = (entry.certain_if_null, entry.effect) {
+                // Taken outright when the argument is NULL, tried otherwise.
+                let on = LockRef::arg(arg, 0);
+                let tries = std::mem::take(&mut summary.effects);
+                for effect in tries {
+                    summary.effects.push(SummaryEffect {
+                        change: Change::Acquire,
+                        when: Some((on.clone(), false)),
+                        ..effect.clone()
+                    });
+                    summary.effects.push(SummaryEffect {
+                        when: Some((on.clone(), true)),
+                        ..effect
+                    });
+                }
+            }
+            primitives.insert(entry.name.clone(), summary);
         }
         let set = |v: &Vec<String>| v.iter().cloned().collect();
         LockApi {

@@ -1258,214 +1258,28 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
     let mut alternative = None;
     match &cfg.ops[node as usize] {
         Op::Call(call) => {
-            // Where a branch will find the result: its variable, the field it
-            // is stored in (`vmf->pte = pte_offset_map_lock(…)`), or the call.
-            let key = match (&call.result_var, &call.result_lvalue) {
-                (Some(v), _) => TruthKey::Var(v.clone()),
-                (None, Some(path)) => TruthKey::Value(path.clone()),
-                (None, None) => TruthKey::Call(node),
-            };
-            let alias = call.result_alias.as_ref().map(|v| TruthKey::Var(v.clone()));
-            let mut produced_pending = false;
-            if let (None, Some(path)) = (&call.result_var, &call.result_lvalue) {
-                state.kill(&TruthKey::Value(path.clone()));
-            }
-            // Callbacks run by this call may release held locks with these fields.
-            if let Some(fields) = calls.callback_fields.get(&node) {
-                for level in state.levels_with_field(|f| fields.iter().any(|g| g == f)) {
-                    if level.max > 0 {
-                        level.unknown = true;
-                        level.min = clamp(level.min - 1);
-                    }
-                }
-            }
-            // A call through a pointer may drop the locks reachable from the
-            // objects it is given, and only those (`->read_folio(file,
-            // folio)`, `bdev->bd_holder_ops->mark_dead(bdev, …)` dropping
-            // `bdev->bd_holder_lock`).
-            if call.indirect.is_some() {
-                for level in state.levels_reachable(&call.args) {
-                    if level.max > 0 {
-                        level.unknown = true;
-                        level.min = clamp(level.min - 1);
-                    }
-                }
-            }
-            let summary = call
-                .callee
-                .as_deref()
-                .and_then(|c| calls.summaries.summary(c));
-            if let Some(summary) = summary {
-                // A setter storing a pointer to a lock's object (`args->lock = lock`).
-                for (target, object) in &summary.stores {
-                    let result = call.result_lvalue.as_ref();
-                    let target = target.substitute(&call.args, result);
-                    let object = object.substitute(&call.args, result);
-                    if let (Some(target), Some(object)) = (target, object) {
-                        store_pointer(state, cfg, &target, &object);
-                    }
-                }
-                forget_dropped_returns(state, summary, call);
-            }
-            for effect in effects_at(cfg, node, state, calls) {
-                let lock = &effect.lock;
-                match (effect.applies, &effect.depends_on) {
-                    (Some(false), _) => continue,
-                    (None, Some((key, want))) => match key {
-                        // Split on what the caller can test later, or on its
-                        // own parameter (its summary depends on it).
-                        Some(key)
-                            if alternative.is_none()
-                                && (is_param_key(cfg, key) || cfg.tested_after(node, key)) =>
-                        {
-                            let mut other = state.clone();
-                            learn(&mut other, key, !want);
-                            alternative = Some(other);
-                            learn(state, key, *want);
-                        }
-                        // Otherwise assume the argument is what callers
-                        // usually pass: a valid pointer, a set flag (and a
-                        // try result stored in it succeeded or failed to match).
-                        _ => {
-                            if let Some(key) = key {
-                                learn(state, key, true);
-                            }
-                            if !want {
-                                continue;
-                            }
-                        }
-                    },
-                    _ => {}
-                }
-                // A kind some call here may drop and retake out of sight.
-                if effect
-                    .kind
-                    .is_some_and(|k| calls.may_drop.iter().any(|d| d == k))
-                    && state.lock_exists(lock)
-                {
-                    state
-                        .locks
-                        .entry(lock.clone())
-                        .or_insert_with(Level::untouched)
-                        .unknown = true;
-                }
-                // A caller's lock released (or changed) while a lock of the
-                // same record type and field is held here: maybe one lock
-                // under two names (`bdev->bd_queue` and `bdev->bd_disk->queue`).
-                if matches!(effect.change, Change::Release | Change::Unknown)
-                    && under_another_name(state, lock, calls)
-                {
-                    continue;
-                }
-                // Locking through a pointer says it is not NULL here.
-                if matches!(effect.change, Change::Acquire | Change::Release) {
-                    learn_not_null(state, &effect.named);
-                }
-                match effect.change {
-                    Change::Acquire => acquire(state, lock, effect.site, effect.recursive),
-                    Change::Release => release(state, lock, effect.site),
-                    Change::TryAcquire(success) | Change::TryRelease(success)
-                        if call.result_used =>
+            // An effect that depends on an argument the path knows nothing
+            // of, which the caller tests later or is its own parameter (its
+            // summary depends on it): the path splits, and each side applies
+            // the call's effects knowing the argument's truth.
+            let split = effects_at(cfg, node, state, calls)
+                .into_iter()
+                .find_map(|e| match (e.applies, e.depends_on) {
+                    (None, Some((Some(key), _)))
+                        if is_param_key(cfg, &key) || cfg.tested_after(node, &key) =>
                     {
-                        add_pending(
-                            state,
-                            Pending {
-                                key: key.clone(),
-                                alias: alias.clone(),
-                                lock: lock.clone(),
-                                success: if call.result_negated {
-                                    success.negated()
-                                } else {
-                                    success
-                                },
-                                site: effect.site,
-                                recursive: effect.recursive,
-                                release: matches!(effect.change, Change::TryRelease(_)),
-                            },
-                        );
-                        produced_pending = true;
+                        Some(key)
                     }
-                    Change::TryAcquire(_) => {
-                        may_acquire(state, lock, effect.site, effect.recursive)
-                    }
-                    // Result ignored: the lock may or may not be gone.
-                    Change::TryRelease(_) => {
-                        if state.lock_exists(lock) {
-                            let level = state
-                                .locks
-                                .entry(lock.clone())
-                                .or_insert_with(Level::untouched);
-                            level.min = clamp(level.min - 1);
-                        }
-                    }
-                    // `lockdep_assert_held()`, or a callee that asserts it:
-                    // held from here, and the caller's precondition.
-                    Change::Require => {
-                        let level = state
-                            .locks
-                            .entry(lock.clone())
-                            .or_insert_with(Level::untouched);
-                        // Its own assertion says the lock is held from here;
-                        // a callee's requirement only passes the
-                        // precondition on (the caller may meet it on some
-                        // paths only, `if (rtnl_held) qdisc_put(q)`).
-                        if level.held_min() < 1 && !level.touched {
-                            level.asserted |= effect.via.is_none();
-                            level.required = true;
-                        }
-                    }
-                    // `lockdep_assert_not_held()`: a callback before it
-                    // dropped the lock (`->freeze(bdev)` releasing
-                    // `bd_holder_lock`), and the path goes on without it.
-                    Change::NotHeld => {
-                        if let Some(level) = state.locks.get_mut(lock).filter(|l| l.max > 0) {
-                            level.min = level.min.min(0);
-                            level.max = 0;
-                            level.touched = true;
-                            level.released_at.get_or_insert(effect.site);
-                        }
-                    }
-                    Change::Unknown => {
-                        if state.lock_exists(lock) {
-                            state
-                                .locks
-                                .entry(lock.clone())
-                                .or_insert_with(Level::untouched)
-                                .may_have_changed();
-                        }
-                    }
-                    Change::Opaque => {
-                        if let Some(level) = state.locks.get_mut(lock) {
-                            level.may_have_changed();
-                        }
-                    }
-                }
+                    _ => None,
+                });
+            if let Some(key) = split {
+                let mut other = state.clone();
+                learn(&mut other, &key, false);
+                learn(state, &key, true);
+                apply_call(cfg, node, call, &mut other, calls);
+                alternative = Some(other);
             }
-            for v in call.result_var.iter().chain(&call.result_alias) {
-                state.kill(&TruthKey::Var(v.clone()));
-                forget_released(state, v, Some(call.span));
-                if !produced_pending {
-                    drop_pending(state, &TruthKey::Var(v.clone()));
-                }
-            }
-            // The result is another name for the object the callee returns.
-            if let (Some(result), Some(object)) = (
-                &call.result_lvalue,
-                summary.and_then(|s| returned_object(s, call)),
-            ) {
-                let name = result.clone().push(Step::Deref);
-                let object = state.canonical(&object);
-                if name != object && worth_an_alias(state, cfg, &object) {
-                    state.aliases.insert(name, object);
-                }
-            }
-            // `pte_offset_map_nolock(…, &ptl)`: the pointer `ptl` may point
-            // to another lock now (a lock stored in the variable itself,
-            // `spin_lock(&global_lock)`, stays where it is).
-            for var in &call.clobbers {
-                state.kill(&TruthKey::Var(var.clone()));
-                forget_pointee(state, var, Some(call.span), true);
-            }
+            apply_call(cfg, node, call, state, calls);
         }
         Op::GuardAcquire(_) | Op::GuardRelease { .. } => {
             for effect in effects_at(cfg, node, state, calls) {
@@ -1538,6 +1352,230 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
         Op::Nop | Op::Return { .. } | Op::Write { .. } => {}
     }
     alternative
+}
+
+/// What a call does to the state on one path.
+fn apply_call(
+    cfg: &Cfg,
+    node: NodeId,
+    call: &crate::cfg::Call,
+    state: &mut State,
+    calls: &Calls<'_>,
+) {
+    // Where a branch will find the result: its variable, the field it
+    // is stored in (`vmf->pte = pte_offset_map_lock(…)`), or the call.
+    let key = match (&call.result_var, &call.result_lvalue) {
+        (Some(v), _) => TruthKey::Var(v.clone()),
+        (None, Some(path)) => TruthKey::Value(path.clone()),
+        (None, None) => TruthKey::Call(node),
+    };
+    let alias = call.result_alias.as_ref().map(|v| TruthKey::Var(v.clone()));
+    let mut produced_pending = false;
+    let mut result_truth = None;
+    if let (None, Some(path)) = (&call.result_var, &call.result_lvalue) {
+        state.kill(&TruthKey::Value(path.clone()));
+    }
+    // Callbacks run by this call may release held locks with these fields.
+    if let Some(fields) = calls.callback_fields.get(&node) {
+        for level in state.levels_with_field(|f| fields.iter().any(|g| g == f)) {
+            if level.max > 0 {
+                level.unknown = true;
+                level.min = clamp(level.min - 1);
+            }
+        }
+    }
+    // A call through a pointer may drop the locks reachable from the
+    // objects it is given, and only those (`->read_folio(file,
+    // folio)`, `bdev->bd_holder_ops->mark_dead(bdev, …)` dropping
+    // `bdev->bd_holder_lock`).
+    if call.indirect.is_some() {
+        for level in state.levels_reachable(&call.args) {
+            if level.max > 0 {
+                level.unknown = true;
+                level.min = clamp(level.min - 1);
+            }
+        }
+    }
+    let summary = call
+        .callee
+        .as_deref()
+        .and_then(|c| calls.summaries.summary(c));
+    if let Some(summary) = summary {
+        // A setter storing a pointer to a lock's object (`args->lock = lock`).
+        for (target, object) in &summary.stores {
+            let result = call.result_lvalue.as_ref();
+            let target = target.substitute(&call.args, result);
+            let object = object.substitute(&call.args, result);
+            if let (Some(target), Some(object)) = (target, object) {
+                store_pointer(state, cfg, &target, &object);
+            }
+        }
+        forget_dropped_returns(state, summary, call);
+    }
+    for effect in effects_at(cfg, node, state, calls) {
+        let lock = &effect.lock;
+        match (effect.applies, &effect.depends_on) {
+            (Some(false), _) => continue,
+            // Assume the argument is what callers usually pass: a valid
+            // pointer, a set flag (and a try result stored in it succeeded
+            // or failed to match). A key worth splitting on was split before.
+            (None, Some((key, want))) => {
+                if let Some(key) = key {
+                    learn(state, key, true);
+                }
+                if !want {
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        // A kind some call here may drop and retake out of sight.
+        if effect
+            .kind
+            .is_some_and(|k| calls.may_drop.iter().any(|d| d == k))
+            && state.lock_exists(lock)
+        {
+            state
+                .locks
+                .entry(lock.clone())
+                .or_insert_with(Level::untouched)
+                .unknown = true;
+        }
+        // A caller's lock released (or changed) while a lock of the
+        // same record type and field is held here: maybe one lock
+        // under two names (`bdev->bd_queue` and `bdev->bd_disk->queue`).
+        if matches!(effect.change, Change::Release | Change::Unknown)
+            && under_another_name(state, lock, calls)
+        {
+            continue;
+        }
+        // Locking through a pointer says it is not NULL here.
+        if matches!(effect.change, Change::Acquire | Change::Release) {
+            learn_not_null(state, &effect.named);
+        }
+        match effect.change {
+            Change::Acquire => {
+                acquire(state, lock, effect.site, effect.recursive);
+                // The sure side of a try (`ww_mutex_lock(l, NULL)`): the call
+                // succeeded, and its result says so.
+                let tried =
+                    summary
+                        .into_iter()
+                        .flat_map(|s| &s.effects)
+                        .find_map(|e| match e.change {
+                            Change::TryAcquire(success)
+                                if effect.applies == Some(true) && e.when.is_some() =>
+                            {
+                                Some(success)
+                            }
+                            _ => None,
+                        });
+                if let (Some(success), true) = (tried, call.result_used) {
+                    result_truth = Some(success == Success::Nonzero);
+                }
+            }
+            Change::Release => release(state, lock, effect.site),
+            Change::TryAcquire(success) | Change::TryRelease(success) if call.result_used => {
+                add_pending(
+                    state,
+                    Pending {
+                        key: key.clone(),
+                        alias: alias.clone(),
+                        lock: lock.clone(),
+                        success: if call.result_negated {
+                            success.negated()
+                        } else {
+                            success
+                        },
+                        site: effect.site,
+                        recursive: effect.recursive,
+                        release: matches!(effect.change, Change::TryRelease(_)),
+                    },
+                );
+                produced_pending = true;
+            }
+            Change::TryAcquire(_) => may_acquire(state, lock, effect.site, effect.recursive),
+            // Result ignored: the lock may or may not be gone.
+            Change::TryRelease(_) => {
+                if state.lock_exists(lock) {
+                    let level = state
+                        .locks
+                        .entry(lock.clone())
+                        .or_insert_with(Level::untouched);
+                    level.min = clamp(level.min - 1);
+                }
+            }
+            // `lockdep_assert_held()`, or a callee that asserts it:
+            // held from here, and the caller's precondition.
+            Change::Require => {
+                let level = state
+                    .locks
+                    .entry(lock.clone())
+                    .or_insert_with(Level::untouched);
+                // Its own assertion says the lock is held from here;
+                // a callee's requirement only passes the
+                // precondition on (the caller may meet it on some
+                // paths only, `if (rtnl_held) qdisc_put(q)`).
+                if level.held_min() < 1 && !level.touched {
+                    level.asserted |= effect.via.is_none();
+                    level.required = true;
+                }
+            }
+            // `lockdep_assert_not_held()`: a callback before it
+            // dropped the lock (`->freeze(bdev)` releasing
+            // `bd_holder_lock`), and the path goes on without it.
+            Change::NotHeld => {
+                if let Some(level) = state.locks.get_mut(lock).filter(|l| l.max > 0) {
+                    level.min = level.min.min(0);
+                    level.max = 0;
+                    level.touched = true;
+                    level.released_at.get_or_insert(effect.site);
+                }
+            }
+            Change::Unknown => {
+                if state.lock_exists(lock) {
+                    state
+                        .locks
+                        .entry(lock.clone())
+                        .or_insert_with(Level::untouched)
+                        .may_have_changed();
+                }
+            }
+            Change::Opaque => {
+                if let Some(level) = state.locks.get_mut(lock) {
+                    level.may_have_changed();
+                }
+            }
+        }
+    }
+    for v in call.result_var.iter().chain(&call.result_alias) {
+        state.kill(&TruthKey::Var(v.clone()));
+        forget_released(state, v, Some(call.span));
+        if !produced_pending {
+            drop_pending(state, &TruthKey::Var(v.clone()));
+        }
+    }
+    if let Some(truth) = result_truth {
+        state.facts.insert(key.clone(), truth);
+    }
+    // The result is another name for the object the callee returns.
+    if let (Some(result), Some(object)) = (
+        &call.result_lvalue,
+        summary.and_then(|s| returned_object(s, call)),
+    ) {
+        let name = result.clone().push(Step::Deref);
+        let object = state.canonical(&object);
+        if name != object && worth_an_alias(state, cfg, &object) {
+            state.aliases.insert(name, object);
+        }
+    }
+    // `pte_offset_map_nolock(…, &ptl)`: the pointer `ptl` may point
+    // to another lock now (a lock stored in the variable itself,
+    // `spin_lock(&global_lock)`, stays where it is).
+    for var in &call.clobbers {
+        state.kill(&TruthKey::Var(var.clone()));
+        forget_pointee(state, var, Some(call.span), true);
+    }
 }
 
 /// A lock returned and dropped on the floor (`lock_cluster_or_swap_info(si,

@@ -220,6 +220,14 @@ pub enum ExitKind {
         if_true: i8,
         if_false: i8,
     },
+    /// Acquired when something the caller sees has truth `acquired_when`,
+    /// a try result handed back otherwise (`dma_resv_lock(obj, ctx)`: taken
+    /// with a NULL context, tried with one).
+    OnParamTry {
+        on: LockRef,
+        acquired_when: bool,
+        success: Success,
+    },
     /// Held on some returns and not on others.
     Inconsistent,
     /// A callee left it in a state no summary could say.
@@ -387,6 +395,11 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             ExitKind::ConditionalRelease(success.negated())
         } else if levels.iter().all(|l| l.min == l.max && l.min == first.min) {
             ExitKind::Consistent(first.min)
+        } else if let Some(kind) = forwarded
+            .as_ref()
+            .and_then(|f| acquired_or_tried_on_param(&paths, &levels, lock, params, cfg, f))
+        {
+            kind
         } else if let Some(kind) = forwarded {
             kind
         } else if held_errno {
@@ -554,6 +567,46 @@ fn conditional_on_param(
     })
 }
 
+/// Held on every path where a parameter has one truth, a try result of
+/// the lock handed back on every path where it has the other.
+fn acquired_or_tried_on_param(
+    paths: &[(Span, &ReturnValue, &State)],
+    levels: &[Level],
+    lock: &Path,
+    params: &[String],
+    cfg: &Cfg,
+    forwarded: &ExitKind,
+) -> Option<ExitKind> {
+    let ExitKind::Conditional(success) = forwarded else {
+        return None;
+    };
+    let tried = |state: &State| state.pending.iter().any(|p| &p.lock == lock && !p.release);
+    params.iter().find_map(|param| {
+        let key = TruthKey::Var(param.clone());
+        let mut held_when: Option<bool> = None;
+        for ((_, _, state), level) in paths.iter().zip(levels) {
+            let truth = *state.facts.get(&key)?;
+            let held = level.min == 1 && level.max == 1;
+            let side = match (held, tried(state) && level.max == 0) {
+                (true, false) => truth,
+                (false, true) => !truth,
+                _ => return None,
+            };
+            match held_when {
+                Some(w) if w != side => return None,
+                _ => held_when = Some(side),
+            }
+        }
+        let acquired_when = held_when?;
+        let on = LockRef::from_path(&Path::var(param), params, cfg, false)?;
+        Some(ExitKind::OnParamTry {
+            on,
+            acquired_when,
+            success: *success,
+        })
+    })
+}
+
 /// Whether every test of `key` happens where `lock` is not held (as the
 /// states reaching the branches it leads to say).
 fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) -> bool {
@@ -692,6 +745,17 @@ pub fn summarize(
                 .into_iter()
                 .filter_map(|(d, truth)| change_of(d).map(|c| (c, Some((on.clone(), truth)))))
                 .collect(),
+            ExitKind::OnParamTry {
+                on,
+                acquired_when,
+                success,
+            } => vec![
+                (Change::Acquire, Some((on.clone(), *acquired_when))),
+                (
+                    Change::TryAcquire(*success),
+                    Some((on.clone(), !acquired_when)),
+                ),
+            ],
             ExitKind::Inconsistent | ExitKind::Unknown => vec![(Change::Unknown, None)],
             ExitKind::Opaque => vec![(Change::Opaque, None)],
         };

@@ -202,7 +202,10 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     // The caller's own argument, or a field under it, decides (`if
     // (lock_ioc) spin_lock(…)`, `if (pipe->files) mutex_lock(…)`): the
     // caller can tell the returns apart by what it passed.
-    if matches!(exit.kind, ExitKind::OnParam { .. }) {
+    if matches!(
+        exit.kind,
+        ExitKind::OnParam { .. } | ExitKind::OnParamTry { .. }
+    ) {
         return None;
     }
     // Indistinguishable returns are bugs, whoever calls the function.

@@ -341,6 +341,23 @@ impl<'t> Lowerer<'t, '_> {
             kind::POINTER_EXPRESSION if self.operator(e) == "*" => {
                 self.paths.lvalue(e).map(TruthKey::Value)
             }
+            // `ww ? &ww->ctx : NULL` is non-NULL exactly when `ww` is.
+            kind::CONDITIONAL_EXPRESSION => {
+                let address = e
+                    .child_by_field_id(field::CONSEQUENCE)
+                    .map(strip)
+                    .is_some_and(|c| {
+                        c.kind_id() == kind::POINTER_EXPRESSION && self.operator(c) == "&"
+                    });
+                let null = e
+                    .child_by_field_id(field::ALTERNATIVE)
+                    .is_some_and(|a| self.is_zero(a));
+                if address && null {
+                    self.truth_key(e.child_by_field_id(field::CONDITION)?)
+                } else {
+                    None
+                }
+            }
             _ => None,
         }
     }
