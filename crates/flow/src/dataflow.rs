@@ -606,12 +606,23 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
     // Parameters and fields under them: a summary may depend on their truth
     // (`if (!p) return; unlock();`, `if (pipe->files) mutex_lock(…)`).
     tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));
+    // Conditions on parameters and constants only (`walker->flags &
+    // WALK_SHARED`, `action == PRE_RATE_CHANGE`): the caller's to decide.
+    let on_params = |vars: &[String]| {
+        vars.iter().any(|v| cfg.params.contains(v))
+            && vars
+                .iter()
+                .all(|v| cfg.params.contains(v) || crate::cfg::is_constant_text(v))
+    };
     tracked.extend(
         cfg.succs
             .iter()
             .flatten()
             .filter_map(|edge| match &edge.cond {
                 EdgeCond::Truth(key @ TruthKey::Value(path), _) if cfg.rooted_at_param(path) => {
+                    Some(key.clone())
+                }
+                EdgeCond::Truth(key @ TruthKey::Cond { vars, .. }, _) if on_params(vars) => {
                     Some(key.clone())
                 }
                 _ => None,

@@ -211,7 +211,10 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 (t.kind_id() == kind::IDENTIFIER).then(|| file.node_text(t).to_owned())
             });
             if let Some(name) = name {
-                if node.kind_id() == kind::INIT_DECLARATOR {
+                // `p = current` fixes `p`; `pos = NULL` only clears a cursor.
+                let cleared =
+                    value.is_some_and(|v| matches!(file.node_text(strip(v)).trim(), "NULL" | "0"));
+                if node.kind_id() == kind::INIT_DECLARATOR && !cleared {
                     initialized.insert(name.clone());
                 } else {
                     reassigned.insert(name.clone());

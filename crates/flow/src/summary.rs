@@ -228,6 +228,11 @@ pub enum ExitKind {
         acquired_when: bool,
         success: Success,
     },
+    /// Changed exactly when a condition on the caller's arguments holds,
+    /// one the summary cannot name (`if (walker->flags & WALK_SHARED)
+    /// rcu_read_lock();`, `switch (action) { case PRE_RATE_CHANGE: … }`):
+    /// the caller decides, but callers cannot be told which way.
+    OnCallerCondition,
     /// Held on some returns and not on others.
     Inconsistent,
     /// A callee left it in a state no summary could say.
@@ -412,6 +417,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             tested_unlocked(cfg, solution, key, lock)
         }) {
             kind
+        } else if conditional_on_caller(&paths, &levels, params, |key| {
+            tested_unlocked(cfg, solution, key, lock)
+        }) {
+            ExitKind::OnCallerCondition
         } else {
             ExitKind::Inconsistent
         };
@@ -564,6 +573,46 @@ fn conditional_on_param(
             if_true,
             if_false,
         })
+    })
+}
+
+/// Whether the lock's depth at the returns follows a side-effect-free
+/// condition on parameters and constants only, tested with the lock not
+/// held.
+fn conditional_on_caller(
+    paths: &[(Span, &ReturnValue, &State)],
+    levels: &[Level],
+    params: &[String],
+    tested_unlocked: impl Fn(&TruthKey) -> bool,
+) -> bool {
+    let Some((_, _, first)) = paths.first() else {
+        return false;
+    };
+    first.facts.keys().any(|key| {
+        let TruthKey::Cond { vars, .. } = key else {
+            return false;
+        };
+        let callers = vars
+            .iter()
+            .all(|v| params.contains(v) || crate::cfg::is_constant_text(v));
+        if !callers || !vars.iter().any(|v| params.contains(v)) || !tested_unlocked(key) {
+            return false;
+        }
+        let mut by_truth: [Option<i8>; 2] = [None, None];
+        for ((_, _, state), level) in paths.iter().zip(levels) {
+            let Some(&truth) = state.facts.get(key) else {
+                return false;
+            };
+            if level.min != level.max {
+                return false;
+            }
+            let slot = &mut by_truth[usize::from(truth)];
+            match slot {
+                Some(d) if *d != level.min => return false,
+                _ => *slot = Some(level.min),
+            }
+        }
+        by_truth[0].unwrap_or(0) != by_truth[1].unwrap_or(0)
     })
 }
 
@@ -756,7 +805,9 @@ pub fn summarize(
                     Some((on.clone(), !acquired_when)),
                 ),
             ],
-            ExitKind::Inconsistent | ExitKind::Unknown => vec![(Change::Unknown, None)],
+            ExitKind::Inconsistent | ExitKind::Unknown | ExitKind::OnCallerCondition => {
+                vec![(Change::Unknown, None)]
+            }
             ExitKind::Opaque => vec![(Change::Opaque, None)],
         };
         let changes = changes

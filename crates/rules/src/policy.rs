@@ -200,11 +200,12 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         })
     };
     // The caller's own argument, or a field under it, decides (`if
-    // (lock_ioc) spin_lock(…)`, `if (pipe->files) mutex_lock(…)`): the
-    // caller can tell the returns apart by what it passed.
+    // (lock_ioc) spin_lock(…)`, `if (pipe->files) mutex_lock(…)`, `if
+    // (walker->flags & WALK_SHARED) rcu_read_lock();`): the caller can tell
+    // the returns apart by what it passed.
     if matches!(
         exit.kind,
-        ExitKind::OnParam { .. } | ExitKind::OnParamTry { .. }
+        ExitKind::OnParam { .. } | ExitKind::OnParamTry { .. } | ExitKind::OnCallerCondition
     ) {
         return None;
     }

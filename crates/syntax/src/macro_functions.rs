@@ -73,7 +73,19 @@ fn as_function(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let header = format!("void {name}({params}){{");
+    // An expression macro (`#define to_x(p) container_of(p, struct x, m)`)
+    // returns its value; a statement macro (`do { … } while (0)`, a call
+    // statement) is a void function.
+    let trimmed = String::from_utf8_lossy(body);
+    let trimmed = trimmed.trim();
+    let statement = trimmed.starts_with("do")
+        || trimmed.starts_with('{')
+        || trimmed.trim_end_matches(';').contains(';');
+    let header = if statement {
+        format!("void {name}({params}){{")
+    } else {
+        format!("void *{name}({params}){{return ")
+    };
     let mut text: Vec<u8> = file.source[..start]
         .iter()
         .map(|&b| if b == b'\n' { b'\n' } else { b' ' })
@@ -149,7 +161,7 @@ mod tests {
         let body = "ipc_unlock(&(shp)->shm_perm)";
         let at = std::str::from_utf8(src).unwrap().find(body).unwrap();
         assert_eq!(&text[at..at + body.len()], body);
-        assert!(text.contains("void shm_unlock(void *shp){"));
+        assert!(text.contains("void *shm_unlock(void *shp){return "));
         let parsed = ParsedFile::parse(found[0].text.clone(), &macros).unwrap();
         assert!(!parsed.tree.root_node().has_error());
     }
