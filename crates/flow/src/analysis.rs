@@ -425,6 +425,19 @@ impl Program {
             .or_else(|| candidates.iter().copied().find(|&i| visible(i)))
     }
 
+    /// Every definition of function `i`'s name in its file, `i` included:
+    /// the variants of an `#ifdef` (only one is compiled, any may be the
+    /// one a call reaches).
+    pub fn variants(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let f = &self.functions[i];
+        self.by_name
+            .get(&f.name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |&j| self.functions[j].file == f.file)
+    }
+
     /// The declared type of what `path` designates inside function `f`, as
     /// far as declarations tell; `None` when something on the way is unknown.
     pub fn type_of(&self, f: &FunctionUnit, path: &Path) -> Option<TypeRef> {
@@ -534,7 +547,9 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                     .as_deref()
                     .and_then(|name| program.resolve(f.file, name))
                 {
-                    callers[i] += 1;
+                    for variant in program.variants(i) {
+                        callers[variant] += 1;
+                    }
                 }
             }
         }

@@ -60,6 +60,11 @@ fn as_function(
     }
     let (start, end) = (value.start_byte(), value.end_byte());
     let body = &file.source[start..end];
+    // A parameter standing for a field, a type or a pasted token makes the
+    // body a template: there is no function it acts as.
+    if names.iter().any(|n| used_as_syntax(body, n)) {
+        return None;
+    }
     let calls = called_names(body);
     if calls.is_empty() || !wanted(&name, &calls) {
         return None;
@@ -124,6 +129,37 @@ fn called_names(body: &[u8]) -> Vec<String> {
     out
 }
 
+/// Whether parameter `param` appears in `body` where a value cannot: as a
+/// field name (`p->member`), a type (`type *_ret`), or pasted (`x##_lock`).
+fn used_as_syntax(body: &[u8], param: &str) -> bool {
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let p = param.as_bytes();
+    let mut i = 0;
+    while i + p.len() <= body.len() {
+        let whole = body[i..].starts_with(p)
+            && (i == 0 || !is_ident(body[i - 1]))
+            && body.get(i + p.len()).is_none_or(|&b| !is_ident(b));
+        if !whole {
+            i += 1;
+            continue;
+        }
+        let before = body[..i].trim_ascii_end();
+        let after = body[i + p.len()..].trim_ascii_start();
+        let field = before.ends_with(b"->") || (before.ends_with(b".") && !before.ends_with(b".."));
+        let pasted = before.ends_with(b"##") || after.starts_with(b"##");
+        // `type *name` or `type name`: an identifier follows, past stars.
+        let declared = after
+            .iter()
+            .position(|&b| b != b'*' && !b.is_ascii_whitespace())
+            .is_some_and(|at| is_ident(after[at]) && !after[at].is_ascii_digit());
+        if field || pasted || declared {
+            return true;
+        }
+        i += p.len();
+    }
+    false
+}
+
 /// Where a run of `len` bytes with no newline ends at or before `end`:
 /// on the line of `end`, else on an earlier line long enough.
 fn room_before(text: &[u8], end: usize, len: usize) -> Option<usize> {
@@ -164,5 +200,17 @@ mod tests {
         assert!(text.contains("void *shm_unlock(void *shp){return "));
         let parsed = ParsedFile::parse(found[0].text.clone(), &macros).unwrap();
         assert!(!parsed.tree.root_node().has_error());
+    }
+
+    #[test]
+    fn a_macro_whose_parameter_is_a_field_or_a_type_is_a_template() {
+        let src = b"#define pcpu_lock(type, member, ptr) ({ type *_ret = ptr; spin_lock(&_ret->member); _ret; })\n#define unlock_it(p) spin_unlock(&(p)->lock)\n#define paste(x) spin_lock(&x##_lock)\n";
+        let macros = MacroConfig::default().compile();
+        let file = ParsedFile::parse(src.to_vec(), &macros).unwrap();
+        let names: Vec<String> = macro_functions(&file, |_, _| true)
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, vec!["unlock_it"]);
     }
 }

@@ -388,7 +388,11 @@ pub(crate) fn handling_by_callee(
     let mut out: HashMap<usize, Vec<(usize, &CallHandling)>> = HashMap::new();
     for (i, f) in program.functions.iter().enumerate() {
         for h in &analysis.results[i].visited.handling {
-            if let Some(callee) = program.resolve(f.file, &h.callee) {
+            let Some(resolved) = program.resolve(f.file, &h.callee) else {
+                continue;
+            };
+            // What a caller does tells about every variant its call may reach.
+            for callee in program.variants(resolved) {
                 if callee != i {
                     out.entry(callee).or_default().push((i, h));
                 }
