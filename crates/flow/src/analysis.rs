@@ -168,7 +168,9 @@ fn lower_file(
     // every statement-like one (`#define shm_unlock(shp)
     // ipc_unlock(&(shp)->shm_perm)`), in a header those that call a lock
     // primitive (`#define folio_walk_end(fw, vma) do { … spin_unlock(…) }
-    // while (0)`), a header having many.
+    // while (0)`) or are container accessors (`#define to_iio_dev_opaque(d)
+    // container_of(…)`: the object is the caller's, by another name), a
+    // header having many.
     let in_c_file = path.extension().is_some_and(|e| e == "c");
     {
         let defined: std::collections::HashSet<&str> =
@@ -176,7 +178,10 @@ fn lower_file(
         let wanted = |name: &str, calls: &[String]| {
             !defined.contains(name)
                 && api.primitive(name).is_none()
-                && (in_c_file || calls.iter().any(|c| api.primitive(c).is_some()))
+                && (in_c_file
+                    || calls
+                        .iter()
+                        .any(|c| api.primitive(c).is_some() || api.is_container(c)))
         };
         for m in lockwarden_syntax::macro_functions::macro_functions(&parsed, wanted) {
             let Some(text) = ParsedFile::parse(m.text, macros) else {

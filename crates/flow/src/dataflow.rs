@@ -1334,10 +1334,22 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             // A lock held on what a fixed local names stays held: it is what
             // the macro iterates over. Otherwise the name now stands for a
             // new object.
-            let holds = state
-                .locks
+            // Held under the local's own name or under the name of the
+            // object it stands for (`ah = hw->priv; mutex_lock(&ah->m)`
+            // holds `hw->priv->m`).
+            let objects: Vec<&Path> = state
+                .aliases
                 .iter()
-                .any(|(path, level)| path.root_var() == Some(var) && level.max > 0);
+                .filter(|(name, _)| name.root_var() == Some(var))
+                .map(|(_, object)| object)
+                .collect();
+            let holds = state.locks.iter().any(|(path, level)| {
+                level.max > 0
+                    && (path.root_var() == Some(var)
+                        || objects
+                            .iter()
+                            .any(|o| path.root == o.root && path.steps.starts_with(&o.steps)))
+            });
             if !(*fixed && holds) {
                 forget_released(state, var, None);
             }

@@ -157,6 +157,16 @@ impl<'t> Lowerer<'t, '_> {
                 };
                 let (end, call) = self.call(e, cur, tested);
                 if let (Some(end), Some(call)) = (end, call) {
+                    // The same question asked again, with nothing it reads
+                    // changed, gets the same answer: `if (netif_running(dev))`
+                    // before the lock and again before the unlock.
+                    let (t, f) = match self.question_key(e) {
+                        Some(key) => (
+                            self.learning(key.clone(), true, t),
+                            self.learning(key, false, f),
+                        ),
+                        None => (t, f),
+                    };
                     self.link(end, t, EdgeCond::Truth(TruthKey::Call(call), true));
                     self.link(end, f, EdgeCond::Truth(TruthKey::Call(call), false));
                 } else if let Some(end) = end {
@@ -242,6 +252,36 @@ impl<'t> Lowerer<'t, '_> {
             self.link(end, t, EdgeCond::Always);
             self.link(end, f, EdgeCond::Always);
         }
+    }
+
+    /// The key of a tested call whose answer can be remembered: not a lock
+    /// API function (its answer is a lock state), not a loop's condition,
+    /// and with side-effect-free arguments reading some variable, which an
+    /// assignment forgets.
+    fn question_key(&self, e: Node<'_>) -> Option<TruthKey> {
+        let callee = e
+            .child_by_field_id(field::FUNCTION)
+            .filter(|f| f.kind_id() == kind::IDENTIFIER)?;
+        if self.in_loop_condition || self.api.primitive(self.text(callee)).is_some() {
+            return None;
+        }
+        let args = e.child_by_field_id(field::ARGUMENTS)?;
+        let mut cursor = args.walk();
+        let args: Vec<Node<'_>> = args.named_children(&mut cursor).collect();
+        let vars = self.pure_vars(&args)?;
+        let text = self
+            .text(e)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        Some(TruthKey::Cond { text, vars })
+    }
+
+    /// A node that learns `key` is `truth`, then goes on to `to`.
+    fn learning(&mut self, key: TruthKey, truth: bool, to: NodeId) -> NodeId {
+        let n = self.new_node(Op::Nop);
+        self.link(n, to, EdgeCond::Truth(key, truth));
+        n
     }
 
     /// A key for a side-effect-free comparison or arithmetic condition, and

@@ -68,6 +68,7 @@ pub fn lower(
         labels_at,
         depth: 0,
         enumerators,
+        in_loop_condition: false,
     };
     let end = l.block(body, Some(0));
     if end.is_some() {
@@ -99,6 +100,9 @@ pub(super) struct Lowerer<'t, 'f> {
     pub(super) depth: usize,
     /// Enumerators of the file, with whether they are zero (`MC_TARGET_NONE`).
     pub(super) enumerators: &'f HashMap<&'f str, bool>,
+    /// Lowering a loop's condition: a call there is asked anew each time
+    /// round (`while (readl(reg) & BUSY)`), its answer is not remembered.
+    pub(super) in_loop_condition: bool,
 }
 
 pub(super) type Cur = Option<NodeId>;
@@ -406,7 +410,7 @@ impl<'t> Lowerer<'t, '_> {
         let entry = self.new_node(Op::Nop);
         let exit = self.new_node(Op::Nop);
         match cond {
-            Some(c) => self.cond(c, Some(head), entry, exit),
+            Some(c) => self.loop_cond(c, Some(head), entry, exit),
             None => self.link(head, entry, EdgeCond::Always),
         }
         let end = self.loop_body(body, Some(entry), exit, head);
@@ -414,6 +418,13 @@ impl<'t> Lowerer<'t, '_> {
             self.link(e, head, EdgeCond::Always);
         }
         Some(exit)
+    }
+
+    /// A loop's condition: see [`Lowerer::in_loop_condition`].
+    fn loop_cond(&mut self, c: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
+        let outer = std::mem::replace(&mut self.in_loop_condition, true);
+        self.cond(c, cur, t, f);
+        self.in_loop_condition = outer;
     }
 
     /// The local variables among an iterator macro's arguments.
@@ -440,7 +451,7 @@ impl<'t> Lowerer<'t, '_> {
             self.link(e, cond_node, EdgeCond::Always);
         }
         match node.child_by_field_id(field::CONDITION) {
-            Some(c) => self.cond(c, Some(cond_node), entry, exit),
+            Some(c) => self.loop_cond(c, Some(cond_node), entry, exit),
             None => self.link(cond_node, exit, EdgeCond::Always),
         }
         Some(exit)
@@ -460,7 +471,7 @@ impl<'t> Lowerer<'t, '_> {
         let exit = self.new_node(Op::Nop);
         let update = self.new_node(Op::Nop);
         match node.child_by_field_id(field::CONDITION) {
-            Some(c) => self.cond(c, Some(head), entry, exit),
+            Some(c) => self.loop_cond(c, Some(head), entry, exit),
             None => self.link(head, entry, EdgeCond::Always),
         }
         let end = self.loop_body(
