@@ -172,7 +172,19 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         let mut assigned: HashMap<String, (usize, Option<Node<'t>>)> = HashMap::new();
         let mut initialized = std::collections::HashSet::new();
         let mut reassigned = std::collections::HashSet::new();
+        // Fields assigned in the body: a local read from one names what the
+        // field held then, not what it holds after (`listen_id =
+        // cm_id->context; … cm_id->context = conn_id;`).
+        let mut written_fields = std::collections::HashSet::new();
         lockwarden_syntax::walk::preorder(body, |node| {
+            if node.kind_id() == kind::ASSIGNMENT_EXPRESSION {
+                if let Some(left) = node
+                    .child_by_field_id(field::LEFT)
+                    .filter(|l| l.kind_id() == kind::FIELD_EXPRESSION)
+                {
+                    written_fields.insert(squeezed(file.node_text(left)));
+                }
+            }
             // An iterator macro's cursor is assigned every iteration: never an alias.
             if node.kind_id() == kind::WHILE_STATEMENT
                 && file
@@ -235,7 +247,19 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             if count != 1 || params.contains(&name) {
                 continue;
             }
-            if let Some(value) = value.filter(|v| resolver.is_alias_shape(*v)) {
+            let reads_written_field = |v: Node<'t>| {
+                let mut found = false;
+                lockwarden_syntax::walk::preorder(v, |n| {
+                    found |= n.kind_id() == kind::FIELD_EXPRESSION
+                        && written_fields.contains(&squeezed(file.node_text(n)));
+                    !found
+                });
+                found
+            };
+            if let Some(value) = value
+                .filter(|v| resolver.is_alias_shape(*v))
+                .filter(|v| !reads_written_field(*v))
+            {
                 resolver.aliases.insert(name, value);
             }
         }
@@ -443,6 +467,11 @@ pub fn strip(mut node: Node<'_>) -> Node<'_> {
             _ => return node,
         }
     }
+}
+
+/// `text` without whitespace, to compare expressions as written.
+fn squeezed(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 #[cfg(test)]
