@@ -398,7 +398,17 @@ impl Pass<'_> {
                 });
                 return None;
             }
-            if !prev.is_none_or(|p| p.is_punct(b';') || p.is_punct(b'}')) {
+            // At file scope: after a declaration, or a storage class
+            // (`static CLOSURE_CALLBACK(name) {`).
+            let starts_definition = prev.is_none_or(|p| {
+                p.is_punct(b';')
+                    || p.is_punct(b'}')
+                    || (braces.is_empty()
+                        && p.kind == TokenKind::Ident
+                        && self.name(&p) == "static"
+                        && after.is_some_and(|a| a.is_punct(b'{')))
+            });
+            if !starts_definition {
                 return None;
             }
             match after {
