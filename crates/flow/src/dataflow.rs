@@ -56,6 +56,10 @@ pub struct Level {
     pub owned: bool,
     pub acquired_at: Option<Span>,
     pub released_at: Option<Span>,
+    /// The variable given the object the acquiring call returned (`rq =
+    /// i915_request_create(ce)` takes `ce->timeline->mutex`): the lock
+    /// may be released through that object by another name.
+    pub carrier: Option<String>,
 }
 
 impl Level {
@@ -73,6 +77,7 @@ impl Level {
             owned: false,
             acquired_at: None,
             released_at: None,
+            carrier: None,
         }
     }
 
@@ -131,6 +136,7 @@ impl Level {
             owned: self.owned || other.owned,
             acquired_at: self.acquired_at.or(other.acquired_at),
             released_at: self.released_at.or(other.released_at),
+            carrier: self.carrier.clone().or_else(|| other.carrier.clone()),
         };
         let changed = joined != *self;
         *self = joined;
@@ -671,8 +677,28 @@ fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
 /// The lock a release on this path releases: `if (ptl != pml)
 /// spin_lock(ptl); … spin_unlock(ptl);` where the path knows `ptl == pml`
 /// releases the lock held as `*pml`.
+///
+/// Also the lock the object an acquiring call returned carries, released
+/// through that object by the chain that ends the lock's name:
+/// `ce->timeline->mutex` taken by `rq = i915_request_create(ce)` is released
+/// as `rq->timeline->mutex` by `i915_request_add(rq)`.
 pub fn released_lock(state: &State, lock: &Path) -> Path {
-    state.equal_held(lock).unwrap_or_else(|| lock.clone())
+    if let Some(held) = state.equal_held(lock) {
+        return held;
+    }
+    if state.level(lock).held_max() <= 0 {
+        let carried = state.locks.iter().find(|(path, level)| {
+            level.max > 0
+                && level.carrier.is_some()
+                && level.carrier.as_deref() == lock.root_var()
+                && lock.steps.first() == Some(&Step::Deref)
+                && path.steps.ends_with(&lock.steps)
+        });
+        if let Some((path, _)) = carried {
+            return path.clone();
+        }
+    }
+    lock.clone()
 }
 
 /// Whether releasing `lock` on this path releases a lock that is certainly
@@ -938,6 +964,21 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
     }
     if acquired {
         acquire(state, &p.lock, p.site, p.recursive);
+        set_carrier(state, &p.lock, [&p.key].into_iter().chain(&p.alias));
+    }
+}
+
+/// Records the variable holding the acquiring call's result as the lock's
+/// carrier.
+fn set_carrier<'k>(state: &mut State, lock: &Path, keys: impl IntoIterator<Item = &'k TruthKey>) {
+    let carrier = keys.into_iter().find_map(|k| match k {
+        TruthKey::Var(v) => Some(v.clone()),
+        _ => None,
+    });
+    if let (Some(carrier), Some(level)) = (carrier, state.locks.get_mut(lock)) {
+        if lock.root_var() != Some(carrier.as_str()) {
+            level.carrier = Some(carrier);
+        }
     }
 }
 
@@ -955,6 +996,11 @@ fn forget_released(state: &mut State, var: &str, site: Option<Span>) {
 /// [`forget_released`], for locks behind the variable's pointer only when
 /// `through_pointer` (`*ptl`, `p->lock`; not `global_lock` itself).
 fn forget_pointee(state: &mut State, var: &str, site: Option<Span>, through_pointer: bool) {
+    for level in state.locks.values_mut() {
+        if level.carrier.as_deref() == Some(var) && (site.is_none() || level.acquired_at != site) {
+            level.carrier = None;
+        }
+    }
     state.aliases.retain(|name, object| {
         let stale = |p: &Path| {
             p.root_var() == Some(var)
@@ -1479,6 +1525,7 @@ fn apply_call(
         match effect.change {
             Change::Acquire => {
                 acquire(state, lock, effect.site, effect.recursive);
+                set_carrier(state, lock, [&key]);
                 // The sure side of a try (`ww_mutex_lock(l, NULL)`): the call
                 // succeeded, and its result says so.
                 let tried =
@@ -1573,7 +1620,30 @@ fn apply_call(
     }
     for v in call.result_var.iter().chain(&call.result_alias) {
         state.kill(&TruthKey::Var(v.clone()));
+        // `rq = i915_request_get(rq)`: a call given the variable's own
+        // value hands back that object (a reference taken): it still
+        // carries the locks it carried.
+        let given_itself = call.args.iter().any(|a| {
+            a.lvalue
+                .as_ref()
+                .is_some_and(|p| p.root_var() == Some(v) && p.steps.is_empty())
+        });
+        let carried: Vec<Path> = if given_itself {
+            state
+                .locks
+                .iter()
+                .filter(|(_, l)| l.carrier.as_deref() == Some(v))
+                .map(|(p, _)| p.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         forget_released(state, v, Some(call.span));
+        for lock in &carried {
+            if let Some(level) = state.locks.get_mut(lock) {
+                level.carrier = Some(v.clone());
+            }
+        }
         if !produced_pending {
             drop_pending(state, &TruthKey::Var(v.clone()));
         }
