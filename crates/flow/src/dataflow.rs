@@ -612,13 +612,12 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
     // Parameters and fields under them: a summary may depend on their truth
     // (`if (!p) return; unlock();`, `if (pipe->files) mutex_lock(…)`).
     tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));
-    // Conditions on parameters and constants only (`walker->flags &
-    // WALK_SHARED`, `action == PRE_RATE_CHANGE`): the caller's to decide.
+    // Conditions on parameters, constants and globals only (`walker->flags
+    // & WALK_SHARED`, `action == PRE_RATE_CHANGE`,
+    // `static_branch_unlikely(&key)`): the caller's to decide.
     let on_params = |vars: &[String]| {
-        vars.iter().any(|v| cfg.params.contains(v))
-            && vars
-                .iter()
-                .all(|v| cfg.params.contains(v) || crate::cfg::is_constant_text(v))
+        vars.iter()
+            .all(|v| cfg.params.contains(v) || crate::cfg::is_constant_text(v))
     };
     tracked.extend(
         cfg.succs

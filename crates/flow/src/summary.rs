@@ -576,44 +576,59 @@ fn conditional_on_param(
     })
 }
 
-/// Whether the lock's depth at the returns follows a side-effect-free
-/// condition on parameters and constants only, tested with the lock not
-/// held.
+/// Whether the lock's standing at every return is decided by what the
+/// caller passed: conditions over parameters, fields under them, constants
+/// and globals, tested before the lock is taken (`if (lh->write) { if
+/// (static_branch_unlikely(&k) && lh->cache->no_sleep) write_lock_bh(…);
+/// else down_write(…); }`). Two returns that agree on every such condition
+/// both know never differ in the lock's depth; some do differ.
 fn conditional_on_caller(
     paths: &[(Span, &ReturnValue, &State)],
     levels: &[Level],
     params: &[String],
     tested_unlocked: impl Fn(&TruthKey) -> bool,
 ) -> bool {
-    let Some((_, _, first)) = paths.first() else {
-        return false;
-    };
-    first.facts.keys().any(|key| {
-        let TruthKey::Cond { vars, .. } = key else {
-            return false;
-        };
-        let callers = vars
+    let is_param = |v: &str| params.iter().any(|p| p == v);
+    let callers = |key: &TruthKey| match key {
+        TruthKey::Cond { vars, .. } => vars
             .iter()
-            .all(|v| params.contains(v) || crate::cfg::is_constant_text(v));
-        if !callers || !vars.iter().any(|v| params.contains(v)) || !tested_unlocked(key) {
-            return false;
-        }
-        let mut by_truth: [Option<i8>; 2] = [None, None];
-        for ((_, _, state), level) in paths.iter().zip(levels) {
-            let Some(&truth) = state.facts.get(key) else {
-                return false;
-            };
-            if level.min != level.max {
+            .all(|v| is_param(v) || crate::cfg::is_constant_text(v)),
+        TruthKey::Var(v) => is_param(v),
+        TruthKey::Value(p) => p.root_var().is_some_and(is_param),
+        _ => false,
+    };
+    let reads_param = |key: &TruthKey| match key {
+        TruthKey::Cond { vars, .. } => vars.iter().any(|v| is_param(v)),
+        _ => true,
+    };
+    let mut keys: Vec<&TruthKey> = paths
+        .iter()
+        .flat_map(|(_, _, state)| state.facts.keys())
+        .filter(|k| callers(k))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys.retain(|k| tested_unlocked(k));
+    if !keys.iter().any(|k| reads_param(k)) || levels.iter().any(|l| l.min != l.max) {
+        return false;
+    }
+    let truths: Vec<Vec<Option<bool>>> = paths
+        .iter()
+        .map(|(_, _, state)| keys.iter().map(|k| state.facts.get(*k).copied()).collect())
+        .collect();
+    let apart = |a: &[Option<bool>], b: &[Option<bool>]| {
+        a.iter()
+            .zip(b)
+            .any(|(x, y)| matches!((x, y), (Some(x), Some(y)) if x != y))
+    };
+    for i in 0..paths.len() {
+        for j in i + 1..paths.len() {
+            if levels[i].min != levels[j].min && !apart(&truths[i], &truths[j]) {
                 return false;
             }
-            let slot = &mut by_truth[usize::from(truth)];
-            match slot {
-                Some(d) if *d != level.min => return false,
-                _ => *slot = Some(level.min),
-            }
         }
-        by_truth[0].unwrap_or(0) != by_truth[1].unwrap_or(0)
-    })
+    }
+    levels.iter().any(|l| l.min != levels[0].min)
 }
 
 /// Held on every path where a parameter has one truth, a try result of

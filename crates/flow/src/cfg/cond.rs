@@ -156,22 +156,28 @@ impl<'t> Lowerer<'t, '_> {
                     ..ResultUse::default()
                 };
                 let (end, call) = self.call(e, cur, tested);
-                if let (Some(end), Some(call)) = (end, call) {
-                    // The same question asked again, with nothing it reads
-                    // changed, gets the same answer: `if (netif_running(dev))`
-                    // before the lock and again before the unlock.
-                    let (t, f) = match self.question_key(e) {
-                        Some(key) => (
-                            self.learning(key.clone(), true, t),
-                            self.learning(key, false, f),
-                        ),
-                        None => (t, f),
-                    };
-                    self.link(end, t, EdgeCond::Truth(TruthKey::Call(call), true));
-                    self.link(end, f, EdgeCond::Truth(TruthKey::Call(call), false));
-                } else if let Some(end) = end {
-                    self.link(end, t, EdgeCond::Always);
-                    self.link(end, f, EdgeCond::Always);
+                let Some(end) = end else {
+                    return;
+                };
+                // The same question asked again, with nothing it reads
+                // changed, gets the same answer: `if (netif_running(dev))`
+                // before the lock and again before the unlock.
+                let (t, f) = match self.question_key(e) {
+                    Some(key) => (
+                        self.learning(key.clone(), true, t),
+                        self.learning(key, false, f),
+                    ),
+                    None => (t, f),
+                };
+                match call {
+                    Some(call) => {
+                        self.link(end, t, EdgeCond::Truth(TruthKey::Call(call), true));
+                        self.link(end, f, EdgeCond::Truth(TruthKey::Call(call), false));
+                    }
+                    None => {
+                        self.link(end, t, EdgeCond::Always);
+                        self.link(end, f, EdgeCond::Always);
+                    }
                 }
                 return;
             }
@@ -268,7 +274,26 @@ impl<'t> Lowerer<'t, '_> {
         let args = e.child_by_field_id(field::ARGUMENTS)?;
         let mut cursor = args.walk();
         let args: Vec<Node<'_>> = args.named_children(&mut cursor).collect();
-        let vars = self.pure_vars(&args)?;
+        // A question about globals only (`static_branch_unlikely(&key)`)
+        // reads no variable the function could assign.
+        let global_address = |a: &Node<'_>| {
+            let a = strip(*a);
+            a.kind_id() == kind::POINTER_EXPRESSION
+                && self.operator(a) == "&"
+                && a.child_by_field_id(field::ARGUMENT)
+                    .map(strip)
+                    .filter(|v| v.kind_id() == kind::IDENTIFIER)
+                    .is_some_and(|v| {
+                        let name = self.text(v);
+                        !self.cfg.locals.contains(name)
+                            && !self.cfg.params.iter().any(|p| p == name)
+                    })
+        };
+        let vars = match self.pure_vars(&args) {
+            Some(vars) => vars,
+            None if !args.is_empty() && args.iter().all(global_address) => Vec::new(),
+            None => return None,
+        };
         let text = self
             .text(e)
             .chars()
