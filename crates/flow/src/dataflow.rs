@@ -857,6 +857,35 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
             return false;
         }
         state.facts.insert(key.clone(), *truthy);
+        // A variable standing for a pointer read elsewhere (`state =
+        // lock_and_get(sd)` is `sd->active_state`): that pointer has the
+        // same truth, and the locks under it exist or not with it.
+        if let TruthKey::Var(v) = key {
+            if let Some(pointer) =
+                state
+                    .aliases
+                    .get(&Path::var(v).push(Step::Deref))
+                    .and_then(|o| {
+                        let (last, rest) = o.steps.split_last()?;
+                        (*last == Step::Deref).then(|| Path {
+                            root: o.root.clone(),
+                            steps: rest.to_vec(),
+                        })
+                    })
+            {
+                if !*truthy {
+                    forget_under_null(state, &pointer);
+                }
+                let pointer_key = match pointer.root_var() {
+                    Some(r) if pointer.steps.is_empty() => TruthKey::Var(r.to_owned()),
+                    _ => TruthKey::Value(pointer),
+                };
+                state.facts.insert(pointer_key, *truthy);
+            }
+            if !*truthy {
+                forget_under_null(state, &Path::var(v));
+            }
+        }
     }
     // `if (ret & VM_FAULT_RETRY)`: a try result stored in `ret` is tested,
     // in a way the path cannot read: held or not, but no longer untested.
@@ -884,6 +913,17 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
     }
     settle_tested_by(state, key, *truthy);
     true
+}
+
+/// `pointer` is NULL on this path: no lock under it is held here, whatever
+/// a call that returned it was summarised to take (`state =
+/// lock_and_get(sd); if (!state) return;`).
+fn forget_under_null(state: &mut State, pointer: &Path) {
+    let mut under = pointer.steps.clone();
+    under.push(Step::Deref);
+    state.locks.retain(|lock, level| {
+        !(level.min > 0 && lock.root == pointer.root && lock.steps.starts_with(&under))
+    });
 }
 
 /// The path now knows `key`'s truth: a fact, and the try results stored
