@@ -9,7 +9,10 @@
 //! - `demo`: run lockwarden on the real kernel tree.
 //! - `recall`: recall of the `lock/*` rules on seeded lock bugs in the kernel tree.
 //! - `noise`: findings per 100k lines on the unmutated kernel tree.
+//! - `bench`: wall time and peak memory of the whole-tree jobs, with their
+//!   ratio to a plain tree-sitter parse of the same files.
 
+mod bench;
 mod codegen;
 mod kernel;
 mod noise;
@@ -40,6 +43,10 @@ commands:
                         findings per 100k lines of .c/.h on the unmutated tree, each
                         top-level directory analysed on its own (--split: per
                         second-level directory, summed)
+  bench [--dirs a,b,...] [--json FILE]
+                        wall time and peak RSS of parse-stats and of cold checks (balloon
+                        rules, all rules) on the kernel tree, each against the plain
+                        tree-sitter-c parse timed in the same run; JSON to target/bench.json
   help                  show this text";
 
 fn main() -> ExitCode {
@@ -65,6 +72,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "demo" if flags.is_empty() => demo(),
         "recall" => recall::run(flags),
         "noise" => noise::run(flags),
+        "bench" => bench::run(flags),
         "help" | "-h" | "--help" if flags.is_empty() => {
             println!("{USAGE}");
             Ok(())

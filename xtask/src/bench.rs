@@ -1,0 +1,220 @@
+//! `cargo xtask bench`: time and peak memory of lockwarden's whole-tree jobs
+//! on the Debian kernel tree, measured in one run so that ratios between
+//! them hold on a shared, noisy machine.
+//!
+//! Each job runs as its own process; its peak resident set is the kernel's
+//! high-water mark (`VmHWM` in `/proc/PID/status`), sampled until it exits.
+//! The plain tree-sitter parse of the same files is timed inside
+//! `parse-stats`, which parses every file both ways.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+const USAGE: &str = "usage: cargo xtask bench [--dirs a,b,...] [--json FILE]";
+
+/// One measured job.
+#[derive(Debug, Serialize)]
+struct Measure {
+    job: String,
+    command: String,
+    wall_ms: u128,
+    peak_rss_kb: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    tree: String,
+    paths: Vec<String>,
+    /// The plain tree-sitter-c parse of the same files, timed by parse-stats.
+    plain_parse_ms: u64,
+    jobs: Vec<Measure>,
+}
+
+pub(crate) fn run(flags: &[String]) -> Result<()> {
+    let mut dirs: Vec<String> = Vec::new();
+    let mut json: Option<PathBuf> = None;
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        match flag.as_str() {
+            "--dirs" => {
+                let value = flags.next().context(USAGE)?;
+                dirs = value.split(',').map(str::to_owned).collect();
+            }
+            "--json" => json = Some(PathBuf::from(flags.next().context(USAGE)?)),
+            _ => bail!("unknown option `{flag}`\n{USAGE}"),
+        }
+    }
+    let tree = crate::kernel::kernel_tree()?;
+    crate::cargo(
+        &["build", "--release", "--quiet", "--package", "lockwarden"],
+        &[],
+    )?;
+    let binary = crate::workspace_root().join("target/release/lockwarden");
+    let paths: Vec<String> = if dirs.is_empty() {
+        vec![tree.to_string_lossy().into_owned()]
+    } else {
+        dirs.iter()
+            .map(|d| tree.join(d).to_string_lossy().into_owned())
+            .collect()
+    };
+    let root = tree.to_string_lossy().into_owned();
+    let with_paths = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(["--root".to_owned(), root.clone()]);
+        all.extend(paths.iter().cloned());
+        all
+    };
+
+    let mut jobs = Vec::new();
+    let (stats, measure) = measured(
+        "parse-stats (lockwarden and plain tree-sitter-c)",
+        &binary,
+        &with_paths(&["parse-stats", "--format", "json"]),
+    )?;
+    jobs.push(measure);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&stats).context("parse-stats printed no JSON")?;
+    let plain_parse_ms = stats["plain_tree_sitter"]["elapsed_ms"]
+        .as_u64()
+        .context("parse-stats JSON has no plain_tree_sitter.elapsed_ms")?;
+    for (job, args) in [
+        (
+            "check, balloon rules (cold)",
+            with_paths(&["check", "--only", "balloon/*", "--format", "json"]),
+        ),
+        (
+            "check, all rules (cold)",
+            with_paths(&["check", "--format", "json"]),
+        ),
+    ] {
+        jobs.push(measured(job, &binary, &args)?.1);
+    }
+    let report = Report {
+        tree: root,
+        paths: if dirs.is_empty() {
+            vec![".".into()]
+        } else {
+            dirs
+        },
+        plain_parse_ms,
+        jobs,
+    };
+    print_table(&report);
+    let json = json.unwrap_or_else(|| crate::workspace_root().join("target/bench.json"));
+    std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("writing {}", json.display()))?;
+    println!("\nwritten to {}", json.display());
+    Ok(())
+}
+
+/// Runs `binary args`, returning its standard output and what it cost.
+/// Exit status 1 (findings) is success for a checker.
+fn measured(job: &str, binary: &Path, args: &[String]) -> Result<(Vec<u8>, Measure)> {
+    eprintln!("bench: {job} …");
+    let out = tempfile_path(job);
+    let stdout = std::fs::File::create(&out)?;
+    let start = Instant::now();
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("running {}", binary.display()))?;
+    let mut peak: Option<u64> = None;
+    let status = loop {
+        if let Some(kb) = high_water_mark_kb(child.id()) {
+            peak = Some(peak.map_or(kb, |p| p.max(kb)));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let wall = start.elapsed();
+    if !matches!(status.code(), Some(0 | 1)) {
+        bail!("`{job}` failed ({status})");
+    }
+    let stdout = std::fs::read(&out)?;
+    std::fs::remove_file(&out).ok();
+    let command = format!("lockwarden {}", args.join(" "));
+    Ok((
+        stdout,
+        Measure {
+            job: job.to_owned(),
+            command,
+            wall_ms: wall.as_millis(),
+            peak_rss_kb: peak,
+        },
+    ))
+}
+
+/// The process's peak resident set so far (`VmHWM`), in KiB.
+fn high_water_mark_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn tempfile_path(job: &str) -> PathBuf {
+    let slug: String = job
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    crate::workspace_root().join(format!("target/bench-{slug}.out"))
+}
+
+fn print_table(report: &Report) {
+    let plain = report.plain_parse_ms.max(1) as f64;
+    println!(
+        "\n{:<52} {:>10} {:>12} {:>14}",
+        "job", "wall (s)", "peak RSS", "× plain parse"
+    );
+    println!(
+        "{:<52} {:>10.1} {:>12} {:>14}",
+        "plain tree-sitter-c parse (inside parse-stats)",
+        report.plain_parse_ms as f64 / 1000.0,
+        "-",
+        "1.00"
+    );
+    for m in &report.jobs {
+        let rss = m
+            .peak_rss_kb
+            .map_or("?".to_owned(), |kb| format!("{} MiB", kb / 1024));
+        println!(
+            "{:<52} {:>10.1} {:>12} {:>14.2}",
+            m.job,
+            m.wall_ms as f64 / 1000.0,
+            rss,
+            m.wall_ms as f64 / plain
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_high_water_mark_of_this_process_is_read() {
+        let kb = high_water_mark_kb(std::process::id()).expect("VmHWM of a live process");
+        assert!(kb > 0);
+    }
+
+    #[test]
+    fn a_finished_process_has_no_status() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(high_water_mark_kb(pid), None);
+    }
+}
