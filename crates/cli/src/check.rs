@@ -37,6 +37,9 @@ pub struct Args {
     /// Analyse what is staged in the git index (pre-commit), not the work tree.
     #[arg(long, conflicts_with = "paths")]
     staged: bool,
+    /// No progress bar on stderr (it is shown only when stderr is a terminal).
+    #[arg(short = 'q', long)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -116,7 +119,9 @@ fn check(args: &Args) -> Result<bool> {
         .collect::<Result<_>>()?;
     let checker = Checker::new(config);
     let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
+    let display = crate::progress::start(args.quiet);
     let outcome = checker.check_selected(contents, &selected);
+    drop(display);
     let findings: Vec<_> = outcome
         .findings
         .into_iter()

@@ -11,6 +11,7 @@ mod hook;
 mod mbox;
 mod parse_stats;
 mod patch;
+mod progress;
 mod rules_cmd;
 mod series;
 mod staged;

@@ -78,9 +78,14 @@ pub struct Program {
 
 /// Parses and lowers `files` (path relative to the root, contents), in parallel.
 pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &LockApi) -> Program {
+    crate::progress::files_started(files.len());
     let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = files
         .into_par_iter()
-        .map(|(path, source)| lower_file(path, source, macros, api))
+        .map(|(path, source)| {
+            let lowered = lower_file(path, source, macros, api);
+            crate::progress::file_done();
+            lowered
+        })
         .collect();
     let mut program = Program::default();
     for (file_index, (file, mut functions)) in lowered.into_iter().enumerate() {
@@ -586,6 +591,7 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
     }
     let mut summaries: Vec<Option<Summary>> = vec![None; n];
     let mut results: Vec<FunctionResult<V::Output>> = (0..n).map(|_| Default::default()).collect();
+    crate::progress::functions_started(n);
     for sccs_here in &by_level {
         let done: Vec<Vec<(usize, FunctionResult<V::Output>)>> = sccs_here
             .par_iter()
@@ -622,6 +628,7 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                         .filter(|&m| callees[m].iter().any(|c| changed.contains(c)))
                         .collect();
                 }
+                crate::progress::functions_done(members.len());
                 solved.into_iter().collect::<Vec<_>>()
             })
             .collect();

@@ -11,6 +11,7 @@ pub mod api;
 pub mod cfg;
 pub mod dataflow;
 pub mod path;
+pub mod progress;
 pub mod summary;
 
 pub use analysis::{analyze, build, Analysis, FunctionResult, Program};
