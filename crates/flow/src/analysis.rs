@@ -435,17 +435,19 @@ impl Program {
             .or_else(|| candidates.iter().copied().find(|&i| visible(i)))
     }
 
-    /// Every definition of function `i`'s name in its file, `i` included:
-    /// the variants of an `#ifdef` (only one is compiled, any may be the
-    /// one a call reaches).
-    pub fn variants(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        let f = &self.functions[i];
-        self.by_name
-            .get(&f.name)
+    /// Every definition a call from `file` to `name` may reach: the one
+    /// [`Program::resolve`] picks and the other definitions of that name in
+    /// its file, the variants of an `#ifdef` (only one is compiled, any may
+    /// be the one the call reaches).
+    pub fn reachable(&self, file: usize, name: &str) -> impl Iterator<Item = usize> + '_ {
+        let resolved = self.resolve(file, name);
+        let home = resolved.map(|i| self.functions[i].file);
+        resolved
+            .and_then(|_| self.by_name.get(name))
             .into_iter()
             .flatten()
             .copied()
-            .filter(move |&j| self.functions[j].file == f.file)
+            .filter(move |&j| Some(self.functions[j].file) == home)
     }
 
     /// The declared type of what `path` designates inside function `f`, as
@@ -552,14 +554,12 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
     for f in &program.functions {
         for op in &f.cfg.ops {
             if let Op::Call(c) = op {
-                if let Some(i) = c
+                for callee in c
                     .callee
-                    .as_deref()
-                    .and_then(|name| program.resolve(f.file, name))
+                    .iter()
+                    .flat_map(|name| program.reachable(f.file, name))
                 {
-                    for variant in program.variants(i) {
-                        callers[variant] += 1;
-                    }
+                    callers[callee] += 1;
                 }
             }
         }
@@ -944,15 +944,20 @@ pub(crate) mod test_support {
         analyze(program, &api, &NoVisitor)
     }
 
-    /// The exit facts of function `name`, as `(lock, kind)` strings.
-    pub fn exit_kinds(a: &Analysis, name: &str) -> Vec<(String, String)> {
+    /// The solved result of function `name`.
+    pub fn result_of<'a>(a: &'a Analysis, name: &str) -> &'a FunctionResult<()> {
         let i = a
             .program
             .functions
             .iter()
             .position(|f| f.name == name)
-            .unwrap();
-        a.results[i]
+            .unwrap_or_else(|| panic!("no function `{name}`"));
+        &a.results[i]
+    }
+
+    /// The exit facts of function `name`, as `(lock, kind)` strings.
+    pub fn exit_kinds(a: &Analysis, name: &str) -> Vec<(String, String)> {
+        result_of(a, name)
             .exits
             .iter()
             .map(|e| (e.lock.to_string(), format!("{:?}", e.kind)))
@@ -977,13 +982,7 @@ mod engine_tests {
 
     /// The summary of function `name`, in words.
     fn summary_of(a: &crate::Analysis, name: &str) -> Vec<String> {
-        let i = a
-            .program
-            .functions
-            .iter()
-            .position(|f| f.name == name)
-            .unwrap();
-        a.results[i]
+        result_of(a, name)
             .summary
             .effects
             .iter()

@@ -235,23 +235,7 @@ impl State {
     /// Whether `lock` exists on this path: no pointer on the way to it is
     /// known to be NULL.
     pub fn lock_exists(&self, lock: &Path) -> bool {
-        let Some(root) = lock.root_var() else {
-            return true;
-        };
-        lock.steps.iter().enumerate().all(|(i, step)| {
-            if *step != crate::path::Step::Deref {
-                return true;
-            }
-            let key = if i == 0 {
-                TruthKey::Var(root.to_owned())
-            } else {
-                TruthKey::Value(Path {
-                    root: lock.root.clone(),
-                    steps: lock.steps[..i].to_vec(),
-                })
-            };
-            self.facts.get(&key) != Some(&false)
-        })
+        pointers_to(lock).all(|key| self.facts.get(&key) != Some(&false))
     }
 
     /// When `lock` is not held but this path knows its root variable equals
@@ -525,20 +509,7 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
     let mut uses: HashMap<TruthKey, u32> = HashMap::new();
     let mut tracked = HashSet::new();
     let note_lock = |lock: &Path, tracked: &mut HashSet<TruthKey>| {
-        if let Some(root) = lock.root_var() {
-            for (i, step) in lock.steps.iter().enumerate() {
-                if *step == crate::path::Step::Deref {
-                    tracked.insert(if i == 0 {
-                        TruthKey::Var(root.to_owned())
-                    } else {
-                        TruthKey::Value(Path {
-                            root: lock.root.clone(),
-                            steps: lock.steps[..i].to_vec(),
-                        })
-                    });
-                }
-            }
-        }
+        tracked.extend(pointers_to(lock));
     };
     for (node, op) in cfg.ops.iter().enumerate() {
         for edge in &cfg.succs[node] {
@@ -615,10 +586,7 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
     // Conditions on parameters, constants and globals only (`walker->flags
     // & WALK_SHARED`, `action == PRE_RATE_CHANGE`,
     // `static_branch_unlikely(&key)`): the caller's to decide.
-    let on_params = |vars: &[String]| {
-        vars.iter()
-            .all(|v| cfg.params.contains(v) || crate::cfg::is_constant_text(v))
-    };
+    let on_params = |vars: &[String]| crate::cfg::callers_to_decide(vars, &cfg.params);
     tracked.extend(
         cfg.succs
             .iter()
@@ -735,23 +703,34 @@ fn release(state: &mut State, lock: &Path, site: Span) {
 
 /// The pointers on the way to `lock` are not NULL on this path.
 fn learn_not_null(state: &mut State, lock: &Path) {
-    let Some(root) = lock.root_var() else {
-        return;
-    };
-    for (i, step) in lock.steps.iter().enumerate() {
-        if *step != Step::Deref {
-            continue;
-        }
-        let key = if i == 0 {
-            TruthKey::Var(root.to_owned())
-        } else {
-            TruthKey::Value(Path {
+    for key in pointers_to(lock) {
+        state.facts.entry(key).or_insert(true);
+    }
+}
+
+/// The key a branch on the pointer `path` tests: the variable, or the
+/// field read (`p`, `p->q`).
+fn pointer_key(path: Path) -> TruthKey {
+    match path.root_var() {
+        Some(root) if path.steps.is_empty() => TruthKey::Var(root.to_owned()),
+        _ => TruthKey::Value(path),
+    }
+}
+
+/// The keys of the pointers followed on the way from a variable to `lock`
+/// (`p` and `p->q` for `p->q->lock`).
+fn pointers_to(lock: &Path) -> impl Iterator<Item = TruthKey> + '_ {
+    let from_var = lock.root_var().is_some();
+    lock.steps
+        .iter()
+        .enumerate()
+        .filter(move |(_, step)| from_var && **step == Step::Deref)
+        .map(|(i, _)| {
+            pointer_key(Path {
                 root: lock.root.clone(),
                 steps: lock.steps[..i].to_vec(),
             })
-        };
-        state.facts.entry(key).or_insert(true);
-    }
+        })
 }
 
 /// Whether `lock`, untouched here, may be a lock held here under another
@@ -876,11 +855,7 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
                 if !*truthy {
                     forget_under_null(state, &pointer);
                 }
-                let pointer_key = match pointer.root_var() {
-                    Some(r) if pointer.steps.is_empty() => TruthKey::Var(r.to_owned()),
-                    _ => TruthKey::Value(pointer),
-                };
-                state.facts.insert(pointer_key, *truthy);
+                state.facts.insert(pointer_key(pointer), *truthy);
             }
             if !*truthy {
                 forget_under_null(state, &Path::var(v));

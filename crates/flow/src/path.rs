@@ -470,7 +470,7 @@ pub fn strip(mut node: Node<'_>) -> Node<'_> {
 }
 
 /// `text` without whitespace, to compare expressions as written.
-fn squeezed(text: &str) -> String {
+pub(crate) fn squeezed(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace()).collect()
 }
 

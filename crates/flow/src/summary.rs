@@ -590,9 +590,7 @@ fn conditional_on_caller(
 ) -> bool {
     let is_param = |v: &str| params.iter().any(|p| p == v);
     let callers = |key: &TruthKey| match key {
-        TruthKey::Cond { vars, .. } => vars
-            .iter()
-            .all(|v| is_param(v) || crate::cfg::is_constant_text(v)),
+        TruthKey::Cond { vars, .. } => crate::cfg::callers_to_decide(vars, params),
         TruthKey::Var(v) => is_param(v),
         TruthKey::Value(p) => p.root_var().is_some_and(is_param),
         _ => false,

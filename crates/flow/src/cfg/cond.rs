@@ -9,7 +9,7 @@ use tree_sitter::Node;
 use super::expr::ResultUse;
 use super::lower::{Cur, Lowerer, MAX_DEPTH};
 use super::{EdgeCond, NodeId, Op, TruthKey};
-use crate::path::strip;
+use crate::path::{squeezed, strip};
 
 impl<'t> Lowerer<'t, '_> {
     /// Lowers a condition with edges to `t` when true and `f` when false.
@@ -294,11 +294,7 @@ impl<'t> Lowerer<'t, '_> {
             None if !args.is_empty() && args.iter().all(global_address) => Vec::new(),
             None => return None,
         };
-        let text = self
-            .text(e)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let text = squeezed(self.text(e));
         Some(TruthKey::Cond { text, vars })
     }
 
@@ -349,7 +345,7 @@ impl<'t> Lowerer<'t, '_> {
             }
             _ => self.text(e).to_owned(),
         };
-        let text = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let text = squeezed(&text);
         Some((TruthKey::Cond { text, vars }, negated))
     }
 
@@ -481,9 +477,6 @@ impl<'t> Lowerer<'t, '_> {
 /// The key of `l == r`, whichever side is written first.
 pub(super) fn equality_key(l: &str, r: &str, vars: Vec<String>) -> TruthKey {
     let (l, r) = if r < l { (r, l) } else { (l, r) };
-    let text = format!("{l}=={r}")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let text = squeezed(&format!("{l}=={r}"));
     TruthKey::Cond { text, vars }
 }

@@ -332,6 +332,13 @@ impl ConstantCond {
     }
 }
 
+/// Whether a condition reading `vars` is the caller's to decide: it reads
+/// parameters and constants only (none at all: a question about globals).
+pub fn callers_to_decide(vars: &[String], params: &[String]) -> bool {
+    vars.iter()
+        .all(|v| params.contains(v) || is_constant_text(v))
+}
+
 /// A named constant (`SCAN_FAIL`) or a number.
 pub fn is_constant_text(text: &str) -> bool {
     let first = text.chars().next();

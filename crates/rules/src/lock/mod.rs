@@ -388,11 +388,8 @@ pub(crate) fn handling_by_callee(
     let mut out: HashMap<usize, Vec<(usize, &CallHandling)>> = HashMap::new();
     for (i, f) in program.functions.iter().enumerate() {
         for h in &analysis.results[i].visited.handling {
-            let Some(resolved) = program.resolve(f.file, &h.callee) else {
-                continue;
-            };
             // What a caller does tells about every variant its call may reach.
-            for callee in program.variants(resolved) {
+            for callee in program.reachable(f.file, &h.callee) {
                 if callee != i {
                     out.entry(callee).or_default().push((i, h));
                 }
