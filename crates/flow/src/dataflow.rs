@@ -1369,7 +1369,10 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             // `ctx->bdev = NULL;` after releasing `ctx->bdev->…->lock`: the
             // pointer is cleared, not found NULL; the lock the path took or
             // dropped through it existed.
+            // A variable is its value: `port = NULL; … return port;`
+            // returns NULL, whatever was done through it before.
             let clears_touched = *value == Some(false)
+                && !matches!(key, TruthKey::Var(_))
                 && state
                     .locks
                     .iter()

@@ -432,17 +432,34 @@ impl Pass<'_> {
         } else if braces.last() == Some(&true)
             && prev.is_some_and(|p| is_statement_boundary(self.src, p))
         {
+            let next_line_statement = after.filter(|a| {
+                self.has_newline(toks[close].end, a.start)
+                    && match a.kind {
+                        TokenKind::Ident => !after_is_operator_keyword(self.src, a),
+                        TokenKind::Punct(b'*' | b'(' | b'+' | b'-') => true,
+                        _ => false,
+                    }
+            });
             let body_follows = match after {
                 Some(a) if a.is_punct(b'{') => true,
-                // A one-statement body on the next line: `x++;`, `*p = 0;`, `(void)f();`.
-                Some(a) if self.has_newline(toks[close].end, a.start) => match a.kind {
-                    TokenKind::Ident => !after_is_operator_keyword(self.src, a),
-                    TokenKind::Punct(b'*' | b'(' | b'+' | b'-') => true,
-                    _ => false,
-                },
+                // A one-statement body on the next line, indented under the
+                // macro: `x++;`, `*p = 0;`, `(void)f();`.
+                Some(a) if next_line_statement.is_some() => {
+                    self.indent_width(a.start) > self.indent_width(tok.start)
+                }
                 _ => false,
             };
             if !body_follows {
+                // The next statement at the macro's own indentation: a
+                // statement macro that brings its own `;`
+                // (`CLEAR_MGMT_STATUS(s)` is `s = 0;`). The `;` goes where
+                // the next line's indentation begins.
+                if let Some(a) = next_line_statement {
+                    let line_start = self.line_start(a.start);
+                    if line_start < a.start {
+                        self.write(line_start, b";");
+                    }
+                }
                 return None;
             }
             self.rewrite_loop_macro(toks, partner, k, close);
@@ -494,6 +511,23 @@ impl Pass<'_> {
         for star in &arg[arg.len() - stars..] {
             self.blank(star.start, star.end);
         }
+    }
+
+    /// Where the line holding byte `at` begins.
+    fn line_start(&self, at: u32) -> u32 {
+        self.src[..at as usize]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i as u32 + 1)
+    }
+
+    /// The visual width of the indentation of the line holding byte `at`
+    /// (tabs to the next multiple of 8), up to `at`.
+    fn indent_width(&self, at: u32) -> usize {
+        self.src[self.line_start(at) as usize..at as usize]
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .fold(0, |w, &b| if b == b'\t' { (w / 8 + 1) * 8 } else { w + 1 })
     }
 
     fn has_newline(&self, from: u32, to: u32) -> bool {
@@ -788,6 +822,18 @@ mod tests {
         let (text, _) = run(src);
         assert!(text.contains("\twhile       (c, m)\n"), "{text}");
         assert!(text.contains("\tfoo(a);"), "ordinary calls stay: {text}");
+    }
+
+    #[test]
+    fn statement_macro_without_semicolon_is_not_a_loop() {
+        let src = "void f(void)\n{\n\tCLEAR_STATUS(s)\n\tmutex_unlock(&m);\n}\n";
+        let (text, p) = run(src);
+        assert!(
+            text.contains("\tCLEAR_STATUS(s)\n;mutex_unlock(&m);"),
+            "{text}"
+        );
+        assert!(p.macros.is_empty());
+        assert_eq!(text.len(), src.len());
     }
 
     #[test]
