@@ -10,7 +10,7 @@ use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, Cfg, Op};
+use crate::cfg::{lower, Cfg, FileFacts, Op};
 use crate::dataflow::{solve, Cursor, Summaries};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
@@ -146,11 +146,14 @@ fn lower_file(
         return (unit, Vec::new());
     };
     let outline = Outline::of(&parsed);
-    let enumerators: HashMap<&str, bool> = outline
-        .enumerators
-        .iter()
-        .map(|(name, zero)| (name.as_str(), *zero))
-        .collect();
+    let mut facts = FileFacts {
+        enumerators: outline
+            .enumerators
+            .iter()
+            .map(|(name, zero)| (name.as_str(), *zero))
+            .collect(),
+        caller_exits: HashMap::new(),
+    };
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
     for proto in &outline.prototypes {
         let anns = annotations(&parsed, &proto.facts);
@@ -161,25 +164,18 @@ fn lower_file(
                 .extend(anns);
         }
     }
-    let mut functions = lower_functions(
-        &parsed,
-        &outline,
-        api,
-        macros,
-        &enumerators,
-        &prototype_annotations,
-    );
     // Function-like macros act as functions of their file: in a .c file
     // every statement-like one (`#define shm_unlock(shp)
     // ipc_unlock(&(shp)->shm_perm)`), in a header those that call a lock
     // primitive (`#define folio_walk_end(fw, vma) do { … spin_unlock(…) }
     // while (0)`) or are container accessors (`#define to_iio_dev_opaque(d)
     // container_of(…)`: the object is the caller's, by another name), a
-    // header having many.
+    // header having many. They are lowered first: a macro whose `return`
+    // returns from its caller changes how its callers are lowered.
     let in_c_file = path.extension().is_some_and(|e| e == "c");
+    let mut macro_units = Vec::new();
     {
-        let defined: std::collections::HashSet<&str> =
-            outline.functions.iter().map(|f| f.name.as_str()).collect();
+        let defined: HashSet<&str> = outline.functions.iter().map(|f| f.name.as_str()).collect();
         let wanted = |name: &str, calls: &[String]| {
             !defined.contains(name)
                 && api.primitive(name).is_none()
@@ -197,17 +193,35 @@ fn lower_file(
                 &Outline::of(&text),
                 api,
                 macros,
-                &enumerators,
+                &facts,
                 &HashMap::new(),
+                m.returns_from_caller,
             );
             lowered.retain(|f| f.name == m.name && f.parse_errors == 0);
             for f in &mut lowered {
                 f.is_static = true;
                 f.param_types.clear();
             }
-            functions.extend(lowered);
+            macro_units.extend(lowered);
         }
     }
+    for unit in &macro_units {
+        if let Some(exit) = &unit.cfg.exits_caller {
+            facts
+                .caller_exits
+                .insert(unit.name.clone(), (unit.params.clone(), exit.clone()));
+        }
+    }
+    let mut functions = lower_functions(
+        &parsed,
+        &outline,
+        api,
+        macros,
+        &facts,
+        &prototype_annotations,
+        false,
+    );
+    functions.extend(macro_units);
     let unit = FileUnit {
         path,
         functions_counted: outline.function_count(),
@@ -244,8 +258,9 @@ fn lower_functions(
     outline: &Outline,
     api: &LockApi,
     macros: &CompiledMacros,
-    enumerators: &HashMap<&str, bool>,
+    facts: &FileFacts<'_>,
     prototype_annotations: &HashMap<String, Vec<Annotation>>,
+    exits_caller: bool,
 ) -> Vec<FunctionUnit> {
     let root = parsed.tree.root_node();
     outline
@@ -255,7 +270,7 @@ fn lower_functions(
             let body =
                 root.descendant_for_byte_range(def.body.start as usize, def.body.end as usize)?;
             let params: Vec<String> = def.params.iter().map(|p| p.name.clone()).collect();
-            let mut cfg = lower(parsed, api, macros, body, &params, enumerators);
+            let mut cfg = lower(parsed, api, macros, body, &params, facts, exits_caller);
             // Only a pointer parameter hands its caller's object to a callback.
             cfg.handed_to_callbacks.retain(|(var, _)| {
                 def.params

@@ -17,6 +17,10 @@ pub struct MacroFunction {
     /// Identifiers followed by `(` in the body.
     pub calls: Vec<String>,
     pub text: Vec<u8>,
+    /// The body has a `return`, which returns from the macro's caller
+    /// (`#define WRITE_LOCK(cmd) do { if (!cmd_write_lock(cmd)) return
+    /// -EINVAL; } while (0)`).
+    pub returns_from_caller: bool,
 }
 
 /// The function-like macros of `file` whose body calls something (a
@@ -66,6 +70,7 @@ fn as_function(
         return None;
     }
     let calls = called_names(body);
+    let returns_from_caller = word_positions(body, b"return").next().is_some();
     if calls.is_empty() || !wanted(&name, &calls) {
         return None;
     }
@@ -100,7 +105,12 @@ fn as_function(
     // Line continuations become blanks; the newlines stay.
     text.extend(body.iter().map(|&b| if b == b'\\' { b' ' } else { b }));
     text.extend_from_slice(b";}\n");
-    Some(MacroFunction { name, calls, text })
+    Some(MacroFunction {
+        name,
+        calls,
+        text,
+        returns_from_caller,
+    })
 }
 
 /// The identifiers of `body` followed by `(`.
@@ -132,17 +142,8 @@ fn called_names(body: &[u8]) -> Vec<String> {
 /// Whether parameter `param` appears in `body` where a value cannot: as a
 /// field name (`p->member`), a type (`type *_ret`), or pasted (`x##_lock`).
 fn used_as_syntax(body: &[u8], param: &str) -> bool {
-    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let p = param.as_bytes();
-    let mut i = 0;
-    while i + p.len() <= body.len() {
-        let whole = body[i..].starts_with(p)
-            && (i == 0 || !is_ident(body[i - 1]))
-            && body.get(i + p.len()).is_none_or(|&b| !is_ident(b));
-        if !whole {
-            i += 1;
-            continue;
-        }
+    word_positions(body, p).any(|i| {
         let before = body[..i].trim_ascii_end();
         let after = body[i + p.len()..].trim_ascii_start();
         let field = before.ends_with(b"->") || (before.ends_with(b".") && !before.ends_with(b".."));
@@ -152,12 +153,24 @@ fn used_as_syntax(body: &[u8], param: &str) -> bool {
             .iter()
             .position(|&b| b != b'*' && !b.is_ascii_whitespace())
             .is_some_and(|at| is_ident(after[at]) && !after[at].is_ascii_digit());
-        if field || pasted || declared {
-            return true;
-        }
-        i += p.len();
-    }
-    false
+        field || pasted || declared
+    })
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Where `word` appears in `body` as a whole identifier.
+fn word_positions<'a>(body: &'a [u8], word: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    body.windows(word.len())
+        .enumerate()
+        .filter(move |&(i, w)| {
+            w == word
+                && (i == 0 || !is_ident(body[i - 1]))
+                && body.get(i + word.len()).is_none_or(|&b| !is_ident(b))
+        })
+        .map(|(i, _)| i)
 }
 
 /// Where a run of `len` bytes with no newline ends at or before `end`:

@@ -431,7 +431,9 @@ impl<'t> Lowerer<'t, '_> {
             kind::NUMBER_LITERAL => Some(!self.is_zero(e)),
             _ if self.is_zero(e) => Some(false),
             kind::IDENTIFIER if self.text(e) == "true" => Some(true),
-            kind::IDENTIFIER if self.enumerators.get(self.text(e)) == Some(&false) => Some(true),
+            kind::IDENTIFIER if self.facts.enumerators.get(self.text(e)) == Some(&false) => {
+                Some(true)
+            }
             // `-EINTR`, `-1`: a negated errno or number is nonzero.
             kind::UNARY_EXPRESSION if self.is_errno(e) => Some(true),
             _ => None,
@@ -467,7 +469,7 @@ impl<'t> Lowerer<'t, '_> {
             kind::NULL | kind::FALSE => true,
             kind::IDENTIFIER => {
                 matches!(self.text(e), "NULL" | "false")
-                    || self.enumerators.get(self.text(e)) == Some(&true)
+                    || self.facts.enumerators.get(self.text(e)) == Some(&true)
             }
             _ => false,
         }

@@ -170,6 +170,47 @@ impl<'t> Lowerer<'t, '_> {
         found
     }
 
+    /// A call of a macro whose `return` returns from this function, with
+    /// what it would return here (a returned parameter is its argument) and
+    /// whether it always returns.
+    fn caller_exit(&self, call: Node<'t>) -> Option<(bool, ReturnValue)> {
+        let function = call.child_by_field_id(field::FUNCTION)?;
+        let (params, exit) = self.facts.caller_exits.get(self.text(function))?;
+        let value = match &exit.value {
+            ReturnValue::Var(v) => {
+                let arg = params.iter().position(|p| p == v).and_then(|i| {
+                    let args = call.child_by_field_id(field::ARGUMENTS)?;
+                    let mut cursor = args.walk();
+                    let arg = args.named_children(&mut cursor).nth(i);
+                    arg
+                });
+                arg.map_or(ReturnValue::Other, |a| self.return_value(strip(a)))
+            }
+            other => other.clone(),
+        };
+        Some((exit.always, value))
+    }
+
+    /// `WRITE_LOCK(cmd);`, a macro that may return from here: its summary
+    /// says what holds when it goes on (a nonzero result) and when it
+    /// returns (zero), so the call is lowered as `if (!WRITE_LOCK(cmd))
+    /// return -EINVAL;`.
+    fn call_returning_macro(
+        &mut self,
+        call: Node<'t>,
+        cur: Cur,
+        always: bool,
+        value: ReturnValue,
+    ) -> Cur {
+        let (goes_on, returns) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+        self.cond(call, cur, goes_on, returns);
+        let span = Span::of(call);
+        let cur = self.release_scopes(0, Some(returns), span);
+        let ret = self.add(Op::Return { span, value }, cur);
+        self.link(ret, self.cfg.exit, EdgeCond::Always);
+        (!always).then_some(goes_on)
+    }
+
     pub(super) fn return_value(&self, e: Node<'_>) -> ReturnValue {
         let text = self.text(e).trim();
         if self.carries_status(e) {
@@ -220,6 +261,9 @@ impl<'t> Lowerer<'t, '_> {
                     let (warned, next) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
                     self.cond(e, cur, warned, next);
                     return Some(next);
+                }
+                if let Some((always, value)) = self.caller_exit(e) {
+                    return self.call_returning_macro(e, cur, always, value);
                 }
                 self.call(e, cur, ResultUse::default()).0
             }

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 use super::cond::equality_key;
 use super::expr::ResultUse;
 use super::scope::Scope;
-use super::{constant_conds, Cfg, Edge, EdgeCond, NodeId, Op, ReturnValue};
+use super::{constant_conds, CallerExit, Cfg, Edge, EdgeCond, FileFacts, NodeId, Op, ReturnValue};
 use crate::api::LockApi;
 use crate::path::{strip, PathResolver};
 
@@ -30,7 +30,8 @@ pub fn lower(
     macros: &CompiledMacros,
     body: Node<'_>,
     params: &[String],
-    enumerators: &HashMap<&str, bool>,
+    facts: &FileFacts<'_>,
+    exits_caller: bool,
 ) -> Cfg {
     let resolver = PathResolver::new(file, api, body, params);
     let mut labels_at: HashMap<String, u32> = HashMap::new();
@@ -58,6 +59,7 @@ pub fn lower(
             constant_conds: HashMap::new(),
             returned_paths: HashMap::new(),
             returned_objects: HashMap::new(),
+            exits_caller: None,
             params: params.to_vec(),
             local_types: HashMap::new(),
         },
@@ -67,20 +69,31 @@ pub fn lower(
         labels: HashMap::new(),
         labels_at,
         depth: 0,
-        enumerators,
+        facts,
+        caller_values: exits_caller.then(Vec::new),
         in_loop_condition: false,
     };
     let end = l.block(body, Some(0));
     if end.is_some() {
         let close = Span::new(body.end_byte() as u32 - 1, body.end_byte() as u32);
-        let ret = l.add(
-            Op::Return {
-                span: close,
-                value: ReturnValue::Void,
-            },
-            end,
-        );
+        let value = if exits_caller {
+            ReturnValue::Positive
+        } else {
+            ReturnValue::Void
+        };
+        let ret = l.add(Op::Return { span: close, value }, end);
         l.link(ret, 1, EdgeCond::Always);
+    }
+    if let Some(values) = l.caller_values.take() {
+        let value = match values.split_first() {
+            Some((first, rest)) if rest.iter().all(|v| v == first) => first.clone(),
+            Some(_) => ReturnValue::Other,
+            None => ReturnValue::Void,
+        };
+        l.cfg.exits_caller = Some(CallerExit {
+            value,
+            always: end.is_none(),
+        });
     }
     l.cfg.constant_conds = constant_conds(&l.cfg);
     l.cfg
@@ -98,8 +111,11 @@ pub(super) struct Lowerer<'t, 'f> {
     pub(super) labels: HashMap<String, NodeId>,
     pub(super) labels_at: HashMap<String, u32>,
     pub(super) depth: usize,
-    /// Enumerators of the file, with whether they are zero (`MC_TARGET_NONE`).
-    pub(super) enumerators: &'f HashMap<&'f str, bool>,
+    /// Enumerators and returning macros of the file.
+    pub(super) facts: &'f FileFacts<'f>,
+    /// Lowering a macro whose `return` returns from its caller: the values
+    /// its returns give the caller.
+    pub(super) caller_values: Option<Vec<ReturnValue>>,
     /// Lowering a loop's condition: a call there is asked anew each time
     /// round (`while (readl(reg) & BUSY)`), its answer is not remembered.
     pub(super) in_loop_condition: bool,
@@ -592,10 +608,13 @@ impl<'t> Lowerer<'t, '_> {
                 }
             }
         }
-        let (cur, value) = match expr {
+        let (cur, mut value) = match expr {
             None => (cur, ReturnValue::Void),
             Some(e) => self.return_value_of(e, cur),
         };
+        if let Some(values) = &mut self.caller_values {
+            values.push(std::mem::replace(&mut value, ReturnValue::Zero));
+        }
         let cur = self.release_scopes(0, cur, span);
         let ret = self.add(Op::Return { span, value }, cur);
         self.link(ret, self.cfg.exit, EdgeCond::Always);

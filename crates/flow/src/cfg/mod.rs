@@ -308,6 +308,30 @@ pub struct Cfg {
     /// What a returned pointer points to, by the returned text (`p` for
     /// `return p;` with `p = &c->port`; `&c->port` for `return &c->port;`).
     pub returned_objects: HashMap<String, Path>,
+    /// Lowered as a macro whose `return` returns from its caller: its
+    /// returns are `0` ("the caller returns") and its end `1` ("the caller
+    /// goes on"), and this is what the caller then returns.
+    pub exits_caller: Option<CallerExit>,
+}
+
+/// What a macro whose body returns makes its caller return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerExit {
+    /// The value, when every `return` of the body returns the same kind;
+    /// `Var(p)` for a parameter `p` (`return (status)`).
+    pub value: ReturnValue,
+    /// Every path through the body returns: the caller never goes on.
+    pub always: bool,
+}
+
+/// Per-file facts the lowering of each function reads.
+#[derive(Default)]
+pub struct FileFacts<'f> {
+    /// Enumerators of the file, with whether they are zero (`MC_TARGET_NONE`).
+    pub enumerators: HashMap<&'f str, bool>,
+    /// Macros of the file whose `return` returns from their caller, with
+    /// their parameters and what the caller then returns.
+    pub caller_exits: HashMap<String, (Vec<String>, CallerExit)>,
 }
 
 /// A condition on a variable and a constant.
