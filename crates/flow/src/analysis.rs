@@ -58,6 +58,9 @@ pub struct FileUnit {
     pub records: Vec<(String, Vec<(String, TypeRef)>)>,
     /// File-scope variables and their types.
     pub globals: Vec<(String, TypeRef)>,
+    /// Lock objects this file gives a count other than 1 (`sema_init(&dc->
+    /// in_flight, 64)` names `in_flight`): counters, not locks.
+    pub counters: Vec<String>,
 }
 
 /// All lowered files and functions.
@@ -142,6 +145,7 @@ fn lower_file(
             failed: true,
             records: Vec::new(),
             globals: Vec::new(),
+            counters: Vec::new(),
         };
         return (unit, Vec::new());
     };
@@ -227,6 +231,7 @@ fn lower_file(
         functions_counted: outline.function_count(),
         functions_with_errors: outline.functions_with_errors(),
         references: references(&parsed, api),
+        counters: counters(&parsed.source, api),
         prototype_annotations,
         failed: false,
         records: outline
@@ -317,6 +322,57 @@ fn annotations(file: &ParsedFile, facts: &[Fact]) -> Vec<Annotation> {
 }
 
 /// Counts identifier uses that are not direct calls or declarations.
+/// The lock objects `source` gives a count other than 1 through a counting
+/// initialiser of the lock API, by their last name (the field, or the
+/// variable): `sema_init(&dc->in_flight, 64)` and `DEFINE_SEMAPHORE(limit,
+/// 1000)` count; `sema_init(&s, 1)` makes a lock.
+fn counters(source: &[u8], api: &LockApi) -> Vec<String> {
+    use lockwarden_syntax::lexer::{tokenize, TokenKind};
+    let toks = tokenize(source);
+    let text = |i: usize| String::from_utf8_lossy(toks[i].text(source));
+    let mut out = Vec::new();
+    for (i, tok) in toks.iter().enumerate() {
+        // A use, not the initialiser's own definition or prototype (`void
+        // sema_init(struct semaphore *sem, int val)`).
+        let declared = i > 0 && toks[i - 1].kind == TokenKind::Ident && text(i - 1) != "static";
+        if tok.kind != TokenKind::Ident
+            || declared
+            || !toks.get(i + 1).is_some_and(|t| t.is_punct(b'('))
+            || !api.is_counting_init(&text(i))
+        {
+            continue;
+        }
+        // The two arguments, as token ranges.
+        let (mut depth, mut comma, mut close) = (0usize, None, None);
+        for (j, t) in toks.iter().enumerate().skip(i + 1) {
+            match t.kind {
+                TokenKind::Punct(b'(') => depth += 1,
+                TokenKind::Punct(b')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(j);
+                        break;
+                    }
+                }
+                TokenKind::Punct(b',') if depth == 1 && comma.is_none() => comma = Some(j),
+                _ => {}
+            }
+        }
+        let (Some(comma), Some(close)) = (comma, close) else {
+            continue;
+        };
+        let count: String = (comma + 1..close).map(|j| text(j)).collect();
+        let name = (i + 2..comma)
+            .rev()
+            .find(|&j| toks[j].kind == TokenKind::Ident)
+            .map(|j| text(j).into_owned());
+        if let (Some(name), false) = (name, count == "1") {
+            out.push(name);
+        }
+    }
+    out
+}
+
 fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
     let mut refs: HashMap<String, u32> = HashMap::new();
     lockwarden_syntax::walk::preorder_with_ancestors(file.tree.root_node(), |node, ancestors| {
@@ -561,6 +617,15 @@ impl Program {
 pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Analysis<V::Output> {
     let n = program.functions.len();
     let named_locks = named_lock_objects(&program, api);
+    let mut counters: HashMap<PathBuf, HashSet<String>> = HashMap::new();
+    for file in &program.files {
+        if let (Some(dir), false) = (file.path.parent(), file.counters.is_empty()) {
+            counters
+                .entry(dir.to_owned())
+                .or_default()
+                .extend(file.counters.iter().cloned());
+        }
+    }
     let callees: Vec<Vec<usize>> = (0..n)
         .into_par_iter()
         .map(|i| program.callees(i, api))
@@ -626,6 +691,7 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                             base: &summaries,
                             local: &local,
                             named_locks: &named_locks,
+                            counters: &counters,
                         };
                         let r = analyze_function(&program, m, &view, api, visitor);
                         if local.get(&m) != Some(&r.summary) {
@@ -670,6 +736,9 @@ struct Overlay<'a> {
     local: &'a HashMap<usize, Summary>,
     /// Globals that are a named lock of the lock API (`rtnl_mutex` is RTNL).
     named_locks: &'a HashMap<String, String>,
+    /// Counters (semaphores given a count other than 1), by the directory
+    /// whose files initialise them: a driver's own objects.
+    counters: &'a HashMap<PathBuf, HashSet<String>>,
 }
 
 /// The globals behind the named locks of the lock API, read off the
@@ -763,6 +832,18 @@ fn analyze_function<V: Visitor>(
 
         fn named_lock(&self, global: &str) -> Option<&str> {
             self.overlay.named_locks.get(global).map(String::as_str)
+        }
+
+        fn is_counter(&self, lock: &Path) -> bool {
+            let dir = self.program.files[self.function.file].path.parent();
+            let Some(names) = dir.and_then(|d| self.overlay.counters.get(d)) else {
+                return false;
+            };
+            let last = lock.steps.iter().rev().find_map(|s| match s {
+                Step::Field(f) => Some(f.as_str()),
+                _ => None,
+            });
+            last.or(lock.root_var()).is_some_and(|n| names.contains(n))
         }
     }
     let view = View {

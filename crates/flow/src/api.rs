@@ -169,6 +169,12 @@ pub struct FlowMacros {
     /// `scoped_cond_guard(class, fail, lock…) body` macros.
     #[serde(default)]
     pub scoped_cond_guard: Vec<String>,
+    /// Initialisers that give a lock object its count (`sema_init(&s, n)`,
+    /// `DEFINE_SEMAPHORE(s, n)`: object first, count second). An object
+    /// given a count other than 1 counts, it does not exclude: a slot pool
+    /// or a signal, not a lock.
+    #[serde(default)]
+    pub counting_inits: Vec<String>,
 }
 
 /// The `[locks]` part of a rule file.
@@ -201,6 +207,7 @@ impl LockApiConfig {
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
+        f.counting_inits.extend(other.flow.counting_inits);
         self.family.extend(other.family);
         self.function.extend(other.function);
         self.guard_classes.extend(other.guard_classes);
@@ -321,6 +328,7 @@ impl LockApiConfig {
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
+            counting_inits: set(&self.flow.counting_inits),
         }
     }
 }
@@ -386,6 +394,7 @@ pub struct LockApi {
     guard: HashSet<String>,
     scoped_guard: HashSet<String>,
     scoped_cond_guard: HashSet<String>,
+    counting_inits: HashSet<String>,
 }
 
 impl LockApi {
@@ -448,6 +457,11 @@ impl LockApi {
 
     pub fn is_scoped_cond_guard(&self, name: &str) -> bool {
         self.scoped_cond_guard.contains(name)
+    }
+
+    /// Whether `name` gives a lock object its count (`sema_init`).
+    pub fn is_counting_init(&self, name: &str) -> bool {
+        self.counting_inits.contains(name)
     }
 
     /// Every primitive's name, for rule-file validation.

@@ -400,6 +400,12 @@ pub trait Summaries {
     fn named_lock(&self, _global: &str) -> Option<&str> {
         None
     }
+
+    /// Whether `lock` is a counter, not a lock: the code gives it a count
+    /// other than 1 (`sema_init(&dc->in_flight, 64)`).
+    fn is_counter(&self, _lock: &Path) -> bool {
+        false
+    }
 }
 
 /// Solves the dataflow of `cfg`; `entry_held` are locks annotated as held on entry.
@@ -1204,6 +1210,10 @@ fn effects_at<'a>(
                             .lock
                             .substitute(&call.args, call.result_lvalue.as_ref())?,
                     };
+                    // A semaphore that counts (slots, signals) is no lock.
+                    if calls.summaries.is_counter(&lock) {
+                        return None;
+                    }
                     let named = lock.clone();
                     let lock = one_name(cfg, state, &lock, calls);
                     // An effect conditional on an argument: it applies when
