@@ -386,13 +386,50 @@ impl<'t> Lowerer<'t, '_> {
         result: ResultUse,
     ) -> (Cur, Option<NodeId>) {
         let function = e.child_by_field_id(field::FUNCTION);
+        // `(w ? up_write : up_read)(&b->lock)`: one function or the other,
+        // as the condition says.
+        let chosen = function
+            .map(strip)
+            .filter(|f| f.kind_id() == kind::CONDITIONAL_EXPRESSION);
+        if let Some((c, a, b)) = chosen.and_then(|f| {
+            let named = |field| {
+                f.child_by_field_id(field)
+                    .map(strip)
+                    .filter(|n| n.kind_id() == kind::IDENTIFIER)
+            };
+            Some((
+                f.child_by_field_id(field::CONDITION)?,
+                named(field::CONSEQUENCE)?,
+                named(field::ALTERNATIVE)?,
+            ))
+        }) {
+            let (t, f) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+            self.cond(c, cur, t, f);
+            let a = self.text(a).to_owned();
+            let b = self.text(b).to_owned();
+            let (a_end, _) = self.call_of(e, Some(t), result.clone(), Some(a));
+            let (b_end, _) = self.call_of(e, Some(f), result, Some(b));
+            return (self.join(&[a_end, b_end]), None);
+        }
+        let callee = function
+            .filter(|f| f.kind_id() == kind::IDENTIFIER)
+            .map(|f| self.text(f).to_owned());
+        self.call_of(e, cur, result, callee)
+    }
+
+    /// The call `e` of `callee` (`None`: through a pointer or an expression).
+    fn call_of(
+        &mut self,
+        e: Node<'t>,
+        cur: Cur,
+        result: ResultUse,
+        callee: Option<String>,
+    ) -> (Cur, Option<NodeId>) {
+        let function = e.child_by_field_id(field::FUNCTION);
         let args: Vec<Node<'t>> = e
             .child_by_field_id(field::ARGUMENTS)
             .map(named_children)
             .unwrap_or_default();
-        let callee = function
-            .filter(|f| f.kind_id() == kind::IDENTIFIER)
-            .map(|f| self.text(f).to_owned());
         // `XA_STATE(xas, …);` in a body declares the local `xas`.
         if let Some((_, name_arg)) = callee.as_deref().and_then(|n| self.macros.definer(n)) {
             if let Some(name) = args.get(name_arg).map(|a| strip(*a)) {
