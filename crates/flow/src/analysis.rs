@@ -61,6 +61,8 @@ pub struct FileUnit {
     /// Lock objects this file gives a count other than 1 (`sema_init(&dc->
     /// in_flight, 64)` names `in_flight`): counters, not locks.
     pub counters: Vec<String>,
+    /// Functions this file declares by a prototype.
+    pub prototypes: Vec<String>,
 }
 
 /// All lowered files and functions.
@@ -77,6 +79,8 @@ pub struct Program {
     records: HashMap<String, HashMap<String, TypeRef>>,
     /// Types of file-scope variables, by name (first definition wins).
     global_types: HashMap<String, TypeRef>,
+    /// Functions declared by a prototype, with the files declaring them.
+    declared: HashMap<String, Vec<u32>>,
 }
 
 /// Parses and lowers `files` (path relative to the root, contents), in parallel.
@@ -107,6 +111,13 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
                 .records
                 .entry(name.clone())
                 .or_insert_with(|| fields.iter().cloned().collect());
+        }
+        for name in &file.prototypes {
+            program
+                .declared
+                .entry(name.clone())
+                .or_default()
+                .push(file_index as u32);
         }
         for (name, ty) in &file.globals {
             program
@@ -146,6 +157,7 @@ fn lower_file(
             records: Vec::new(),
             globals: Vec::new(),
             counters: Vec::new(),
+            prototypes: Vec::new(),
         };
         return (unit, Vec::new());
     };
@@ -232,6 +244,7 @@ fn lower_file(
         functions_with_errors: outline.functions_with_errors(),
         references: references(&parsed, api),
         counters: counters(&parsed.source, api),
+        prototypes: outline.prototypes.iter().map(|p| p.name.clone()).collect(),
         prototype_annotations,
         failed: false,
         records: outline
@@ -832,6 +845,20 @@ fn analyze_function<V: Visitor>(
 
         fn named_lock(&self, global: &str) -> Option<&str> {
             self.overlay.named_locks.get(global).map(String::as_str)
+        }
+
+        fn external_declared_in(&self, callee: &str, file: u32) -> bool {
+            self.program
+                .declared
+                .get(callee)
+                .is_some_and(|files| files.contains(&file))
+                && self.api.primitive(callee).is_none()
+                && self.program.resolve(self.function.file, callee).is_none()
+        }
+
+        fn home_of(&self, callee: &str) -> Option<u32> {
+            let i = self.program.resolve(self.function.file, callee)?;
+            Some(self.program.functions[i].file as u32)
         }
 
         fn is_counter(&self, lock: &Path) -> bool {

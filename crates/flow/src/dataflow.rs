@@ -60,6 +60,9 @@ pub struct Level {
     /// i915_request_create(ce)` takes `ce->timeline->mutex`): the lock
     /// may be released through that object by another name.
     pub carrier: Option<String>,
+    /// The file whose analysed function took it (`queue_limits_start_update`
+    /// in blkdev.h): a function that file declares may release it.
+    pub acquired_in: Option<u32>,
 }
 
 impl Level {
@@ -78,6 +81,7 @@ impl Level {
             acquired_at: None,
             released_at: None,
             carrier: None,
+            acquired_in: None,
         }
     }
 
@@ -137,6 +141,7 @@ impl Level {
             acquired_at: self.acquired_at.or(other.acquired_at),
             released_at: self.released_at.or(other.released_at),
             carrier: self.carrier.clone().or_else(|| other.carrier.clone()),
+            acquired_in: self.acquired_in.or(other.acquired_in),
         };
         let changed = joined != *self;
         *self = joined;
@@ -306,6 +311,32 @@ impl State {
             .map(|(_, level)| level)
     }
 
+    /// The locks that are a field of an object the arguments point to
+    /// (`q->limits_lock` for `q`).
+    fn levels_owned_by<'s>(
+        &'s mut self,
+        args: &[ArgPaths],
+    ) -> impl Iterator<Item = &'s mut Level> + 's {
+        // By the name the object has here, too (`sdkp` read from
+        // `container_of(dev, …)`).
+        let objects: Vec<Path> = args
+            .iter()
+            .filter_map(|a| a.pointee.as_ref())
+            .flat_map(|p| [p.clone(), self.canonical(p)])
+            .collect();
+        self.locks
+            .iter_mut()
+            .filter(move |(path, _)| {
+                let Some((Step::Field(_), owner)) = path.steps.split_last() else {
+                    return false;
+                };
+                objects
+                    .iter()
+                    .any(|o| o.root == path.root && o.steps == owner)
+            })
+            .map(|(_, level)| level)
+    }
+
     /// The level of `lock`, or an untouched one.
     pub fn level(&self, lock: &Path) -> Level {
         self.locks
@@ -405,6 +436,17 @@ pub trait Summaries {
     /// other than 1 (`sema_init(&dc->in_flight, 64)`).
     fn is_counter(&self, _lock: &Path) -> bool {
         false
+    }
+
+    /// Whether `callee` is declared in `file` but its body is not in the
+    /// analysed code.
+    fn external_declared_in(&self, _callee: &str, _file: u32) -> bool {
+        false
+    }
+
+    /// The file of the analysed function `callee` calls here.
+    fn home_of(&self, _callee: &str) -> Option<u32> {
+        None
     }
 }
 
@@ -1492,6 +1534,21 @@ fn apply_call(
             }
         }
     }
+    // A function whose body is not analysed, declared by the header whose
+    // function took a lock on an object it is given, may release it: the
+    // header's API (`queue_limits_commit_update(q, &lim)` after
+    // `queue_limits_start_update(q)` took `q->limits_lock`).
+    if let Some(callee) = call.callee.as_deref() {
+        for level in state.levels_owned_by(&call.args) {
+            let api_of_its_header = level
+                .acquired_in
+                .is_some_and(|file| calls.summaries.external_declared_in(callee, file));
+            if level.max > 0 && api_of_its_header {
+                level.unknown = true;
+                level.min = clamp(level.min - 1);
+            }
+        }
+    }
     let summary = call
         .callee
         .as_deref()
@@ -1553,6 +1610,9 @@ fn apply_call(
             Change::Acquire => {
                 acquire(state, lock, effect.site, effect.recursive);
                 set_carrier(state, lock, [&key]);
+                if let Some(level) = state.locks.get_mut(lock) {
+                    level.acquired_in = effect.via.and_then(|v| calls.summaries.home_of(v));
+                }
                 // The sure side of a try (`ww_mutex_lock(l, NULL)`): the call
                 // succeeded, and its result says so.
                 let tried =

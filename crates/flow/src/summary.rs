@@ -383,7 +383,16 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             let own = levels
                 .iter()
                 .any(|l| l.acquired_at.is_some() || l.released_at.is_some());
-            if own {
+            // The returns no unknown call leads to still tell a forgotten
+            // unlock: an errno returned holding the lock where another of
+            // them does not hold it.
+            let known = || levels.iter().filter(|l| !l.unknown);
+            let errno_held_known = paths.iter().zip(&levels).any(|((_, v, _), l)| {
+                !l.unknown && l.min > 0 && matches!(v, ReturnValue::Negative)
+            });
+            if own && errno_held_known && known().any(|l| l.max <= 0) {
+                ExitKind::Inconsistent
+            } else if own {
                 ExitKind::Unknown
             } else {
                 ExitKind::Opaque
