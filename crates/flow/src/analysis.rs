@@ -374,7 +374,7 @@ fn counters(source: &[u8], api: &LockApi) -> Vec<String> {
         let (Some(comma), Some(close)) = (comma, close) else {
             continue;
         };
-        let count: String = (comma + 1..close).map(|j| text(j)).collect();
+        let count: String = (comma + 1..close).map(&text).collect();
         let name = (i + 2..comma)
             .rev()
             .find(|&j| toks[j].kind == TokenKind::Ident)
