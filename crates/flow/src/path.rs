@@ -176,6 +176,11 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         // field held then, not what it holds after (`listen_id =
         // cm_id->context; … cm_id->context = conn_id;`).
         let mut written_fields = std::collections::HashSet::new();
+        // How many objects each variable is given (a NULL is none): a local
+        // read from one given two (`pinstance = cmd->drv_inst; … cmd =
+        // get_free_cmd()`) names what it designated then, not what the
+        // expression designates after.
+        let mut objects_given: HashMap<String, u32> = HashMap::new();
         lockwarden_syntax::walk::preorder(body, |node| {
             if node.kind_id() == kind::ASSIGNMENT_EXPRESSION {
                 if let Some(left) = node
@@ -197,10 +202,9 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                     .unwrap_or_default()
                 {
                     if n.kind_id() == kind::IDENTIFIER {
-                        assigned
-                            .entry(file.node_text(n).to_owned())
-                            .or_insert((0, None))
-                            .0 += 2;
+                        let name = file.node_text(n).to_owned();
+                        *objects_given.entry(name.clone()).or_insert(0) += 2;
+                        assigned.entry(name).or_insert((0, None)).0 += 2;
                     }
                 }
             }
@@ -231,6 +235,9 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 } else {
                     reassigned.insert(name.clone());
                 }
+                if !cleared {
+                    *objects_given.entry(name.clone()).or_insert(0) += 1;
+                }
                 let entry = assigned.entry(name).or_insert((0, None));
                 entry.0 += 1;
                 entry.1 = value;
@@ -256,9 +263,21 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 });
                 found
             };
+            let reads_reassigned = |v: Node<'t>| {
+                let mut found = false;
+                lockwarden_syntax::walk::preorder(v, |n| {
+                    found |= n.kind_id() == kind::IDENTIFIER
+                        && objects_given
+                            .get(file.node_text(n))
+                            .is_some_and(|&given| given >= 2);
+                    !found
+                });
+                found
+            };
             if let Some(value) = value
                 .filter(|v| resolver.is_alias_shape(*v))
                 .filter(|v| !reads_written_field(*v))
+                .filter(|v| !reads_reassigned(*v))
             {
                 resolver.aliases.insert(name, value);
             }
