@@ -482,14 +482,31 @@ impl<O> Analysis<O> {
     /// The summary a call from function `caller` to `callee` applies: the
     /// primitive's, or the analysed function's.
     pub fn summary_of(&self, caller: usize, callee: &str) -> Option<&Summary> {
-        self.api.primitive(callee).or_else(|| {
-            let f = &self.program.functions[caller];
-            Some(&self.results[self.program.resolve(f.file, callee)?].summary)
-        })
+        let f = &self.program.functions[caller];
+        self.program
+            .primitive(&self.api, f.file, callee)
+            .or_else(|| Some(&self.results[self.program.resolve(f.file, callee)?].summary))
     }
 }
 
 impl Program {
+    /// The lock primitive a call from `file` to `name` is, unless the file
+    /// defines its own static function of that name (a selftest's futex
+    /// `mutex_lock()`): that one is called.
+    pub fn primitive<'a>(&self, api: &'a LockApi, file: usize, name: &str) -> Option<&'a Summary> {
+        let own = self
+            .by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .any(|&i| self.functions[i].file == file && self.functions[i].is_static);
+        if own {
+            None
+        } else {
+            api.primitive(name)
+        }
+    }
+
     /// The function a call from `file` to `name` reaches: a definition in the
     /// same file first, else a non-static one elsewhere.
     pub fn resolve(&self, file: usize, name: &str) -> Option<usize> {
@@ -603,7 +620,7 @@ impl Program {
                 Op::Call(c)
                     if c.callee
                         .as_deref()
-                        .is_none_or(|n| api.primitive(n).is_none()) =>
+                        .is_none_or(|n| self.primitive(api, f.file, n).is_none()) =>
                 {
                     Some(c)
                 }
@@ -832,7 +849,7 @@ fn analyze_function<V: Visitor>(
     }
     impl Summaries for View<'_> {
         fn summary(&self, callee: &str) -> Option<&Summary> {
-            if let Some(primitive) = self.api.primitive(callee) {
+            if let Some(primitive) = self.program.primitive(self.api, self.function.file, callee) {
                 return Some(primitive);
             }
             let i = self.program.resolve(self.function.file, callee)?;
