@@ -10,7 +10,7 @@ use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, Cfg, FileFacts, Op};
+use crate::cfg::{lower, CallerExit, Cfg, FileFacts, Op};
 use crate::dataflow::{solve, Cursor, Summaries};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
@@ -86,10 +86,22 @@ pub struct Program {
 /// Parses and lowers `files` (path relative to the root, contents), in parallel.
 pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &LockApi) -> Program {
     crate::progress::files_started(files.len());
+    // Headers' macros that are a `return` (`return_ACPI_STATUS(s)`), for
+    // every file: read off the `#define` lines before any file is lowered.
+    let return_macros: HashMap<String, (Vec<String>, CallerExit)> = files
+        .par_iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
+        .flat_map_iter(|(_, source)| lockwarden_syntax::macro_functions::return_macros(source))
+        .map(|m| {
+            let params = m.params.unwrap_or_default();
+            let exit = CallerExit::of_return_macro(&params, &m.returned);
+            (m.name, (params, exit))
+        })
+        .collect();
     let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = files
         .into_par_iter()
         .map(|(path, source)| {
-            let lowered = lower_file(path, source, macros, api);
+            let lowered = lower_file(path, source, macros, api, &return_macros);
             crate::progress::file_done();
             lowered
         })
@@ -144,6 +156,7 @@ fn lower_file(
     source: Vec<u8>,
     macros: &CompiledMacros,
     api: &LockApi,
+    return_macros: &HashMap<String, (Vec<String>, CallerExit)>,
 ) -> (FileUnit, Vec<FunctionUnit>) {
     let Some(parsed) = ParsedFile::parse(source.clone(), macros) else {
         let unit = FileUnit {
@@ -168,7 +181,7 @@ fn lower_file(
             .iter()
             .map(|(name, zero)| (name.as_str(), *zero))
             .collect(),
-        caller_exits: HashMap::new(),
+        caller_exits: return_macros.clone(),
     };
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
     for proto in &outline.prototypes {

@@ -113,6 +113,83 @@ fn as_function(
     })
 }
 
+/// A macro that is a `return` statement (`#define return_ACPI_STATUS(s)
+/// return(s)`, `#define return_VOID return`): its name, its parameters
+/// (`None` for an object-like macro) and the text it returns (empty for
+/// none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnMacro {
+    pub name: String,
+    pub params: Option<Vec<String>>,
+    pub returned: String,
+}
+
+/// The macros of `source` whose body is a `return` statement, found from
+/// the `#define` lines alone (no parse): a header's, for the files that
+/// include it.
+pub fn return_macros(source: &[u8]) -> Vec<ReturnMacro> {
+    use crate::lexer::{tokenize, Directive, TokenKind};
+    let mut out = Vec::new();
+    for tok in tokenize(source) {
+        if tok.kind != TokenKind::Directive(Directive::Other) {
+            continue;
+        }
+        let line: String = String::from_utf8_lossy(tok.text(source))
+            .replace("\\\n", " ")
+            .replace("\\\r\n", " ");
+        if let Some(m) = return_macro(&line) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn return_macro(line: &str) -> Option<ReturnMacro> {
+    let rest = line.trim_start().strip_prefix('#')?.trim_start();
+    let rest = rest.strip_prefix("define")?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let name_len = rest.bytes().take_while(|&b| is_ident(b)).count();
+    let (name, after) = rest.split_at(name_len);
+    if name.is_empty() {
+        return None;
+    }
+    // A function-like macro has its `(` right after the name.
+    let (params, body) = match after.strip_prefix('(') {
+        Some(list) => {
+            let close = list.find(')')?;
+            let params: Vec<String> = list[..close]
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect();
+            if params.iter().any(|p| !p.bytes().all(is_ident)) {
+                return None;
+            }
+            (Some(params), &list[close + 1..])
+        }
+        None => (None, after),
+    };
+    let body = body.trim();
+    let returned = body.strip_prefix("return")?;
+    if returned.starts_with(|c: char| is_ident(c as u8)) {
+        return None;
+    }
+    let returned = returned.trim().trim_end_matches(';').trim();
+    let returned = returned
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(returned)
+        .trim();
+    Some(ReturnMacro {
+        name: name.to_owned(),
+        params,
+        returned: returned.to_owned(),
+    })
+}
+
 /// The identifiers of `body` followed by `(`.
 fn called_names(body: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(body);
@@ -225,5 +302,18 @@ mod tests {
             .map(|m| m.name)
             .collect();
         assert_eq!(names, vec!["unlock_it"]);
+    }
+
+    #[test]
+    fn return_macros_from_define_lines() {
+        let src = b"#define return_ACPI_STATUS(s)           return(s)\n#define return_VOID \\\n\treturn\n#define returned_x(s) returned(s)\n#define LOCK(c) do { if (!f(c)) return -EINVAL; } while (0)\n";
+        let found = return_macros(src);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].name, "return_ACPI_STATUS");
+        assert_eq!(found[0].params.as_deref(), Some(&["s".to_owned()][..]));
+        assert_eq!(found[0].returned, "s");
+        assert_eq!(found[1].name, "return_VOID");
+        assert_eq!(found[1].params, None);
+        assert_eq!(found[1].returned, "");
     }
 }

@@ -208,6 +208,20 @@ impl<'t> Lowerer<'t, '_> {
             kind::COMPOUND_STATEMENT => self.block(node, cur),
             kind::EXPRESSION_STATEMENT => match node.named_child(0) {
                 Some(e) if self.is_guard(e) => self.guard(e, cur),
+                // `return_VOID;`: an object-like macro that returns.
+                Some(e) if e.kind_id() == kind::IDENTIFIER => {
+                    match self.facts.caller_exits.get(self.text(e)) {
+                        Some((_, exit)) if exit.always => {
+                            let value = exit.value.clone();
+                            let span = Span::of(e);
+                            let cur = self.release_scopes(0, cur, span);
+                            let ret = self.add(Op::Return { span, value }, cur);
+                            self.link(ret, self.cfg.exit, EdgeCond::Always);
+                            None
+                        }
+                        _ => cur,
+                    }
+                }
                 Some(e) => self.expr(e, cur),
                 None => cur,
             },

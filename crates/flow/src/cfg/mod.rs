@@ -324,6 +324,28 @@ pub struct CallerExit {
     pub always: bool,
 }
 
+impl CallerExit {
+    /// A macro whose body is `return <returned>` (from its `#define` line):
+    /// a parameter's value, a constant, or nothing.
+    pub fn of_return_macro(params: &[String], returned: &str) -> CallerExit {
+        let value = if returned.is_empty() {
+            ReturnValue::Void
+        } else if params.iter().any(|p| p == returned) {
+            ReturnValue::Var(returned.to_owned())
+        } else if matches!(returned, "0" | "NULL" | "false") {
+            ReturnValue::Zero
+        } else if returned.starts_with('-') {
+            ReturnValue::Negative
+        } else {
+            ReturnValue::Other
+        };
+        CallerExit {
+            value,
+            always: true,
+        }
+    }
+}
+
 /// Per-file facts the lowering of each function reads.
 #[derive(Default)]
 pub struct FileFacts<'f> {
