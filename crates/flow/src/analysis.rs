@@ -886,6 +886,10 @@ fn analyze_function<V: Visitor>(
                 && self.program.resolve(self.function.file, callee).is_none()
         }
 
+        fn is_link(&self, callee: &str) -> bool {
+            self.api.is_link(callee)
+        }
+
         fn home_of(&self, callee: &str) -> Option<u32> {
             let i = self.program.resolve(self.function.file, callee)?;
             Some(self.program.functions[i].file as u32)

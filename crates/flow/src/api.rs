@@ -175,6 +175,12 @@ pub struct FlowMacros {
     /// or a signal, not a lock.
     #[serde(default)]
     pub counting_inits: Vec<String>,
+    /// Calls that link an object into a container (`list_add_tail(&obj->
+    /// link, &ww->obj_list)`: the object's member first, the container
+    /// second). A locked object linked where callers reach it is theirs to
+    /// release, by walking the container.
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 /// The `[locks]` part of a rule file.
@@ -208,6 +214,7 @@ impl LockApiConfig {
         f.scoped_guard.extend(other.flow.scoped_guard);
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
         f.counting_inits.extend(other.flow.counting_inits);
+        f.links.extend(other.flow.links);
         self.family.extend(other.family);
         self.function.extend(other.function);
         self.guard_classes.extend(other.guard_classes);
@@ -329,6 +336,7 @@ impl LockApiConfig {
             scoped_guard: set(&self.flow.scoped_guard),
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
             counting_inits: set(&self.flow.counting_inits),
+            links: set(&self.flow.links),
         }
     }
 }
@@ -395,6 +403,7 @@ pub struct LockApi {
     scoped_guard: HashSet<String>,
     scoped_cond_guard: HashSet<String>,
     counting_inits: HashSet<String>,
+    links: HashSet<String>,
 }
 
 impl LockApi {
@@ -457,6 +466,11 @@ impl LockApi {
 
     pub fn is_scoped_cond_guard(&self, name: &str) -> bool {
         self.scoped_cond_guard.contains(name)
+    }
+
+    /// Whether `name` links an object into a container (`list_add_tail`).
+    pub fn is_link(&self, name: &str) -> bool {
+        self.links.contains(name)
     }
 
     /// Whether `name` gives a lock object its count (`sema_init`).

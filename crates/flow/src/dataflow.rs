@@ -63,6 +63,10 @@ pub struct Level {
     /// The file whose analysed function took it (`queue_limits_start_update`
     /// in blkdev.h): a function that file declares may release it.
     pub acquired_in: Option<u32>,
+    /// Its object was linked into a container callers reach
+    /// (`list_add_tail(&obj->obj_link, &ww->obj_list)`): whoever walks the
+    /// container releases it.
+    pub linked: bool,
 }
 
 impl Level {
@@ -82,6 +86,7 @@ impl Level {
             released_at: None,
             carrier: None,
             acquired_in: None,
+            linked: false,
         }
     }
 
@@ -142,6 +147,7 @@ impl Level {
             released_at: self.released_at.or(other.released_at),
             carrier: self.carrier.clone().or_else(|| other.carrier.clone()),
             acquired_in: self.acquired_in.or(other.acquired_in),
+            linked: self.linked || other.linked,
         };
         let changed = joined != *self;
         *self = joined;
@@ -447,6 +453,11 @@ pub trait Summaries {
     /// The file of the analysed function `callee` calls here.
     fn home_of(&self, _callee: &str) -> Option<u32> {
         None
+    }
+
+    /// Whether `callee` links an object into a container.
+    fn is_link(&self, _callee: &str) -> bool {
+        false
     }
 }
 
@@ -1084,6 +1095,43 @@ fn forget_pointee(state: &mut State, var: &str, site: Option<Span>, through_poin
     });
 }
 
+/// `list_add_tail(&obj->link, &ww->list)`: `obj`, linked into a container
+/// callers reach (under a parameter or a global), takes its held locks
+/// along; whoever walks the container releases them.
+fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
+    let (Some(member), Some(container)) = (
+        call.args.first().and_then(|a| a.pointee.as_ref()),
+        call.args.get(1).and_then(|a| a.pointee.as_ref()),
+    ) else {
+        return;
+    };
+    let Some((Step::Field(_), object)) = member.steps.split_last() else {
+        return;
+    };
+    let container = state.canonical(container);
+    if !cfg.caller_nameable(&container) {
+        return;
+    }
+    let objects = [
+        Path {
+            root: member.root.clone(),
+            steps: object.to_vec(),
+        },
+        state.canonical(&Path {
+            root: member.root.clone(),
+            steps: object.to_vec(),
+        }),
+    ];
+    for (path, level) in state.locks.iter_mut() {
+        let under = objects
+            .iter()
+            .any(|o| path.root == o.root && path.steps.starts_with(&o.steps));
+        if under && level.max > 0 {
+            level.linked = true;
+        }
+    }
+}
+
 /// A pointer to `object` stored at `target`: `*target` becomes another name
 /// for the object, and the object keeps its own. A local's locked object
 /// stored through a parameter (`*foliop = folio`, `req->r_osd = osd`) is
@@ -1548,6 +1596,13 @@ fn apply_call(
                 level.min = clamp(level.min - 1);
             }
         }
+    }
+    if call
+        .callee
+        .as_deref()
+        .is_some_and(|c| calls.summaries.is_link(c))
+    {
+        link_object(state, cfg, call);
     }
     let summary = call
         .callee

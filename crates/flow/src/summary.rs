@@ -341,6 +341,19 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             })
             .collect();
         let levels: Vec<Level> = paths.iter().map(|(_, _, s)| s.level(lock)).collect();
+        // Returns where the held lock's object went into a container callers
+        // reach are that container's walker's business: the other returns
+        // alone say what the function does; with none, it hands the lock on.
+        let linked = |l: &Level| l.linked && l.max > 0;
+        let all_linked = levels.iter().any(linked)
+            && levels
+                .iter()
+                .all(|l| linked(l) || (l.min == 0 && l.max == 0));
+        let (paths, levels): (Vec<_>, Vec<Level>) = paths
+            .into_iter()
+            .zip(levels)
+            .filter(|(_, l)| all_linked || !linked(l))
+            .unzip();
         let pending = paths
             .iter()
             .any(|(_, _, s)| s.pending.iter().any(|p| &p.lock == lock));
@@ -377,7 +390,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .any(|((_, v, _), l)| l.min > 0 && matches!(v, ReturnValue::Negative));
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
-        let kind = if levels.iter().any(|l| l.unknown) {
+        let kind = if all_linked {
+            ExitKind::Opaque
+        } else if levels.iter().any(|l| l.unknown) {
             // Unknown only through a callee, never taken or dropped here:
             // passed on to callers that handle the lock, not to every caller.
             let own = levels
