@@ -1112,6 +1112,16 @@ fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
     if !cfg.caller_nameable(&container) {
         return;
     }
+    // The container's own lock (`q->requeue_lock` for `q->requeue_list`)
+    // guards the linking; it is not handed on.
+    let owner_of = |p: &Path| match p.steps.split_last() {
+        Some((Step::Field(_), rest)) => Some(Path {
+            root: p.root.clone(),
+            steps: rest.to_vec(),
+        }),
+        _ => None,
+    };
+    let container_owner = owner_of(&container);
     let objects = [
         Path {
             root: member.root.clone(),
@@ -1126,7 +1136,8 @@ fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
         let under = objects
             .iter()
             .any(|o| path.root == o.root && path.steps.starts_with(&o.steps));
-        if under && level.max > 0 {
+        let guards_container = container_owner.is_some() && owner_of(path) == container_owner;
+        if under && !guards_container && level.max > 0 {
             level.linked = true;
         }
     }
