@@ -181,6 +181,8 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         // get_free_cmd()`) names what it designated then, not what the
         // expression designates after.
         let mut objects_given: HashMap<String, u32> = HashMap::new();
+        // Variables given to an iterator macro: its cursor among them.
+        let mut iterator_args = std::collections::HashSet::new();
         lockwarden_syntax::walk::preorder(body, |node| {
             if node.kind_id() == kind::ASSIGNMENT_EXPRESSION {
                 if let Some(left) = node
@@ -203,7 +205,7 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 {
                     if n.kind_id() == kind::IDENTIFIER {
                         let name = file.node_text(n).to_owned();
-                        *objects_given.entry(name.clone()).or_insert(0) += 2;
+                        iterator_args.insert(name.clone());
                         assigned.entry(name).or_insert((0, None)).0 += 2;
                     }
                 }
@@ -266,10 +268,14 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             let reads_reassigned = |v: Node<'t>| {
                 let mut found = false;
                 lockwarden_syntax::walk::preorder(v, |n| {
+                    let name = file.node_text(n);
+                    // A cursor: an iterator's argument that is neither a
+                    // parameter nor a local fixed where it is declared.
+                    let cursor = iterator_args.contains(name)
+                        && !params.iter().any(|p| p == name)
+                        && !resolver.fixed.contains(name);
                     found |= n.kind_id() == kind::IDENTIFIER
-                        && objects_given
-                            .get(file.node_text(n))
-                            .is_some_and(|&given| given >= 2);
+                        && (cursor || objects_given.get(name).is_some_and(|&given| given >= 2));
                     !found
                 });
                 found
