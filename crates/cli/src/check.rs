@@ -169,7 +169,7 @@ pub(crate) fn print_report(
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(100);
-    print!(
+    crate::out!(
         "{}",
         render(report, format, &checker.rules(), sources, width)
     );

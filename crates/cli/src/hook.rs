@@ -41,7 +41,7 @@ pub fn run(args: Args) -> ExitCode {
     let Action::Install { force, root } = args.action;
     match install(root.unwrap_or_else(|| PathBuf::from(".")), force) {
         Ok(path) => {
-            println!("installed {}", path.display());
+            crate::outln!("installed {}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

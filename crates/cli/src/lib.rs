@@ -75,6 +75,21 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `print!` that a closed pipe (`| head`) ends quietly instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::print_stdout(&format!($($arg)*))
+    };
+}
+
+/// `println!` that a closed pipe ends quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::print_stdout(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use {out, outln};
+
 /// Writes `text` to stdout; a closed pipe (`| head`) ends the output quietly.
 pub(crate) fn print_stdout(text: &str) {
     use std::io::Write as _;

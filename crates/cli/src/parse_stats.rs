@@ -72,7 +72,7 @@ fn stats(args: &Args) -> Result<()> {
     let mut stats = measure(&contents, &macros, !args.no_compare);
     stats.read_ms = read_ms;
     if args.format == "json" {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&to_json(&stats, args.worst))?
         );
@@ -120,11 +120,13 @@ fn overhead(s: &ParseStats) -> Option<f64> {
 
 fn print_human(s: &ParseStats, worst: usize) {
     let f = &s.frontend;
-    println!(
+    crate::outln!(
         "files: {} ({} bytes, read in {} ms)",
-        s.files, s.bytes, s.read_ms
+        s.files,
+        s.bytes,
+        s.read_ms
     );
-    println!(
+    crate::outln!(
         "functions: {}, with parse errors in the body: {} ({:.2}% clean), {} ms",
         f.functions,
         f.functions_with_parse_errors,
@@ -132,7 +134,7 @@ fn print_human(s: &ParseStats, worst: usize) {
         f.elapsed_ms
     );
     if let Some(p) = &s.plain {
-        println!(
+        crate::outln!(
             "plain tree-sitter-c: {} functions, {} with errors ({:.2}% clean), {} ms",
             p.functions,
             p.functions_with_parse_errors,
@@ -141,19 +143,19 @@ fn print_human(s: &ParseStats, worst: usize) {
         );
     }
     if let Some(pct) = overhead(s) {
-        println!("kernel-idiom handling overhead: {pct:+.1}% of plain parse time");
+        crate::outln!("kernel-idiom handling overhead: {pct:+.1}% of plain parse time");
     }
     if s.failed_files > 0 {
-        println!("files tree-sitter gave up on: {}", s.failed_files);
+        crate::outln!("files tree-sitter gave up on: {}", s.failed_files);
     }
     if worst > 0 {
-        println!("most frequent parse-error causes:");
+        crate::outln!("most frequent parse-error causes:");
         for (cause, n) in s.causes.iter().take(worst) {
-            println!("{n:>8}  {cause}");
+            crate::outln!("{n:>8}  {cause}");
         }
-        println!("files with the most broken functions:");
+        crate::outln!("files with the most broken functions:");
         for (path, n) in s.worst_files.iter().take(worst) {
-            println!("{n:>8}  {}", path.display());
+            crate::outln!("{n:>8}  {}", path.display());
         }
     }
 }

@@ -27,7 +27,7 @@ pub fn run(args: Args) -> ExitCode {
     let Some(id) = args.id else {
         let width = rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
         for r in &rules {
-            println!(
+            crate::outln!(
                 "{:<width$}  {:<7}  {}",
                 r.id,
                 r.severity.as_str(),
@@ -40,7 +40,7 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("error: no rule `{id}`; `lockwarden rules` lists them");
         return ExitCode::from(crate::EXIT_USAGE);
     };
-    println!(
+    crate::outln!(
         "{} ({})\n\n{}",
         rule.id,
         rule.severity.as_str(),
@@ -53,10 +53,10 @@ pub fn run(args: Args) -> ExitCode {
         .find(|r| r.id.get_ref() == &id)
         .and_then(|r| r.doc.clone());
     if let Some(doc) = doc {
-        println!("\n{}", doc.trim_end());
+        crate::outln!("\n{}", doc.trim_end());
     }
     if let Some(help) = &rule.help {
-        println!("\nhelp: {help}");
+        crate::outln!("\nhelp: {help}");
     }
     ExitCode::SUCCESS
 }

@@ -145,7 +145,7 @@ fn series(args: &Args) -> Result<bool> {
     }
     let found = steps.iter().any(|s| !s.delta.introduced.is_empty());
     let root = git_root(&git, &dir);
-    print!("{}", render_steps(&steps, format, &analyser.checker, &root));
+    crate::out!("{}", render_steps(&steps, format, &analyser.checker, &root));
     Ok(found)
 }
 

@@ -266,9 +266,45 @@ impl<'a> FileSource<'a> {
         source.contains(loc).then_some(source)
     }
 
+    /// Whether `loc` lies in the file, on lines narrow enough to show with
+    /// their context (a generated table on one 70,000-column line is not).
     fn contains(&self, loc: &Location) -> bool {
-        loc.start <= loc.end && (loc.end as usize) <= self.bytes.len()
+        loc.start <= loc.end
+            && (loc.end as usize) <= self.bytes.len()
+            && !too_wide(&self.bytes, loc.start as usize, loc.end as usize)
     }
+}
+
+/// The widest source line shown as context; wider lines fall back to the
+/// plain rendering.
+const MAX_SHOWN_LINE: usize = 1000;
+
+/// Whether a line from three before `start` to three after `end` is wider
+/// than [`MAX_SHOWN_LINE`].
+fn too_wide(bytes: &[u8], start: usize, end: usize) -> bool {
+    let mut from = start;
+    for _ in 0..4 {
+        match bytes[..from].iter().rposition(|&b| b == b'\n') {
+            Some(nl) => from = nl,
+            None => {
+                from = 0;
+                break;
+            }
+        }
+    }
+    let mut to = end;
+    for _ in 0..4 {
+        match bytes[to..].iter().position(|&b| b == b'\n') {
+            Some(nl) => to += nl + 1,
+            None => {
+                to = bytes.len();
+                break;
+            }
+        }
+    }
+    bytes[from..to.min(bytes.len())]
+        .split(|&b| b == b'\n')
+        .any(|line| line.len() > MAX_SHOWN_LINE)
 }
 
 fn sanitize(bytes: &[u8]) -> Cow<'_, [u8]> {

@@ -1,0 +1,86 @@
+//! Output that the reader stops taking, and source lines too wide to show:
+//! lockwarden stops quietly or cuts the context, and never panics.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+fn lockwarden() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+}
+
+/// A scratch directory of its own for this test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lockwarden-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Many functions, each with a double acquire: a report far larger than a
+/// pipe's buffer.
+fn many_findings(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut src = String::from("#include <linux/spinlock.h>\nstatic DEFINE_SPINLOCK(l);\n");
+    for i in 0..3000 {
+        src.push_str(&format!(
+            "void twice_{i}(void)\n{{\n\tspin_lock(&l);\n\tspin_lock(&l);\n\tspin_unlock(&l);\n\tspin_unlock(&l);\n}}\n"
+        ));
+    }
+    let file = dir.join("many.c");
+    std::fs::write(&file, src).expect("write many.c");
+    file
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let dir = scratch("pipe");
+    let file = many_findings(&dir);
+    for format in ["human", "gcc", "json", "sarif"] {
+        let mut child = lockwarden()
+            .args(["check", "-q", "--format", format])
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lockwarden");
+        // Read a little, then close the pipe as `| head -c 16` does.
+        let mut first = [0u8; 16];
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_exact(&mut first)
+            .expect("some output");
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{format}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{format}: a panic");
+        assert_ne!(out.status.code(), Some(3), "{format}: an internal error");
+    }
+}
+
+#[test]
+fn a_finding_on_a_very_wide_line_is_shown_cut() {
+    let dir = scratch("wide");
+    let padding = " ".repeat(70_000);
+    let src = format!(
+        "#include <linux/spinlock.h>\nstatic DEFINE_SPINLOCK(l);\nvoid wide(void)\n{{\n\tspin_lock(&l);{padding}spin_lock(&l);\n\tspin_unlock(&l);\n}}\n\nvoid narrow(void)\n{{\n\tspin_lock(&l);\n\tspin_lock(&l);\n\tspin_unlock(&l);\n\tspin_unlock(&l);\n}}\n"
+    );
+    let file = dir.join("wide.c");
+    std::fs::write(&file, src).expect("write wide.c");
+    let out = lockwarden()
+        .args(["check", "--format", "human"])
+        .arg(&file)
+        .output()
+        .expect("run lockwarden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "findings: {stdout}\n{stderr}");
+    // Both findings are there, the wide one and the one after it.
+    assert!(stdout.contains("wide"), "{stdout}");
+    assert!(stdout.contains("narrow"), "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.len() < 1000),
+        "the context is cut to a readable width"
+    );
+}
