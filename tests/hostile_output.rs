@@ -1,5 +1,6 @@
-//! Output that the reader stops taking, and source lines too wide to show:
-//! lockwarden stops quietly or cuts the context, and never panics.
+//! Output that the reader stops taking, source lines too wide to show, and
+//! options that would select nothing: lockwarden stops quietly, cuts the
+//! context, or says what is wrong, and never panics.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -83,4 +84,34 @@ fn a_finding_on_a_very_wide_line_is_shown_cut() {
         stdout.lines().all(|l| l.len() < 1000),
         "the context is cut to a readable width"
     );
+}
+
+#[test]
+fn only_that_matches_no_rule_is_an_error_with_a_suggestion() {
+    let fixture = "fixtures/lock/guard_double.c";
+    let out = lockwarden()
+        .args(["check", "--only", "lok/*", fixture])
+        .output()
+        .expect("run lockwarden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--only `lok/*` matches no rule"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `lock/*`"), "{stderr}");
+    // A comma list selects each rule it names; the fixture's finding is kept.
+    let out = lockwarden()
+        .args([
+            "check",
+            "--format",
+            "gcc",
+            "--only",
+            "balloon/*,lock/double-acquire",
+            fixture,
+        ])
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[lock/double-acquire]"));
 }

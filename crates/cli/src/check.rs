@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use lockwarden_report::{parse_json_report, render, Format, Report};
 use lockwarden_rules::Checker;
 use rayon::prelude::*;
@@ -57,21 +56,9 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn only_set(patterns: &[String]) -> Result<Option<GlobSet>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut builder = GlobSetBuilder::new();
-    for p in patterns {
-        builder.add(Glob::new(p).with_context(|| format!("bad --only glob `{p}`"))?);
-    }
-    Ok(Some(builder.build()?))
-}
-
 /// Runs the check; `Ok(true)` when findings were reported.
 fn check(args: &Args) -> Result<bool> {
     let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let only = only_set(&args.only)?;
     let baseline: HashSet<String> = match &args.baseline {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -90,6 +77,8 @@ fn check(args: &Args) -> Result<bool> {
             .ok();
     }
     let config = crate::config::load(&args.rules)?;
+    let only =
+        crate::config::only_set(&args.only, &lockwarden_rules::run::rules_of(&config.rules))?;
     if args.staged {
         return crate::staged::check(crate::staged::Options {
             root: args.root.as_deref(),

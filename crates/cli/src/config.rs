@@ -76,3 +76,57 @@ fn rule_files(path: &Path) -> Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+/// `--only` as a set of globs (`None`: every rule). Each value may be a
+/// comma list (`--only lock/*,balloon/*`); a pattern that matches none of
+/// `rules` is an error naming the closest rule id, so a typo never makes a
+/// run that checks nothing.
+pub(crate) fn only_set(
+    patterns: &[String],
+    rules: &[lockwarden_report::RuleInfo],
+) -> Result<Option<globset::GlobSet>> {
+    let patterns: Vec<&str> = patterns
+        .iter()
+        .flat_map(|p| p.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = globset::GlobSetBuilder::new();
+    for p in &patterns {
+        let glob = globset::Glob::new(p).with_context(|| format!("bad --only glob `{p}`"))?;
+        let matcher = glob.compile_matcher();
+        if !rules.iter().any(|r| matcher.is_match(&r.id)) {
+            // Rule ids and their families (`lock/*`).
+            let candidates = rules.iter().flat_map(|r| {
+                let family = r.id.split_once('/').map(|(f, _)| format!("{f}/*"));
+                std::iter::once(r.id.clone()).chain(family)
+            });
+            let closest = candidates
+                .min_by_key(|c| edit_distance(p, c))
+                .map(|c| format!("\n  help: did you mean `{c}`? (`lockwarden rules` lists them)"))
+                .unwrap_or_default();
+            anyhow::bail!("--only `{p}` matches no rule{closest}");
+        }
+        builder.add(glob);
+    }
+    Ok(Some(builder.build()?))
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}

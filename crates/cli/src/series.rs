@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use lockwarden_report::{render, Finding, Format, JsonFinding, Report, Summary};
 use lockwarden_rules::Checker;
 use lockwarden_syntax::index::IncludeResolver;
@@ -75,18 +75,6 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-/// `--only` globs as a set (`None`: every rule).
-pub(crate) fn only_set(patterns: &[String]) -> Result<Option<GlobSet>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut builder = GlobSetBuilder::new();
-    for p in patterns {
-        builder.add(Glob::new(p).with_context(|| format!("bad --only glob `{p}`"))?);
-    }
-    Ok(Some(builder.build()?))
-}
-
 /// The fingerprints of a `--baseline` report.
 pub(crate) fn read_baseline(path: Option<&Path>) -> Result<HashSet<String>> {
     let Some(path) = path else {
@@ -117,7 +105,6 @@ pub(crate) struct Delta {
 
 fn series(args: &Args) -> Result<bool> {
     let format: Format = args.format.parse().map_err(|e| anyhow!("{e}"))?;
-    let only = only_set(&args.only)?;
     let baseline = read_baseline(args.baseline.as_deref())?;
     if let Some(jobs) = args.jobs {
         rayon::ThreadPoolBuilder::new()
@@ -126,6 +113,8 @@ fn series(args: &Args) -> Result<bool> {
             .ok();
     }
     let config = crate::config::load(&args.rules)?;
+    let only =
+        crate::config::only_set(&args.only, &lockwarden_rules::run::rules_of(&config.rules))?;
     let dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut git = Git::open(&dir)?;
     let mut analyser = Analyser::new(Checker::new(config), only);

@@ -41,9 +41,7 @@ impl Checker {
 
     /// The documentation of every rule this checker runs.
     pub fn rules(&self) -> Vec<RuleInfo> {
-        let mut rules = crate::lock::rules();
-        rules.extend(crate::mission::rules(&self.rules));
-        rules
+        rules_of(&self.rules)
     }
 
     /// The rule-file rules, with their documentation.
@@ -181,4 +179,12 @@ fn closure(files: Vec<(PathBuf, Vec<u8>)>, set: &RuleSet) -> Vec<(PathBuf, Vec<u
         .filter(|(_, k)| *k)
         .map(|(f, _)| f)
         .collect()
+}
+
+/// The documentation of every rule a checker of `config` runs: the built-in
+/// lock rules and the rule files' rules.
+pub fn rules_of(set: &RuleSet) -> Vec<RuleInfo> {
+    let mut rules = crate::lock::rules();
+    rules.extend(crate::mission::rules(set));
+    rules
 }
