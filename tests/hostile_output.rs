@@ -115,3 +115,56 @@ fn only_that_matches_no_rule_is_an_error_with_a_suggestion() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("[lock/double-acquire]"));
 }
+
+/// `lockwarden` run as an unprivileged user, so that a file with no read
+/// permission is unreadable even when the tests run as root (util-linux
+/// `setpriv`); `None` when that cannot be arranged.
+fn unprivileged() -> Option<Command> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .is_some_and(|o| o.stdout.starts_with(b"0"));
+    if !root {
+        return Some(lockwarden());
+    }
+    let usable = Command::new("setpriv").arg("--version").output().is_ok();
+    usable.then(|| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_lockwarden"));
+        c
+    })
+}
+
+#[test]
+fn an_unreadable_file_is_an_error_and_the_others_are_analysed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("unreadable");
+    std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
+    std::fs::write(dir.join("b.c"), "int unreadable;\n").expect("write b.c");
+    std::fs::set_permissions(dir.join("b.c"), std::fs::Permissions::from_mode(0o000))
+        .expect("chmod");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let Some(mut walked) = unprivileged() else {
+        panic!("this test needs to run as a normal user, or setpriv as root");
+    };
+    let out = walked
+        .args(["check", "--format", "gcc"])
+        .arg(&dir)
+        .output()
+        .expect("run lockwarden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("cannot read b.c"), "{stderr}");
+    assert!(stdout.contains("[lock/double-acquire]"), "{stdout}");
+    // Named on the command line, the unreadable file stops the run.
+    let out = unprivileged()
+        .expect("as above")
+        .args(["check", "--format", "gcc"])
+        .arg(dir.join("b.c"))
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,7 +1,7 @@
 //! `lockwarden check`: analyse a tree and report findings (SPEC.md §1).
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -56,6 +56,50 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
+/// The bytes of every file to analyse. A file that cannot be read is an
+/// error on stderr and the rest are analysed; it stops the run only when
+/// it was named on the command line or nothing could be read.
+fn read_inputs(
+    root: &Path,
+    files: Vec<PathBuf>,
+    named: &[PathBuf],
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let named: Vec<PathBuf> = named
+        .iter()
+        .filter(|p| !p.is_dir())
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let read: Vec<(PathBuf, std::io::Result<Vec<u8>>)> = files
+        .into_par_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(root.join(&rel));
+            (rel, bytes)
+        })
+        .collect();
+    let mut contents = Vec::with_capacity(read.len());
+    let mut unreadable = 0;
+    for (rel, bytes) in read {
+        match bytes {
+            Ok(bytes) => contents.push((rel, bytes)),
+            Err(e) => {
+                let abs = root.join(&rel).canonicalize().ok();
+                if abs.is_some_and(|a| named.contains(&a)) {
+                    anyhow::bail!("cannot read {}: {e}", rel.display());
+                }
+                eprintln!(
+                    "error: cannot read {}: {e}; analysing the other files",
+                    rel.display()
+                );
+                unreadable += 1;
+            }
+        }
+    }
+    if contents.is_empty() && unreadable > 0 {
+        anyhow::bail!("none of the {unreadable} files could be read");
+    }
+    Ok(contents)
+}
+
 /// Runs the check; `Ok(true)` when findings were reported.
 fn check(args: &Args) -> Result<bool> {
     let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -95,17 +139,11 @@ fn check(args: &Args) -> Result<bool> {
         .map(|f| f.to_string_lossy().replace('\\', "/"))
         .collect();
     let context = crate::files::include_context(&root, &files);
-    let contents: Vec<(PathBuf, Vec<u8>)> = files
-        .into_iter()
-        .chain(context)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|rel| {
-            let bytes = std::fs::read(root.join(&rel))
-                .with_context(|| format!("cannot read {}", rel.display()))?;
-            Ok((rel, bytes))
-        })
-        .collect::<Result<_>>()?;
+    let contents = read_inputs(
+        &root,
+        files.into_iter().chain(context).collect(),
+        &args.paths,
+    )?;
     let checker = Checker::new(config);
     let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
     let display = crate::progress::start(args.quiet);
