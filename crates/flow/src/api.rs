@@ -181,6 +181,10 @@ pub struct FlowMacros {
     /// release, by walking the container.
     #[serde(default)]
     pub links: Vec<String>,
+    /// Calls that store into their first argument, an lvalue
+    /// (`WRITE_ONCE(page->private, 0)`): a write of it.
+    #[serde(default)]
+    pub stores: Vec<String>,
 }
 
 /// The `[locks]` part of a rule file.
@@ -215,6 +219,7 @@ impl LockApiConfig {
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
         f.counting_inits.extend(other.flow.counting_inits);
         f.links.extend(other.flow.links);
+        f.stores.extend(other.flow.stores);
         self.family.extend(other.family);
         self.function.extend(other.function);
         self.guard_classes.extend(other.guard_classes);
@@ -337,6 +342,7 @@ impl LockApiConfig {
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
             counting_inits: set(&self.flow.counting_inits),
             links: set(&self.flow.links),
+            stores: set(&self.flow.stores),
         }
     }
 }
@@ -404,6 +410,7 @@ pub struct LockApi {
     scoped_cond_guard: HashSet<String>,
     counting_inits: HashSet<String>,
     links: HashSet<String>,
+    stores: HashSet<String>,
 }
 
 impl LockApi {
@@ -466,6 +473,11 @@ impl LockApi {
 
     pub fn is_scoped_cond_guard(&self, name: &str) -> bool {
         self.scoped_cond_guard.contains(name)
+    }
+
+    /// Whether `name` stores into its first argument (`WRITE_ONCE`).
+    pub fn is_store(&self, name: &str) -> bool {
+        self.stores.contains(name)
     }
 
     /// Whether `name` links an object into a container (`list_add_tail`).

@@ -359,6 +359,14 @@ impl<'t> Lowerer<'t, '_> {
             }
             kind::COMPOUND_STATEMENT => self.block(e, cur),
             kind::SIZEOF_EXPRESSION => cur,
+            // `x++`, `--p->count`: a write of the operand.
+            kind::UPDATE_EXPRESSION => match e.child_by_field_id(field::ARGUMENT) {
+                Some(target) => {
+                    let cur = self.expr(target, cur);
+                    self.written(target, Span::of(e), cur)
+                }
+                None => cur,
+            },
             _ => {
                 let mut cur = cur;
                 let mut cursor = e.walk();
@@ -510,6 +518,7 @@ impl<'t> Lowerer<'t, '_> {
             }
         }
         let noreturn = callee.as_ref().is_some_and(|n| self.macros.is_noreturn(n));
+        let store = callee.as_deref().is_some_and(|n| self.api.is_store(n));
         let node = self.add(
             Op::Call(Box::new(Call {
                 callee,
@@ -528,7 +537,39 @@ impl<'t> Lowerer<'t, '_> {
         if noreturn {
             return (None, Some(node));
         }
+        // `WRITE_ONCE(page->private, 0)`: a write of its first argument.
+        if let (true, Some(target)) = (store, args.first()) {
+            return (self.written(*target, Span::of(e), Some(node)), Some(node));
+        }
         (Some(node), Some(node))
+    }
+
+    /// `target` is written at `span` with a value nothing tracks: a write
+    /// for the rules, and what was known of it is gone.
+    pub(super) fn written(&mut self, target: Node<'t>, span: Span, cur: Cur) -> Cur {
+        let stripped = strip(target);
+        if stripped.kind_id() == kind::IDENTIFIER {
+            let key = TruthKey::Var(self.text(stripped).to_owned());
+            return Some(self.add(Op::Assign { key, value: None }, cur));
+        }
+        let Some(path) = self.paths.lvalue(stripped) else {
+            return cur;
+        };
+        let cur = Some(self.add(
+            Op::Write {
+                target: path.clone(),
+                span,
+                stored: None,
+            },
+            cur,
+        ));
+        Some(self.add(
+            Op::Assign {
+                key: TruthKey::Value(path),
+                value: None,
+            },
+            cur,
+        ))
     }
 
     /// What each argument can stand for in a callee's summary.
