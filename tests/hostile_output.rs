@@ -168,3 +168,36 @@ fn an_unreadable_file_is_an_error_and_the_others_are_analysed() {
         .expect("run lockwarden");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn symlinked_c_files_are_analysed_and_no_c_files_is_an_error() {
+    let dir = scratch("symlinks");
+    let real = dir.join("real");
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(&real).expect("real dir");
+    std::fs::create_dir_all(&tree).expect("tree dir");
+    std::fs::copy("fixtures/lock/guard_double.c", real.join("a.c")).expect("copy");
+    std::os::unix::fs::symlink(real.join("a.c"), tree.join("linked.c")).expect("symlink");
+    // A link to a directory above is not followed: no loop.
+    std::os::unix::fs::symlink(&dir, tree.join("loop")).expect("symlink loop");
+    let out = lockwarden()
+        .args(["check", "--format", "gcc", "--root"])
+        .arg(&tree)
+        .arg(&tree)
+        .output()
+        .expect("run lockwarden");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("linked.c:"), "{stdout}");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("empty dir");
+    std::fs::write(empty.join("README"), "no C here\n").expect("write");
+    let out = lockwarden()
+        .args(["check", "--root"])
+        .arg(&empty)
+        .arg(&empty)
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no C files"));
+}

@@ -134,6 +134,9 @@ fn check(args: &Args) -> Result<bool> {
     }
     let root = find_root(args.root.as_deref(), &args.paths)?;
     let files = collect_c_files(&root, &args.paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no C files (.c or .h) to analyse in the given paths");
+    }
     let named: HashSet<String> = files
         .iter()
         .map(|f| f.to_string_lossy().replace('\\', "/"))

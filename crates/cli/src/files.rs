@@ -65,7 +65,12 @@ pub fn collect_c_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
         for entry in walk {
             let entry = entry.with_context(|| format!("cannot read under {}", path.display()))?;
-            let is_c = entry.file_type().is_file()
+            // A symlink to a file is that file; links to directories are not
+            // followed (no loops).
+            let is_file = entry.file_type().is_file()
+                || (entry.path_is_symlink()
+                    && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
+            let is_c = is_file
                 && matches!(
                     entry.path().extension().and_then(|e| e.to_str()),
                     Some("c" | "h")
