@@ -778,6 +778,13 @@ fn hook_install_refuses_a_foreign_hook_unless_forced_and_the_hook_blocks() {
     );
     let out = lw(dir, &["hook", "install", "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The replaced hook is kept, not deleted.
+    let backup = dir.join(".git/hooks/pre-commit.lockwarden-backup");
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        "#!/bin/sh\necho someone else's hook\n"
+    );
+    assert!(stdout(&out).contains("kept"), "{}", stdout(&out));
     let text = std::fs::read_to_string(&hook).unwrap();
     assert!(text.contains("lockwarden pre-commit hook"), "{text}");
     assert!(text.contains("check --staged"), "{text}");
@@ -817,6 +824,17 @@ fn hook_install_refuses_a_foreign_hook_unless_forced_and_the_hook_blocks() {
         .unwrap();
     assert!(!out.status.success(), "commit -a went through");
     assert_eq!(git(dir, &["log", "-1", "--format=%s"]).trim(), "good");
+    // Uninstalling puts the kept hook back, and refuses to remove a foreign one.
+    let out = lw(dir, &["hook", "uninstall"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\necho someone else's hook\n"
+    );
+    assert!(!backup.exists());
+    let out = lw(dir, &["hook", "uninstall"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not written by lockwarden"));
 }
 
 /// The workspace's `target/` directory.

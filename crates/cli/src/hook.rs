@@ -1,9 +1,10 @@
-//! `lockwarden hook install [--force]`: a git pre-commit hook that runs
-//! `lockwarden check --staged` (SPEC.md §1).
+//! `lockwarden hook install [--force]` / `hook uninstall`: a git pre-commit
+//! hook that runs `lockwarden check --staged` (SPEC.md §1).
 //!
 //! The hook is a small POSIX shell script carrying [`MARKER`]; a hook file
 //! without it was written by someone else and is only replaced with
-//! `--force`. The script runs the lockwarden binary that installed it, or
+//! `--force`, which keeps it beside ours as `pre-commit.lockwarden-backup`;
+//! `uninstall` removes only our hook and puts that backup back. The script runs the lockwarden binary that installed it, or
 //! `lockwarden` from `PATH` if that binary has gone. The hooks directory is
 //! git's (`git rev-parse --git-path hooks`), so linked work trees work.
 
@@ -35,13 +36,25 @@ enum Action {
         #[arg(long)]
         root: Option<PathBuf>,
     },
+    /// Remove the pre-commit hook lockwarden wrote, putting back the hook
+    /// `install --force` kept.
+    Uninstall {
+        /// A directory of the repository (default: the current one).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let Action::Install { force, root } = args.action;
-    match install(root.unwrap_or_else(|| PathBuf::from(".")), force) {
-        Ok(path) => {
-            crate::outln!("installed {}", path.display());
+    let done = match args.action {
+        Action::Install { force, root } => {
+            install(root.unwrap_or_else(|| PathBuf::from(".")), force)
+        }
+        Action::Uninstall { root } => uninstall(root.unwrap_or_else(|| PathBuf::from("."))),
+    };
+    match done {
+        Ok(message) => {
+            crate::outln!("{message}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -49,6 +62,11 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::from(crate::git::exit_code(&e))
         }
     }
+}
+
+/// Where `install --force` keeps a hook that was not lockwarden's.
+fn backup_path(hook: &std::path::Path) -> PathBuf {
+    hook.with_extension("lockwarden-backup")
 }
 
 /// The hook script.
@@ -74,17 +92,33 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn install(dir: PathBuf, force: bool) -> Result<PathBuf> {
+fn install(dir: PathBuf, force: bool) -> Result<String> {
     let git = Git::open(&dir)?;
     let path = git.git_path("hooks/pre-commit")?;
+    let mut kept = None;
     match std::fs::read(&path) {
         Ok(old) => {
             let ours = String::from_utf8_lossy(&old).contains(MARKER);
             if !ours && !force {
                 bail!(
-                    "{} exists and was not written by lockwarden; not replacing it (use --force to replace it)",
-                    path.display()
+                    "{} exists and was not written by lockwarden; not replacing it (use --force to replace it; it is kept as {})",
+                    path.display(),
+                    backup_path(&path).display()
                 );
+            }
+            if !ours {
+                let backup = backup_path(&path);
+                if backup.exists() {
+                    bail!(
+                        "{} already holds a kept hook; move it away before replacing {}",
+                        backup.display(),
+                        path.display()
+                    );
+                }
+                std::fs::copy(&path, &backup).with_context(|| {
+                    format!("cannot keep {} as {}", path.display(), backup.display())
+                })?;
+                kept = Some(backup);
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -104,7 +138,43 @@ fn install(dir: PathBuf, force: bool) -> Result<PathBuf> {
             .with_context(|| format!("cannot make {} executable", tmp.display()))?;
     }
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
+    Ok(match kept {
+        Some(backup) => format!(
+            "installed {} (the previous hook is kept as {})",
+            path.display(),
+            backup.display()
+        ),
+        None => format!("installed {}", path.display()),
+    })
+}
+
+fn uninstall(dir: PathBuf) -> Result<String> {
+    let git = Git::open(&dir)?;
+    let path = git.git_path("hooks/pre-commit")?;
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(format!("no pre-commit hook at {}", path.display()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if !String::from_utf8_lossy(&text).contains(MARKER) {
+        bail!(
+            "{} was not written by lockwarden; leaving it",
+            path.display()
+        );
+    }
+    let backup = backup_path(&path);
+    if backup.exists() {
+        std::fs::rename(&backup, &path)
+            .with_context(|| format!("cannot put {} back", backup.display()))?;
+        return Ok(format!(
+            "removed lockwarden's hook; {} is the kept hook again",
+            path.display()
+        ));
+    }
+    std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    Ok(format!("removed {}", path.display()))
 }
 
 #[cfg(test)]
