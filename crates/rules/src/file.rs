@@ -265,6 +265,66 @@ impl RuleSet {
 
     /// Adds the rules of one parsed file, validating every reference.
     pub fn add(&mut self, name: &str, text: &str, file: RuleFile) -> Result<(), RuleFileError> {
+        // Each id names one thing: among the classes, accesses, scopes and
+        // rules already loaded and those of this file, and a rule id is
+        // never a built-in one.
+        let builtin: Vec<String> = crate::lock::rules().into_iter().map(|r| r.id).collect();
+        let kinds: [(&str, Vec<&Spanned<String>>, Vec<&String>); 4] = [
+            (
+                "class",
+                file.class.iter().map(|c| &c.id).collect(),
+                self.classes.iter().map(|c| c.id.get_ref()).collect(),
+            ),
+            (
+                "access",
+                file.access.iter().map(|a| &a.id).collect(),
+                self.accesses.iter().map(|a| a.id.get_ref()).collect(),
+            ),
+            (
+                "scope",
+                file.scope.iter().map(|s| &s.id).collect(),
+                self.scopes.iter().map(|(s, _, _)| s.id.get_ref()).collect(),
+            ),
+            (
+                "rule",
+                file.rule.iter().map(|r| &r.id).collect(),
+                self.rules
+                    .iter()
+                    .map(|r| r.id.get_ref())
+                    .chain(builtin.iter())
+                    .collect(),
+            ),
+        ];
+        for (kind, ids, loaded) in &kinds {
+            for (i, id) in ids.iter().enumerate() {
+                let again = loaded.contains(&id.get_ref())
+                    || ids[..i]
+                        .iter()
+                        .any(|earlier| earlier.get_ref() == id.get_ref());
+                if again {
+                    return Err(RuleFileError::new(
+                        name,
+                        text,
+                        id.span(),
+                        format!("{kind} `{}` is defined twice", id.get_ref()),
+                        "this id is taken",
+                    )
+                    .with_help(format!("give the {kind} another id")));
+                }
+            }
+        }
+        for scope in &file.scope {
+            if scope.files.is_empty() {
+                return Err(RuleFileError::new(
+                    name,
+                    text,
+                    scope.id.span(),
+                    format!("scope `{}` matches no file", scope.id.get_ref()),
+                    "this scope",
+                )
+                .with_help("give it `files` globs (`drivers/virtio/*.c`)"));
+            }
+        }
         for class in &file.class {
             for f in &class.fields {
                 check_record_field(name, text, f)?;

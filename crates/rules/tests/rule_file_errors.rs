@@ -524,3 +524,54 @@ scope = "my drivers"
         .add(NAME, &fixed)
         .expect("the built-in class `page-lock` is visible to later files");
 }
+
+#[test]
+fn duplicate_class_id() {
+    let text = r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[class]]
+id = "pages-lock"  # again
+summary = "another lock"
+globals = ["other_lock"]
+"#;
+    let err = load_error(text);
+    assert_points_at(&err, text, r#""pages-lock"  # again"#, "defined twice");
+}
+
+#[test]
+fn rule_id_clashing_with_a_builtin() {
+    let text = r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+
+[[rule]]
+id = "lock/double-acquire"
+kind = "require"
+class = "pages-lock"
+scope = "balloon code"
+summary = "clashes"
+"#;
+    let err = load_error(text);
+    assert_points_at(&err, text, r#""lock/double-acquire""#, "defined twice");
+}
+
+#[test]
+fn scope_with_no_files() {
+    let text = r#"
+[[scope]]
+id = "nowhere"
+files = []
+"#;
+    let err = load_error(text);
+    assert_points_at(&err, text, r#""nowhere""#, "matches no file");
+}
