@@ -201,3 +201,25 @@ fn symlinked_c_files_are_analysed_and_no_c_files_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no C files"));
 }
+
+#[test]
+fn a_binary_file_named_c_is_skipped_with_a_warning() {
+    let dir = scratch("binary");
+    std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
+    // An object file's bytes: NULs among them.
+    let mut blob = b"\x7fELF\x02\x01\x01\x00".to_vec();
+    blob.extend((0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    std::fs::write(dir.join("blob.c"), blob).expect("write blob.c");
+    let out = lockwarden()
+        .args(["check", "--format", "gcc"])
+        .arg(&dir)
+        .output()
+        .expect("run lockwarden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("skipping blob.c: not a text file"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[lock/double-acquire]"));
+}

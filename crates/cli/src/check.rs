@@ -58,7 +58,8 @@ pub fn run(args: Args) -> ExitCode {
 
 /// The bytes of every file to analyse. A file that cannot be read is an
 /// error on stderr and the rest are analysed; it stops the run only when
-/// it was named on the command line or nothing could be read.
+/// it was named on the command line or nothing could be read. A binary
+/// file is skipped with a warning.
 fn read_inputs(
     root: &Path,
     files: Vec<PathBuf>,
@@ -77,9 +78,12 @@ fn read_inputs(
         })
         .collect();
     let mut contents = Vec::with_capacity(read.len());
-    let mut unreadable = 0;
     for (rel, bytes) in read {
         match bytes {
+            // A NUL byte early on: an object file or image named `.c`, not C.
+            Ok(bytes) if bytes.iter().take(8192).any(|&b| b == 0) => {
+                eprintln!("warning: skipping {}: not a text file", rel.display());
+            }
             Ok(bytes) => contents.push((rel, bytes)),
             Err(e) => {
                 let abs = root.join(&rel).canonicalize().ok();
@@ -90,12 +94,11 @@ fn read_inputs(
                     "error: cannot read {}: {e}; analysing the other files",
                     rel.display()
                 );
-                unreadable += 1;
             }
         }
     }
-    if contents.is_empty() && unreadable > 0 {
-        anyhow::bail!("none of the {unreadable} files could be read");
+    if contents.is_empty() {
+        anyhow::bail!("none of the files could be read as C");
     }
     Ok(contents)
 }
