@@ -118,8 +118,9 @@ fn only_that_matches_no_rule_is_an_error_with_a_suggestion() {
 
 /// `lockwarden` run as an unprivileged user, so that a file with no read
 /// permission is unreadable even when the tests run as root (util-linux
-/// `setpriv`); `None` when that cannot be arranged.
-fn unprivileged() -> Option<Command> {
+/// `setpriv`, on a copy of the binary in `dir`, which any user can reach
+/// wherever the clone is); `None` when that cannot be arranged.
+fn unprivileged(dir: &std::path::Path) -> Option<Command> {
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -129,10 +130,14 @@ fn unprivileged() -> Option<Command> {
         return Some(lockwarden());
     }
     let usable = Command::new("setpriv").arg("--version").output().is_ok();
+    let copy = dir.join("lockwarden");
+    if !copy.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_lockwarden"), &copy).ok()?;
+    }
     usable.then(|| {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_lockwarden"));
+            .arg(&copy);
         c
     })
 }
@@ -146,7 +151,9 @@ fn an_unreadable_file_is_an_error_and_the_others_are_analysed() {
     std::fs::set_permissions(dir.join("b.c"), std::fs::Permissions::from_mode(0o000))
         .expect("chmod");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
-    let Some(mut walked) = unprivileged() else {
+    let bin = scratch("unreadable-bin");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod bin dir");
+    let Some(mut walked) = unprivileged(&bin) else {
         panic!("this test needs to run as a normal user, or setpriv as root");
     };
     let out = walked
@@ -160,7 +167,7 @@ fn an_unreadable_file_is_an_error_and_the_others_are_analysed() {
     assert!(stderr.contains("cannot read b.c"), "{stderr}");
     assert!(stdout.contains("[lock/double-acquire]"), "{stdout}");
     // Named on the command line, the unreadable file stops the run.
-    let out = unprivileged()
+    let out = unprivileged(&bin)
         .expect("as above")
         .args(["check", "--format", "gcc"])
         .arg(dir.join("b.c"))

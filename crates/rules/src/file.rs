@@ -195,6 +195,10 @@ pub struct RuleSet {
     pub rules: Vec<RuleDef>,
 }
 
+/// The ids of one kind of definition: the kind, this file's ids, the ids
+/// already loaded.
+type IdsOfKind<'a> = (&'a str, Vec<&'a Spanned<String>>, Vec<&'a String>);
+
 fn glob_set(name: &str, text: &str, globs: &[Spanned<String>]) -> Result<GlobSet, RuleFileError> {
     let mut builder = GlobSetBuilder::new();
     for g in globs {
@@ -269,7 +273,7 @@ impl RuleSet {
         // rules already loaded and those of this file, and a rule id is
         // never a built-in one.
         let builtin: Vec<String> = crate::lock::rules().into_iter().map(|r| r.id).collect();
-        let kinds: [(&str, Vec<&Spanned<String>>, Vec<&String>); 4] = [
+        let kinds: [IdsOfKind<'_>; 4] = [
             (
                 "class",
                 file.class.iter().map(|c| &c.id).collect(),
