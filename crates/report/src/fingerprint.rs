@@ -1,8 +1,9 @@
 //! Finding fingerprints: a stable identity that survives unrelated edits.
 //!
 //! A fingerprint is the 64-bit FNV-1a hash, as 16 lowercase hex digits, of the
-//! rule id, file, function, message and the text of the primary source line
-//! with its whitespace normalised. It contains no line number or offset, so
+//! rule id, file, function, what the finding is about (the lock's name; the
+//! message where a finding names nothing, see `Finding::about`) and the text
+//! of the primary source line with its whitespace normalised. It contains no line number or offset, so
 //! adding or removing lines above a finding (or re-indenting its line) keeps
 //! it; `series` and `--baseline` rely on that (SPEC.md §2). Identical findings
 //! in one function are told apart by [`dedup_fingerprints`], which appends

@@ -281,7 +281,8 @@ impl Ctx<'_> {
             f.name.clone(),
             message,
             source,
-        );
+        )
+        .about(rule.class.get_ref(), source);
         finding.help = rule.help.clone();
         for step in trace {
             finding = finding.with_trace_step(

@@ -41,6 +41,7 @@ pub(super) fn finding(cx: &Context<'_>, event: &LockEvent, at: &At<'_>) -> Optio
         info.severity,
         &cx.function.name,
         event.at,
+        lock,
         format!("`{lock}` is acquired{through} while already held"),
     );
     if let Some(p) = event.previous {

@@ -48,6 +48,7 @@ pub(super) fn finding(
         verdict.severity,
         name,
         verdict.primary,
+        lock,
         format!(
             "`{name}` returns with `{lock}` held on every path: {}",
             verdict.reason.text()

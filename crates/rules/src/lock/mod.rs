@@ -265,12 +265,15 @@ impl At<'_> {
         Location::from_offsets(self.path.clone(), &self.file.source, span.start, span.end)
     }
 
+    /// A finding about `lock`: its name, not the message's wording, goes
+    /// into the fingerprint.
     pub fn finding(
         &self,
         info: &RuleInfo,
         severity: Severity,
         function: &str,
         span: Span,
+        lock: &Path,
         message: String,
     ) -> Finding {
         let mut f = Finding::new(
@@ -280,7 +283,8 @@ impl At<'_> {
             function,
             message,
             &self.file.source,
-        );
+        )
+        .about(&lock.to_string(), &self.file.source);
         f.help = info.help.clone();
         f
     }

@@ -52,7 +52,14 @@ pub(super) fn finding(cx: &Context<'_>, event: &LockEvent, at: &At<'_>) -> Optio
             format!("`{lock}` released here"),
         ),
     };
-    let mut finding = at.finding(&info, info.severity, &cx.function.name, event.at, message);
+    let mut finding = at.finding(
+        &info,
+        info.severity,
+        &cx.function.name,
+        event.at,
+        lock,
+        message,
+    );
     if let Some(p) = event.previous {
         finding = at.evidence(finding, p, label);
     }
