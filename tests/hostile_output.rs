@@ -230,3 +230,37 @@ fn a_binary_file_named_c_is_skipped_with_a_warning() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("[lock/double-acquire]"));
 }
+
+#[test]
+fn fail_on_sets_the_least_severe_finding_that_fails() {
+    // Only notes here: every one is reported, and fails only with the default.
+    let notes = "fixtures/lock/policy_lock_no_caller_leak.c";
+    let run = |fail_on: &str| {
+        lockwarden()
+            .args(["check", "--format", "gcc", "--fail-on", fail_on, notes])
+            .output()
+            .expect("run lockwarden")
+    };
+    let note = run("note");
+    assert_eq!(note.status.code(), Some(1));
+    let warning = run("warning");
+    assert_eq!(warning.status.code(), Some(0));
+    assert_eq!(
+        note.stdout, warning.stdout,
+        "the same findings are reported"
+    );
+    assert!(String::from_utf8_lossy(&warning.stdout).contains(": note:"));
+    // An error fails at every threshold.
+    let out = lockwarden()
+        .args(["check", "--format", "gcc", "--fail-on", "error"])
+        .arg("fixtures/lock/guard_double.c")
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(1));
+    let bad = run("fatal");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown threshold is a usage error"
+    );
+}

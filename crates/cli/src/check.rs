@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use lockwarden_report::{parse_json_report, render, Format, Report};
+use lockwarden_report::{parse_json_report, render, Format, Report, Severity};
 use lockwarden_rules::Checker;
 use rayon::prelude::*;
 
@@ -39,6 +39,18 @@ pub struct Args {
     /// No progress bar on stderr (it is shown only when stderr is a terminal).
     #[arg(short = 'q', long)]
     quiet: bool,
+    /// The least severe finding that makes the run fail (exit 1): note,
+    /// warning or error. Every finding is reported either way.
+    #[arg(long, default_value = "note", value_parser = ["note", "warning", "error"])]
+    fail_on: String,
+}
+
+/// `--fail-on` as a severity.
+fn fail_on(name: &str) -> Severity {
+    Severity::ALL
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .unwrap_or(Severity::Note)
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -133,6 +145,7 @@ fn check(args: &Args) -> Result<bool> {
             only,
             format,
             baseline,
+            fail_on: fail_on(&args.fail_on),
         });
     }
     let root = find_root(args.root.as_deref(), &args.paths)?;
@@ -187,16 +200,23 @@ fn check(args: &Args) -> Result<bool> {
         findings,
         summary,
     };
-    Ok(print_report(&report, format, &checker, &sources))
+    Ok(print_report(
+        &report,
+        format,
+        &checker,
+        &sources,
+        fail_on(&args.fail_on),
+    ))
 }
 
 /// Prints `report` in `format` (human output as wide as `$COLUMNS`, else
-/// 100); whether it has findings.
+/// 100); whether it has a finding at least as severe as `fail_on`.
 pub(crate) fn print_report(
     report: &Report,
     format: Format,
     checker: &Checker,
     sources: &BTreeMap<String, Vec<u8>>,
+    fail_on: Severity,
 ) -> bool {
     let width = std::env::var("COLUMNS")
         .ok()
@@ -206,5 +226,5 @@ pub(crate) fn print_report(
         "{}",
         render(report, format, &checker.rules(), sources, width)
     );
-    !report.findings.is_empty()
+    report.findings.iter().any(|f| f.severity <= fail_on)
 }

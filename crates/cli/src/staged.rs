@@ -31,6 +31,8 @@ pub struct Options<'a> {
     pub format: Format,
     /// Fingerprints from `--baseline`.
     pub baseline: HashSet<String>,
+    /// `--fail-on`: the least severe finding that fails the commit.
+    pub fail_on: lockwarden_report::Severity,
 }
 
 /// Runs the staged check and prints the report; `Ok(true)` when findings
@@ -107,5 +109,6 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
         opts.format,
         &analyser.checker,
         &sources,
+        opts.fail_on,
     ))
 }
