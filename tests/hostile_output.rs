@@ -264,3 +264,32 @@ fn fail_on_sets_the_least_severe_finding_that_fails() {
         "an unknown threshold is a usage error"
     );
 }
+
+#[test]
+fn output_writes_the_report_to_a_file_and_nothing_to_stdout() {
+    let dir = scratch("output");
+    let report = dir.join("report.json");
+    let out = lockwarden()
+        .args(["check", "--format", "json", "--output"])
+        .arg(&report)
+        .arg("fixtures/lock/guard_double.c")
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = std::fs::read_to_string(&report).expect("the report file");
+    assert!(text.contains("\"lock/double-acquire\""), "{text}");
+    // A place that cannot be written is an error, not a lost report.
+    let out = lockwarden()
+        .args(["check", "--output"])
+        .arg(dir.join("no/such/dir/r.txt"))
+        .arg("fixtures/lock/guard_double.c")
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write --output"));
+}

@@ -43,6 +43,9 @@ pub struct Args {
     /// warning or error. Every finding is reported either way.
     #[arg(long, default_value = "note", value_parser = ["note", "warning", "error"])]
     fail_on: String,
+    /// Write the report to this file instead of stdout.
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
 }
 
 /// `--fail-on` as a severity.
@@ -146,6 +149,7 @@ fn check(args: &Args) -> Result<bool> {
             format,
             baseline,
             fail_on: fail_on(&args.fail_on),
+            output: args.output.as_deref(),
         });
     }
     let root = find_root(args.root.as_deref(), &args.paths)?;
@@ -200,31 +204,36 @@ fn check(args: &Args) -> Result<bool> {
         findings,
         summary,
     };
-    Ok(print_report(
+    print_report(
         &report,
         format,
         &checker,
         &sources,
         fail_on(&args.fail_on),
-    ))
+        args.output.as_deref(),
+    )
 }
 
 /// Prints `report` in `format` (human output as wide as `$COLUMNS`, else
-/// 100); whether it has a finding at least as severe as `fail_on`.
+/// 100) on stdout or into `output`; whether it has a finding at least as
+/// severe as `fail_on`.
 pub(crate) fn print_report(
     report: &Report,
     format: Format,
     checker: &Checker,
     sources: &BTreeMap<String, Vec<u8>>,
     fail_on: Severity,
-) -> bool {
+    output: Option<&Path>,
+) -> Result<bool> {
     let width = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(100);
-    crate::out!(
-        "{}",
-        render(report, format, &checker.rules(), sources, width)
-    );
-    report.findings.iter().any(|f| f.severity <= fail_on)
+    let text = render(report, format, &checker.rules(), sources, width);
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write --output {}", path.display()))?,
+        None => crate::out!("{text}"),
+    }
+    Ok(report.findings.iter().any(|f| f.severity <= fail_on))
 }

@@ -33,6 +33,8 @@ pub struct Options<'a> {
     pub baseline: HashSet<String>,
     /// `--fail-on`: the least severe finding that fails the commit.
     pub fail_on: lockwarden_report::Severity,
+    /// `--output`: the report goes into this file.
+    pub output: Option<&'a Path>,
 }
 
 /// Runs the staged check and prints the report; `Ok(true)` when findings
@@ -104,11 +106,12 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
         findings,
         summary,
     };
-    Ok(crate::check::print_report(
+    crate::check::print_report(
         &report,
         opts.format,
         &analyser.checker,
         &sources,
         opts.fail_on,
-    ))
+        opts.output,
+    )
 }
