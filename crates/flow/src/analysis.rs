@@ -10,7 +10,7 @@ use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, CallerExit, Cfg, FileFacts, Op};
+use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op};
 use crate::dataflow::{solve, Cursor, Summaries};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
@@ -88,7 +88,7 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
     crate::progress::files_started(files.len());
     // Headers' macros that are a `return` (`return_ACPI_STATUS(s)`), for
     // every file: read off the `#define` lines before any file is lowered.
-    let return_macros: HashMap<String, (Vec<String>, CallerExit)> = files
+    let return_macros: CallerExits = files
         .par_iter()
         .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
         .flat_map_iter(|(_, source)| lockwarden_syntax::macro_functions::return_macros(source))
@@ -156,7 +156,7 @@ fn lower_file(
     source: Vec<u8>,
     macros: &CompiledMacros,
     api: &LockApi,
-    return_macros: &HashMap<String, (Vec<String>, CallerExit)>,
+    return_macros: &CallerExits,
 ) -> (FileUnit, Vec<FunctionUnit>) {
     let Some(parsed) = ParsedFile::parse(source.clone(), macros) else {
         let unit = FileUnit {
@@ -181,7 +181,8 @@ fn lower_file(
             .iter()
             .map(|(name, zero)| (name.as_str(), *zero))
             .collect(),
-        caller_exits: return_macros.clone(),
+        caller_exits: HashMap::new(),
+        header_exits: return_macros,
     };
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
     for proto in &outline.prototypes {
@@ -347,25 +348,31 @@ fn annotations(file: &ParsedFile, facts: &[Fact]) -> Vec<Annotation> {
         .collect()
 }
 
-/// Counts identifier uses that are not direct calls or declarations.
 /// The lock objects `source` gives a count other than 1 through a counting
 /// initialiser of the lock API, by their last name (the field, or the
 /// variable): `sema_init(&dc->in_flight, 64)` and `DEFINE_SEMAPHORE(limit,
 /// 1000)` count; `sema_init(&s, 1)` makes a lock.
 fn counters(source: &[u8], api: &LockApi) -> Vec<String> {
     use lockwarden_syntax::lexer::{tokenize, TokenKind};
+    // Most files name no counting initialiser: no need to tokenize them.
+    let mentions =
+        |name: &str| !name.is_empty() && source.windows(name.len()).any(|w| w == name.as_bytes());
+    if !api.counting_inits().any(mentions) {
+        return Vec::new();
+    }
     let toks = tokenize(source);
     let text = |i: usize| String::from_utf8_lossy(toks[i].text(source));
     let mut out = Vec::new();
     for (i, tok) in toks.iter().enumerate() {
-        // A use, not the initialiser's own definition or prototype (`void
-        // sema_init(struct semaphore *sem, int val)`).
-        let declared = i > 0 && toks[i - 1].kind == TokenKind::Ident && text(i - 1) != "static";
         if tok.kind != TokenKind::Ident
-            || declared
             || !toks.get(i + 1).is_some_and(|t| t.is_punct(b'('))
             || !api.is_counting_init(&text(i))
         {
+            continue;
+        }
+        // A use, not the initialiser's own definition or prototype (`void
+        // sema_init(struct semaphore *sem, int val)`).
+        if i > 0 && toks[i - 1].kind == TokenKind::Ident && text(i - 1) != "static" {
             continue;
         }
         // The two arguments, as token ranges.
@@ -399,6 +406,7 @@ fn counters(source: &[u8], api: &LockApi) -> Vec<String> {
     out
 }
 
+/// Counts identifier uses that are not direct calls or declarations.
 fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
     let mut refs: HashMap<String, u32> = HashMap::new();
     lockwarden_syntax::walk::preorder_with_ancestors(file.tree.root_node(), |node, ancestors| {

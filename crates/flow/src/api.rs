@@ -485,6 +485,11 @@ impl LockApi {
         self.links.contains(name)
     }
 
+    /// The calls that give a lock object its count.
+    pub fn counting_inits(&self) -> impl Iterator<Item = &str> {
+        self.counting_inits.iter().map(String::as_str)
+    }
+
     /// Whether `name` gives a lock object its count (`sema_init`).
     pub fn is_counting_init(&self, name: &str) -> bool {
         self.counting_inits.contains(name)

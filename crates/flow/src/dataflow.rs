@@ -332,14 +332,7 @@ impl State {
             .collect();
         self.locks
             .iter_mut()
-            .filter(move |(path, _)| {
-                let Some((Step::Field(_), owner)) = path.steps.split_last() else {
-                    return false;
-                };
-                objects
-                    .iter()
-                    .any(|o| o.root == path.root && o.steps == owner)
-            })
+            .filter(move |(path, _)| path.owner().is_some_and(|owner| objects.contains(&owner)))
             .map(|(_, level)| level)
     }
 
@@ -1105,7 +1098,7 @@ fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
     ) else {
         return;
     };
-    let Some((Step::Field(_), object)) = member.steps.split_last() else {
+    let Some(object) = member.owner() else {
         return;
     };
     let container = state.canonical(container);
@@ -1114,29 +1107,13 @@ fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
     }
     // The container's own lock (`q->requeue_lock` for `q->requeue_list`)
     // guards the linking; it is not handed on.
-    let owner_of = |p: &Path| match p.steps.split_last() {
-        Some((Step::Field(_), rest)) => Some(Path {
-            root: p.root.clone(),
-            steps: rest.to_vec(),
-        }),
-        _ => None,
-    };
-    let container_owner = owner_of(&container);
-    let objects = [
-        Path {
-            root: member.root.clone(),
-            steps: object.to_vec(),
-        },
-        state.canonical(&Path {
-            root: member.root.clone(),
-            steps: object.to_vec(),
-        }),
-    ];
+    let container_owner = container.owner();
+    let objects = [state.canonical(&object), object];
     for (path, level) in state.locks.iter_mut() {
         let under = objects
             .iter()
             .any(|o| path.root == o.root && path.steps.starts_with(&o.steps));
-        let guards_container = container_owner.is_some() && owner_of(path) == container_owner;
+        let guards_container = container_owner.is_some() && path.owner() == container_owner;
         if under && !guards_container && level.max > 0 {
             level.linked = true;
         }
@@ -1597,7 +1574,13 @@ fn apply_call(
     // function took a lock on an object it is given, may release it: the
     // header's API (`queue_limits_commit_update(q, &lim)` after
     // `queue_limits_start_update(q)` took `q->limits_lock`).
-    if let Some(callee) = call.callee.as_deref() {
+    // Only locks a header's function took can be released this way: most
+    // states hold none, and the owners need not be worked out.
+    let header_taken = state
+        .locks
+        .values()
+        .any(|l| l.max > 0 && l.acquired_in.is_some());
+    if let (Some(callee), true) = (call.callee.as_deref(), header_taken) {
         for level in state.levels_owned_by(&call.args) {
             let api_of_its_header = level
                 .acquired_in

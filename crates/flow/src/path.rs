@@ -76,6 +76,18 @@ impl Path {
         self
     }
 
+    /// The object this path is a field of (`q` for `q->limits_lock`), when
+    /// its last step is a field.
+    pub fn owner(&self) -> Option<Path> {
+        match self.steps.split_last() {
+            Some((Step::Field(_), rest)) => Some(Path {
+                root: self.root.clone(),
+                steps: rest.to_vec(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The root variable's name, if the root is a variable.
     pub fn root_var(&self) -> Option<&str> {
         match &self.root {
@@ -257,28 +269,22 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 continue;
             }
             let reads_written_field = |v: Node<'t>| {
-                let mut found = false;
-                lockwarden_syntax::walk::preorder(v, |n| {
-                    found |= n.kind_id() == kind::FIELD_EXPRESSION
-                        && written_fields.contains(&squeezed(file.node_text(n)));
-                    !found
-                });
-                found
+                lockwarden_syntax::walk::any(v, |n| {
+                    n.kind_id() == kind::FIELD_EXPRESSION
+                        && written_fields.contains(&squeezed(file.node_text(n)))
+                })
             };
             let reads_reassigned = |v: Node<'t>| {
-                let mut found = false;
-                lockwarden_syntax::walk::preorder(v, |n| {
+                lockwarden_syntax::walk::any(v, |n| {
                     let name = file.node_text(n);
                     // A cursor: an iterator's argument that is neither a
                     // parameter nor a local fixed where it is declared.
                     let cursor = iterator_args.contains(name)
                         && !params.iter().any(|p| p == name)
                         && !resolver.fixed.contains(name);
-                    found |= n.kind_id() == kind::IDENTIFIER
-                        && (cursor || objects_given.get(name).is_some_and(|&given| given >= 2));
-                    !found
-                });
-                found
+                    n.kind_id() == kind::IDENTIFIER
+                        && (cursor || objects_given.get(name).is_some_and(|&given| given >= 2))
+                })
             };
             if let Some(value) = value
                 .filter(|v| resolver.is_alias_shape(*v))

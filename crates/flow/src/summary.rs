@@ -383,11 +383,14 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                 })
         });
         // Held on a path that returns an errno (`return -EBUSY;`, or
-        // `return ret;` after `ret = -EBUSY;`).
-        let held_errno = paths
-            .iter()
-            .zip(&levels)
-            .any(|((_, v, _), l)| l.min > 0 && matches!(v, ReturnValue::Negative));
+        // `return ret;` after `ret = -EBUSY;`), among the paths `counted`.
+        let held_on_errno = |counted: fn(&Level) -> bool| {
+            paths
+                .iter()
+                .zip(&levels)
+                .any(|((_, v, _), l)| counted(l) && l.min > 0 && matches!(v, ReturnValue::Negative))
+        };
+        let held_errno = held_on_errno(|_| true);
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
         let kind = if all_linked {
@@ -401,11 +404,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             // The returns no unknown call leads to still tell a forgotten
             // unlock: an errno returned holding the lock where another of
             // them does not hold it.
-            let known = || levels.iter().filter(|l| !l.unknown);
-            let errno_held_known = paths.iter().zip(&levels).any(|((_, v, _), l)| {
-                !l.unknown && l.min > 0 && matches!(v, ReturnValue::Negative)
-            });
-            if own && errno_held_known && known().any(|l| l.max <= 0) {
+            let unheld_known = levels.iter().any(|l| !l.unknown && l.max <= 0);
+            if own && held_on_errno(|l| !l.unknown) && unheld_known {
                 ExitKind::Inconsistent
             } else if own {
                 ExitKind::Unknown

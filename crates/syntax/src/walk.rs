@@ -27,6 +27,17 @@ pub fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
     }
 }
 
+/// Whether `root` or any node under it satisfies `pred` (pre-order, stops
+/// at the first).
+pub fn any<'t>(root: Node<'t>, mut pred: impl FnMut(Node<'t>) -> bool) -> bool {
+    let mut found = false;
+    preorder(root, |n| {
+        found = found || pred(n);
+        !found
+    });
+    found
+}
+
 /// Like [`preorder`], and `visit` also gets the node's ancestors, nearest
 /// last (`Node::parent()` walks down from the root each time: quadratic
 /// on a large file).

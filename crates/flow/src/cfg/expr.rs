@@ -162,12 +162,9 @@ impl<'t> Lowerer<'t, '_> {
 
     /// Whether `e` mentions a lock-status flag (`ret | VM_FAULT_LOCKED`).
     pub(super) fn carries_status(&self, e: Node<'_>) -> bool {
-        let mut found = false;
-        lockwarden_syntax::walk::preorder(e, |n| {
-            found |= n.kind_id() == kind::IDENTIFIER && self.api.is_lock_status_flag(self.text(n));
-            !found
-        });
-        found
+        lockwarden_syntax::walk::any(e, |n| {
+            n.kind_id() == kind::IDENTIFIER && self.api.is_lock_status_flag(self.text(n))
+        })
     }
 
     /// A call of a macro whose `return` returns from this function, with
@@ -175,7 +172,7 @@ impl<'t> Lowerer<'t, '_> {
     /// whether it always returns.
     fn caller_exit(&self, call: Node<'t>) -> Option<(bool, ReturnValue)> {
         let function = call.child_by_field_id(field::FUNCTION)?;
-        let (params, exit) = self.facts.caller_exits.get(self.text(function))?;
+        let (params, exit) = self.facts.caller_exit(self.text(function))?;
         let value = match &exit.value {
             ReturnValue::Var(v) => {
                 let arg = params.iter().position(|p| p == v).and_then(|i| {
@@ -204,10 +201,7 @@ impl<'t> Lowerer<'t, '_> {
     ) -> Cur {
         let (goes_on, returns) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
         self.cond(call, cur, goes_on, returns);
-        let span = Span::of(call);
-        let cur = self.release_scopes(0, Some(returns), span);
-        let ret = self.add(Op::Return { span, value }, cur);
-        self.link(ret, self.cfg.exit, EdgeCond::Always);
+        self.return_here(value, Span::of(call), Some(returns));
         (!always).then_some(goes_on)
     }
 

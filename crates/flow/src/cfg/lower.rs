@@ -210,14 +210,9 @@ impl<'t> Lowerer<'t, '_> {
                 Some(e) if self.is_guard(e) => self.guard(e, cur),
                 // `return_VOID;`: an object-like macro that returns.
                 Some(e) if e.kind_id() == kind::IDENTIFIER => {
-                    match self.facts.caller_exits.get(self.text(e)) {
+                    match self.facts.caller_exit(self.text(e)) {
                         Some((_, exit)) if exit.always => {
-                            let value = exit.value.clone();
-                            let span = Span::of(e);
-                            let cur = self.release_scopes(0, cur, span);
-                            let ret = self.add(Op::Return { span, value }, cur);
-                            self.link(ret, self.cfg.exit, EdgeCond::Always);
-                            None
+                            self.return_here(exit.value.clone(), Span::of(e), cur)
                         }
                         _ => cur,
                     }
@@ -629,6 +624,12 @@ impl<'t> Lowerer<'t, '_> {
         if let Some(values) = &mut self.caller_values {
             values.push(std::mem::replace(&mut value, ReturnValue::Zero));
         }
+        self.return_here(value, span, cur)
+    }
+
+    /// Returns `value` at `span`: the scopes' guards are released, and the
+    /// path ends at the exit.
+    pub(super) fn return_here(&mut self, value: ReturnValue, span: Span, cur: Cur) -> Cur {
         let cur = self.release_scopes(0, cur, span);
         let ret = self.add(Op::Return { span, value }, cur);
         self.link(ret, self.cfg.exit, EdgeCond::Always);

@@ -346,14 +346,28 @@ impl CallerExit {
     }
 }
 
+/// Macros whose `return` returns from their caller, by name, with their
+/// parameters and what the caller then returns.
+pub type CallerExits = HashMap<String, (Vec<String>, CallerExit)>;
+
 /// Per-file facts the lowering of each function reads.
-#[derive(Default)]
 pub struct FileFacts<'f> {
     /// Enumerators of the file, with whether they are zero (`MC_TARGET_NONE`).
     pub enumerators: HashMap<&'f str, bool>,
-    /// Macros of the file whose `return` returns from their caller, with
-    /// their parameters and what the caller then returns.
-    pub caller_exits: HashMap<String, (Vec<String>, CallerExit)>,
+    /// The file's own macros that return from their caller.
+    pub caller_exits: CallerExits,
+    /// The headers' macros that are a `return`, shared by every file.
+    pub header_exits: &'f CallerExits,
+}
+
+impl FileFacts<'_> {
+    /// The macro `name` that returns from its caller: the file's own
+    /// definition first, else a header's.
+    pub fn caller_exit(&self, name: &str) -> Option<&(Vec<String>, CallerExit)> {
+        self.caller_exits
+            .get(name)
+            .or_else(|| self.header_exits.get(name))
+    }
 }
 
 /// A condition on a variable and a constant.
