@@ -41,19 +41,19 @@ pub struct Args {
     quiet: bool,
     /// The least severe finding that makes the run fail (exit 1): note,
     /// warning or error. Every finding is reported either way.
-    #[arg(long, default_value = "note", value_parser = ["note", "warning", "error"])]
-    fail_on: String,
+    #[arg(long, default_value = "note", value_parser = severity_arg)]
+    fail_on: Severity,
     /// Write the report to this file instead of stdout.
     #[arg(short = 'o', long)]
     output: Option<PathBuf>,
 }
 
-/// `--fail-on` as a severity.
-fn fail_on(name: &str) -> Severity {
+/// A severity by the name every output format uses (`--fail-on`).
+fn severity_arg(name: &str) -> std::result::Result<Severity, String> {
     Severity::ALL
         .into_iter()
         .find(|s| s.as_str() == name)
-        .unwrap_or(Severity::Note)
+        .ok_or_else(|| format!("`{name}` is not note, warning or error"))
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -148,7 +148,7 @@ fn check(args: &Args) -> Result<bool> {
             only,
             format,
             baseline,
-            fail_on: fail_on(&args.fail_on),
+            fail_on: args.fail_on,
             output: args.output.as_deref(),
         });
     }
@@ -209,7 +209,7 @@ fn check(args: &Args) -> Result<bool> {
         format,
         &checker,
         &sources,
-        fail_on(&args.fail_on),
+        args.fail_on,
         args.output.as_deref(),
     )
 }
