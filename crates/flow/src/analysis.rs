@@ -28,6 +28,10 @@ pub struct FunctionUnit {
     pub file: usize,
     pub name: String,
     pub is_static: bool,
+    /// A function-like macro read as a function: it is expanded where it
+    /// is used, so where it ends its caller goes on; it has no exit of its
+    /// own.
+    pub is_macro: bool,
     pub span: Span,
     pub name_span: Span,
     pub params: Vec<String>,
@@ -198,9 +202,9 @@ fn lower_file(
     // every statement-like one (`#define shm_unlock(shp)
     // ipc_unlock(&(shp)->shm_perm)`), in a header those that call a lock
     // primitive (`#define folio_walk_end(fw, vma) do { … spin_unlock(…) }
-    // while (0)`) or are container accessors (`#define to_iio_dev_opaque(d)
-    // container_of(…)`: the object is the caller's, by another name), a
-    // header having many. They are lowered first: a macro whose `return`
+    // while (0)`) or are accessors (`#define to_iio_dev_opaque(d)
+    // container_of(…)`, `#define usbhs_priv_to_lock(p) (&p->lock)`: the
+    // object is the caller's, by another name), a header having many. They are lowered first: a macro whose `return`
     // returns from its caller changes how its callers are lowered.
     let in_c_file = path.extension().is_some_and(|e| e == "c");
     let mut macro_units = Vec::new();
@@ -210,6 +214,7 @@ fn lower_file(
             !defined.contains(name)
                 && api.primitive(name).is_none()
                 && (in_c_file
+                    || calls.is_empty()
                     || calls
                         .iter()
                         .any(|c| api.primitive(c).is_some() || api.is_container(c)))
@@ -230,6 +235,7 @@ fn lower_file(
             lowered.retain(|f| f.name == m.name && f.parse_errors == 0);
             for f in &mut lowered {
                 f.is_static = true;
+                f.is_macro = true;
                 f.param_types.clear();
             }
             macro_units.extend(lowered);
@@ -322,6 +328,7 @@ fn lower_functions(
                 file: 0,
                 name: def.name.clone(),
                 is_static: def.is_static,
+                is_macro: false,
                 span: def.span,
                 name_span: def.name_span,
                 param_types: def.params.iter().map(|p| p.ty.clone()).collect(),

@@ -157,10 +157,12 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     // Unknown is silent: a lock a callee or callback left in a state no
     // summary says, a lock stored where the caller sees it. A function that
     // implements a lock primitive (`rtnl_lock()` over `rtnl_mutex`) is that
-    // primitive: the lock API says what it does.
+    // primitive: the lock API says what it does. A macro's end is no
+    // return: its caller goes on, and the caller's exits are judged.
     if exit.handed_over
         || matches!(exit.kind, ExitKind::Unknown | ExitKind::Opaque)
         || cx.implements_primitive
+        || cx.function.is_macro
     {
         return None;
     }

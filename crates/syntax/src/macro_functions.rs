@@ -24,8 +24,9 @@ pub struct MacroFunction {
 }
 
 /// The function-like macros of `file` whose body calls something (a
-/// statement or expression macro, not a constant or a type) and that
-/// `wanted(name, calls)` accepts, as functions.
+/// statement or expression macro, not a constant or a type) or is the
+/// address of something under a parameter (`calls` is then empty), and
+/// that `wanted(name, calls)` accepts, as functions.
 pub fn macro_functions(
     file: &ParsedFile,
     wanted: impl Fn(&str, &[String]) -> bool,
@@ -71,7 +72,7 @@ fn as_function(
     }
     let calls = called_names(body);
     let returns_from_caller = word_positions(body, b"return").next().is_some();
-    if calls.is_empty() || !wanted(&name, &calls) {
+    if (calls.is_empty() && !is_address_accessor(body, &names)) || !wanted(&name, &calls) {
         return None;
     }
     let params = if names.is_empty() {
@@ -214,6 +215,20 @@ fn called_names(body: &[u8]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether `body` is the address of something under a parameter
+/// (`#define usbhs_priv_to_lock(priv) (&priv->lock)`): a lock accessor, the
+/// caller's lock by another name.
+fn is_address_accessor(body: &[u8], params: &[String]) -> bool {
+    let first = body
+        .iter()
+        .find(|&&b| b != b'(' && !b.is_ascii_whitespace() && b != b'\\');
+    first == Some(&b'&')
+        && !body.contains(&b';')
+        && params
+            .iter()
+            .any(|p| word_positions(body, p.as_bytes()).next().is_some())
 }
 
 /// Whether parameter `param` appears in `body` where a value cannot: as a
