@@ -173,7 +173,8 @@ pub struct PathResolver<'t, 'f> {
     pub api: &'f LockApi,
     /// Locals assigned exactly once, with the expression assigned.
     aliases: HashMap<String, Node<'t>>,
-    /// Locals given a value where they are declared and never assigned again.
+    /// Locals given a value once, where they are declared or by one
+    /// assignment, and never assigned again.
     fixed: std::collections::HashSet<String>,
 }
 
@@ -182,7 +183,10 @@ impl<'t, 'f> PathResolver<'t, 'f> {
     /// address, another variable or field, or a same-lock call.
     pub fn new(file: &'f ParsedFile, api: &'f LockApi, body: Node<'t>, params: &[String]) -> Self {
         let mut assigned: HashMap<String, (usize, Option<Node<'t>>)> = HashMap::new();
-        let mut initialized = std::collections::HashSet::new();
+        // Given one object, at its declaration (`p = current`) or by one
+        // assignment (`mddev = list_entry(v, …)`): an iterator macro given
+        // it iterates over it (`rdev_for_each_rcu(rdev, mddev)`).
+        let mut given_once = std::collections::HashSet::new();
         let mut reassigned = std::collections::HashSet::new();
         // Fields assigned in the body: a local read from one names what the
         // field held then, not what it holds after (`listen_id =
@@ -210,15 +214,15 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                     .macro_at(node.start_byte() as u32)
                     .is_some_and(|m| m.kind == lockwarden_syntax::MacroUseKind::Loop)
             {
-                for n in node
+                for (i, n) in node
                     .child_by_field_id(field::CONDITION)
                     .map(macro_arguments)
                     .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
                 {
                     if n.kind_id() == kind::IDENTIFIER {
-                        let name = file.node_text(n).to_owned();
-                        iterator_args.insert(name.clone());
-                        assigned.entry(name).or_insert((0, None)).0 += 2;
+                        iterator_args.insert((file.node_text(n).to_owned(), i == 0));
                     }
                 }
             }
@@ -244,9 +248,9 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 // `p = current` fixes `p`; `pos = NULL` only clears a cursor.
                 let cleared =
                     value.is_some_and(|v| matches!(file.node_text(strip(v)).trim(), "NULL" | "0"));
-                if node.kind_id() == kind::INIT_DECLARATOR && !cleared {
-                    initialized.insert(name.clone());
-                } else {
+                if value.is_some() && !cleared && !given_once.insert(name.clone()) {
+                    reassigned.insert(name.clone());
+                } else if cleared {
                     reassigned.insert(name.clone());
                 }
                 if !cleared {
@@ -262,8 +266,20 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             file,
             api,
             aliases: HashMap::new(),
-            fixed: initialized.difference(&reassigned).cloned().collect(),
+            fixed: given_once.difference(&reassigned).cloned().collect(),
         };
+        // A cursor is assigned by its iterator every iteration: never an
+        // alias. The first argument is the cursor; a later one given one
+        // object is what the iterator walks, or a member's name
+        // (`list_for_each_entry(entity, &chain->entities, chain)` names a
+        // member `chain`, not the local `chain = handle->chain`).
+        for (name, first) in &iterator_args {
+            if *first || !resolver.fixed.contains(name) {
+                if let Some(entry) = assigned.get_mut(name) {
+                    entry.0 += 2;
+                }
+            }
+        }
         for (name, (count, value)) in assigned {
             if count != 1 || params.contains(&name) {
                 continue;
@@ -279,7 +295,7 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                     let name = file.node_text(n);
                     // A cursor: an iterator's argument that is neither a
                     // parameter nor a local fixed where it is declared.
-                    let cursor = iterator_args.contains(name)
+                    let cursor = iterator_args.iter().any(|(arg, _)| arg == name)
                         && !params.iter().any(|p| p == name)
                         && !resolver.fixed.contains(name);
                     n.kind_id() == kind::IDENTIFIER
@@ -297,9 +313,9 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         resolver
     }
 
-    /// Whether `name` keeps the value it was declared with: an iterator
-    /// macro given it iterates over it, not with it (`for_each_thread(p, t)`
-    /// with `p = current`).
+    /// Whether `name` keeps the one value it is given: an iterator macro
+    /// given it iterates over it, not with it (`for_each_thread(p, t)` with
+    /// `p = current`).
     pub fn is_fixed(&self, name: &str) -> bool {
         self.fixed.contains(name)
     }
