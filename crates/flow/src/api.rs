@@ -23,6 +23,9 @@ pub enum Effect {
     AssertHeld,
     /// An assertion that the lock is not held.
     AssertNotHeld,
+    /// A test whose result is nonzero when the lock is held
+    /// (`mutex_is_locked`).
+    HeldTest,
     /// The call may drop any held lock of its kind, and the caller may take
     /// it again (`handle_mm_fault()` and the mmap lock on `VM_FAULT_RETRY`):
     /// what the calling function does with locks of that kind is not judged.
@@ -95,6 +98,9 @@ pub struct Family {
     pub assert_held: Vec<String>,
     #[serde(default)]
     pub assert_not_held: Vec<String>,
+    /// Tests that return nonzero when the lock is held (`mutex_is_locked`).
+    #[serde(default)]
+    pub held_test: Vec<String>,
     /// Calls that acquire and return a pointer to the lock (`pmd_lock`).
     #[serde(default)]
     pub acquire_returned: Vec<String>,
@@ -185,6 +191,11 @@ pub struct FlowMacros {
     /// (`WRITE_ONCE(page->private, 0)`): a write of it.
     #[serde(default)]
     pub stores: Vec<String>,
+    /// Acquires that say the caller holds other locks of the lock's class
+    /// (`mutex_lock_nested(&vqs[i]->mutex, i)`): lockdep's annotation for
+    /// taking several elements of one array of locks at once.
+    #[serde(default)]
+    pub nesting: Vec<String>,
 }
 
 /// The `[locks]` part of a rule file.
@@ -220,6 +231,7 @@ impl LockApiConfig {
         f.counting_inits.extend(other.flow.counting_inits);
         f.links.extend(other.flow.links);
         f.stores.extend(other.flow.stores);
+        f.nesting.extend(other.flow.nesting);
         self.family.extend(other.family);
         self.function.extend(other.function);
         self.guard_classes.extend(other.guard_classes);
@@ -242,7 +254,7 @@ impl LockApiConfig {
             };
             // `ptl = pmd_lock(…)`: the lock is what the result points to.
             let returned = LockRef::returned();
-            let groups: [(&Vec<String>, Effect, Success, &LockRef); 8] = [
+            let groups: [(&Vec<String>, Effect, Success, &LockRef); 9] = [
                 (&fam.acquire, Effect::Acquire, Success::Nonzero, &lock),
                 (&fam.release, Effect::Release, Success::Nonzero, &lock),
                 (
@@ -269,6 +281,7 @@ impl LockApiConfig {
                     Success::Nonzero,
                     &lock,
                 ),
+                (&fam.held_test, Effect::HeldTest, Success::Nonzero, &lock),
                 (
                     &fam.acquire_returned,
                     Effect::Acquire,
@@ -343,6 +356,7 @@ impl LockApiConfig {
             counting_inits: set(&self.flow.counting_inits),
             links: set(&self.flow.links),
             stores: set(&self.flow.stores),
+            nesting: set(&self.flow.nesting),
         }
     }
 }
@@ -365,6 +379,7 @@ impl Primitive<'_> {
             Effect::TryAcquire => Some(Change::TryAcquire(self.success)),
             Effect::AssertHeld => Some(Change::Require),
             Effect::AssertNotHeld => Some(Change::NotHeld),
+            Effect::HeldTest => Some(Change::HeldTest),
             Effect::MayRelease => None,
         };
         let effect = |lock: LockRef, recursive: bool| SummaryEffect {
@@ -411,6 +426,7 @@ pub struct LockApi {
     counting_inits: HashSet<String>,
     links: HashSet<String>,
     stores: HashSet<String>,
+    nesting: HashSet<String>,
 }
 
 impl LockApi {
@@ -452,6 +468,12 @@ impl LockApi {
 
     pub fn is_lock_status_flag(&self, name: &str) -> bool {
         self.lock_status_flags.contains(name)
+    }
+
+    /// Whether `name` acquires a lock while others of its class are held
+    /// by design (`spin_lock_nested`).
+    pub fn is_nesting(&self, name: &str) -> bool {
+        self.nesting.contains(name)
     }
 
     pub fn is_pure_predicate(&self, name: &str) -> bool {

@@ -165,8 +165,20 @@ pub struct Pending {
     pub success: Success,
     pub site: Span,
     pub recursive: bool,
-    /// On success the lock is released rather than acquired.
-    pub release: bool,
+    pub kind: PendingKind,
+}
+
+/// What a pending result decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingKind {
+    /// On success the lock is acquired (a try-lock).
+    Acquire,
+    /// On success the lock is released (a callee that drops the lock on
+    /// failure).
+    Release,
+    /// On success the lock is held, and otherwise it is not
+    /// (`mutex_is_locked()`).
+    HeldTest,
 }
 
 /// The lock state at a program point.
@@ -848,7 +860,10 @@ fn drop_pending(state: &mut State, key: &TruthKey) {
         .partition(|p| &p.key == key);
     state.pending = kept;
     for p in dropped {
-        if p.release {
+        if p.kind == PendingKind::HeldTest {
+            continue;
+        }
+        if p.kind == PendingKind::Release {
             if state.lock_exists(&p.lock) {
                 let level = state
                     .locks
@@ -919,9 +934,12 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
     if let TruthKey::Cond { vars, .. } = key {
         let (blurred, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
             .into_iter()
-            .partition(|p| p.release || !matches!(&p.key, TruthKey::Var(v) if vars.contains(v)));
+            .partition(|p| {
+                p.kind == PendingKind::Release
+                    || !matches!(&p.key, TruthKey::Var(v) if vars.contains(v))
+            });
         state.pending = blurred;
-        for p in kept {
+        for p in kept.into_iter().filter(|p| p.kind == PendingKind::Acquire) {
             may_acquire(state, &p.lock, p.site, p.recursive);
             if let Some(level) = state.locks.get_mut(&p.lock) {
                 level.untested = None;
@@ -1002,7 +1020,25 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
         state.pending.push(p);
         return;
     };
-    if p.release {
+    if p.kind == PendingKind::HeldTest {
+        // Not held: a caller that should have held it did not (`if
+        // (WARN_ON(!mutex_is_locked(l))) return -EINVAL;` in an unlock
+        // helper). After the call it is not held, as on the paths that
+        // release it.
+        if !acquired && state.lock_exists(&p.lock) {
+            let level = state
+                .locks
+                .entry(p.lock.clone())
+                .or_insert_with(Level::untouched);
+            if level.max <= 0 {
+                level.max = level.max.min(-1);
+                level.min = level.min.min(-1);
+                level.touched = true;
+            }
+        }
+        return;
+    }
+    if p.kind == PendingKind::Release {
         // A conditional release (a callee that drops the lock on failure).
         if acquired && state.lock_exists(&p.lock) {
             let level = state
@@ -1505,7 +1541,18 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                 forget_released(state, var, None);
             }
         }
-        Op::Copy { to, from } => {
+        Op::Copy { to, from, pointee } => {
+            // `locked = engine;`: the copy names the object the original
+            // names on this path, and a lock taken through one is released
+            // through the other.
+            if let Some(pointee) = pointee {
+                let object = state.canonical(pointee);
+                if worth_an_alias(state, cfg, &object) {
+                    state
+                        .aliases
+                        .insert(Path::var(to).push(Step::Deref), object);
+                }
+            }
             let to = TruthKey::Var(to.clone());
             if let Some(truth) = state.facts.get(from).copied() {
                 state.facts.insert(to.clone(), truth);
@@ -1695,11 +1742,35 @@ fn apply_call(
                         },
                         site: effect.site,
                         recursive: effect.recursive,
-                        release: matches!(effect.change, Change::TryRelease(_)),
+                        kind: if matches!(effect.change, Change::TryRelease(_)) {
+                            PendingKind::Release
+                        } else {
+                            PendingKind::Acquire
+                        },
                     },
                 );
                 produced_pending = true;
             }
+            Change::HeldTest if call.result_used => {
+                produced_pending = true;
+                add_pending(
+                    state,
+                    Pending {
+                        key: key.clone(),
+                        alias: alias.clone(),
+                        lock: lock.clone(),
+                        success: if call.result_negated {
+                            Success::Nonzero.negated()
+                        } else {
+                            Success::Nonzero
+                        },
+                        site: effect.site,
+                        recursive: effect.recursive,
+                        kind: PendingKind::HeldTest,
+                    },
+                );
+            }
+            Change::HeldTest => {}
             Change::TryAcquire(_) => may_acquire(state, lock, effect.site, effect.recursive),
             // Result ignored: the lock may or may not be gone.
             Change::TryRelease(_) => {

@@ -6,7 +6,7 @@ use lockwarden_syntax::Span;
 
 use crate::api::Success;
 use crate::cfg::{ArgPaths, Cfg, EdgeCond, Op, ReturnValue, TruthKey};
-use crate::dataflow::{resolve_calls, Level, Solution, State, Summaries};
+use crate::dataflow::{resolve_calls, Level, PendingKind, Solution, State, Summaries};
 use crate::path::{Path, Root, Step};
 
 /// The net change a call makes to one lock.
@@ -25,6 +25,10 @@ pub enum Change {
     /// Not held here (`lockdep_assert_not_held()` after a callback that
     /// drops it): whatever took it, it is gone.
     NotHeld,
+    /// The result says whether the lock is held, nonzero when it is
+    /// (`mutex_is_locked()`): where the path learns it is not, it is not
+    /// held after the call either, as on a path that released it.
+    HeldTest,
     /// Changed in a way no summary says (held on some returns only): the
     /// caller's state of the lock becomes unknown.
     Unknown,
@@ -140,6 +144,7 @@ impl std::fmt::Display for SummaryEffect {
             Change::TryAcquire(s) => format!("acquires when it returns {}", success_text(s)),
             Change::TryRelease(s) => format!("releases when it returns {}", success_text(s)),
             Change::Require => "requires held".to_owned(),
+            Change::HeldTest => "tests whether held".to_owned(),
             Change::NotHeld => "asserts not held".to_owned(),
             Change::Unknown => "may change".to_owned(),
             Change::Opaque => "hands to a callback".to_owned(),
@@ -294,6 +299,16 @@ static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
 static ANNOUNCED_RETURN: ReturnValue = ReturnValue::Announced;
 
 /// The exit facts of a solved function, one per lock whose state changes.
+/// Whether the call at `site` is an acquire annotated as one of several
+/// locks of a class held at once.
+fn nested_acquire(cfg: &Cfg, site: Option<Span>) -> bool {
+    site.is_some_and(|site| {
+        cfg.ops
+            .iter()
+            .any(|op| matches!(op, Op::Call(call) if call.span == site && call.nests))
+    })
+}
+
 pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact> {
     // Every (return, path) pair: a return reached with different path facts counts once per disjunct.
     let returns: Vec<(Span, &ReturnValue, &State)> = cfg
@@ -374,12 +389,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                 .pending
                 .iter()
                 .find(|p| p.tested_by(&key) && &p.lock == lock)
-                .map(|p| {
-                    if p.release {
-                        ExitKind::ConditionalRelease(p.success)
-                    } else {
-                        ExitKind::Conditional(p.success)
-                    }
+                .and_then(|p| match p.kind {
+                    PendingKind::Release => Some(ExitKind::ConditionalRelease(p.success)),
+                    PendingKind::Acquire => Some(ExitKind::Conditional(p.success)),
+                    PendingKind::HeldTest => None,
                 })
         });
         // Held on a path that returns an errno (`return -EBUSY;`, or
@@ -395,6 +408,16 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
         let kind = if all_linked {
             ExitKind::Opaque
+        } else if lock.steps.contains(&Step::Index)
+            && levels.iter().any(|l| l.max > 1 || l.min < -1)
+            && nested_acquire(cfg, levels.iter().find_map(|l| l.acquired_at))
+        {
+            // Elements of an array taken in a loop with lockdep's annotation
+            // for holding several (`mutex_lock_nested(&d->vqs[i]->mutex,
+            // i)`): one lock per element under one name, whose depth counts
+            // loop trips. Which elements are held is unknown. Without the
+            // annotation a second element is a second take of one lock.
+            ExitKind::Unknown
         } else if levels.iter().any(|l| l.unknown) {
             // Unknown only through a callee, never taken or dropped here:
             // passed on to callers that handle the lock, not to every caller.
@@ -666,7 +689,12 @@ fn acquired_or_tried_on_param(
     let ExitKind::Conditional(success) = forwarded else {
         return None;
     };
-    let tried = |state: &State| state.pending.iter().any(|p| &p.lock == lock && !p.release);
+    let tried = |state: &State| {
+        state
+            .pending
+            .iter()
+            .any(|p| &p.lock == lock && p.kind == PendingKind::Acquire)
+    };
     params.iter().find_map(|param| {
         let key = TruthKey::Var(param.clone());
         let mut held_when: Option<bool> = None;

@@ -76,6 +76,7 @@ impl<'t> Lowerer<'t, '_> {
                 Op::Copy {
                     to: var.clone(),
                     from,
+                    pointee: None,
                 },
                 cur,
             ));
@@ -144,7 +145,18 @@ impl<'t> Lowerer<'t, '_> {
                 }
                 // `start_pte = pte;`: the copy holds what the original holds.
                 if let Some(from) = self.truth_key(value) {
-                    return Some(self.add(Op::Copy { to: var, from }, cur));
+                    let pointee = match from {
+                        TruthKey::Var(_) => self.paths.pointee(value, 1),
+                        _ => None,
+                    };
+                    return Some(self.add(
+                        Op::Copy {
+                            to: var,
+                            from,
+                            pointee,
+                        },
+                        cur,
+                    ));
                 }
                 cur
             }
@@ -513,6 +525,7 @@ impl<'t> Lowerer<'t, '_> {
         }
         let noreturn = callee.as_ref().is_some_and(|n| self.macros.is_noreturn(n));
         let store = callee.as_deref().is_some_and(|n| self.api.is_store(n));
+        let nests = callee.as_deref().is_some_and(|n| self.api.is_nesting(n));
         let node = self.add(
             Op::Call(Box::new(Call {
                 callee,
@@ -525,6 +538,7 @@ impl<'t> Lowerer<'t, '_> {
                 indirect,
                 clobbers,
                 result_var: result.var,
+                nests,
             })),
             cur,
         );

@@ -156,6 +156,9 @@ pub struct Call {
     pub result_used: bool,
     /// Variables whose address is passed: the call may change them.
     pub clobbers: Vec<String>,
+    /// An acquire annotated as one of several locks of a class held at once
+    /// (`mutex_lock_nested(&vqs[i]->mutex, i)`).
+    pub nests: bool,
 }
 
 impl Cfg {
@@ -236,6 +239,10 @@ pub enum Op {
     Copy {
         to: String,
         from: TruthKey,
+        /// What `from` points to, as this function names it (`locked =
+        /// engine;` after `engine = READ_ONCE(rq->engine)`): `to` now
+        /// points there too.
+        pointee: Option<Path>,
     },
     /// A field or variable written (`page->private = x`).
     Write {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use lockwarden_flow::analysis::{Analysis, Annotation, FileUnit, FunctionUnit, Visitor};
 use lockwarden_flow::cfg::{NodeId, Op};
-use lockwarden_flow::dataflow::{released_lock, releases_unheld, Cursor};
+use lockwarden_flow::dataflow::{released_lock, releases_unheld, Cursor, PendingKind};
 use lockwarden_flow::path::{loose_key, Path, Step};
 use lockwarden_flow::summary::{Change, ExitFact};
 use lockwarden_report::{Finding, Location, RuleInfo, Severity};
@@ -165,7 +165,7 @@ impl Visitor for FactVisitor {
                             let untested = state
                                 .pending
                                 .iter()
-                                .find(|p| p.lock == lock && !p.release)
+                                .find(|p| p.lock == lock && p.kind == PendingKind::Acquire)
                                 .map(|p| p.site)
                                 .or(level.untested.filter(|_| level.held_min() <= 0));
                             // A try result still untested says why the lock
