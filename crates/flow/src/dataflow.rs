@@ -1490,6 +1490,11 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                 settle_errno(state, v, *errno);
             }
             state.kill(key);
+            // An errno is nonzero: `if (ret >= 0) ret = lock_interruptible(…);
+            // if (ret) return ret;` returns on the path that skipped the lock.
+            if let (TruthKey::Errno(v), Some(true)) = (key, value) {
+                learn(state, &TruthKey::Var(v.clone()), true);
+            }
             // `ctx->bdev = NULL;` after releasing `ctx->bdev->…->lock`: the
             // pointer is cleared, not found NULL; the lock the path took or
             // dropped through it existed.

@@ -61,10 +61,10 @@ impl<'t> Lowerer<'t, '_> {
                         self.cond(left, cur, t, mid);
                         return self.cond(right, Some(mid), t, f);
                     }
-                    "==" | "!=" | "<" => {
+                    "==" | "!=" | "<" | ">=" => {
                         let (tested, zero_side) = if self.is_zero(right) {
                             (left, true)
-                        } else if self.is_zero(left) && op != "<" {
+                        } else if self.is_zero(left) && op != "<" && op != ">=" {
                             (right, true)
                         } else {
                             (left, false)
@@ -75,7 +75,9 @@ impl<'t> Lowerer<'t, '_> {
                                 "!=" => self.cond(tested, cur, t, f),
                                 // `< 0` (a negative errno) is the nonzero side; its
                                 // false side only says the value is not negative.
+                                // `>= 0` is its negation.
                                 _ => {
+                                    let (t, f) = if op == ">=" { (f, t) } else { (t, f) };
                                     // `if (idx < 0)`: the variable holds an errno
                                     // on the true side and none on the other.
                                     let errno =
