@@ -67,6 +67,10 @@ pub struct Level {
     /// (`list_add_tail(&obj->obj_link, &ww->obj_list)`): whoever walks the
     /// container releases it.
     pub linked: bool,
+    /// A held test said nobody holds it, and the path has not touched it
+    /// since (`if (WARN_ON(!mutex_is_locked(l))) return -EINVAL;` in an
+    /// unlock helper): a path where the caller broke the precondition.
+    pub absent: bool,
 }
 
 impl Level {
@@ -87,7 +91,14 @@ impl Level {
             carrier: None,
             acquired_in: None,
             linked: false,
+            absent: false,
         }
+    }
+
+    /// A held test said nobody holds it, and the path has not touched it
+    /// since.
+    pub fn known_absent(&self) -> bool {
+        self.absent && !self.touched
     }
 
     /// Held depth on every path, counting what was held on entry.
@@ -121,12 +132,14 @@ impl Level {
             self.touched,
             self.asserted,
             self.unknown,
+            self.absent,
         ) == (
             other.min,
             other.max,
             other.touched,
             other.asserted,
             other.unknown,
+            other.absent,
         )
     }
 
@@ -148,6 +161,7 @@ impl Level {
             carrier: self.carrier.clone().or_else(|| other.carrier.clone()),
             acquired_in: self.acquired_in.or(other.acquired_in),
             linked: self.linked || other.linked,
+            absent: self.absent && other.absent,
         };
         let changed = joined != *self;
         *self = joined;
@@ -1021,19 +1035,16 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
         return;
     };
     if p.kind == PendingKind::HeldTest {
-        // Not held: a caller that should have held it did not (`if
-        // (WARN_ON(!mutex_is_locked(l))) return -EINVAL;` in an unlock
-        // helper). After the call it is not held, as on the paths that
-        // release it.
+        // Nobody holds it: where this function has not taken it, its caller
+        // did not hold it (`if (WARN_ON(!mutex_is_locked(l))) return
+        // -EINVAL;` in an unlock helper), a path the exit facts leave out.
         if !acquired && state.lock_exists(&p.lock) {
             let level = state
                 .locks
                 .entry(p.lock.clone())
                 .or_insert_with(Level::untouched);
-            if level.max <= 0 {
-                level.max = level.max.min(-1);
-                level.min = level.min.min(-1);
-                level.touched = true;
+            if level.max <= 0 && !level.touched {
+                level.absent = true;
             }
         }
         return;

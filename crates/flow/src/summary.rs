@@ -299,6 +299,31 @@ static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
 static ANNOUNCED_RETURN: ReturnValue = ReturnValue::Announced;
 
 /// The exit facts of a solved function, one per lock whose state changes.
+/// The elements of an array of locks taken or dropped in a loop
+/// (`mutex_lock(&ctx->queue_locks[i])` for each i): one lock per element
+/// under one name, whose depth counts loop trips. Taken with lockdep's
+/// annotation for holding several (`mutex_lock_nested(&vqs[i]->mutex, i)`),
+/// which are held is unknown. Otherwise a function that only takes them
+/// takes them all (an acquire-all, judged like any acquire wrapper), one
+/// that only drops them drops them all; one that does both is judged by
+/// depth, a second element being a second take of one lock.
+fn every_element(cfg: &Cfg, lock: &Path, levels: &[Level]) -> Option<ExitKind> {
+    if !lock.steps.contains(&Step::Index) || !levels.iter().any(|l| l.max > 1 || l.min < -1) {
+        return None;
+    }
+    let acquired_at = levels.iter().find_map(|l| l.acquired_at);
+    let releases = levels.iter().any(|l| l.released_at.is_some());
+    if nested_acquire(cfg, acquired_at) {
+        Some(ExitKind::Unknown)
+    } else if !releases && levels.iter().all(|l| l.min >= 0) {
+        Some(ExitKind::Consistent(1))
+    } else if acquired_at.is_none() && levels.iter().all(|l| l.max <= 0) {
+        Some(ExitKind::Consistent(-1))
+    } else {
+        None
+    }
+}
+
 /// Whether the call at `site` is an acquire annotated as one of several
 /// locks of a class held at once.
 fn nested_acquire(cfg: &Cfg, site: Option<Span>) -> bool {
@@ -338,9 +363,13 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         // Paths where a pointer on the way to the lock is NULL have no such
         // lock; `return vma;` where the path knows `vma` holds an errno
         // returns an errno.
+        // Paths where a held test found the caller's lock not held broke the
+        // caller's precondition: they say nothing of what the function does.
         let paths: Vec<(Span, &ReturnValue, &State)> = returns
             .iter()
-            .filter(|(_, _, s)| s.lock_exists(lock))
+            .filter(|(_, _, s)| {
+                s.lock_exists(lock) && !s.locks.get(lock).is_some_and(Level::known_absent)
+            })
             .map(|&(span, value, state)| match value {
                 ReturnValue::Var(v)
                     if state.facts.get(&TruthKey::Errno(v.clone())) == Some(&true) =>
@@ -406,18 +435,11 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         let held_errno = held_on_errno(|_| true);
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
+        let all_elements = every_element(cfg, lock, &levels);
         let kind = if all_linked {
             ExitKind::Opaque
-        } else if lock.steps.contains(&Step::Index)
-            && levels.iter().any(|l| l.max > 1 || l.min < -1)
-            && nested_acquire(cfg, levels.iter().find_map(|l| l.acquired_at))
-        {
-            // Elements of an array taken in a loop with lockdep's annotation
-            // for holding several (`mutex_lock_nested(&d->vqs[i]->mutex,
-            // i)`): one lock per element under one name, whose depth counts
-            // loop trips. Which elements are held is unknown. Without the
-            // annotation a second element is a second take of one lock.
-            ExitKind::Unknown
+        } else if let Some(kind) = all_elements.clone() {
+            kind
         } else if levels.iter().any(|l| l.unknown) {
             // Unknown only through a callee, never taken or dropped here:
             // passed on to callers that handle the lock, not to every caller.
@@ -515,8 +537,15 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                     }
                     other => (*other).clone(),
                 },
-                min: level.min,
-                max: level.max,
+                // Every element, however many: held (or dropped) as one.
+                min: match all_elements {
+                    Some(ExitKind::Consistent(d)) => d,
+                    _ => level.min,
+                },
+                max: match all_elements {
+                    Some(ExitKind::Consistent(d)) => d,
+                    _ => level.max,
+                },
             })
             .collect();
         facts.push(ExitFact {
@@ -637,7 +666,9 @@ fn conditional_on_caller(
 ) -> bool {
     let is_param = |v: &str| params.iter().any(|p| p == v);
     let callers = |key: &TruthKey| match key {
-        TruthKey::Cond { vars, .. } => crate::cfg::callers_to_decide(vars, params),
+        TruthKey::Cond { vars, .. } => {
+            !key.is_config() && crate::cfg::callers_to_decide(vars, params)
+        }
         TruthKey::Var(v) => is_param(v),
         TruthKey::Value(p) => p.root_var().is_some_and(is_param),
         _ => false,
@@ -655,6 +686,21 @@ fn conditional_on_caller(
     keys.dedup();
     keys.retain(|k| tested_unlocked(k));
     if !keys.iter().any(|k| reads_param(k)) || levels.iter().any(|l| l.min != l.max) {
+        return false;
+    }
+    // A dispatch on a value (`switch (cmd)`, `if (cmd == X)`) selects an
+    // operation, and an operation that takes a lock drops it: the value
+    // decides the lock only when it pairs a take with a drop (`case 0:
+    // lock; case -1: unlock;`, a select/deselect callback).
+    let separating = keys.iter().filter(|k| {
+        let truths = || paths.iter().filter_map(|(_, _, s)| s.facts.get(**k));
+        truths().any(|t| *t) && truths().any(|t| !*t)
+    });
+    let dispatch = separating
+        .into_iter()
+        .any(|k| matches!(k, TruthKey::Cond { text, .. } if text.contains("==")));
+    let pairs = levels.iter().any(|l| l.min > 0) && levels.iter().any(|l| l.max < 0);
+    if dispatch && !pairs {
         return false;
     }
     let truths: Vec<Vec<Option<bool>>> = paths

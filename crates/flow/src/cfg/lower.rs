@@ -9,9 +9,11 @@ use tree_sitter::Node;
 use super::cond::equality_key;
 use super::expr::ResultUse;
 use super::scope::Scope;
-use super::{constant_conds, CallerExit, Cfg, Edge, EdgeCond, FileFacts, NodeId, Op, ReturnValue};
+use super::{
+    constant_conds, CallerExit, Cfg, Edge, EdgeCond, FileFacts, NodeId, Op, ReturnValue, TruthKey,
+};
 use crate::api::LockApi;
-use crate::path::{strip, PathResolver};
+use crate::path::{squeezed, strip, PathResolver};
 
 /// Deepest statement/expression nesting lowered; beyond it the rest of the
 /// subtree is skipped and the graph marked incomplete.
@@ -542,21 +544,44 @@ impl<'t> Lowerer<'t, '_> {
         let mut cur: Cur = None;
         // `switch (cmd) { case A: … }` enters case A knowing `cmd == A`, as a
         // later `if (cmd == A)` asks.
+        // Case labels are distinct: entering one, the others are known
+        // false, and entering `default`, all of them (a select/deselect
+        // `switch (select) { case -1: unlock; case 0: lock; }` is decided
+        // by the caller's argument). Only for a few cases: each entry
+        // learns every other key.
         let tested = node.child_by_field_id(field::CONDITION).map(strip);
-        for child in switch_items(body) {
+        let items = switch_items(body);
+        let key_of = |this: &Self, case: Node<'t>| {
+            let value = case.child_by_field_id(field::VALUE)?;
+            let t = tested?;
+            let vars = this.pure_vars(&[t, value])?;
+            Some(equality_key(this.text(t), this.text(value), vars))
+        };
+        let keys: Vec<TruthKey> = items
+            .iter()
+            .filter(|c| c.kind_id() == kind::CASE_STATEMENT)
+            .filter_map(|&c| key_of(self, c))
+            .collect();
+        let exclusive = keys.len() <= MAX_EXCLUSIVE_CASES;
+        for child in items {
             if child.kind_id() == kind::CASE_STATEMENT {
                 let value = child.child_by_field_id(field::VALUE);
                 has_default |= value.is_none();
                 let entry = self.new_node(Op::Nop);
-                let known = tested.zip(value).and_then(|(t, v)| {
-                    let vars = self.pure_vars(&[t, v])?;
-                    Some(equality_key(self.text(t), self.text(v), vars))
-                });
+                let known = key_of(self, child);
+                let mut from = dispatch;
+                if exclusive {
+                    for other in keys.iter().filter(|k| Some(*k) != known.as_ref()) {
+                        let next = self.new_node(Op::Nop);
+                        self.link(from, next, EdgeCond::Truth(other.clone(), false));
+                        from = next;
+                    }
+                }
                 let cond = match known {
                     Some(key) => EdgeCond::Truth(key, true),
                     None => EdgeCond::Always,
                 };
-                self.link(dispatch, entry, cond);
+                self.link(from, entry, cond);
                 if let Some(c) = cur {
                     self.link(c, entry, EdgeCond::Always);
                 }
@@ -576,7 +601,14 @@ impl<'t> Lowerer<'t, '_> {
             self.link(c, exit, EdgeCond::Always);
         }
         if !has_default {
-            self.link(dispatch, exit, EdgeCond::Always);
+            // No case taken: none of the keys holds.
+            let mut from = dispatch;
+            for key in keys.iter().filter(|_| exclusive) {
+                let next = self.new_node(Op::Nop);
+                self.link(from, next, EdgeCond::Truth(key.clone(), false));
+                from = next;
+            }
+            self.link(from, exit, EdgeCond::Always);
         }
         Some(exit)
     }
@@ -705,10 +737,36 @@ impl<'t> Lowerer<'t, '_> {
     }
 
     /// `#if` branches inside a body are alternatives.
+    /// A preprocessor group in a body: its statements, or its alternative.
+    /// One configuration is built at a time, so groups with the same
+    /// condition agree on a path (`#ifdef CONFIG_X read_lock(…) #endif` …
+    /// `#ifdef CONFIG_X read_unlock(…) #endif`): the condition is a fact,
+    /// by its text (see [`TruthKey::is_config`]).
     pub(super) fn preproc(&mut self, node: Node<'t>, cur: Cur) -> Cur {
         let alternative = node.child_by_field_id(field::ALTERNATIVE);
         let condition = node.child_by_field_id(field::CONDITION);
         let name = node.child_by_field_id(field::NAME);
+        let config = match (condition, name) {
+            (Some(c), _) => Some((format!("#if {}", squeezed(self.text(c))), false)),
+            (None, Some(n)) => {
+                let negated = self.text(node).starts_with("#ifndef");
+                Some((format!("#if defined({})", self.text(n)), negated))
+            }
+            (None, None) => None,
+        };
+        let (cur, alt_cur) = match (config, cur) {
+            (Some((text, negated)), Some(c)) => {
+                let key = TruthKey::Cond {
+                    text,
+                    vars: Vec::new(),
+                };
+                let (body, alt) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
+                self.link(c, body, EdgeCond::Truth(key.clone(), !negated));
+                self.link(c, alt, EdgeCond::Truth(key, negated));
+                (Some(body), Some(alt))
+            }
+            _ => (cur, cur),
+        };
         let mut body_end = cur;
         let mut cursor = node.walk();
         let stmts: Vec<Node<'t>> = node
@@ -718,13 +776,21 @@ impl<'t> Lowerer<'t, '_> {
         for s in stmts {
             body_end = self.stmt(s, body_end);
         }
+        // An `#else` is the last alternative: its statements are built.
+        if node.kind_id() == kind::PREPROC_ELSE {
+            return body_end;
+        }
         let alt_end = match alternative {
-            Some(alt) => self.preproc(alt, cur),
-            None => cur,
+            Some(alt) => self.preproc(alt, alt_cur),
+            None => alt_cur,
         };
         self.join(&[body_end, alt_end])
     }
 }
+
+/// Switches with more keyed cases than this enter each case knowing only
+/// its own key: every entry learning every other key is quadratic.
+const MAX_EXCLUSIVE_CASES: usize = 16;
 
 pub(super) enum JumpKind {
     Break,

@@ -45,6 +45,12 @@ pub enum TruthKey {
 }
 
 impl TruthKey {
+    /// A preprocessor condition (`#if defined(CONFIG_X)`): the build
+    /// configuration, which no caller decides.
+    pub fn is_config(&self) -> bool {
+        matches!(self, TruthKey::Cond { text, .. } if text.starts_with('#'))
+    }
+
     /// Whether `lock` is reached through the pointer this key tests
     /// (`ctx->bdev` for `ctx->bdev->bd_queue->lock`, `p` for `p->lock`).
     pub fn covers_lock(&self, lock: &Path) -> bool {
