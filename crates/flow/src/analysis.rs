@@ -210,14 +210,19 @@ fn lower_file(
     let mut macro_units = Vec::new();
     {
         let defined: HashSet<&str> = outline.functions.iter().map(|f| f.name.as_str()).collect();
-        let wanted = |name: &str, calls: &[String]| {
+        // A header's block macro calling the header's own functions
+        // (`spufs_wait()` dropping and retaking the lock through
+        // `spu_release()`/`spu_acquire()`) acts through them.
+        let wanted = |name: &str, calls: &[String], block: bool| {
             !defined.contains(name)
                 && api.primitive(name).is_none()
                 && (in_c_file
                     || calls.is_empty()
-                    || calls
-                        .iter()
-                        .any(|c| api.primitive(c).is_some() || api.is_container(c)))
+                    || calls.iter().any(|c| {
+                        api.primitive(c).is_some()
+                            || api.is_container(c)
+                            || (block && defined.contains(c.as_str()))
+                    }))
         };
         for m in lockwarden_syntax::macro_functions::macro_functions(&parsed, wanted) {
             let Some(text) = ParsedFile::parse(m.text, macros) else {

@@ -26,10 +26,12 @@ pub struct MacroFunction {
 /// The function-like macros of `file` whose body calls something (a
 /// statement or expression macro, not a constant or a type) or is the
 /// address of something under a parameter (`calls` is then empty), and
-/// that `wanted(name, calls)` accepts, as functions.
+/// that `wanted(name, calls, statement)` accepts, as functions; `statement`
+/// says the body is a statement (`do { … } while (0)`, `({ … })`), not an
+/// expression.
 pub fn macro_functions(
     file: &ParsedFile,
-    wanted: impl Fn(&str, &[String]) -> bool,
+    wanted: impl Fn(&str, &[String], bool) -> bool,
 ) -> Vec<MacroFunction> {
     let mut out = Vec::new();
     crate::walk::preorder(file.tree.root_node(), |node| {
@@ -48,7 +50,7 @@ pub fn macro_functions(
 fn as_function(
     file: &ParsedFile,
     def: tree_sitter::Node<'_>,
-    wanted: &impl Fn(&str, &[String]) -> bool,
+    wanted: &impl Fn(&str, &[String], bool) -> bool,
 ) -> Option<MacroFunction> {
     let name = file
         .node_text(def.child_by_field_id(field::NAME)?)
@@ -72,7 +74,17 @@ fn as_function(
     }
     let calls = called_names(body);
     let returns_from_caller = word_positions(body, b"return").next().is_some();
-    if (calls.is_empty() && !is_address_accessor(body, &names)) || !wanted(&name, &calls) {
+    let trimmed = String::from_utf8_lossy(body);
+    let trimmed = trimmed.trim();
+    // A statement expression (`({ …; __ret; })`) has a value: an
+    // expression macro.
+    let value_block = trimmed.starts_with("({");
+    let statement = !value_block
+        && (trimmed.starts_with("do")
+            || trimmed.starts_with('{')
+            || trimmed.trim_end_matches(';').contains(';'));
+    let block = statement || value_block;
+    if (calls.is_empty() && !is_address_accessor(body, &names)) || !wanted(&name, &calls, block) {
         return None;
     }
     let params = if names.is_empty() {
@@ -87,11 +99,6 @@ fn as_function(
     // An expression macro (`#define to_x(p) container_of(p, struct x, m)`)
     // returns its value; a statement macro (`do { … } while (0)`, a call
     // statement) is a void function.
-    let trimmed = String::from_utf8_lossy(body);
-    let trimmed = trimmed.trim();
-    let statement = trimmed.starts_with("do")
-        || trimmed.starts_with('{')
-        || trimmed.trim_end_matches(';').contains(';');
     let header = if statement {
         format!("void {name}({params}){{")
     } else {

@@ -635,6 +635,26 @@ impl<'t> Lowerer<'t, '_> {
     /// `if (c) return a; else return b;`, so each value is returned on the
     /// path that chose it (`return mutex_trylock(l) ? 0 : -EBUSY;`).
     fn returned(&mut self, expr: Option<Node<'t>>, span: Span, cur: Cur) -> Cur {
+        // `return ({ …; __ret; });` (a statement-expression macro read as a
+        // function): its statements run, then it returns its last value.
+        if let Some(block) = expr
+            .map(strip)
+            .filter(|e| e.kind_id() == kind::PARENTHESIZED_EXPRESSION)
+            .and_then(|e| e.named_child(0))
+            .filter(|b| b.kind_id() == kind::COMPOUND_STATEMENT)
+        {
+            let stmts = named_children(block);
+            if let Some((last, init)) = stmts
+                .split_last()
+                .filter(|(last, _)| last.kind_id() == kind::EXPRESSION_STATEMENT)
+            {
+                let mut cur = cur;
+                for s in init {
+                    cur = self.stmt(*s, cur);
+                }
+                return self.returned(last.named_child(0), span, cur);
+            }
+        }
         if let Some(e) = expr.map(strip) {
             if e.kind_id() == kind::CONDITIONAL_EXPRESSION {
                 if let (Some(c), Some(a), Some(b)) = (
