@@ -510,7 +510,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
                 state.facts.retain(|k, _| tracked.contains(k));
                 for edge in &cfg.succs[node as usize] {
                     let mut out = state.clone();
-                    if apply_edge(&mut out, &edge.cond, &tracked)
+                    if apply_edge(&mut out, &edge.cond, &tracked, &cfg.exclusive)
                         && states[edge.to as usize].add(out)
                     {
                         work.insert(edge.to);
@@ -906,12 +906,30 @@ fn add_pending(state: &mut State, pending: Pending) {
 
 /// Applies what taking an edge teaches; `false` when the edge cannot be
 /// taken on this path (it contradicts a known fact).
-fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -> bool {
+fn apply_edge(
+    state: &mut State,
+    cond: &EdgeCond,
+    tracked: &HashSet<TruthKey>,
+    exclusive: &HashMap<TruthKey, Vec<TruthKey>>,
+) -> bool {
     let (key, truthy, is_fact) = match cond {
         EdgeCond::Always => return true,
         EdgeCond::Truth(key, truthy) => (key, truthy, true),
         EdgeCond::Settle(key, truthy) => (key, truthy, false),
     };
+    // `type == A` holds: `type == B` does not (`if (PERF_TYPE_RAW ==
+    // event->attr.type) mutex_unlock(…)` on the path that matched another
+    // type).
+    if is_fact && *truthy {
+        for other in exclusive.get(key).into_iter().flatten() {
+            if tracked.contains(other) {
+                if state.facts.get(other) == Some(&true) {
+                    return false;
+                }
+                state.facts.insert(other.clone(), false);
+            }
+        }
+    }
     if is_fact && tracked.contains(key) {
         if state.facts.get(key) == Some(&!*truthy) {
             return false;
@@ -968,6 +986,7 @@ fn apply_edge(state: &mut State, cond: &EdgeCond, tracked: &HashSet<TruthKey>) -
             state,
             &EdgeCond::Settle(TruthKey::Var(v.clone()), !*truthy),
             tracked,
+            exclusive,
         );
     }
     settle_tested_by(state, key, *truthy);

@@ -10,7 +10,8 @@ use super::cond::equality_key;
 use super::expr::ResultUse;
 use super::scope::Scope;
 use super::{
-    constant_conds, CallerExit, Cfg, Edge, EdgeCond, FileFacts, NodeId, Op, ReturnValue, TruthKey,
+    constant_conds, exclusive_conds, CallerExit, Cfg, Edge, EdgeCond, FileFacts, NodeId, Op,
+    ReturnValue, TruthKey,
 };
 use crate::api::LockApi;
 use crate::path::{squeezed, strip, PathResolver};
@@ -59,6 +60,7 @@ pub fn lower(
             locals: HashSet::new(),
             handed_to_callbacks: Vec::new(),
             constant_conds: HashMap::new(),
+            exclusive: HashMap::new(),
             returned_paths: HashMap::new(),
             returned_objects: HashMap::new(),
             exits_caller: None,
@@ -98,6 +100,7 @@ pub fn lower(
         });
     }
     l.cfg.constant_conds = constant_conds(&l.cfg);
+    l.cfg.exclusive = exclusive_conds(&l.cfg);
     l.cfg
 }
 

@@ -76,8 +76,19 @@ impl TruthKey {
             (TruthKey::Var(v), TruthKey::Value(p)) => p.root_var() == Some(v.as_str()),
             (TruthKey::Var(v), TruthKey::Cond { vars, .. }) => vars.contains(v),
             (TruthKey::Var(v), TruthKey::Errno(w) | TruthKey::Status(w)) => v == w,
-            (TruthKey::Value(p), TruthKey::Cond { vars, .. }) => {
+            // A field assigned changes the conditions that read it, not one
+            // reading a sibling field (`hwc->config_base = …` leaves
+            // `event->attr.type == PERF_TYPE_RAW` as it was). A condition
+            // with a call may read any field of what it is given.
+            (TruthKey::Value(p), TruthKey::Cond { text, vars }) => {
                 p.root_var().is_some_and(|r| vars.iter().any(|v| v == r))
+                    && match p.steps.iter().rev().find_map(|s| match s {
+                        crate::path::Step::Field(f) => Some(f),
+                        _ => None,
+                    }) {
+                        Some(field) if !text.contains('(') => mentions_word(text, field),
+                        _ => true,
+                    }
             }
             (TruthKey::Value(p), TruthKey::Value(q)) => {
                 q.root == p.root && q.steps.starts_with(&p.steps)
@@ -85,6 +96,15 @@ impl TruthKey {
             _ => false,
         }
     }
+}
+
+/// Whether `word` appears in `text` as a whole identifier.
+fn mentions_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(ident)
+            && !text[at + word.len()..].chars().next().is_some_and(ident)
+    })
 }
 
 /// The condition under which an edge is taken.
@@ -313,6 +333,10 @@ pub struct Cfg {
     /// Conditions comparing a variable with a constant (`result ==
     /// SCAN_SUCCEED`, `ttu & TTU_RMAP_LOCKED`), by variable.
     pub constant_conds: HashMap<String, Vec<ConstantCond>>,
+    /// For each comparison of a value with a constant (`PERF_TYPE_RAW ==
+    /// event->attr.type`), the comparisons of the same value with other
+    /// constants: where one holds, the others do not.
+    pub exclusive: HashMap<TruthKey, Vec<TruthKey>>,
     /// What a returned variable designates when it aliases an expression
     /// (`ctx` for `event->ctx`): its locks are the caller's result's. For a
     /// returned address (`return &hash[idx];`), keyed by its text, the
@@ -446,6 +470,41 @@ pub(super) fn constant_conds(cfg: &Cfg) -> HashMap<String, Vec<ConstantCond>> {
                     bit_test,
                 });
             }
+        }
+    }
+    out
+}
+
+/// The comparisons of one value with different constants in `cfg`, each with
+/// the others ([`Cfg::exclusive`]).
+pub(super) fn exclusive_conds(cfg: &Cfg) -> HashMap<TruthKey, Vec<TruthKey>> {
+    let mut by_subject: HashMap<&str, Vec<(&str, &TruthKey)>> = HashMap::new();
+    for edge in cfg.succs.iter().flatten() {
+        let EdgeCond::Truth(key @ TruthKey::Cond { text, .. }, _) = &edge.cond else {
+            continue;
+        };
+        let Some((l, r)) = text.split_once("==") else {
+            continue;
+        };
+        let (subject, constant) = match (is_constant_text(l), is_constant_text(r)) {
+            (true, false) => (r, l),
+            (false, true) => (l, r),
+            _ => continue,
+        };
+        let entry = by_subject.entry(subject).or_default();
+        if !entry.iter().any(|(_, k)| *k == key) {
+            entry.push((constant, key));
+        }
+    }
+    let mut out: HashMap<TruthKey, Vec<TruthKey>> = HashMap::new();
+    for conds in by_subject.values().filter(|c| c.len() > 1) {
+        for (constant, key) in conds {
+            let others = conds
+                .iter()
+                .filter(|(c, _)| c != constant)
+                .map(|(_, k)| (*k).clone())
+                .collect();
+            out.insert((*key).clone(), others);
         }
     }
     out
