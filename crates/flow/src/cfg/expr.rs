@@ -303,10 +303,16 @@ impl<'t> Lowerer<'t, '_> {
                         let value = e
                             .child_by_field_id(field::RIGHT)
                             .and_then(|r| self.constant_truth(r));
+                        // A pointer stored: a variable's value, or an address
+                        // (`*new_obj = &fbo->base;` hands out a local's object).
                         let stored = e
                             .child_by_field_id(field::RIGHT)
                             .map(strip)
-                            .filter(|r| r.kind_id() == kind::IDENTIFIER)
+                            .filter(|r| {
+                                r.kind_id() == kind::IDENTIFIER
+                                    || (r.kind_id() == kind::POINTER_EXPRESSION
+                                        && self.operator(*r) == "&")
+                            })
                             .and_then(|r| self.paths.pointee(r, 1));
                         let cur = Some(self.add(
                             Op::Write {
