@@ -412,10 +412,19 @@ impl<'t> Lowerer<'t, '_> {
                 // An iterator macro: the arguments are evaluated once (a
                 // call there, `for_each_x(it, lock_and_get(ctx), …)`, runs
                 // once), then the body runs 0..n times.
-                let args_end = match cond {
+                let mut args_end = match cond {
                     Some(c) => self.expr(c, cur),
                     None => cur,
                 };
+                // The macro gives its cursors their first value before its
+                // first test, so a loop that runs no time moved them too
+                // (`for_each_process(p)` after a lock taken through `p`).
+                let cursors = cond.map(|c| self.iterator_cursors(c)).unwrap_or_default();
+                for var in &cursors {
+                    let fixed = self.paths.is_fixed(var);
+                    let var = var.clone();
+                    args_end = Some(self.add(Op::Cursor { var, fixed }, args_end));
+                }
                 let head = self.add(Op::Nop, args_end);
                 let entry = self.new_node(Op::Nop);
                 let exit = self.new_node(Op::Nop);
@@ -425,7 +434,7 @@ impl<'t> Lowerer<'t, '_> {
                 // `list_for_each_entry(folio, &list, lru)` unlocks a
                 // different folio every time round.
                 let mut body_start = entry;
-                for var in cond.map(|c| self.iterator_cursors(c)).unwrap_or_default() {
+                for var in cursors {
                     let fixed = self.paths.is_fixed(&var);
                     body_start = self.add(Op::Cursor { var, fixed }, Some(body_start));
                 }
