@@ -910,7 +910,7 @@ fn apply_edge(
     state: &mut State,
     cond: &EdgeCond,
     tracked: &HashSet<TruthKey>,
-    exclusive: &HashMap<TruthKey, Vec<TruthKey>>,
+    exclusive: &crate::cfg::Exclusive,
 ) -> bool {
     let (key, truthy, is_fact) = match cond {
         EdgeCond::Always => return true,
@@ -921,7 +921,7 @@ fn apply_edge(
     // event->attr.type) mutex_unlock(…)` on the path that matched another
     // type).
     if is_fact && *truthy {
-        for other in exclusive.get(key).into_iter().flatten() {
+        for other in exclusive.others(key) {
             if tracked.contains(other) {
                 if state.facts.get(other) == Some(&true) {
                     return false;
@@ -1763,7 +1763,14 @@ fn apply_call(
                 }
             }
             Change::Release => release(state, lock, effect.site),
-            Change::TryAcquire(success) | Change::TryRelease(success) if call.result_used => {
+            Change::TryAcquire(_) | Change::TryRelease(_) | Change::HeldTest
+                if call.result_used =>
+            {
+                let (success, kind) = match effect.change {
+                    Change::TryAcquire(success) => (success, PendingKind::Acquire),
+                    Change::TryRelease(success) => (success, PendingKind::Release),
+                    _ => (Success::Nonzero, PendingKind::HeldTest),
+                };
                 add_pending(
                     state,
                     Pending {
@@ -1777,33 +1784,10 @@ fn apply_call(
                         },
                         site: effect.site,
                         recursive: effect.recursive,
-                        kind: if matches!(effect.change, Change::TryRelease(_)) {
-                            PendingKind::Release
-                        } else {
-                            PendingKind::Acquire
-                        },
+                        kind,
                     },
                 );
                 produced_pending = true;
-            }
-            Change::HeldTest if call.result_used => {
-                produced_pending = true;
-                add_pending(
-                    state,
-                    Pending {
-                        key: key.clone(),
-                        alias: alias.clone(),
-                        lock: lock.clone(),
-                        success: if call.result_negated {
-                            Success::Nonzero.negated()
-                        } else {
-                            Success::Nonzero
-                        },
-                        site: effect.site,
-                        recursive: effect.recursive,
-                        kind: PendingKind::HeldTest,
-                    },
-                );
             }
             Change::HeldTest => {}
             Change::Assume(true) => {

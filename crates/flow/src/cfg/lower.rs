@@ -60,7 +60,7 @@ pub fn lower(
             locals: HashSet::new(),
             handed_to_callbacks: Vec::new(),
             constant_conds: HashMap::new(),
-            exclusive: HashMap::new(),
+            exclusive: Default::default(),
             returned_paths: HashMap::new(),
             returned_objects: HashMap::new(),
             exits_caller: None,
@@ -822,7 +822,7 @@ impl<'t> Lowerer<'t, '_> {
 
 /// Switches with more keyed cases than this enter each case knowing only
 /// its own key: every entry learning every other key is quadratic.
-const MAX_EXCLUSIVE_CASES: usize = 16;
+const MAX_EXCLUSIVE_CASES: usize = 4;
 
 pub(super) enum JumpKind {
     Break,

@@ -336,7 +336,7 @@ pub struct Cfg {
     /// For each comparison of a value with a constant (`PERF_TYPE_RAW ==
     /// event->attr.type`), the comparisons of the same value with other
     /// constants: where one holds, the others do not.
-    pub exclusive: HashMap<TruthKey, Vec<TruthKey>>,
+    pub exclusive: Exclusive,
     /// What a returned variable designates when it aliases an expression
     /// (`ctx` for `event->ctx`): its locks are the caller's result's. For a
     /// returned address (`return &hash[idx];`), keyed by its text, the
@@ -475,10 +475,33 @@ pub(super) fn constant_conds(cfg: &Cfg) -> HashMap<String, Vec<ConstantCond>> {
     out
 }
 
-/// The comparisons of one value with different constants in `cfg`, each with
-/// the others ([`Cfg::exclusive`]).
-pub(super) fn exclusive_conds(cfg: &Cfg) -> HashMap<TruthKey, Vec<TruthKey>> {
-    let mut by_subject: HashMap<&str, Vec<(&str, &TruthKey)>> = HashMap::new();
+/// Comparisons of one value with different constants: where one holds, the
+/// others do not ([`Cfg::exclusive`]). Groups of a few only: a long `if
+/// (cmd == A) … else if (cmd == B) …` chain would give every path a fact
+/// per constant.
+#[derive(Clone, Debug, Default)]
+pub struct Exclusive {
+    group_of: HashMap<TruthKey, usize>,
+    groups: Vec<Vec<TruthKey>>,
+}
+
+/// The most constants one value is compared with for [`Exclusive`] to
+/// relate them.
+const MAX_EXCLUSIVE: usize = 8;
+
+impl Exclusive {
+    /// The comparisons that cannot hold where `key` does.
+    pub fn others<'a>(&'a self, key: &'a TruthKey) -> impl Iterator<Item = &'a TruthKey> + 'a {
+        self.group_of
+            .get(key)
+            .into_iter()
+            .flat_map(move |&g| self.groups[g].iter().filter(move |k| *k != key))
+    }
+}
+
+/// The comparisons of one value with different constants in `cfg`.
+pub(super) fn exclusive_conds(cfg: &Cfg) -> Exclusive {
+    let mut by_subject: HashMap<&str, Vec<&TruthKey>> = HashMap::new();
     for edge in cfg.succs.iter().flatten() {
         let EdgeCond::Truth(key @ TruthKey::Cond { text, .. }, _) = &edge.cond else {
             continue;
@@ -486,25 +509,25 @@ pub(super) fn exclusive_conds(cfg: &Cfg) -> HashMap<TruthKey, Vec<TruthKey>> {
         let Some((l, r)) = text.split_once("==") else {
             continue;
         };
-        let (subject, constant) = match (is_constant_text(l), is_constant_text(r)) {
-            (true, false) => (r, l),
-            (false, true) => (l, r),
+        let subject = match (is_constant_text(l), is_constant_text(r)) {
+            (true, false) => r,
+            (false, true) => l,
             _ => continue,
         };
         let entry = by_subject.entry(subject).or_default();
-        if !entry.iter().any(|(_, k)| *k == key) {
-            entry.push((constant, key));
+        if !entry.contains(&key) {
+            entry.push(key);
         }
     }
-    let mut out: HashMap<TruthKey, Vec<TruthKey>> = HashMap::new();
-    for conds in by_subject.values().filter(|c| c.len() > 1) {
-        for (constant, key) in conds {
-            let others = conds
-                .iter()
-                .filter(|(c, _)| c != constant)
-                .map(|(_, k)| (*k).clone())
-                .collect();
-            out.insert((*key).clone(), others);
+    let mut out = Exclusive::default();
+    for keys in by_subject.into_values() {
+        if !(2..=MAX_EXCLUSIVE).contains(&keys.len()) {
+            continue;
+        }
+        let g = out.groups.len();
+        out.groups.push(keys.into_iter().cloned().collect());
+        for key in &out.groups[g] {
+            out.group_of.insert(key.clone(), g);
         }
     }
     out
