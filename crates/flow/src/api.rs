@@ -26,11 +26,6 @@ pub enum Effect {
     /// A test whose result is nonzero when the lock is held
     /// (`mutex_is_locked`).
     HeldTest,
-    /// Sparse's context statements: from here the lock is held
-    /// (`__acquire(x)`) or not (`__release(x)`), which a path that already
-    /// agrees does not change.
-    ContextAcquire,
-    ContextRelease,
     /// The call may drop any held lock of its kind, and the caller may take
     /// it again (`handle_mm_fault()` and the mmap lock on `VM_FAULT_RETRY`):
     /// what the calling function does with locks of that kind is not judged.
@@ -106,12 +101,6 @@ pub struct Family {
     /// Tests that return nonzero when the lock is held (`mutex_is_locked`).
     #[serde(default)]
     pub held_test: Vec<String>,
-    /// Statements saying the lock is held from here (`__acquire(x)`).
-    #[serde(default)]
-    pub context_acquire: Vec<String>,
-    /// Statements saying the lock is not held from here (`__release(x)`).
-    #[serde(default)]
-    pub context_release: Vec<String>,
     /// Calls that acquire and return a pointer to the lock (`pmd_lock`).
     #[serde(default)]
     pub acquire_returned: Vec<String>,
@@ -265,7 +254,7 @@ impl LockApiConfig {
             };
             // `ptl = pmd_lock(…)`: the lock is what the result points to.
             let returned = LockRef::returned();
-            let groups: [(&Vec<String>, Effect, Success, &LockRef); 11] = [
+            let groups: [(&Vec<String>, Effect, Success, &LockRef); 9] = [
                 (&fam.acquire, Effect::Acquire, Success::Nonzero, &lock),
                 (&fam.release, Effect::Release, Success::Nonzero, &lock),
                 (
@@ -293,18 +282,6 @@ impl LockApiConfig {
                     &lock,
                 ),
                 (&fam.held_test, Effect::HeldTest, Success::Nonzero, &lock),
-                (
-                    &fam.context_acquire,
-                    Effect::ContextAcquire,
-                    Success::Nonzero,
-                    &lock,
-                ),
-                (
-                    &fam.context_release,
-                    Effect::ContextRelease,
-                    Success::Nonzero,
-                    &lock,
-                ),
                 (
                     &fam.acquire_returned,
                     Effect::Acquire,
@@ -403,8 +380,6 @@ impl Primitive<'_> {
             Effect::AssertHeld => Some(Change::Require),
             Effect::AssertNotHeld => Some(Change::NotHeld),
             Effect::HeldTest => Some(Change::HeldTest),
-            Effect::ContextAcquire => Some(Change::Assume(true)),
-            Effect::ContextRelease => Some(Change::Assume(false)),
             Effect::MayRelease => None,
         };
         let effect = |lock: LockRef, recursive: bool| SummaryEffect {

@@ -1790,16 +1790,6 @@ fn apply_call(
                 produced_pending = true;
             }
             Change::HeldTest => {}
-            Change::Assume(true) => {
-                if state.level(lock).held_max() <= 0 {
-                    acquire(state, lock, effect.site, effect.recursive);
-                }
-            }
-            Change::Assume(false) => {
-                if state.level(lock).held_min() > 0 {
-                    release(state, lock, effect.site);
-                }
-            }
             Change::TryAcquire(_) => may_acquire(state, lock, effect.site, effect.recursive),
             // Result ignored: the lock may or may not be gone.
             Change::TryRelease(_) => {

@@ -29,9 +29,6 @@ pub enum Change {
     /// (`mutex_is_locked()`): where the path learns it is not, it is not
     /// held after the call either, as on a path that released it.
     HeldTest,
-    /// Held from here (`true`, sparse's `__acquire(x)`) or not (`false`,
-    /// `__release(x)`); a path that already agrees is unchanged.
-    Assume(bool),
     /// Changed in a way no summary says (held on some returns only): the
     /// caller's state of the lock becomes unknown.
     Unknown,
@@ -148,8 +145,6 @@ impl std::fmt::Display for SummaryEffect {
             Change::TryRelease(s) => format!("releases when it returns {}", success_text(s)),
             Change::Require => "requires held".to_owned(),
             Change::HeldTest => "tests whether held".to_owned(),
-            Change::Assume(true) => "says held from here".to_owned(),
-            Change::Assume(false) => "says not held from here".to_owned(),
             Change::NotHeld => "asserts not held".to_owned(),
             Change::Unknown => "may change".to_owned(),
             Change::Opaque => "hands to a callback".to_owned(),
