@@ -696,9 +696,12 @@ fn conditional_on_caller(
         let truths = || paths.iter().filter_map(|(_, _, s)| s.facts.get(**k));
         truths().any(|t| *t) && truths().any(|t| !*t)
     });
-    let dispatch = separating
-        .into_iter()
-        .any(|k| matches!(k, TruthKey::Cond { text, .. } if text.contains("==")));
+    let dispatch = separating.into_iter().any(|k| match k {
+        TruthKey::Cond { text, .. } => text.split_once("==").is_some_and(|(l, r)| {
+            crate::cfg::is_constant_text(l) || crate::cfg::is_constant_text(r)
+        }),
+        _ => false,
+    });
     let pairs = levels.iter().any(|l| l.min > 0) && levels.iter().any(|l| l.max < 0);
     if dispatch && !pairs {
         return false;

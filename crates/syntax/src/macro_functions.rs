@@ -301,7 +301,7 @@ mod tests {
         let src = b"// SPDX-License-Identifier: GPL-2.0 with a long enough first line\n#define shm_unlock(shp) ipc_unlock(&(shp)->shm_perm)\n#define NR 4\n";
         let macros = MacroConfig::default().compile();
         let file = ParsedFile::parse(src.to_vec(), &macros).unwrap();
-        let found = macro_functions(&file, |_, _| true);
+        let found = macro_functions(&file, |_, _, _| true);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "shm_unlock");
         assert_eq!(found[0].calls, vec!["ipc_unlock"]);
@@ -319,11 +319,33 @@ mod tests {
         let src = b"#define pcpu_lock(type, member, ptr) ({ type *_ret = ptr; spin_lock(&_ret->member); _ret; })\n#define unlock_it(p) spin_unlock(&(p)->lock)\n#define paste(x) spin_lock(&x##_lock)\n";
         let macros = MacroConfig::default().compile();
         let file = ParsedFile::parse(src.to_vec(), &macros).unwrap();
-        let names: Vec<String> = macro_functions(&file, |_, _| true)
+        let names: Vec<String> = macro_functions(&file, |_, _, _| true)
             .into_iter()
             .map(|m| m.name)
             .collect();
         assert_eq!(names, vec!["unlock_it"]);
+    }
+
+    #[test]
+    fn a_statement_expression_macro_returns_its_value_and_an_address_macro_is_an_accessor() {
+        let src = b"// SPDX-License-Identifier: GPL-2.0 with a long enough first line\n#define wait_it(c) ({ int __ret = 0; if (!(c)) __ret = f(); __ret; })\n#define to_lock(p) (&(p)->lock)\n#define NR (&table)\n";
+        let macros = MacroConfig::default().compile();
+        let file = ParsedFile::parse(src.to_vec(), &macros).unwrap();
+        let blocks = std::cell::RefCell::new(Vec::new());
+        let found = macro_functions(&file, |name, _, block| {
+            blocks.borrow_mut().push((name.to_owned(), block));
+            true
+        });
+        let blocks = blocks.into_inner();
+        let names: Vec<&str> = found.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, vec!["wait_it", "to_lock"]);
+        assert_eq!(
+            blocks,
+            vec![("wait_it".to_owned(), true), ("to_lock".to_owned(), false)]
+        );
+        let text = String::from_utf8(found[0].text.clone()).unwrap();
+        assert!(text.contains("void *wait_it(void *c){return "), "{text}");
+        assert!(found[1].calls.is_empty());
     }
 
     #[test]
