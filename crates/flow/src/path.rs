@@ -248,9 +248,8 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 // `p = current` fixes `p`; `pos = NULL` only clears a cursor.
                 let cleared =
                     value.is_some_and(|v| matches!(file.node_text(strip(v)).trim(), "NULL" | "0"));
-                if value.is_some() && !cleared && !given_once.insert(name.clone()) {
-                    reassigned.insert(name.clone());
-                } else if cleared {
+                // A second object, or a NULL, is a reassignment.
+                if cleared || (value.is_some() && !given_once.insert(name.clone())) {
                     reassigned.insert(name.clone());
                 }
                 if !cleared {
