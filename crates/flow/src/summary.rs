@@ -436,6 +436,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         let first = &levels[0];
         let unchanged = levels.iter().all(|l| l.min == 0 && l.max == 0);
         let all_elements = every_element(cfg, lock, &levels);
+        let every_element_depth = match all_elements {
+            Some(ExitKind::Consistent(d)) => Some(d),
+            _ => None,
+        };
         let kind = if all_linked {
             ExitKind::Opaque
         } else if let Some(kind) = all_elements.clone() {
@@ -538,14 +542,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                     other => (*other).clone(),
                 },
                 // Every element, however many: held (or dropped) as one.
-                min: match all_elements {
-                    Some(ExitKind::Consistent(d)) => d,
-                    _ => level.min,
-                },
-                max: match all_elements {
-                    Some(ExitKind::Consistent(d)) => d,
-                    _ => level.max,
-                },
+                min: every_element_depth.unwrap_or(level.min),
+                max: every_element_depth.unwrap_or(level.max),
             })
             .collect();
         facts.push(ExitFact {
@@ -696,12 +694,9 @@ fn conditional_on_caller(
         let truths = || paths.iter().filter_map(|(_, _, s)| s.facts.get(**k));
         truths().any(|t| *t) && truths().any(|t| !*t)
     });
-    let dispatch = separating.into_iter().any(|k| match k {
-        TruthKey::Cond { text, .. } => text.split_once("==").is_some_and(|(l, r)| {
-            crate::cfg::is_constant_text(l) || crate::cfg::is_constant_text(r)
-        }),
-        _ => false,
-    });
+    let dispatch = separating
+        .into_iter()
+        .any(|k| k.constant_comparison().is_some());
     let pairs = levels.iter().any(|l| l.min > 0) && levels.iter().any(|l| l.max < 0);
     if dispatch && !pairs {
         return false;

@@ -562,25 +562,28 @@ impl<'t> Lowerer<'t, '_> {
         // by the caller's argument). Only for a few cases: each entry
         // learns every other key.
         let tested = node.child_by_field_id(field::CONDITION).map(strip);
-        let items = switch_items(body);
-        let key_of = |this: &Self, case: Node<'t>| {
-            let value = case.child_by_field_id(field::VALUE)?;
-            let t = tested?;
-            let vars = this.pure_vars(&[t, value])?;
-            Some(equality_key(this.text(t), this.text(value), vars))
-        };
-        let keys: Vec<TruthKey> = items
-            .iter()
-            .filter(|c| c.kind_id() == kind::CASE_STATEMENT)
-            .filter_map(|&c| key_of(self, c))
+        // Each item with its case's key, worked out once.
+        let items: Vec<(Node<'t>, Option<TruthKey>)> = switch_items(body)
+            .into_iter()
+            .map(|item| {
+                let key = (item.kind_id() == kind::CASE_STATEMENT)
+                    .then(|| {
+                        let value = item.child_by_field_id(field::VALUE)?;
+                        let t = tested?;
+                        let vars = self.pure_vars(&[t, value])?;
+                        Some(equality_key(self.text(t), self.text(value), vars))
+                    })
+                    .flatten();
+                (item, key)
+            })
             .collect();
+        let keys: Vec<TruthKey> = items.iter().filter_map(|(_, k)| k.clone()).collect();
         let exclusive = keys.len() <= MAX_EXCLUSIVE_CASES;
-        for child in items {
+        for (child, known) in items {
             if child.kind_id() == kind::CASE_STATEMENT {
                 let value = child.child_by_field_id(field::VALUE);
                 has_default |= value.is_none();
                 let entry = self.new_node(Op::Nop);
-                let known = key_of(self, child);
                 let mut from = dispatch;
                 if exclusive {
                     for other in keys.iter().filter(|k| Some(*k) != known.as_ref()) {

@@ -45,6 +45,20 @@ pub enum TruthKey {
 }
 
 impl TruthKey {
+    /// A comparison of a value with a constant (`PERF_TYPE_RAW ==
+    /// event->attr.type`): the value's text and the constant's.
+    pub fn constant_comparison(&self) -> Option<(&str, &str)> {
+        let TruthKey::Cond { text, .. } = self else {
+            return None;
+        };
+        let (l, r) = text.split_once("==")?;
+        match (is_constant_text(l), is_constant_text(r)) {
+            (true, false) => Some((r, l)),
+            (false, true) => Some((l, r)),
+            _ => None,
+        }
+    }
+
     /// A preprocessor condition (`#if defined(CONFIG_X)`): the build
     /// configuration, which no caller decides.
     pub fn is_config(&self) -> bool {
@@ -503,16 +517,11 @@ impl Exclusive {
 pub(super) fn exclusive_conds(cfg: &Cfg) -> Exclusive {
     let mut by_subject: HashMap<&str, Vec<&TruthKey>> = HashMap::new();
     for edge in cfg.succs.iter().flatten() {
-        let EdgeCond::Truth(key @ TruthKey::Cond { text, .. }, _) = &edge.cond else {
+        let EdgeCond::Truth(key, _) = &edge.cond else {
             continue;
         };
-        let Some((l, r)) = text.split_once("==") else {
+        let Some((subject, _)) = key.constant_comparison() else {
             continue;
-        };
-        let subject = match (is_constant_text(l), is_constant_text(r)) {
-            (true, false) => r,
-            (false, true) => l,
-            _ => continue,
         };
         let entry = by_subject.entry(subject).or_default();
         if !entry.contains(&key) {

@@ -30,11 +30,7 @@ pub fn info() -> RuleInfo {
 
 pub(super) fn finding(cx: &Context<'_>, event: &LockEvent, at: &At<'_>) -> Option<Finding> {
     let lock = &event.lock;
-    let through = event
-        .via
-        .as_ref()
-        .map(|c| format!(" (through {c}())"))
-        .unwrap_or_default();
+    let through = event.through();
     let info = info();
     let mut finding = at.finding(
         &info,

@@ -51,6 +51,16 @@ pub struct LockEvent {
     pub kind: EventKind,
 }
 
+impl LockEvent {
+    /// ` (through f())` when the effect comes through an analysed callee.
+    pub fn through(&self) -> String {
+        self.via
+            .as_ref()
+            .map(|c| format!(" (through {c}())"))
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
     /// A non-recursive lock acquired while certainly held.

@@ -36,11 +36,7 @@ pub(super) fn finding(cx: &Context<'_>, event: &LockEvent, at: &At<'_>) -> Optio
     if annotated(cx.annotations, &["__releases", "__must_hold"], lock) {
         return None;
     }
-    let through = event
-        .via
-        .as_ref()
-        .map(|c| format!(" (through {c}())"))
-        .unwrap_or_default();
+    let through = event.through();
     let info = info();
     let (message, label) = match event.kind {
         EventKind::ReleaseUntested => (
