@@ -52,8 +52,10 @@ pub struct FileUnit {
     pub functions_counted: usize,
     pub functions_with_errors: usize,
     /// Identifier uses of each name other than direct calls (address taken,
-    /// stored in an ops table, exported).
+    /// stored in an ops table, exported). Once the file is in a
+    /// [`Program`], only the names of the file's static functions.
     pub references: HashMap<String, u32>,
+    /// The tables below are moved into the [`Program`]'s (empty there).
     /// Annotations of prototypes in this file, by function name.
     pub prototype_annotations: HashMap<String, Vec<Annotation>>,
     /// tree-sitter gave up on this file.
@@ -102,57 +104,90 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
             (m.name, (params, exit))
         })
         .collect();
-    let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = files
-        .into_par_iter()
-        .map(|(path, source)| {
-            let lowered = lower_file(path, source, macros, api, &return_macros);
-            crate::progress::file_done();
-            lowered
-        })
-        .collect();
     let mut program = Program::default();
-    for (file_index, (file, mut functions)) in lowered.into_iter().enumerate() {
-        for (name, count) in &file.references {
-            *program.references.entry(name.clone()).or_default() += count;
+    // In chunks: a file's lowering holds tables (every identifier it
+    // references, every record it defines) that the program keeps once,
+    // so only a chunk's worth is alive at a time.
+    let mut files = files.into_iter();
+    loop {
+        let chunk: Vec<(PathBuf, Vec<u8>)> = files.by_ref().take(BUILD_CHUNK_FILES).collect();
+        if chunk.is_empty() {
+            break;
         }
-        for (name, anns) in &file.prototype_annotations {
-            program
-                .prototype_annotations
-                .entry(name.clone())
+        let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = chunk
+            .into_par_iter()
+            .map(|(path, source)| {
+                let lowered = lower_file(path, source, macros, api, &return_macros);
+                crate::progress::file_done();
+                lowered
+            })
+            .collect();
+        for (file, functions) in lowered {
+            program.add_file(file, functions);
+        }
+    }
+    // Only functions' references are asked for (can a function be reached
+    // other than by a call?).
+    let by_name = &program.by_name;
+    program
+        .references
+        .retain(|name, _| by_name.contains_key(name));
+    program
+}
+
+/// Files lowered at a time by [`build`].
+const BUILD_CHUNK_FILES: usize = 256;
+
+impl Program {
+    /// Adds a lowered file and its functions, moving the file's tables into
+    /// the program's.
+    fn add_file(&mut self, mut file: FileUnit, mut functions: Vec<FunctionUnit>) {
+        let file_index = self.files.len();
+        // The file's tables move into the program's; each file keeps only
+        // the references to its own static functions (who can call them).
+        let references = std::mem::take(&mut file.references);
+        for (name, count) in &references {
+            *self.references.entry(name.clone()).or_default() += count;
+        }
+        let statics: HashSet<&str> = functions
+            .iter()
+            .filter(|f| f.is_static)
+            .map(|f| f.name.as_str())
+            .collect();
+        file.references = references
+            .into_iter()
+            .filter(|(name, _)| statics.contains(name.as_str()))
+            .collect();
+        for (name, anns) in std::mem::take(&mut file.prototype_annotations) {
+            self.prototype_annotations
+                .entry(name)
                 .or_default()
-                .extend(anns.iter().cloned());
+                .extend(anns);
         }
-        for (name, fields) in &file.records {
-            program
-                .records
-                .entry(name.clone())
-                .or_insert_with(|| fields.iter().cloned().collect());
+        for (name, fields) in std::mem::take(&mut file.records) {
+            self.records
+                .entry(name)
+                .or_insert_with(|| fields.into_iter().collect());
         }
-        for name in &file.prototypes {
-            program
-                .declared
-                .entry(name.clone())
+        for name in std::mem::take(&mut file.prototypes) {
+            self.declared
+                .entry(name)
                 .or_default()
                 .push(file_index as u32);
         }
-        for (name, ty) in &file.globals {
-            program
-                .global_types
-                .entry(name.clone())
-                .or_insert_with(|| ty.clone());
+        for (name, ty) in std::mem::take(&mut file.globals) {
+            self.global_types.entry(name).or_insert(ty);
         }
         for mut f in functions.drain(..) {
             f.file = file_index;
-            program
-                .by_name
+            self.by_name
                 .entry(f.name.clone())
                 .or_default()
-                .push(program.functions.len());
-            program.functions.push(f);
+                .push(self.functions.len());
+            self.functions.push(f);
         }
-        program.files.push(file);
+        self.files.push(file);
     }
-    program
 }
 
 fn lower_file(
