@@ -10,7 +10,7 @@ use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op};
+use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedCfg};
 use crate::dataflow::{solve, Cursor, Summaries};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
@@ -39,7 +39,24 @@ pub struct FunctionUnit {
     /// Annotations on the definition and on prototypes in the same file.
     pub annotations: Vec<Annotation>,
     pub parse_errors: u32,
-    pub cfg: Cfg,
+    /// Names declared inside the body (as in the graph).
+    pub locals: HashSet<String>,
+    /// Declared types of locals (as in the graph).
+    pub local_types: HashMap<String, TypeRef>,
+    /// The graph, packed: [`FunctionUnit::cfg`] unpacks it.
+    graph: PackedCfg,
+}
+
+impl FunctionUnit {
+    /// The function's graph, unpacked (a copy: unpack once per use).
+    pub fn cfg(&self) -> Cfg {
+        self.graph.unpack()
+    }
+
+    /// Bytes its packed graph holds.
+    pub fn packed_len(&self) -> usize {
+        self.graph.len()
+    }
 }
 
 /// One analysed file.
@@ -282,10 +299,10 @@ fn lower_file(
         }
     }
     for unit in &macro_units {
-        if let Some(exit) = &unit.cfg.exits_caller {
+        if let Some(exit) = unit.cfg().exits_caller {
             facts
                 .caller_exits
-                .insert(unit.name.clone(), (unit.params.clone(), exit.clone()));
+                .insert(unit.name.clone(), (unit.params.clone(), exit));
         }
     }
     let mut functions = lower_functions(
@@ -375,7 +392,9 @@ fn lower_functions(
                 params,
                 annotations: anns,
                 parse_errors: def.parse_errors,
-                cfg,
+                locals: cfg.locals.clone(),
+                local_types: cfg.local_types.clone(),
+                graph: PackedCfg::pack(&cfg),
             })
         })
         .collect()
@@ -625,7 +644,7 @@ impl Program {
         let root = path.root_var()?;
         let mut ty = match f.params.iter().position(|p| p == root) {
             Some(i) => f.param_types.get(i)?.clone(),
-            None => match f.cfg.local_types.get(root) {
+            None => match f.local_types.get(root) {
                 Some(t) => t.clone(),
                 None => self.global_types.get(root)?.clone(),
             },
@@ -676,23 +695,22 @@ impl Program {
         anns
     }
 
-    /// The call edges of function `i`, resolved; calls to lock primitives
-    /// apply the primitive's summary and are no edges.
-    fn callees(&self, i: usize, api: &LockApi) -> Vec<usize> {
+    /// The call edges of function `i` (its graph unpacked), resolved; calls
+    /// to lock primitives apply the primitive's summary and are no edges.
+    /// Also every definition each direct call may reach, a call site each.
+    fn call_edges(&self, i: usize, cfg: &Cfg, api: &LockApi) -> (Vec<usize>, Vec<usize>) {
         let f = &self.functions[i];
-        let mut out: Vec<usize> = f
-            .cfg
-            .ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Call(c)
-                    if c.callee
-                        .as_deref()
-                        .is_none_or(|n| self.primitive(api, f.file, n).is_none()) =>
-                {
-                    Some(c)
-                }
+        let calls = || {
+            cfg.ops.iter().filter_map(|op| match op {
+                Op::Call(c) => Some(c),
                 _ => None,
+            })
+        };
+        let mut callees: Vec<usize> = calls()
+            .filter(|c| {
+                c.callee
+                    .as_deref()
+                    .is_none_or(|n| self.primitive(api, f.file, n).is_none())
             })
             // The callee, and functions passed as arguments (callbacks it may
             // run), are solved first.
@@ -700,13 +718,20 @@ impl Program {
                 c.callee
                     .as_deref()
                     .into_iter()
-                    .chain(c.passed_functions(&f.cfg))
+                    .chain(c.passed_functions(cfg))
             })
             .filter_map(|name| self.resolve(f.file, name))
             .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+        callees.sort_unstable();
+        callees.dedup();
+        let sites = calls()
+            .flat_map(|c| {
+                c.callee
+                    .iter()
+                    .flat_map(|name| self.reachable(f.file, name))
+            })
+            .collect();
+        (callees, sites)
     }
 }
 
@@ -724,23 +749,13 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                 .extend(file.counters.iter().cloned());
         }
     }
-    let callees: Vec<Vec<usize>> = (0..n)
+    let (callees, sites): (Vec<Vec<usize>>, Vec<Vec<usize>>) = (0..n)
         .into_par_iter()
-        .map(|i| program.callees(i, api))
-        .collect();
+        .map(|i| program.call_edges(i, &program.functions[i].cfg(), api))
+        .unzip();
     let mut callers = vec![0u32; n];
-    for f in &program.functions {
-        for op in &f.cfg.ops {
-            if let Op::Call(c) = op {
-                for callee in c
-                    .callee
-                    .iter()
-                    .flat_map(|name| program.reachable(f.file, name))
-                {
-                    callers[callee] += 1;
-                }
-            }
-        }
+    for callee in sites.into_iter().flatten() {
+        callers[callee] += 1;
     }
     let sccs = strongly_connected(&callees);
     // Level of each SCC: one above its highest callee SCC.
@@ -854,7 +869,8 @@ fn named_lock_objects(program: &Program, api: &LockApi) -> HashMap<String, Strin
         }) else {
             continue;
         };
-        for op in &f.cfg.ops {
+        let cfg = f.cfg();
+        for op in &cfg.ops {
             let Op::Call(call) = op else { continue };
             let Some(summary) = call.callee.as_deref().and_then(|c| api.primitive(c)) else {
                 continue;
@@ -868,7 +884,7 @@ fn named_lock_objects(program: &Program, api: &LockApi) -> HashMap<String, Strin
                 };
                 let Some(global) = lock.root_var().filter(|g| {
                     lock.steps.is_empty()
-                        && !f.cfg.locals.contains(*g)
+                        && !f.locals.contains(*g)
                         && !f.params.iter().any(|p| p == g)
                 }) else {
                     continue;
@@ -975,15 +991,16 @@ fn analyze_function<V: Visitor>(
         .flat_map(|a| a.args.iter())
         .filter_map(|arg| annotation_path(arg, &f.params))
         .collect();
-    let solution = solve(&f.cfg, &entry_held, &view);
-    let exit_facts = exits(&f.cfg, &solution, &f.params);
-    let summary = summarize(&exit_facts, &f.params, &f.cfg, &solution, &view);
-    let visited = visitor.visit(f, &Cursor::new(&f.cfg, &solution, &view), &exit_facts);
+    let cfg = f.cfg();
+    let solution = solve(&cfg, &entry_held, &view);
+    let exit_facts = exits(&cfg, &solution, &f.params);
+    let summary = summarize(&exit_facts, &f.params, &cfg, &solution, &view);
+    let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, &view), &exit_facts);
     FunctionResult {
-        swaps_locks: same_count_on_every_exit(&f.cfg, &solution),
+        swaps_locks: same_count_on_every_exit(&cfg, &solution),
         summary,
         exits: exit_facts,
-        incomplete: solution.incomplete || f.cfg.incomplete,
+        incomplete: solution.incomplete || cfg.incomplete,
         entry_held,
         visited,
     }

@@ -15,7 +15,9 @@ use tree_sitter::Node;
 use crate::api::LockApi;
 
 /// The first element of a [`Path`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Root {
     /// A variable: a parameter, a local or a global.
     Var(String),
@@ -24,7 +26,9 @@ pub enum Root {
 }
 
 /// One step from the root towards the lock object.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Step {
     Deref,
     Field(String),
@@ -42,7 +46,9 @@ pub enum Step {
 }
 
 /// The canonical name of a lock object.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Path {
     pub root: Root,
     pub steps: Vec<Step>,

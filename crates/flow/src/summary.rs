@@ -3,6 +3,7 @@
 //! states at its returns.
 
 use lockwarden_syntax::Span;
+use std::collections::HashSet;
 
 use crate::api::Success;
 use crate::cfg::{ArgPaths, Cfg, EdgeCond, Op, ReturnValue, TruthKey};
@@ -83,7 +84,12 @@ impl LockRef {
     /// A callee path in caller-substitutable terms; `None` for callee locals
     /// and for objects the callee looked up itself (a call no summary
     /// resolves: `page_zone(page)->lock`).
-    pub fn from_path(path: &Path, params: &[String], cfg: &Cfg, returned: bool) -> Option<LockRef> {
+    pub fn from_path(
+        path: &Path,
+        params: &[String],
+        locals: &HashSet<String>,
+        returned: bool,
+    ) -> Option<LockRef> {
         if path.steps.iter().any(|s| matches!(s, Step::Call(_))) {
             return None;
         }
@@ -92,7 +98,7 @@ impl LockRef {
             Root::Named(n) => RefRoot::Named(n.clone()),
             Root::Var(v) => match params.iter().position(|p| p == v) {
                 Some(i) => RefRoot::Param(i),
-                None if cfg.locals.contains(v) => return None,
+                None if locals.contains(v) => return None,
                 None => RefRoot::Global(v.clone()),
             },
         };
@@ -603,9 +609,9 @@ fn conditional_on_param(
     let (_, _, first) = paths.first()?;
     let candidates = first.facts.keys().filter_map(|key| {
         let on = match key {
-            TruthKey::Var(v) => LockRef::from_path(&Path::var(v), params, cfg, false),
+            TruthKey::Var(v) => LockRef::from_path(&Path::var(v), params, &cfg.locals, false),
             TruthKey::Value(path) if tested_unlocked(key) => {
-                LockRef::from_path(path, params, cfg, false)
+                LockRef::from_path(path, params, &cfg.locals, false)
             }
             _ => None,
         }?;
@@ -756,7 +762,7 @@ fn acquired_or_tried_on_param(
             }
         }
         let acquired_when = held_when?;
-        let on = LockRef::from_path(&Path::var(param), params, cfg, false)?;
+        let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
         Some(ExitKind::OnParamTry {
             on,
             acquired_when,
@@ -883,8 +889,10 @@ pub fn summarize(
                 steps: steps.clone(),
             },
             None => {
-                let named = LockRef::from_path(&fact.lock, params, cfg, false)
-                    .or_else(|| LockRef::from_path(fact.exported.as_ref()?, params, cfg, false));
+                let named =
+                    LockRef::from_path(&fact.lock, params, &cfg.locals, false).or_else(|| {
+                        LockRef::from_path(fact.exported.as_ref()?, params, &cfg.locals, false)
+                    });
                 match named {
                     Some(lock) => lock,
                     None => continue,
@@ -1011,7 +1019,7 @@ fn returned_object(cfg: &Cfg, params: &[String], summaries: &dyn Summaries) -> O
             _ => return None,
         };
         let path = resolve_calls(cfg.returned_objects.get(text)?, summaries);
-        let this = LockRef::from_path(&path, params, cfg, false)?;
+        let this = LockRef::from_path(&path, params, &cfg.locals, false)?;
         if matches!(this.root, RefRoot::Return) || object.as_ref().is_some_and(|o| *o != this) {
             return None;
         }
@@ -1041,8 +1049,8 @@ fn stores_at_exit(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<(Loc
                 root: name.root.clone(),
                 steps: name.steps[..name.steps.len() - 1].to_vec(),
             };
-            let target = LockRef::from_path(&place, params, cfg, false);
-            let object = LockRef::from_path(object, params, cfg, false);
+            let target = LockRef::from_path(&place, params, &cfg.locals, false);
+            let object = LockRef::from_path(object, params, &cfg.locals, false);
             let (Some(target), Some(object)) = (target, object) else {
                 continue;
             };

@@ -17,6 +17,7 @@ use lockwarden_flow::path::{Path, Step};
 use lockwarden_flow::summary::Change;
 use lockwarden_report::{Finding, Location, RuleInfo};
 use lockwarden_syntax::Span;
+use rayon::prelude::*;
 
 use crate::file::{AccessDef, ClassDef, RuleDef, RuleKind, RuleSet};
 use crate::lock::FunctionFacts;
@@ -45,28 +46,38 @@ pub fn rules(set: &RuleSet) -> Vec<RuleInfo> {
 struct Ctx<'a> {
     analysis: &'a Analysis<FunctionFacts>,
     set: &'a RuleSet,
-    /// For every function, its call sites: (caller, node).
-    callers: Vec<Vec<(usize, NodeId)>>,
+    /// For every function, its call sites: (caller, node, the call's span).
+    callers: Vec<Vec<(usize, NodeId, Span)>>,
 }
 
 /// Runs every rule of `set`.
 pub fn check(analysis: &Analysis<FunctionFacts>, set: &RuleSet) -> Vec<Finding> {
     let program = &analysis.program;
-    let mut callers: Vec<Vec<(usize, NodeId)>> = vec![Vec::new(); program.functions.len()];
-    for (i, f) in program.functions.iter().enumerate() {
-        for (node, op) in f.cfg.ops.iter().enumerate() {
-            if let Op::Call(c) = op {
-                let primitive = c
-                    .callee
-                    .as_deref()
-                    .is_some_and(|n| analysis.api.primitive(n).is_some());
-                if primitive {
-                    continue;
-                }
-                if let Some(callee) = c.callee.as_deref().and_then(|n| program.resolve(f.file, n)) {
-                    callers[callee].push((i, node as NodeId));
-                }
-            }
+    // Each graph unpacked once, in parallel: the call sites of every callee.
+    let sites: Vec<Vec<(usize, NodeId, Span)>> = program
+        .functions
+        .par_iter()
+        .map(|f| {
+            let cfg = f.cfg();
+            cfg.ops
+                .iter()
+                .enumerate()
+                .filter_map(|(node, op)| {
+                    let Op::Call(c) = op else { return None };
+                    let name = c.callee.as_deref()?;
+                    if analysis.api.primitive(name).is_some() {
+                        return None;
+                    }
+                    let callee = program.resolve(f.file, name)?;
+                    Some((callee, node as NodeId, c.span))
+                })
+                .collect()
+        })
+        .collect();
+    let mut callers: Vec<Vec<(usize, NodeId, Span)>> = vec![Vec::new(); program.functions.len()];
+    for (caller, calls) in sites.into_iter().enumerate() {
+        for (callee, node, span) in calls {
+            callers[callee].push((caller, node, span));
         }
     }
     let ctx = Ctx {
@@ -157,14 +168,14 @@ impl Ctx<'_> {
         referenced
             || !self.callers[i]
                 .iter()
-                .any(|(c, _)| *c != i && self.in_scope(rule, *c))
+                .any(|(c, _, _)| *c != i && self.in_scope(rule, *c))
     }
 
     /// Whether `path`, as named in function `i`, is a lock of `class`.
     fn in_class(&self, i: usize, class: &ClassDef, path: &Path) -> bool {
         let f = self.function(i);
         if let Some(root) = path.root_var() {
-            let local = f.params.iter().any(|p| p == root) || f.cfg.locals.contains(root);
+            let local = f.params.iter().any(|p| p == root) || f.locals.contains(root);
             if path.steps.is_empty() && !local && class.globals.iter().any(|g| g == root) {
                 return true;
             }
@@ -196,7 +207,7 @@ impl Ctx<'_> {
     /// Whether function `i` takes a lock of `class` anywhere itself, or
     /// through a callee that takes it for its caller.
     fn takes(&self, i: usize, class: &ClassDef) -> bool {
-        self.function(i).cfg.ops.iter().any(|op| match op {
+        self.function(i).cfg().ops.iter().any(|op| match op {
             Op::Call(c) => {
                 let Some(summary) = c
                     .callee
@@ -221,7 +232,7 @@ impl Ctx<'_> {
     fn accesses(&self, i: usize, access: &AccessDef) -> Vec<(NodeId, Span, String)> {
         let f = self.function(i);
         let mut out = Vec::new();
-        for (node, op) in f.cfg.ops.iter().enumerate() {
+        for (node, op) in f.cfg().ops.iter().enumerate() {
             match op {
                 Op::Write { target, span, .. } => {
                     let Some(Step::Field(last)) = target.steps.last() else {
@@ -328,19 +339,16 @@ impl Ctx<'_> {
                 .and_then(|c| c.first().cloned())
                 .unwrap_or_default();
             let callee_name = self.function(callee).name.clone();
-            for &(caller, node) in &self.callers[callee] {
+            for &(caller, node, span) in &self.callers[callee] {
                 if caller == callee
                     || !self.in_scope(rule, caller)
                     || self.holds(caller, node, class)
                 {
                     continue;
                 }
-                let Op::Call(call) = &self.function(caller).cfg.ops[node as usize] else {
-                    continue;
-                };
                 let mut steps = vec![Step_ {
                     function: caller,
-                    span: call.span,
+                    span,
                     message: format!("calls {callee_name}()"),
                 }];
                 steps.extend(chain.iter().cloned());
@@ -441,44 +449,40 @@ impl Ctx<'_> {
             _ => false,
         };
         // A witness chain for every function that may take the class.
-        let mut takes: Vec<Option<Vec<Step_>>> = vec![None; n];
-        let mut work = VecDeque::new();
-        for (i, f) in program.functions.iter().enumerate() {
-            for op in &f.cfg.ops {
-                if kind_matches(op) {
-                    let (span, what) = match op {
-                        Op::Call(c) => (
-                            c.span,
-                            format!("{}() here", c.callee.as_deref().unwrap_or("lock")),
-                        ),
-                        Op::GuardAcquire(guard) => (guard.span, "guard here".to_owned()),
-                        _ => continue,
-                    };
-                    takes[i] = Some(vec![Step_ {
-                        function: i,
-                        span,
-                        message: what,
-                    }]);
-                    work.push_back(i);
-                    break;
-                }
-            }
-        }
+        let mut takes: Vec<Option<Vec<Step_>>> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let cfg = program.functions[i].cfg();
+                let (span, what) = cfg.ops.iter().find_map(|op| match op {
+                    Op::Call(c) if kind_matches(op) => Some((
+                        c.span,
+                        format!("{}() here", c.callee.as_deref().unwrap_or("lock")),
+                    )),
+                    Op::GuardAcquire(guard) if kind_matches(op) => {
+                        Some((guard.span, "guard here".to_owned()))
+                    }
+                    _ => None,
+                })?;
+                Some(vec![Step_ {
+                    function: i,
+                    span,
+                    message: what,
+                }])
+            })
+            .collect();
+        let mut work: VecDeque<usize> = (0..n).filter(|&i| takes[i].is_some()).collect();
         while let Some(callee) = work.pop_front() {
             let chain = takes[callee].clone().unwrap_or_default();
             if chain.len() > rule.max_depth {
                 continue;
             }
-            for &(caller, node) in &self.callers[callee] {
+            for &(caller, _, span) in &self.callers[callee] {
                 if takes[caller].is_some() {
                     continue;
                 }
-                let Op::Call(call) = &program.functions[caller].cfg.ops[node as usize] else {
-                    continue;
-                };
                 let mut steps = vec![Step_ {
                     function: caller,
-                    span: call.span,
+                    span,
                     message: format!("calls {}()", program.functions[callee].name),
                 }];
                 steps.extend(chain.iter().cloned());
@@ -490,7 +494,7 @@ impl Ctx<'_> {
         let mut seen: HashMap<(usize, u32), ()> = HashMap::new();
         for i in (0..n).filter(|&i| self.in_scope(rule, i)) {
             let f = &program.functions[i];
-            for op in &f.cfg.ops {
+            for op in &f.cfg().ops {
                 if kind_matches(op) {
                     let Op::Call(c) = op else { continue };
                     let name = c.callee.as_deref().unwrap_or("lock");

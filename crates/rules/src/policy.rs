@@ -241,7 +241,8 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         .all(|u| matches!(u.value, ReturnValue::Zero | ReturnValue::Negative));
     let nameable = exit.returns_root()
         || object_returned
-        || LockRef::from_path(&exit.lock, &cx.function.params, &cx.function.cfg, false).is_some();
+        || LockRef::from_path(&exit.lock, &cx.function.params, &cx.function.locals, false)
+            .is_some();
     if !nameable {
         return verdict(Severity::Warning, Reason::Unnameable);
     }

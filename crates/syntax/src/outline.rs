@@ -14,7 +14,7 @@ use crate::Span;
 
 /// A C type as far as the frontend resolves it: the base type's spelling
 /// (`struct page`, `spinlock_t`, `unsigned long`) and the pointer depth.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TypeRef {
     pub base: String,
     pub pointers: u8,

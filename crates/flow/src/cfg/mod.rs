@@ -8,11 +8,13 @@
 //!
 //! This module holds the graph and its queries; lowering is split by what it
 //! lowers: statements ([`lower`]), expressions and calls (`expr`), conditions
-//! (`cond`), and guards with the releases at scope exits (`scope`).
+//! (`cond`), and guards with the releases at scope exits (`scope`). A graph
+//! waiting to be solved is kept packed (`packed`).
 
 mod cond;
 mod expr;
 mod lower;
+mod packed;
 mod scope;
 
 use std::collections::{HashMap, HashSet};
@@ -23,11 +25,14 @@ use lockwarden_syntax::Span;
 use crate::path::Path;
 
 pub use lower::lower;
+pub use packed::PackedCfg;
 
 pub type NodeId = u32;
 
 /// What a conditional edge tests.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum TruthKey {
     /// The result of the call at this node.
     Call(NodeId),
@@ -122,7 +127,7 @@ fn mentions_word(text: &str, word: &str) -> bool {
 }
 
 /// The condition under which an edge is taken.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EdgeCond {
     Always,
     /// Taken when the key's value is nonzero (`true`) or zero (`false`).
@@ -133,14 +138,14 @@ pub enum EdgeCond {
     Settle(TruthKey, bool),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Edge {
     pub to: NodeId,
     pub cond: EdgeCond,
 }
 
 /// What a `return` returns, as far as lock summaries care.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ReturnValue {
     Void,
     Zero,
@@ -161,7 +166,7 @@ pub enum ReturnValue {
 }
 
 /// The lock paths an argument can stand for in a callee's summary.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ArgPaths {
     /// What the argument points to (for a callee's `*param` paths).
     pub pointee: Option<Path>,
@@ -174,7 +179,7 @@ pub struct ArgPaths {
 }
 
 /// A call site.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Call {
     /// The callee's name when called directly.
     pub callee: Option<String>,
@@ -240,7 +245,7 @@ impl Call {
 }
 
 /// One node of the graph.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     Nop,
     Call(Box<Call>),
@@ -316,7 +321,7 @@ impl Op {
 }
 
 /// The lock a guard takes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct GuardLock {
     pub lock: Path,
     /// The primitive the guard class stands for (`spin_lock_irqsave`).
@@ -326,7 +331,7 @@ pub struct GuardLock {
 }
 
 /// The graph of one function.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Cfg {
     pub ops: Vec<Op>,
     pub succs: Vec<Vec<Edge>>,
@@ -366,7 +371,7 @@ pub struct Cfg {
 }
 
 /// What a macro whose body returns makes its caller return.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CallerExit {
     /// The value, when every `return` of the body returns the same kind;
     /// `Var(p)` for a parameter `p` (`return (status)`).
@@ -422,7 +427,7 @@ impl FileFacts<'_> {
 }
 
 /// A condition on a variable and a constant.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ConstantCond {
     pub key: TruthKey,
     pub constant: String,
@@ -493,7 +498,7 @@ pub(super) fn constant_conds(cfg: &Cfg) -> HashMap<String, Vec<ConstantCond>> {
 /// others do not ([`Cfg::exclusive`]). Groups of a few only: a long `if
 /// (cmd == A) … else if (cmd == B) …` chain would give every path a fact
 /// per constant.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Exclusive {
     group_of: HashMap<TruthKey, usize>,
     groups: Vec<Vec<TruthKey>>,

@@ -1,0 +1,57 @@
+//! A lowered graph at rest. Every function of a tree is lowered before any
+//! is solved (callees first needs the whole call graph), and the graphs of a
+//! kernel in their working form would not fit in memory: between lowering
+//! and solving, and for the rules that read a function's operations again,
+//! a graph is kept serialised (postcard) and compressed (LZ4), and unpacked
+//! while it is worked on.
+
+use super::Cfg;
+
+/// A [`Cfg`], serialised and compressed.
+#[derive(Clone, Debug, Default)]
+pub struct PackedCfg(Box<[u8]>);
+
+impl PackedCfg {
+    pub fn pack(cfg: &Cfg) -> PackedCfg {
+        // Serialising plain data into a growable buffer cannot fail.
+        let bytes = postcard::to_allocvec(cfg).expect("a graph serialises");
+        PackedCfg(lz4_flex::compress_prepend_size(&bytes).into_boxed_slice())
+    }
+
+    /// The graph, as it was packed.
+    pub fn unpack(&self) -> Cfg {
+        // The bytes were written by `pack` in this process.
+        let bytes = lz4_flex::decompress_size_prepended(&self.0).expect("a packed graph");
+        postcard::from_bytes(&bytes).expect("a packed graph")
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::test_support::analyze_text;
+
+    #[test]
+    fn a_graph_unpacks_as_it_was_lowered() {
+        let a = analyze_text(
+            "int f(struct foo *f, int a)\n{\n\tspin_lock(&f->lock);\n\tif (a)\n\t\treturn -EINVAL;\n\tspin_unlock(&f->lock);\n\treturn 0;\n}\n",
+        );
+        let cfg = a.program.functions[0].cfg();
+        assert!(cfg.ops.len() > 3, "{cfg:?}");
+        let again = super::PackedCfg::pack(&cfg).unpack();
+        // Maps compare as maps: their Debug order is the hasher's.
+        assert_eq!(format!("{:?}", cfg.ops), format!("{:?}", again.ops));
+        assert_eq!(format!("{:?}", cfg.succs), format!("{:?}", again.succs));
+        assert_eq!(cfg.locals, again.locals);
+        assert_eq!(cfg.local_types, again.local_types);
+        assert_eq!((cfg.entry, cfg.exit), (again.entry, again.exit));
+    }
+}
