@@ -194,7 +194,7 @@ fn check(args: &Args) -> Result<bool> {
             .iter()
             .map(|f| (f.path.to_string_lossy().replace('\\', "/"), f))
             .filter(|(p, _)| wanted.contains(p.as_str()))
-            .map(|(p, f)| (p, f.source.clone()))
+            .map(|(p, f)| (p, f.source()))
             .collect()
     } else {
         BTreeMap::new()

@@ -225,7 +225,7 @@ fn explain(args: &Args) -> Result<String> {
         );
     };
     let file = &program.files[f.file];
-    let source = String::from_utf8_lossy(&file.source);
+    let source = String::from_utf8_lossy(&file.source()).into_owned();
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(source.match_indices('\n').map(|(i, _)| i + 1))
         .collect();

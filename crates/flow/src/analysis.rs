@@ -10,7 +10,7 @@ use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedCfg};
+use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedBytes, PackedCfg};
 use crate::dataflow::{solve, Cursor, Summaries};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
@@ -47,6 +47,13 @@ pub struct FunctionUnit {
     graph: PackedCfg,
 }
 
+impl FileUnit {
+    /// The file's text (unpacked: a copy).
+    pub fn source(&self) -> Vec<u8> {
+        self.source.unpack()
+    }
+}
+
 impl FunctionUnit {
     /// The function's graph, unpacked (a copy: unpack once per use).
     pub fn cfg(&self) -> Cfg {
@@ -64,7 +71,8 @@ impl FunctionUnit {
 pub struct FileUnit {
     /// Relative to the tree root.
     pub path: PathBuf,
-    pub source: Vec<u8>,
+    /// The file's text, packed: [`FileUnit::source`] unpacks it.
+    source: PackedBytes,
     /// Function bodies counted for parse statistics, and those with errors.
     pub functions_counted: usize,
     pub functions_with_errors: usize,
@@ -214,10 +222,11 @@ fn lower_file(
     api: &LockApi,
     return_macros: &CallerExits,
 ) -> (FileUnit, Vec<FunctionUnit>) {
-    let Some(parsed) = ParsedFile::parse(source.clone(), macros) else {
+    let packed_source = PackedBytes::pack(&source);
+    let Some(parsed) = ParsedFile::parse(source, macros) else {
         let unit = FileUnit {
             path,
-            source,
+            source: packed_source,
             functions_counted: 0,
             functions_with_errors: 0,
             references: HashMap::new(),
@@ -342,7 +351,7 @@ fn lower_file(
             .iter()
             .map(|g| (g.name.clone(), g.ty.clone()))
             .collect(),
-        source,
+        source: packed_source,
     };
     (unit, functions)
 }

@@ -134,7 +134,7 @@ impl Ctx<'_> {
         let f = self.function(i);
         Location::from_offsets(
             self.path_of(i),
-            &self.analysis.program.files[f.file].source,
+            &self.analysis.program.files[f.file].source(),
             span.start,
             span.end,
         )
@@ -284,7 +284,7 @@ impl Ctx<'_> {
         trace: &[Step_],
     ) -> Finding {
         let f = self.function(i);
-        let source = &self.analysis.program.files[f.file].source;
+        let source = &self.analysis.program.files[f.file].source();
         let mut finding = Finding::new(
             rule.id.get_ref().clone(),
             rule.severity,

@@ -87,28 +87,34 @@ impl Checker {
         } else {
             Vec::new()
         };
-        // Sources by reported path, built once: suppressions are looked up per finding.
-        let sources: std::collections::HashMap<String, &[u8]> = analysis
-            .program
-            .files
-            .iter()
-            .map(|f| {
-                (
-                    f.path.to_string_lossy().replace('\\', "/"),
-                    f.source.as_slice(),
-                )
-            })
-            .collect();
         let mut findings: Vec<Finding> = core
             .into_iter()
             .chain(crate::mission::check(&analysis, &rule_set))
             .filter(|f| selected(&f.rule))
-            .filter(|f| {
-                !sources
-                    .get(&f.location.file)
+            .collect();
+        // Suppressions are comments in the source: each file with findings
+        // is unpacked once.
+        let mut sources: std::collections::HashMap<&str, Vec<u8>> = findings
+            .iter()
+            .map(|f| (f.location.file.as_str(), Vec::new()))
+            .collect();
+        for file in &analysis.program.files {
+            let path = file.path.to_string_lossy().replace('\\', "/");
+            if let Some(source) = sources.get_mut(path.as_str()) {
+                *source = file.source();
+            }
+        }
+        let suppressed: Vec<bool> = findings
+            .iter()
+            .map(|f| {
+                sources
+                    .get(f.location.file.as_str())
                     .is_some_and(|source| is_suppressed(source, f.location.line, &f.rule))
             })
             .collect();
+        drop(sources);
+        let mut suppressed = suppressed.into_iter();
+        findings.retain(|_| !suppressed.next().unwrap_or(false));
         sort_findings(&mut findings);
         findings.dedup_by(|a, b| {
             a.rule == b.rule && a.location == b.location && a.message == b.message

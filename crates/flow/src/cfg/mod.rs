@@ -25,7 +25,7 @@ use lockwarden_syntax::Span;
 use crate::path::Path;
 
 pub use lower::lower;
-pub use packed::PackedCfg;
+pub use packed::{PackedBytes, PackedCfg};
 
 pub type NodeId = u32;
 

@@ -1,9 +1,10 @@
-//! A lowered graph at rest. Every function of a tree is lowered before any
-//! is solved (callees first needs the whole call graph), and the graphs of a
-//! kernel in their working form would not fit in memory: between lowering
-//! and solving, and for the rules that read a function's operations again,
-//! a graph is kept serialised (postcard) and compressed (LZ4), and unpacked
-//! while it is worked on.
+//! Lowered graphs and sources at rest. Every function of a tree is lowered
+//! before any is solved (callees first needs the whole call graph), and the
+//! graphs of a kernel in their working form would not fit in memory:
+//! between lowering and solving, and for the rules that read a function's
+//! operations again, a graph is kept serialised (postcard) and compressed
+//! (LZ4), and unpacked while it is worked on. A file's source is kept
+//! compressed too, for the findings that quote it.
 
 use super::Cfg;
 
@@ -35,8 +36,33 @@ impl PackedCfg {
     }
 }
 
+/// Bytes kept LZ4-compressed (a source file, for the findings in it).
+#[derive(Clone, Debug, Default)]
+pub struct PackedBytes(Box<[u8]>);
+
+impl PackedBytes {
+    pub fn pack(bytes: &[u8]) -> PackedBytes {
+        PackedBytes(lz4_flex::compress_prepend_size(bytes).into_boxed_slice())
+    }
+
+    pub fn unpack(&self) -> Vec<u8> {
+        // The bytes were written by `pack` in this process.
+        lz4_flex::decompress_size_prepended(&self.0).expect("packed bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bytes_unpack_as_they_were() {
+        let text = b"static DEFINE_SPINLOCK(lock);\n\nvoid f(void)\n{\n\tspin_lock(&lock);\n}\n"
+            .repeat(40);
+        let packed = super::PackedBytes::pack(&text);
+        assert!(packed.0.len() < text.len() / 4);
+        assert_eq!(packed.unpack(), text);
+        assert!(super::PackedBytes::pack(b"").unpack().is_empty());
+    }
+
     use crate::analysis::test_support::analyze_text;
 
     #[test]

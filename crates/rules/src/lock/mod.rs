@@ -266,13 +266,27 @@ fn held_and_dropped(
 
 /// Locates spans of one file for findings.
 pub(crate) struct At<'a> {
-    pub file: &'a FileUnit,
-    pub path: String,
+    file: &'a FileUnit,
+    path: String,
+    /// Unpacked for the first finding: most functions have none.
+    source: std::cell::OnceCell<Vec<u8>>,
 }
 
-impl At<'_> {
+impl<'a> At<'a> {
+    pub fn new(file: &'a FileUnit) -> At<'a> {
+        At {
+            file,
+            path: file.path.to_string_lossy().replace('\\', "/"),
+            source: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn source(&self) -> &[u8] {
+        self.source.get_or_init(|| self.file.source())
+    }
+
     pub fn loc(&self, span: Span) -> Location {
-        Location::from_offsets(self.path.clone(), &self.file.source, span.start, span.end)
+        Location::from_offsets(self.path.clone(), self.source(), span.start, span.end)
     }
 
     /// A finding about `lock`: its name, not the message's wording, goes
@@ -292,9 +306,9 @@ impl At<'_> {
             self.loc(span),
             function,
             message,
-            &self.file.source,
+            self.source(),
         )
-        .about(&lock.to_string(), &self.file.source);
+        .about(&lock.to_string(), self.source());
         f.help = info.help.clone();
         f
     }
@@ -327,10 +341,7 @@ pub fn check(analysis: &Analysis<FunctionFacts>) -> Vec<Finding> {
         .flat_map_iter(|i| {
             let f = &program.functions[i];
             let file = &program.files[f.file];
-            let at = At {
-                file,
-                path: file.path.to_string_lossy().replace('\\', "/"),
-            };
+            let at = At::new(file);
             let annotations = program.annotations(f);
             let cx = policy::Context {
                 function: f,
