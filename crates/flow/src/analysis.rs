@@ -835,10 +835,15 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                 solved.into_iter().collect::<Vec<_>>()
             })
             .collect();
-        for (m, r) in done.into_iter().flatten() {
-            summaries[m] = Some(r.summary.clone());
+        // One copy of each summary: callers read it from `summaries` while
+        // solving, and it moves into the result at the end.
+        for (m, mut r) in done.into_iter().flatten() {
+            summaries[m] = Some(std::mem::take(&mut r.summary));
             results[m] = r;
         }
+    }
+    for (result, summary) in results.iter_mut().zip(summaries) {
+        result.summary = summary.unwrap_or_default();
     }
     Analysis {
         program,

@@ -95,12 +95,43 @@ pub struct FunctionFacts {
     /// At each call and write: the locks this function certainly holds
     /// there by taking them (a lock asserted or annotated as held is the
     /// callers' to take: a precondition, not a lock held here).
-    pub held: HashMap<NodeId, Vec<Path>>,
+    pub held: NodeSets<Path>,
     /// At each call and write: locks held earlier on some path but released
     /// before the node, with where they were released.
-    pub dropped: HashMap<NodeId, Vec<(Path, Span)>>,
+    pub dropped: NodeSets<(Path, Span)>,
     /// Calls to analysed functions that may leave a lock held.
     pub handling: Vec<CallHandling>,
+}
+
+/// A set of values at some nodes, kept for every function of a tree: the
+/// calls of one critical section share one set.
+#[derive(Clone, Debug)]
+pub struct NodeSets<T> {
+    sets: Vec<Vec<T>>,
+    at: HashMap<NodeId, u32>,
+}
+
+impl<T> Default for NodeSets<T> {
+    fn default() -> Self {
+        NodeSets {
+            sets: Vec::new(),
+            at: HashMap::new(),
+        }
+    }
+}
+
+impl<T: PartialEq> NodeSets<T> {
+    /// `set` at `node`; the set before it is reused when equal.
+    pub fn insert(&mut self, node: NodeId, set: Vec<T>) {
+        if self.sets.last() != Some(&set) {
+            self.sets.push(set);
+        }
+        self.at.insert(node, (self.sets.len() - 1) as u32);
+    }
+
+    pub fn get(&self, node: &NodeId) -> Option<&Vec<T>> {
+        self.at.get(node).map(|&i| &self.sets[i as usize])
+    }
 }
 
 /// Collects [`FunctionFacts`] from each solved function.
