@@ -293,3 +293,97 @@ fn output_writes_the_report_to_a_file_and_nothing_to_stdout() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write --output"));
 }
+
+#[test]
+fn functions_not_fully_analysed_are_named_and_the_rest_still_reported() {
+    let dir = scratch("incomplete");
+    std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
+    // Statements nested deeper than lowering follows.
+    let depth = 600;
+    let mut deep = String::from("int deep(int x)\n{\n");
+    deep.push_str(&"\tif (x) {\n".repeat(depth));
+    deep.push_str("\tx++;\n");
+    deep.push_str(&"\t}\n".repeat(depth));
+    deep.push_str("\treturn x;\n}\n");
+    // A body tree-sitter cannot parse cleanly.
+    deep.push_str("\nint broken(int x)\n{\n\treturn x + ) ;\n}\n");
+    std::fs::write(dir.join("b.c"), deep).expect("write b.c");
+    let out = lockwarden()
+        .args(["check", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .expect("run lockwarden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let incomplete = v["summary"]["incomplete"]
+        .as_array()
+        .expect("incomplete list");
+    let named: Vec<(String, String, u64)> = incomplete
+        .iter()
+        .map(|u| {
+            (
+                u["function"].as_str().unwrap_or_default().to_owned(),
+                u["reason"].as_str().unwrap_or_default().to_owned(),
+                u["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        named.contains(&("deep".into(), "nested too deep".into(), 1)),
+        "{named:?}"
+    );
+    assert!(
+        named
+            .iter()
+            .any(|(f, r, _)| f == "broken" && r == "parse errors"),
+        "{named:?}"
+    );
+    // The finding beside them is still reported.
+    assert!(v["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["rule"] == "lock/double-acquire")));
+    // Human output names them and counts them in the last line.
+    let out = lockwarden()
+        .args(["check"])
+        .arg(&dir)
+        .output()
+        .expect("run lockwarden");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("b.c:1: note: deep() not fully analysed (nested too deep)"),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.contains(", 2 not fully analysed)"), "{last}");
+}
+
+#[test]
+fn a_function_past_the_analysis_budget_is_named_not_run_for_minutes() {
+    let dir = scratch("budget");
+    std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
+    // Thousands of tests of a parameter against constants: every path
+    // carries a fact per test, quadratic without a budget (minutes, GBs).
+    let mut src = String::from("int flat(int x, int y)\n{\n\tint r = 0;\n");
+    for i in 0..2000 {
+        src.push_str(&format!("\tif (x == {i} && y)\n\t\tr = bar(r, {i});\n"));
+    }
+    src.push_str("\treturn r;\n}\n");
+    std::fs::write(dir.join("flat.c"), src).expect("write flat.c");
+    let out = lockwarden()
+        .args(["check", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .expect("run lockwarden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(
+        v["summary"]["incomplete"],
+        serde_json::json!([{"file": "flat.c", "line": 1, "function": "flat",
+                            "reason": "analysis budget exhausted"}])
+    );
+    assert!(v["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["rule"] == "lock/double-acquire")));
+}

@@ -181,6 +181,7 @@ fn check(args: &Args) -> Result<bool> {
         .collect();
     let mut summary = outcome.summary;
     summary.findings = findings.len();
+    summary.incomplete.retain(|u| named.contains(&u.file));
     let sources: BTreeMap<String, Vec<u8>> = if format == Format::Human {
         let wanted: HashSet<&str> = findings
             .iter()

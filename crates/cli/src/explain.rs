@@ -287,8 +287,12 @@ fn explain(args: &Args) -> Result<String> {
         );
     }
     let _ = writeln!(out, "summary: {}", describe(&result.summary));
-    if result.incomplete {
-        let _ = writeln!(out, "note: the analysis of this function is incomplete");
+    if let Some(why) = result.incomplete {
+        let _ = writeln!(
+            out,
+            "note: the analysis of this function is incomplete ({})",
+            why.reason()
+        );
     }
     Ok(out)
 }

@@ -52,7 +52,7 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
     let mut analyser = Analyser::new(Checker::new(opts.config), opts.only);
     let (delta, analysed, touched) = analyser.compare_full(&mut git, &before, &after)?;
     let mut findings = Vec::new();
-    let mut summary = Default::default();
+    let mut summary = lockwarden_report::Summary::default();
     let mut sources = BTreeMap::new();
     if let Some(analysed) = analysed {
         let introduced: HashSet<&str> = delta
@@ -83,6 +83,10 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
             .cloned()
             .collect();
         summary = analysed.summary.clone();
+        // What the commit touches: the functions there not fully analysed.
+        summary
+            .incomplete
+            .retain(|u| touched.iter().any(|t| *t == u.file));
         if opts.format == Format::Human {
             let wanted: HashSet<&str> = findings
                 .iter()
@@ -99,7 +103,6 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
                 .collect::<BTreeMap<String, Vec<u8>>>();
         }
     }
-    let mut summary: lockwarden_report::Summary = summary;
     summary.findings = findings.len();
     let report = Report {
         root: top.to_string_lossy().into_owned(),

@@ -531,14 +531,32 @@ fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
 pub struct FunctionResult<O> {
     pub summary: Summary,
     pub exits: Vec<ExitFact>,
-    /// Lowering or the dataflow gave up; findings may be missing.
-    pub incomplete: bool,
+    /// Lowering or the dataflow gave up, and why: findings may be missing.
+    pub incomplete: Option<Incomplete>,
     /// Locks annotated as held on entry.
     pub entry_held: Vec<Path>,
     /// Every return holds the same number of locks, not always the same ones.
     pub swaps_locks: bool,
     /// What the visitor kept of the function's solved states.
     pub visited: O,
+}
+
+/// Why a function was not analysed fully.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incomplete {
+    /// Statements or expressions nested deeper than lowering follows.
+    Nesting,
+    /// The dataflow's visit budget ran out (a 30,000-arm `else if` chain).
+    Budget,
+}
+
+impl Incomplete {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Incomplete::Nesting => "nested too deep",
+            Incomplete::Budget => "analysis budget exhausted",
+        }
+    }
 }
 
 /// Reads each function's solved states once, right after the function is
@@ -1014,7 +1032,13 @@ fn analyze_function<V: Visitor>(
         swaps_locks: same_count_on_every_exit(&cfg, &solution),
         summary,
         exits: exit_facts,
-        incomplete: solution.incomplete || cfg.incomplete,
+        incomplete: if cfg.incomplete {
+            Some(Incomplete::Nesting)
+        } else if solution.incomplete {
+            Some(Incomplete::Budget)
+        } else {
+            None
+        },
         entry_held,
         visited,
     }

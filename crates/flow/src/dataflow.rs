@@ -31,6 +31,10 @@ const MAX_DEPTH: i8 = 4;
 /// they are merged and the facts they disagree on forgotten.
 pub const MAX_DISJUNCTS: usize = 8;
 
+/// The most work [`solve`] does on one function, in state entries visited
+/// (a few seconds, a few hundred MB at most).
+const WORK_BUDGET: usize = 5_000_000;
+
 /// The state of one lock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Level {
@@ -498,13 +502,19 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
     let bound = 64 * n + 1000;
     let mut visits = 0;
     let mut incomplete = false;
+    // The work done, state sizes included: thousands of tests of a
+    // parameter against constants (`if (x == 17 && y)` …) give every state
+    // thousands of facts, and every node such states (quadratic in time and
+    // memory). Past the budget the function is left incomplete, and says so.
+    let mut work_done: usize = 0;
     while let Some(node) = work.pop_first() {
         visits += 1;
-        if visits > bound {
+        if visits > bound || work_done > WORK_BUDGET {
             incomplete = true;
             break;
         }
         for mut state in states[node as usize].states.clone() {
+            work_done += 1 + state.facts.len() + state.locks.len() + state.aliases.len();
             let alternative = transfer(cfg, node, &mut state, &calls);
             for mut state in std::iter::once(state).chain(alternative) {
                 state.facts.retain(|k, _| tracked.contains(k));

@@ -21,7 +21,7 @@ use miette::{
 
 use crate::finding::{Finding, Label, Location};
 use crate::gcc;
-use crate::report::{Report, SourceProvider, Summary};
+use crate::report::{Report, SourceProvider, Summary, Unanalysed};
 
 /// Narrower than this and the snippets become unreadable; textwrap also
 /// misbehaves near zero.
@@ -38,9 +38,26 @@ pub(crate) fn render(report: &Report, sources: &dyn SourceProvider, width: usize
         out.push_str(&render_finding(&handler, finding, sources));
         out.push('\n');
     }
+    for u in &report.summary.incomplete {
+        out.push_str(&unanalysed_line(u));
+        out.push('\n');
+    }
     out.push_str(&summary_line(&report.summary));
     out.push('\n');
     out
+}
+
+/// `file:line: note: f() not fully analysed (reason): …`, one line each.
+pub fn unanalysed_line(u: &Unanalysed) -> String {
+    let what = if u.function.is_empty() {
+        "file".to_owned()
+    } else {
+        format!("{}()", u.function)
+    };
+    format!(
+        "{}:{}: note: {what} not fully analysed ({}): findings in it may be missing",
+        u.file, u.line, u.reason
+    )
 }
 
 /// One finding: miette's rendering, or the plain fallback when the primary
@@ -82,10 +99,16 @@ fn fallback(finding: &Finding) -> String {
     out
 }
 
-/// `N findings in F files (M functions, K with parse errors) in T ms`.
+/// `N findings in F files (M functions, K with parse errors[, J not fully
+/// analysed]) in T ms`.
 pub fn summary_line(s: &Summary) -> String {
+    let incomplete = if s.incomplete.is_empty() {
+        String::new()
+    } else {
+        format!(", {} not fully analysed", s.incomplete.len())
+    };
     format!(
-        "{} in {} ({}, {} with parse errors) in {} ms",
+        "{} in {} ({}, {} with parse errors{incomplete}) in {} ms",
         plural(s.findings, "finding"),
         plural(s.files, "file"),
         plural(s.functions, "function"),
@@ -476,6 +499,7 @@ lock/double-acquire
             functions_with_parse_errors: 1,
             findings: 0,
             elapsed_ms: 12,
+            incomplete: Vec::new(),
         };
         assert_eq!(
             summary_line(&s),
@@ -498,6 +522,33 @@ lock/double-acquire
         assert_eq!(
             render(&report, &sample_sources(), 80),
             "0 findings in 2 files (3 functions, 1 with parse errors) in 12 ms\n"
+        );
+    }
+
+    #[test]
+    fn functions_not_fully_analysed_are_named_and_counted() {
+        let mut report = sample_report();
+        report.findings.clear();
+        report.summary.findings = 0;
+        report.summary.incomplete = vec![
+            Unanalysed {
+                file: "drivers/a.c".into(),
+                line: 40,
+                function: "deep".into(),
+                reason: "nested too deep".into(),
+            },
+            Unanalysed {
+                file: "drivers/b.c".into(),
+                line: 1,
+                function: String::new(),
+                reason: "not parsed".into(),
+            },
+        ];
+        assert_eq!(
+            render(&report, &sample_sources(), 80),
+            "drivers/a.c:40: note: deep() not fully analysed (nested too deep): findings in it may be missing\n\
+             drivers/b.c:1: note: file not fully analysed (not parsed): findings in it may be missing\n\
+             0 findings in 2 files (3 functions, 1 with parse errors, 2 not fully analysed) in 12 ms\n"
         );
     }
 

@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(
             v["summary"],
             serde_json::json!({"files": 2, "functions": 3, "functions_with_parse_errors": 1,
-                               "findings": 2, "elapsed_ms": 12})
+                               "findings": 2, "elapsed_ms": 12, "incomplete": []})
         );
     }
 

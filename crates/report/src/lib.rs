@@ -38,7 +38,7 @@ pub use fingerprint::{dedup_fingerprints, filter_baseline, fingerprint, primary_
 pub use format::{render, Format, ParseFormatError};
 pub use human::summary_line;
 pub use json::{parse_json_report, JsonFinding, SCHEMA};
-pub use report::{NoSources, Report, RuleInfo, SourceProvider, Summary};
+pub use report::{NoSources, Report, RuleInfo, SourceProvider, Summary, Unanalysed};
 
 /// The version written into JSON and SARIF output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -22,6 +22,23 @@ pub struct Summary {
     pub findings: usize,
     /// Wall-clock time of the run.
     pub elapsed_ms: u128,
+    /// Functions not fully analysed (parse errors, nesting, the analysis
+    /// budget), and files not parsed at all: findings in them may be
+    /// missing, and the report says so rather than going quiet.
+    #[serde(default)]
+    pub incomplete: Vec<Unanalysed>,
+}
+
+/// A function (or a whole file) lockwarden could not analyse fully.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unanalysed {
+    /// Relative to the root, `/` separators.
+    pub file: String,
+    /// 1-based line where the function starts (1 for a whole file).
+    pub line: u32,
+    /// "" for a whole file.
+    pub function: String,
+    pub reason: String,
 }
 
 /// Everything one `check` run reports.

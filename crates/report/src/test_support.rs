@@ -99,6 +99,7 @@ pub(crate) fn sample_report() -> Report {
             functions_with_parse_errors: 1,
             findings: findings.len(),
             elapsed_ms: 12,
+            incomplete: Vec::new(),
         },
         findings,
     }

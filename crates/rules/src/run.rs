@@ -6,8 +6,11 @@ use std::time::Instant;
 
 use lockwarden_flow::analysis::Visitor;
 use lockwarden_flow::{analyze, build, Analysis, LockApi};
-use lockwarden_report::{dedup_fingerprints, sort_findings, Finding, RuleInfo, Summary};
+use lockwarden_report::{
+    dedup_fingerprints, sort_findings, Finding, Location, RuleInfo, Summary, Unanalysed,
+};
 use lockwarden_syntax::CompiledMacros;
+use lockwarden_syntax::Span;
 
 use crate::builtin::Config;
 use crate::file::RuleSet;
@@ -127,6 +130,7 @@ impl Checker {
             functions_with_parse_errors: files.iter().map(|f| f.functions_with_errors).sum(),
             findings: findings.len(),
             elapsed_ms: start.elapsed().as_millis(),
+            incomplete: unanalysed(&analysis),
         };
         Outcome {
             analysis,
@@ -134,6 +138,55 @@ impl Checker {
             summary,
         }
     }
+}
+
+/// The functions whose findings may be missing, and the files not parsed
+/// at all, sorted (SPEC.md §2 `summary.incomplete`).
+fn unanalysed<O>(analysis: &Analysis<O>) -> Vec<Unanalysed> {
+    let program = &analysis.program;
+    let mut by_file: std::collections::BTreeMap<usize, Vec<(Span, &str, &str)>> =
+        Default::default();
+    for (f, result) in program.functions.iter().zip(&analysis.results) {
+        let reason = if f.parse_errors > 0 {
+            "parse errors"
+        } else if let Some(why) = result.incomplete {
+            why.reason()
+        } else {
+            continue;
+        };
+        if !f.is_macro {
+            by_file
+                .entry(f.file)
+                .or_default()
+                .push((f.span, f.name.as_str(), reason));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, file) in program.files.iter().enumerate() {
+        let path = file.path.to_string_lossy().replace('\\', "/");
+        if file.failed {
+            out.push(Unanalysed {
+                file: path.clone(),
+                line: 1,
+                function: String::new(),
+                reason: "not parsed".to_owned(),
+            });
+        }
+        let Some(functions) = by_file.get(&i) else {
+            continue;
+        };
+        let source = file.source();
+        for &(span, name, reason) in functions {
+            out.push(Unanalysed {
+                line: Location::from_offsets(path.clone(), &source, span.start, span.end).line,
+                file: path.clone(),
+                function: name.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The files `set`'s scopes cover, and every file defining a function they

@@ -412,7 +412,7 @@ fn check_function(cx: &policy::Context<'_>, at: &At<'_>) -> Vec<Finding> {
         };
         out.extend(finding);
     }
-    if cx.result.incomplete {
+    if cx.result.incomplete.is_some() {
         return out;
     }
     // One call can take two locks (a page-table lock and its RCU section):
