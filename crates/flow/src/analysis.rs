@@ -85,6 +85,8 @@ pub struct FileUnit {
     pub prototype_annotations: HashMap<String, Vec<Annotation>>,
     /// tree-sitter gave up on this file.
     pub failed: bool,
+    /// Function bodies whose header tree-sitter could not parse: not analysed.
+    pub stray_bodies: Vec<Span>,
     /// Struct and union fields defined in this file, by record name.
     pub records: Vec<(String, Vec<(String, TypeRef)>)>,
     /// File-scope variables and their types.
@@ -232,6 +234,7 @@ fn lower_file(
             references: HashMap::new(),
             prototype_annotations: HashMap::new(),
             failed: true,
+            stray_bodies: Vec::new(),
             records: Vec::new(),
             globals: Vec::new(),
             counters: Vec::new(),
@@ -333,6 +336,7 @@ fn lower_file(
         prototypes: outline.prototypes.iter().map(|p| p.name.clone()).collect(),
         prototype_annotations,
         failed: false,
+        stray_bodies: outline.stray_bodies.clone(),
         records: outline
             .records
             .iter()

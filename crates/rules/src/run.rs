@@ -172,11 +172,30 @@ fn unanalysed<O>(analysis: &Analysis<O>) -> Vec<Unanalysed> {
                 reason: "not parsed".to_owned(),
             });
         }
-        let Some(functions) = by_file.get(&i) else {
+        let functions = by_file.get(&i);
+        if functions.is_none() && file.stray_bodies.is_empty() {
             continue;
-        };
+        }
         let source = file.source();
-        for &(span, name, reason) in functions {
+        for body in &file.stray_bodies {
+            let (start, name) = header_before(&source, body.start as usize);
+            // A block after `if (…)` or `while (…)` is a statement cut from
+            // its function (often a macro's body), not a function.
+            if matches!(
+                name.as_str(),
+                "if" | "while" | "for" | "switch" | "return" | "sizeof" | ""
+            ) {
+                continue;
+            }
+            out.push(Unanalysed {
+                line: Location::from_offsets(path.clone(), &source, start as u32, start as u32)
+                    .line,
+                file: path.clone(),
+                function: name,
+                reason: "function header not parsed".to_owned(),
+            });
+        }
+        for &(span, name, reason) in functions.into_iter().flatten() {
             out.push(Unanalysed {
                 line: Location::from_offsets(path.clone(), &source, span.start, span.end).line,
                 file: path.clone(),
@@ -187,6 +206,43 @@ fn unanalysed<O>(analysis: &Analysis<O>) -> Vec<Unanalysed> {
     }
     out.sort();
     out
+}
+
+/// Where the header of a function body at `body` starts (after the last
+/// `;`, `}` or preprocessor line before it) and the name it most likely
+/// declares: the first identifier followed by `(`.
+fn header_before(source: &[u8], body: usize) -> (usize, String) {
+    let before = &source[..body.min(source.len())];
+    let mut start = before
+        .iter()
+        .rposition(|&b| b == b';' || b == b'}')
+        .map_or(0, |p| p + 1);
+    // Skip the blank lines and directives between that end and the header.
+    while let Some(eol) = before[start..].iter().position(|&b| b == b'\n') {
+        let line = before[start..start + eol].trim_ascii();
+        if !line.is_empty() && !line.starts_with(b"#") && !line.starts_with(b"//") {
+            break;
+        }
+        start += eol + 1;
+    }
+    let header = String::from_utf8_lossy(&before[start..]);
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let name = header
+        .match_indices('(')
+        .find_map(|(at, _)| {
+            let word: String = header[..at]
+                .trim_end()
+                .chars()
+                .rev()
+                .take_while(|&c| is_word(c))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            (!word.is_empty() && !word.starts_with(|c: char| c.is_ascii_digit())).then_some(word)
+        })
+        .unwrap_or_default();
+    (start, name)
 }
 
 /// The files `set`'s scopes cover, and every file defining a function they
@@ -246,4 +302,19 @@ pub fn rules_of(set: &RuleSet) -> Vec<RuleInfo> {
     let mut rules = crate::lock::rules();
     rules.extend(crate::mission::rules(set));
     rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_before;
+
+    #[test]
+    fn a_stray_body_is_named_by_its_header() {
+        let src = b"int a;\n\n#ifdef X\nstatic int __init FOO(bar)(int x, struct y *p)\n{\n\treturn 0;\n}\n";
+        let body = src.iter().position(|&b| b == b'{').unwrap();
+        let (start, name) = header_before(src, body);
+        assert_eq!(name, "FOO");
+        assert!(src[start..].starts_with(b"static int __init"));
+        assert_eq!(header_before(b"{ }", 0), (0, String::new()));
+    }
 }
