@@ -387,3 +387,37 @@ fn a_function_past_the_analysis_budget_is_named_not_run_for_minutes() {
         .as_array()
         .is_some_and(|f| f.iter().any(|f| f["rule"] == "lock/double-acquire")));
 }
+
+#[test]
+fn statistics_count_findings_per_rule() {
+    let dir = scratch("statistics");
+    let file = many_findings(&dir);
+    let out = lockwarden()
+        .args(["check", "--statistics"])
+        .arg(&file)
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines
+            .first()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["3000", "lock/double-acquire", "error"]),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("3000 findings in 1 file")),
+        "{stdout}"
+    );
+    // A table, not a report: it cannot be combined with a format.
+    let out = lockwarden()
+        .args(["check", "--statistics", "--format", "json"])
+        .arg(&file)
+        .output()
+        .expect("run lockwarden");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -46,6 +46,9 @@ pub struct Args {
     /// Write the report to this file instead of stdout.
     #[arg(short = 'o', long)]
     output: Option<PathBuf>,
+    /// Print how many findings each rule reported instead of the findings.
+    #[arg(long, conflicts_with = "format")]
+    statistics: bool,
 }
 
 /// A severity by the name every output format uses (`--fail-on`).
@@ -205,6 +208,13 @@ fn check(args: &Args) -> Result<bool> {
         findings,
         summary,
     };
+    if args.statistics {
+        emit(
+            lockwarden_report::statistics(&report),
+            args.output.as_deref(),
+        )?;
+        return Ok(report.findings.iter().any(|f| f.severity <= args.fail_on));
+    }
     print_report(
         &report,
         format,
@@ -231,10 +241,16 @@ pub(crate) fn print_report(
         .and_then(|c| c.parse().ok())
         .unwrap_or(100);
     let text = render(report, format, &checker.rules(), sources, width);
+    emit(text, output)?;
+    Ok(report.findings.iter().any(|f| f.severity <= fail_on))
+}
+
+/// `text` into `output`, or on stdout.
+fn emit(text: String, output: Option<&Path>) -> Result<()> {
     match output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write --output {}", path.display()))?,
         None => crate::out!("{text}"),
     }
-    Ok(report.findings.iter().any(|f| f.severity <= fail_on))
+    Ok(())
 }

@@ -99,6 +99,31 @@ fn fallback(finding: &Finding) -> String {
     out
 }
 
+/// `--statistics`: how many findings each rule reported, most first, then
+/// the summary line (as ruff's `--statistics`).
+pub fn statistics(report: &Report) -> String {
+    let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for f in &report.findings {
+        *counts
+            .entry((f.rule.as_str(), f.severity.as_str()))
+            .or_default() += 1;
+    }
+    let mut rows: Vec<((&str, &str), usize)> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let width = rows
+        .iter()
+        .map(|((rule, _), _)| rule.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for ((rule, severity), n) in rows {
+        let _ = writeln!(out, "{n:>6}  {rule:<width$}  {severity}");
+    }
+    out.push_str(&summary_line(&report.summary));
+    out.push('\n');
+    out
+}
+
 /// `N findings in F files (M functions, K with parse errors[, J not fully
 /// analysed]) in T ms`.
 pub fn summary_line(s: &Summary) -> String {
@@ -523,6 +548,20 @@ lock/double-acquire
             render(&report, &sample_sources(), 80),
             "0 findings in 2 files (3 functions, 1 with parse errors) in 12 ms\n"
         );
+    }
+
+    #[test]
+    fn statistics_count_findings_per_rule_most_first() {
+        let report = sample_report();
+        let out = statistics(&report);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), report.findings.len() + 1, "{out}");
+        assert!(lines[0].trim_start().starts_with("1  "), "{out}");
+        assert!(
+            out.contains("balloon/page-private-needs-lock  error"),
+            "{out}"
+        );
+        assert_eq!(*lines.last().unwrap(), summary_line(&report.summary));
     }
 
     #[test]

@@ -36,7 +36,7 @@ mod test_support;
 pub use finding::{sort_findings, Finding, Label, LineIndex, Location, Severity};
 pub use fingerprint::{dedup_fingerprints, filter_baseline, fingerprint, primary_line_text};
 pub use format::{render, Format, ParseFormatError};
-pub use human::summary_line;
+pub use human::{statistics, summary_line};
 pub use json::{parse_json_report, JsonFinding, SCHEMA};
 pub use report::{NoSources, Report, RuleInfo, SourceProvider, Summary, Unanalysed};
 
