@@ -294,6 +294,23 @@ fn output_writes_the_report_to_a_file_and_nothing_to_stdout() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write --output"));
 }
 
+/// The JSON report of `dir` (which has `fixtures/lock/guard_double.c` as
+/// `a.c`), after checking that its double acquire is still reported.
+fn json_report_with_the_finding_beside(dir: &std::path::Path) -> serde_json::Value {
+    let out = lockwarden()
+        .args(["check", "--format", "json"])
+        .arg(dir)
+        .output()
+        .expect("run lockwarden");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert!(v["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["rule"] == "lock/double-acquire")));
+    v
+}
+
 #[test]
 fn functions_not_fully_analysed_are_named_and_the_rest_still_reported() {
     let dir = scratch("incomplete");
@@ -308,14 +325,7 @@ fn functions_not_fully_analysed_are_named_and_the_rest_still_reported() {
     // A body tree-sitter cannot parse cleanly.
     deep.push_str("\nint broken(int x)\n{\n\treturn x + ) ;\n}\n");
     std::fs::write(dir.join("b.c"), deep).expect("write b.c");
-    let out = lockwarden()
-        .args(["check", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .expect("run lockwarden");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let v = json_report_with_the_finding_beside(&dir);
     let incomplete = v["summary"]["incomplete"]
         .as_array()
         .expect("incomplete list");
@@ -339,10 +349,6 @@ fn functions_not_fully_analysed_are_named_and_the_rest_still_reported() {
             .any(|(f, r, _)| f == "broken" && r == "parse errors"),
         "{named:?}"
     );
-    // The finding beside them is still reported.
-    assert!(v["findings"]
-        .as_array()
-        .is_some_and(|f| f.iter().any(|f| f["rule"] == "lock/double-acquire")));
     // Human output names them and counts them in the last line.
     let out = lockwarden()
         .args(["check"])
@@ -370,22 +376,12 @@ fn a_function_past_the_analysis_budget_is_named_not_run_for_minutes() {
     }
     src.push_str("\treturn r;\n}\n");
     std::fs::write(dir.join("flat.c"), src).expect("write flat.c");
-    let out = lockwarden()
-        .args(["check", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .expect("run lockwarden");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let v = json_report_with_the_finding_beside(&dir);
     assert_eq!(
         v["summary"]["incomplete"],
         serde_json::json!([{"file": "flat.c", "line": 1, "function": "flat",
                             "reason": "analysis budget exhausted"}])
     );
-    assert!(v["findings"]
-        .as_array()
-        .is_some_and(|f| f.iter().any(|f| f["rule"] == "lock/double-acquire")));
 }
 
 #[test]
