@@ -204,3 +204,39 @@ fn broken_file_in_a_rules_directory_is_named() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rules_are_listed_as_json_for_scripts() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+            .arg("rules")
+            .args(args)
+            .output()
+            .expect("run lockwarden rules")
+    };
+    let out = run(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    let ids: Vec<&str> = all
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    for id in [
+        "lock/double-acquire",
+        "balloon/page-private-needs-lock",
+        "balloon/no-page-lock",
+    ] {
+        assert!(ids.contains(&id), "{ids:?}");
+    }
+    let one = run(&["balloon/no-page-lock", "--format", "json"]);
+    let rule: serde_json::Value = serde_json::from_slice(&one.stdout).expect("one object");
+    assert_eq!(rule["id"], "balloon/no-page-lock");
+    assert_eq!(rule["severity"], "error");
+    assert!(rule["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        run(&["no/such-rule", "--format", "json"]).status.code(),
+        Some(2)
+    );
+}

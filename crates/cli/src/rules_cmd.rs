@@ -12,6 +12,20 @@ pub struct Args {
     /// A rule file or directory of *.toml rule files, added to the built-in rules.
     #[arg(long = "rules")]
     rules: Vec<PathBuf>,
+    /// text, or json: an array of rules (one object with an id), each with
+    /// id, severity, summary, doc and help, for scripts and editors.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+/// A rule as `rules --format json` prints it.
+#[derive(serde::Serialize)]
+struct JsonRule<'a> {
+    id: &'a str,
+    severity: &'a str,
+    summary: &'a str,
+    doc: Option<&'a str>,
+    help: Option<&'a str>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -24,6 +38,39 @@ pub fn run(args: Args) -> ExitCode {
     };
     let checker = Checker::new(config);
     let rules = checker.rules();
+    let doc_of = |id: &str| {
+        checker
+            .rule_set()
+            .rules
+            .iter()
+            .find(|r| r.id.get_ref() == id)
+            .and_then(|r| r.doc.clone())
+    };
+    if args.format == "json" {
+        let docs: Vec<Option<String>> = rules.iter().map(|r| doc_of(&r.id)).collect();
+        let json: Vec<JsonRule<'_>> = rules
+            .iter()
+            .zip(&docs)
+            .filter(|(r, _)| args.id.as_ref().is_none_or(|id| *id == r.id))
+            .map(|(r, doc)| JsonRule {
+                id: &r.id,
+                severity: r.severity.as_str(),
+                summary: &r.summary,
+                doc: doc.as_deref().map(str::trim_end),
+                help: r.help.as_deref(),
+            })
+            .collect();
+        let text = match (&args.id, json.as_slice()) {
+            (Some(id), []) => {
+                eprintln!("error: no rule `{id}`; `lockwarden rules` lists them");
+                return ExitCode::from(crate::EXIT_USAGE);
+            }
+            (Some(_), [one]) => serde_json::to_string_pretty(one),
+            _ => serde_json::to_string_pretty(&json),
+        };
+        crate::outln!("{}", text.expect("plain structs serialize"));
+        return ExitCode::SUCCESS;
+    }
     let Some(id) = args.id else {
         let width = rules.iter().map(|r| r.id.len()).max().unwrap_or(0);
         for r in &rules {
@@ -46,13 +93,7 @@ pub fn run(args: Args) -> ExitCode {
         rule.severity.as_str(),
         rule.summary
     );
-    let doc = checker
-        .rule_set()
-        .rules
-        .iter()
-        .find(|r| r.id.get_ref() == &id)
-        .and_then(|r| r.doc.clone());
-    if let Some(doc) = doc {
+    if let Some(doc) = doc_of(&id) {
         crate::outln!("\n{}", doc.trim_end());
     }
     if let Some(help) = &rule.help {
