@@ -417,3 +417,44 @@ fn statistics_count_findings_per_rule() {
         .expect("run lockwarden");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn exclude_leaves_out_walked_files_but_never_named_ones() {
+    let dir = scratch("exclude");
+    std::fs::create_dir_all(dir.join("staging")).expect("mkdir");
+    std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
+    std::fs::copy("fixtures/lock/guard_double.c", dir.join("staging/b.c")).expect("copy");
+    let files_reported = |args: &[&str], paths: &[std::path::PathBuf]| {
+        let out = lockwarden()
+            .args(["check", "--format", "json", "--root"])
+            .arg(&dir)
+            .args(args)
+            .args(paths)
+            .output()
+            .expect("run lockwarden");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let mut files: Vec<String> = v["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["file"].as_str().map(str::to_owned))
+            .collect();
+        files.dedup();
+        (out.status.code(), files)
+    };
+    let walked = [dir.clone()];
+    assert_eq!(
+        files_reported(&["--exclude", "staging/**"], &walked),
+        (Some(1), vec!["a.c".to_owned()])
+    );
+    assert_eq!(
+        files_reported(&["--exclude", "b.c"], &walked),
+        (Some(1), vec!["a.c".to_owned()])
+    );
+    // A file named on the command line is analysed whatever excludes it.
+    assert_eq!(
+        files_reported(&["--exclude", "*.c"], &[dir.join("staging/b.c")]),
+        (Some(1), vec!["staging/b.c".to_owned()])
+    );
+    assert_eq!(files_reported(&["--exclude", "a[.c"], &walked).0, Some(2));
+}

@@ -49,6 +49,20 @@ pub struct Args {
     /// Print how many findings each rule reported instead of the findings.
     #[arg(long, conflicts_with = "format")]
     statistics: bool,
+    /// Leave out files under the given directories whose root-relative path
+    /// or file name matches (`drivers/staging/**`, `*_test.c`); files named
+    /// on the command line and included headers are always read.
+    #[arg(long)]
+    exclude: Vec<String>,
+}
+
+/// The `--exclude` globs; a bad one is a usage error naming it.
+fn exclude_set(globs: &[String]) -> Result<globset::GlobSet> {
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in globs {
+        set.add(globset::Glob::new(glob).with_context(|| format!("bad --exclude glob `{glob}`"))?);
+    }
+    Ok(set.build()?)
 }
 
 /// A severity by the name every output format uses (`--fail-on`).
@@ -156,7 +170,20 @@ fn check(args: &Args) -> Result<bool> {
         });
     }
     let root = find_root(args.root.as_deref(), &args.paths)?;
-    let files = collect_c_files(&root, &args.paths)?;
+    let mut files = collect_c_files(&root, &args.paths)?;
+    if !args.exclude.is_empty() {
+        let excluded = exclude_set(&args.exclude)?;
+        let named_files: HashSet<PathBuf> = args
+            .paths
+            .iter()
+            .filter(|p| p.is_file())
+            .filter_map(|p| p.canonicalize().ok())
+            .collect();
+        files.retain(|f| {
+            named_files.contains(&root.join(f))
+                || !(excluded.is_match(f) || f.file_name().is_some_and(|n| excluded.is_match(n)))
+        });
+    }
     if files.is_empty() {
         anyhow::bail!("no C files (.c or .h) to analyse in the given paths");
     }
