@@ -223,7 +223,7 @@ fn check(args: &Args) -> Result<bool> {
             .program
             .files
             .iter()
-            .map(|f| (f.path.to_string_lossy().replace('\\', "/"), f))
+            .map(|f| (f.report_path(), f))
             .filter(|(p, _)| wanted.contains(p.as_str()))
             .map(|(p, f)| (p, f.source()))
             .collect()
@@ -240,7 +240,7 @@ fn check(args: &Args) -> Result<bool> {
             lockwarden_report::statistics(&report),
             args.output.as_deref(),
         )?;
-        return Ok(report.findings.iter().any(|f| f.severity <= args.fail_on));
+        return Ok(fails(&report, args.fail_on));
     }
     print_report(
         &report,
@@ -269,7 +269,12 @@ pub(crate) fn print_report(
         .unwrap_or(100);
     let text = render(report, format, &checker.rules(), sources, width);
     emit(text, output)?;
-    Ok(report.findings.iter().any(|f| f.severity <= fail_on))
+    Ok(fails(report, fail_on))
+}
+
+/// Whether `report` has a finding at least as severe as `fail_on`.
+fn fails(report: &Report, fail_on: Severity) -> bool {
+    report.findings.iter().any(|f| f.severity <= fail_on)
 }
 
 /// `text` into `output`, or on stdout.

@@ -47,22 +47,10 @@ pub struct FunctionUnit {
     graph: PackedCfg,
 }
 
-impl FileUnit {
-    /// The file's text (unpacked: a copy).
-    pub fn source(&self) -> Vec<u8> {
-        self.source.unpack()
-    }
-}
-
 impl FunctionUnit {
     /// The function's graph, unpacked (a copy: unpack once per use).
     pub fn cfg(&self) -> Cfg {
         self.graph.unpack()
-    }
-
-    /// Bytes its packed graph holds.
-    pub fn packed_len(&self) -> usize {
-        self.graph.len()
     }
 }
 
@@ -96,6 +84,18 @@ pub struct FileUnit {
     pub counters: Vec<String>,
     /// Functions this file declares by a prototype.
     pub prototypes: Vec<String>,
+}
+
+impl FileUnit {
+    /// The file's text (unpacked: a copy).
+    pub fn source(&self) -> Vec<u8> {
+        self.source.unpack()
+    }
+
+    /// The path as reports print it: relative to the root, `/` separators.
+    pub fn report_path(&self) -> String {
+        self.path.to_string_lossy().replace('\\', "/")
+    }
 }
 
 /// All lowered files and functions.
@@ -550,7 +550,8 @@ pub struct FunctionResult<O> {
 pub enum Incomplete {
     /// Statements or expressions nested deeper than lowering follows.
     Nesting,
-    /// The dataflow's visit budget ran out (a 30,000-arm `else if` chain).
+    /// The dataflow's visit or work budget ran out (thousands of tests of
+    /// a parameter against constants).
     Budget,
 }
 

@@ -20,7 +20,7 @@ use lockwarden_syntax::Span;
 use rayon::prelude::*;
 
 use crate::file::{AccessDef, ClassDef, RuleDef, RuleKind, RuleSet};
-use crate::lock::FunctionFacts;
+use crate::lock::{At, FunctionFacts};
 
 /// One step of an evidence chain.
 #[derive(Clone, Debug)]
@@ -123,21 +123,11 @@ impl Ctx<'_> {
     }
 
     fn path_of(&self, i: usize) -> String {
-        let f = self.function(i);
-        self.analysis.program.files[f.file]
-            .path
-            .to_string_lossy()
-            .replace('\\', "/")
+        self.analysis.program.files[self.function(i).file].report_path()
     }
 
     fn location(&self, i: usize, span: Span) -> Location {
-        let f = self.function(i);
-        Location::from_offsets(
-            self.path_of(i),
-            &self.analysis.program.files[f.file].source(),
-            span.start,
-            span.end,
-        )
+        At::new(&self.analysis.program.files[self.function(i).file]).loc(span)
     }
 
     fn in_scope(&self, rule: &RuleDef, i: usize) -> bool {
@@ -284,16 +274,17 @@ impl Ctx<'_> {
         trace: &[Step_],
     ) -> Finding {
         let f = self.function(i);
-        let source = &self.analysis.program.files[f.file].source();
+        // The primary file unpacked once, for the location and the line text.
+        let at = At::new(&self.analysis.program.files[f.file]);
         let mut finding = Finding::new(
             rule.id.get_ref().clone(),
             rule.severity,
-            self.location(i, span),
+            at.loc(span),
             f.name.clone(),
             message,
-            source,
+            at.source(),
         )
-        .about(rule.class.get_ref(), source);
+        .about(rule.class.get_ref(), at.source());
         finding.help = rule.help.clone();
         for step in trace {
             finding = finding.with_trace_step(

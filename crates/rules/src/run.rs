@@ -7,7 +7,7 @@ use std::time::Instant;
 use lockwarden_flow::analysis::Visitor;
 use lockwarden_flow::{analyze, build, Analysis, LockApi};
 use lockwarden_report::{
-    dedup_fingerprints, sort_findings, Finding, Location, RuleInfo, Summary, Unanalysed,
+    dedup_fingerprints, sort_findings, Finding, LineIndex, RuleInfo, Summary, Unanalysed,
 };
 use lockwarden_syntax::CompiledMacros;
 use lockwarden_syntax::Span;
@@ -97,27 +97,21 @@ impl Checker {
             .collect();
         // Suppressions are comments in the source: each file with findings
         // is unpacked once.
-        let mut sources: std::collections::HashMap<&str, Vec<u8>> = findings
+        let with_findings: std::collections::HashSet<&str> =
+            findings.iter().map(|f| f.location.file.as_str()).collect();
+        let sources: std::collections::HashMap<String, Vec<u8>> = analysis
+            .program
+            .files
             .iter()
-            .map(|f| (f.location.file.as_str(), Vec::new()))
+            .map(|file| (file.report_path(), file))
+            .filter(|(path, _)| with_findings.contains(path.as_str()))
+            .map(|(path, file)| (path, file.source()))
             .collect();
-        for file in &analysis.program.files {
-            let path = file.path.to_string_lossy().replace('\\', "/");
-            if let Some(source) = sources.get_mut(path.as_str()) {
-                *source = file.source();
-            }
-        }
-        let suppressed: Vec<bool> = findings
-            .iter()
-            .map(|f| {
-                sources
-                    .get(f.location.file.as_str())
-                    .is_some_and(|source| is_suppressed(source, f.location.line, &f.rule))
-            })
-            .collect();
-        drop(sources);
-        let mut suppressed = suppressed.into_iter();
-        findings.retain(|_| !suppressed.next().unwrap_or(false));
+        findings.retain(|f| {
+            !sources
+                .get(&f.location.file)
+                .is_some_and(|source| is_suppressed(source, f.location.line, &f.rule))
+        });
         sort_findings(&mut findings);
         findings.dedup_by(|a, b| {
             a.rule == b.rule && a.location == b.location && a.message == b.message
@@ -163,7 +157,7 @@ fn unanalysed<O>(analysis: &Analysis<O>) -> Vec<Unanalysed> {
     }
     let mut out = Vec::new();
     for (i, file) in program.files.iter().enumerate() {
-        let path = file.path.to_string_lossy().replace('\\', "/");
+        let path = file.report_path();
         if file.failed {
             out.push(Unanalysed {
                 file: path.clone(),
@@ -177,6 +171,7 @@ fn unanalysed<O>(analysis: &Analysis<O>) -> Vec<Unanalysed> {
             continue;
         }
         let source = file.source();
+        let lines = LineIndex::new(&source);
         for body in &file.stray_bodies {
             let (start, name) = header_before(&source, body.start as usize);
             // A block after `if (…)` or `while (…)` is a statement cut from
@@ -188,17 +183,16 @@ fn unanalysed<O>(analysis: &Analysis<O>) -> Vec<Unanalysed> {
                 continue;
             }
             out.push(Unanalysed {
-                line: Location::from_offsets(path.clone(), &source, start as u32, start as u32)
-                    .line,
                 file: path.clone(),
+                line: lines.line_col(start as u32).0,
                 function: name,
                 reason: "function header not parsed".to_owned(),
             });
         }
         for &(span, name, reason) in functions.into_iter().flatten() {
             out.push(Unanalysed {
-                line: Location::from_offsets(path.clone(), &source, span.start, span.end).line,
                 file: path.clone(),
+                line: lines.line_col(span.start).0,
                 function: name.to_owned(),
                 reason: reason.to_owned(),
             });
@@ -230,18 +224,12 @@ fn header_before(source: &[u8], body: usize) -> (usize, String) {
     let name = header
         .match_indices('(')
         .find_map(|(at, _)| {
-            let word: String = header[..at]
-                .trim_end()
-                .chars()
-                .rev()
-                .take_while(|&c| is_word(c))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let before_paren = header[..at].trim_end();
+            let word = &before_paren[before_paren.trim_end_matches(is_word).len()..];
             (!word.is_empty() && !word.starts_with(|c: char| c.is_ascii_digit())).then_some(word)
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_owned();
     (start, name)
 }
 

@@ -10,29 +10,19 @@ use super::Cfg;
 
 /// A [`Cfg`], serialised and compressed.
 #[derive(Clone, Debug, Default)]
-pub struct PackedCfg(Box<[u8]>);
+pub struct PackedCfg(PackedBytes);
 
 impl PackedCfg {
     pub fn pack(cfg: &Cfg) -> PackedCfg {
         // Serialising plain data into a growable buffer cannot fail.
         let bytes = postcard::to_allocvec(cfg).expect("a graph serialises");
-        PackedCfg(lz4_flex::compress_prepend_size(&bytes).into_boxed_slice())
+        PackedCfg(PackedBytes::pack(&bytes))
     }
 
     /// The graph, as it was packed.
     pub fn unpack(&self) -> Cfg {
         // The bytes were written by `pack` in this process.
-        let bytes = lz4_flex::decompress_size_prepended(&self.0).expect("a packed graph");
-        postcard::from_bytes(&bytes).expect("a packed graph")
-    }
-
-    /// Bytes held.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        postcard::from_bytes(&self.0.unpack()).expect("a packed graph")
     }
 }
 

@@ -307,12 +307,12 @@ impl<'a> At<'a> {
     pub fn new(file: &'a FileUnit) -> At<'a> {
         At {
             file,
-            path: file.path.to_string_lossy().replace('\\', "/"),
+            path: file.report_path(),
             source: std::cell::OnceCell::new(),
         }
     }
 
-    fn source(&self) -> &[u8] {
+    pub fn source(&self) -> &[u8] {
         self.source.get_or_init(|| self.file.source())
     }
 
