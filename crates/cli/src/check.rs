@@ -218,15 +218,7 @@ fn check(args: &Args) -> Result<bool> {
             .flat_map(|f| std::iter::once(&f.location).chain(f.labels.iter().map(|l| &l.location)))
             .map(|l| l.file.as_str())
             .collect();
-        outcome
-            .analysis
-            .program
-            .files
-            .iter()
-            .map(|f| (f.report_path(), f))
-            .filter(|(p, _)| wanted.contains(p.as_str()))
-            .map(|(p, f)| (p, f.source()))
-            .collect()
+        outcome.analysis.program.sources_of(&wanted)
     } else {
         BTreeMap::new()
     };

@@ -609,6 +609,17 @@ impl<O> Analysis<O> {
 }
 
 impl Program {
+    /// The sources of the files whose report path is in `paths`, unpacked
+    /// once each, by report path.
+    pub fn sources_of(&self, paths: &HashSet<&str>) -> std::collections::BTreeMap<String, Vec<u8>> {
+        self.files
+            .iter()
+            .map(|file| (file.report_path(), file))
+            .filter(|(path, _)| paths.contains(path.as_str()))
+            .map(|(path, file)| (path, file.source()))
+            .collect()
+    }
+
     /// The lock primitive a call from `file` to `name` is, unless the file
     /// defines its own static function of that name (a selftest's futex
     /// `mutex_lock()`): that one is called.

@@ -99,14 +99,7 @@ impl Checker {
         // is unpacked once.
         let with_findings: std::collections::HashSet<&str> =
             findings.iter().map(|f| f.location.file.as_str()).collect();
-        let sources: std::collections::HashMap<String, Vec<u8>> = analysis
-            .program
-            .files
-            .iter()
-            .map(|file| (file.report_path(), file))
-            .filter(|(path, _)| with_findings.contains(path.as_str()))
-            .map(|(path, file)| (path, file.source()))
-            .collect();
+        let sources = analysis.program.sources_of(&with_findings);
         findings.retain(|f| {
             !sources
                 .get(&f.location.file)
