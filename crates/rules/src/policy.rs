@@ -105,6 +105,8 @@ pub enum Reason {
     ErrorHeld,
     /// The same value is returned with and without it.
     SameValue,
+    /// A value returned with it may equal one returned without it.
+    MaybeSameValue,
     /// The callers cannot name the lock to release it.
     Unnameable,
     /// No caller shows the return value is a conditional acquire.
@@ -122,6 +124,7 @@ impl Reason {
         match self {
             Reason::ErrorHeld => "an error code is returned with it held",
             Reason::SameValue => "the caller cannot tell the returns apart",
+            Reason::MaybeSameValue => "the caller may not tell the returns apart",
             Reason::Unnameable => "no caller can name it to release it",
             Reason::NoEvidence => "no caller tests the result and releases it",
             Reason::Ignored => "a caller ignores the result",
@@ -224,8 +227,11 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
                 .any(|u| same_value(&h.value, &u.value) == Some(certain))
         })
     };
-    if same(true) || (!annotated && same(false)) {
+    if same(true) {
         return verdict(Severity::Warning, Reason::SameValue);
+    }
+    if !annotated && same(false) {
+        return verdict(Severity::Warning, Reason::MaybeSameValue);
     }
     // Nobody else can release a lock on an object only this function names,
     // unless it hands over a pointer with it: every return holding it
