@@ -4,6 +4,9 @@
 //! preprocessor directives quickly: comments, strings and character literals
 //! are skipped whole, every other byte is a one-byte punctuation token, and a
 //! preprocessor directive (with its line continuations) is a single token.
+//! [`comments`] finds the comments themselves, for inline suppressions.
+
+use crate::Span;
 
 /// What a [`Token`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +173,32 @@ pub fn tokenize(src: &[u8]) -> Vec<Token> {
     tokens
 }
 
+/// The comments of `src` in order, each from its `//` or `/*` to the end of
+/// its line or past its `*/`, with string and character literals skipped
+/// whole (`"// not a comment"`). Linear; never fails: an unterminated
+/// comment runs to the end of the input.
+pub fn comments(src: &[u8]) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < src.len() {
+        let start = i;
+        match (src[i], src.get(i + 1)) {
+            (b'/', Some(b'/')) => i = skip_line_comment(src, i),
+            (b'/', Some(b'*')) => i = skip_block_comment(src, i),
+            (quote @ (b'"' | b'\''), _) => {
+                i = skip_literal(src, i, quote);
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        out.push(Span::new(start as u32, i as u32));
+    }
+    out
+}
+
 fn skip_line_comment(src: &[u8], mut i: usize) -> usize {
     while i < src.len() && src[i] != b'\n' {
         i += 1;
@@ -310,6 +339,18 @@ mod tests {
     fn hash_inside_a_line_is_punctuation() {
         let toks = kinds("a # b");
         assert_eq!(toks[1].0, TokenKind::Punct(b'#'));
+    }
+
+    #[test]
+    fn comments_are_found_outside_literals() {
+        let src = b"a = \"// no\"; /* one\n */ b = '\"'; // two\n/* open";
+        let texts: Vec<&[u8]> = comments(src).iter().map(|s| &src[s.range()]).collect();
+        assert_eq!(
+            texts,
+            [&b"/* one\n */"[..], &b"// two"[..], &b"/* open"[..]]
+        );
+        assert!(comments(b"\"unterminated // \\").is_empty());
+        assert_eq!(comments(b"x /").len(), 0);
     }
 
     #[test]
