@@ -115,7 +115,7 @@ fn analyse(
     only_lock: bool,
     files: &[PathBuf],
     into: &mut DirectoryNoise,
-) {
+) -> Result<()> {
     let context = lockwarden_cli::files::include_context(root, files);
     let named: HashSet<String> = files
         .iter()
@@ -129,7 +129,7 @@ fn analyse(
         .into_par_iter()
         .filter_map(|rel| Some((rel.clone(), std::fs::read(root.join(&rel)).ok()?)))
         .collect();
-    let outcome = checker.check_selected(contents, &|id| !only_lock || id.starts_with("lock/"));
+    let outcome = checker.check_selected(contents, &|id| !only_lock || id.starts_with("lock/"))?;
     for finding in outcome
         .findings
         .iter()
@@ -142,6 +142,7 @@ fn analyse(
             .or_default() += 1;
         into.findings += 1;
     }
+    Ok(())
 }
 
 pub(crate) fn run(flags: &[String]) -> Result<()> {
@@ -172,7 +173,7 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
         for (name, part) in &parts {
             let before = noise.findings;
             let t = Instant::now();
-            analyse(&root, &checker, options.only_lock, part, &mut noise);
+            analyse(&root, &checker, options.only_lock, part, &mut noise)?;
             if parts.len() > 1 {
                 eprintln!(
                     "noise:   {name}: {} files, {} findings ({:.1} s)",

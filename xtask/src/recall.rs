@@ -906,13 +906,13 @@ fn lock_findings(
     checker: &Checker,
     files: Vec<(PathBuf, Vec<u8>)>,
     context: &[(PathBuf, Vec<u8>)],
-) -> BTreeMap<String, Vec<Finding>> {
+) -> Result<BTreeMap<String, Vec<Finding>>> {
     let named: HashSet<String> = files
         .iter()
         .map(|(p, _)| p.to_string_lossy().into_owned())
         .collect();
     let all: Vec<(PathBuf, Vec<u8>)> = files.into_iter().chain(context.iter().cloned()).collect();
-    let outcome = checker.check_selected(all, &|id| id.starts_with("lock/"));
+    let outcome = checker.check_selected(all, &|id| id.starts_with("lock/"))?;
     let mut out: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
     for finding in outcome.findings {
         if named.contains(&finding.location.file) {
@@ -921,7 +921,7 @@ fn lock_findings(
                 .push(finding);
         }
     }
-    out
+    Ok(out)
 }
 
 type FindingKey = (String, String, String);
@@ -1144,9 +1144,12 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
             .iter()
             .filter_map(|f| Some((f.clone(), originals.get(f)?.clone())))
             .collect();
-        let baseline = baselines
-            .entry(files.clone())
-            .or_insert_with(|| lock_findings(&checker, unmutated, &context));
+        let baseline = match baselines.entry(files.clone()) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                new.insert(lock_findings(&checker, unmutated, &context)?)
+            }
+        };
         let mutated: Vec<(PathBuf, Vec<u8>)> = batch
             .sites
             .iter()
@@ -1157,7 +1160,7 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
             })
             .collect();
         let mutated_sources: HashMap<PathBuf, Vec<u8>> = mutated.iter().cloned().collect();
-        let after = lock_findings(&checker, mutated, &context);
+        let after = lock_findings(&checker, mutated, &context)?;
         for &i in &batch.sites {
             let site = &sites[i];
             let file = site.file.to_string_lossy().into_owned();

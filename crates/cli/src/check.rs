@@ -200,7 +200,7 @@ fn check(args: &Args) -> Result<bool> {
     let checker = Checker::new(config);
     let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
     let display = crate::progress::start(args.quiet);
-    let outcome = checker.check_selected(contents, &selected);
+    let outcome = checker.check_selected(contents, &selected)?;
     drop(display);
     let findings: Vec<_> = outcome
         .findings

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use lockwarden_rules::builtin::{self, Config};
+use lockwarden_rules::suppress::BadSuppressions;
 
 /// A rule file problem, already rendered as a miette diagnostic.
 #[derive(Debug)]
@@ -17,12 +18,18 @@ impl std::fmt::Display for RuleFileProblem {
 
 impl std::error::Error for RuleFileProblem {}
 
-/// Prints a command's error: rule-file problems as their diagnostic, anything
-/// else as one `error:` line.
+/// Prints a command's error: rule-file problems as their diagnostic, bad
+/// suppressions one `error:` line each, anything else as one `error:` line.
 pub fn print_error(error: &anyhow::Error) {
-    match error.downcast_ref::<RuleFileProblem>() {
-        Some(problem) => eprint!("{problem}"),
-        None => eprintln!("error: {error:#}"),
+    if let Some(problem) = error.downcast_ref::<RuleFileProblem>() {
+        eprint!("{problem}");
+    } else if let Some(BadSuppressions(bad)) = error.downcast_ref::<BadSuppressions>() {
+        for suppression in bad {
+            eprintln!("error: {suppression}");
+        }
+        eprintln!("  help: `lockwarden rules` lists the rule ids a suppression may name");
+    } else {
+        eprintln!("error: {error:#}");
     }
 }
 

@@ -491,7 +491,7 @@ impl Analyser {
                 .checker
                 .check_selected(files, &|id: &str| only.is_match(id)),
             None => self.checker.check(files),
-        };
+        }?;
         let findings: Vec<Finding> = outcome
             .findings
             .into_iter()

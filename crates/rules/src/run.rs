@@ -1,5 +1,6 @@
-//! The check pipeline: sources in, findings out — parse and lower, solve
-//! bottom-up, run the rules, drop suppressed findings.
+//! The check pipeline: sources in, findings out — read the suppressions,
+//! parse and lower, solve bottom-up, run the rules, drop suppressed findings
+//! and note the suppressions that suppressed nothing.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,7 +17,7 @@ use crate::builtin::Config;
 use crate::file::RuleSet;
 use crate::lock::{FactVisitor, FunctionFacts};
 
-use crate::suppress::is_suppressed;
+use crate::suppress::{BadSuppressions, Suppressions, UNUSED_ID};
 
 /// Compiled configuration: the macro vocabulary and the lock API.
 pub struct Checker {
@@ -28,7 +29,8 @@ pub struct Checker {
 /// What a check produced.
 pub struct Outcome {
     pub analysis: Analysis<FunctionFacts>,
-    /// Sorted by file and position, fingerprints unique, suppressions applied.
+    /// Sorted by file and position, fingerprints unique, suppressions
+    /// applied, with a note for each suppression that suppressed nothing.
     pub findings: Vec<Finding>,
     pub summary: Summary,
 }
@@ -62,8 +64,10 @@ impl Checker {
         analyze(build(files, &self.macros, &self.api), &self.api, visitor)
     }
 
-    /// Checks `files` (paths relative to the root, contents) with every rule.
-    pub fn check(&self, files: Vec<(PathBuf, Vec<u8>)>) -> Outcome {
+    /// Checks `files` (paths relative to the root, contents) with every rule;
+    /// an error, before any analysis, when a suppression names no rule or an
+    /// unknown one.
+    pub fn check(&self, files: Vec<(PathBuf, Vec<u8>)>) -> Result<Outcome, BadSuppressions> {
         self.check_selected(files, &|_| true)
     }
 
@@ -74,8 +78,10 @@ impl Checker {
         &self,
         files: Vec<(PathBuf, Vec<u8>)>,
         selected: &dyn Fn(&str) -> bool,
-    ) -> Outcome {
+    ) -> Result<Outcome, BadSuppressions> {
         let start = Instant::now();
+        let known = self.rules().into_iter().map(|r| r.id).collect();
+        let mut suppressions = Suppressions::parse(&files, known)?;
         let core_selected = crate::lock::rules().iter().any(|r| selected(&r.id));
         let rule_set = self.rules.selected(selected);
         let files = if core_selected {
@@ -95,16 +101,10 @@ impl Checker {
             .chain(crate::mission::check(&analysis, &rule_set))
             .filter(|f| selected(&f.rule))
             .collect();
-        // Suppressions are comments in the source: each file with findings
-        // is unpacked once.
-        let with_findings: std::collections::HashSet<&str> =
-            findings.iter().map(|f| f.location.file.as_str()).collect();
-        let sources = analysis.program.sources_of(&with_findings);
-        findings.retain(|f| {
-            !sources
-                .get(&f.location.file)
-                .is_some_and(|source| is_suppressed(source, f.location.line, &f.rule))
-        });
+        suppressions.apply(&mut findings, &analysis.program);
+        if selected(UNUSED_ID) {
+            findings.extend(suppressions.unused(&analysis.program, selected));
+        }
         sort_findings(&mut findings);
         findings.dedup_by(|a, b| {
             a.rule == b.rule && a.location == b.location && a.message == b.message
@@ -119,11 +119,11 @@ impl Checker {
             elapsed_ms: start.elapsed().as_millis(),
             incomplete: unanalysed(&analysis),
         };
-        Outcome {
+        Ok(Outcome {
             analysis,
             findings,
             summary,
-        }
+        })
     }
 }
 
@@ -278,10 +278,11 @@ fn closure(files: Vec<(PathBuf, Vec<u8>)>, set: &RuleSet) -> Vec<(PathBuf, Vec<u
 }
 
 /// The documentation of every rule a checker of `config` runs: the built-in
-/// lock rules and the rule files' rules.
+/// lock rules, the rule files' rules and `lockwarden/unused-suppression`.
 pub fn rules_of(set: &RuleSet) -> Vec<RuleInfo> {
     let mut rules = crate::lock::rules();
     rules.extend(crate::mission::rules(set));
+    rules.push(crate::suppress::unused_info());
     rules
 }
 

@@ -194,7 +194,9 @@ pub fn check_fixtures(name: &str, rules: &str) {
             ));
             problems.extend(local.into_iter().map(|p| format!("{prefix}{p}")));
         }
-        let outcome = checker.check(fixture.files.clone());
+        let outcome = checker
+            .check(fixture.files.clone())
+            .unwrap_or_else(|bad| panic!("{}: {bad}", fixture.name));
         let found: Vec<Key> = outcome
             .findings
             .iter()
