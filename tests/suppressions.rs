@@ -51,6 +51,18 @@ fn driver(above: &str, lock: &str, bail: &str) -> String {
         .replace("{bail}", bail)
 }
 
+/// A scratch directory holding `widget.c` with `source`.
+fn widget_dir(name: &str, source: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("widget.c"), source).expect("write widget.c");
+    dir
+}
+
+/// A finding as [`findings`] lists it.
+fn finding(rule: &str, line: u64, severity: &str) -> (String, u64, String) {
+    (rule.to_owned(), line, severity.to_owned())
+}
+
 /// `check --format json` of `paths` (after `args`): the exit status and
 /// the findings as `(rule, line, severity)`.
 fn findings(args: &[&str], paths: &[&Path]) -> (Option<i32>, Vec<(String, u64, String)>) {
@@ -80,8 +92,7 @@ fn findings(args: &[&str], paths: &[&Path]) -> (Option<i32>, Vec<(String, u64, S
 
 /// `check` of a file of `source` that must fail as a usage error.
 fn refused(name: &str, source: &str) -> String {
-    let dir = scratch(name);
-    std::fs::write(dir.join("widget.c"), source).expect("write widget.c");
+    let dir = widget_dir(name, source);
     let out: Output = lockwarden()
         .args(["check", "-q"])
         .arg(&dir)
@@ -95,18 +106,17 @@ fn refused(name: &str, source: &str) -> String {
 
 #[test]
 fn without_a_suppression_the_driver_has_its_finding() {
-    let dir = scratch("none");
-    std::fs::write(dir.join("widget.c"), driver("", "", "")).expect("write");
-    let (code, found) = findings(&[], &[&dir]);
-    assert_eq!(code, Some(1));
-    assert_eq!(
-        found,
-        [(
-            "lock/inconsistent-exit".to_owned(),
-            14,
-            "warning".to_owned()
-        )]
-    );
+    // The marker in a string or in code is no suppression.
+    let in_string = "static const char *why = \"lockwarden: ignore lock/nonsense\";";
+    for (name, source) in [
+        ("none", driver("", "", "")),
+        ("string", driver(in_string, "", "")),
+    ] {
+        let dir = widget_dir(name, &source);
+        let (code, found) = findings(&[], &[&dir]);
+        assert_eq!(code, Some(1), "{name}");
+        assert_eq!(found, [finding("lock/inconsistent-exit", 14, "warning")]);
+    }
 }
 
 #[test]
@@ -125,8 +135,7 @@ fn a_suppression_on_the_line_a_lock_line_or_above_the_function_silences_it() {
         ),
     ];
     for (name, source) in placements {
-        let dir = scratch(name);
-        std::fs::write(dir.join("widget.c"), &source).expect("write");
+        let dir = widget_dir(name, &source);
         let (code, found) = findings(&[], &[&dir]);
         assert_eq!((code, found), (Some(0), vec![]), "{name}:\n{source}");
     }
@@ -134,46 +143,32 @@ fn a_suppression_on_the_line_a_lock_line_or_above_the_function_silences_it() {
 
 #[test]
 fn a_comment_apart_from_the_function_does_not_cover_it_and_is_noted() {
-    let dir = scratch("apart");
     let source = driver(
         "\n/* lockwarden: ignore lock/inconsistent-exit */\n",
         "",
         "",
     );
-    std::fs::write(dir.join("widget.c"), source).expect("write");
+    let dir = widget_dir("apart", &source);
     let (code, found) = findings(&[], &[&dir]);
     assert_eq!(code, Some(1));
     assert_eq!(
         found,
         [
-            (
-                "lockwarden/unused-suppression".to_owned(),
-                10,
-                "note".to_owned()
-            ),
-            (
-                "lock/inconsistent-exit".to_owned(),
-                16,
-                "warning".to_owned()
-            ),
+            finding("lockwarden/unused-suppression", 10, "note"),
+            finding("lock/inconsistent-exit", 16, "warning"),
         ]
     );
 }
 
 #[test]
 fn a_suppression_that_suppresses_nothing_is_a_note_unless_its_rule_did_not_run() {
-    let dir = scratch("unused");
     let source = driver(
         "",
         " /* lockwarden: ignore lock/double-acquire */",
         " // lockwarden: ignore lock/inconsistent-exit",
     );
-    std::fs::write(dir.join("widget.c"), source).expect("write");
-    let note = (
-        "lockwarden/unused-suppression".to_owned(),
-        12,
-        "note".to_owned(),
-    );
+    let dir = widget_dir("unused", &source);
+    let note = finding("lockwarden/unused-suppression", 12, "note");
     let (code, found) = findings(&[], &[&dir]);
     assert_eq!((code, found), (Some(1), vec![note.clone()]));
     // Notes fail the run only at --fail-on note.
@@ -199,13 +194,12 @@ fn a_suppression_that_suppresses_nothing_is_a_note_unless_its_rule_did_not_run()
 
 #[test]
 fn only_the_unused_ids_of_a_suppression_are_named() {
-    let dir = scratch("partly");
     let source = driver(
         "",
         "",
         " /* lockwarden: ignore lock/inconsistent-exit, lock/leak-at-exit */",
     );
-    std::fs::write(dir.join("widget.c"), source).expect("write");
+    let dir = widget_dir("partly", &source);
     let out = lockwarden()
         .args(["check", "-q", "--format", "gcc"])
         .arg(&dir)
@@ -248,27 +242,6 @@ fn an_unknown_rule_id_or_none_is_a_usage_error() {
 }
 
 #[test]
-fn the_marker_in_a_string_or_in_code_is_no_suppression() {
-    let dir = scratch("string");
-    let source = driver(
-        "static const char *why = \"lockwarden: ignore lock/nonsense\";",
-        "",
-        "",
-    );
-    std::fs::write(dir.join("widget.c"), source).expect("write");
-    let (code, found) = findings(&[], &[&dir]);
-    assert_eq!(code, Some(1));
-    assert_eq!(
-        found,
-        [(
-            "lock/inconsistent-exit".to_owned(),
-            14,
-            "warning".to_owned()
-        )]
-    );
-}
-
-#[test]
 fn a_header_read_for_context_has_its_unused_suppressions_unreported() {
     let dir = scratch("header");
     std::fs::create_dir_all(dir.join("include/linux")).expect("include dir");
@@ -304,11 +277,7 @@ fn a_header_read_for_context_has_its_unused_suppressions_unreported() {
         (code, found),
         (
             Some(1),
-            vec![(
-                "lockwarden/unused-suppression".to_owned(),
-                8,
-                "note".to_owned()
-            )]
+            vec![finding("lockwarden/unused-suppression", 8, "note")]
         )
     );
 }
