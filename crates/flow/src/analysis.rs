@@ -13,7 +13,7 @@ use crate::api::LockApi;
 use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedBytes, PackedCfg};
 use crate::dataflow::{solve, Cursor, Summaries};
 use crate::path::{Path, Step};
-use crate::summary::{exits, same_count_on_every_exit, summarize, ExitFact, Summary};
+use crate::summary::{exits, same_count_on_every_exit, summarize, Change, ExitFact, Summary};
 
 /// An annotation on a function, as text (`__must_hold`, [`&b->lock`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -776,6 +776,80 @@ impl Program {
             .collect();
         (callees, sites)
     }
+
+    /// The locks of a signal kind (see [`LockApi::is_signal_kind`]) that
+    /// function `i` releases and those it takes, by their own names.
+    fn signal_uses(&self, i: usize, cfg: &Cfg, api: &LockApi) -> SignalUses {
+        let f = &self.functions[i];
+        let mut uses = SignalUses::default();
+        for op in &cfg.ops {
+            let Op::Call(call) = op else { continue };
+            let Some(summary) = call
+                .callee
+                .as_deref()
+                .and_then(|c| self.primitive(api, f.file, c))
+            else {
+                continue;
+            };
+            for effect in &summary.effects {
+                if !effect
+                    .kind
+                    .as_deref()
+                    .is_some_and(|k| api.is_signal_kind(k))
+                {
+                    continue;
+                }
+                let Some(lock) = effect
+                    .lock
+                    .substitute(&call.args, call.result_lvalue.as_ref())
+                else {
+                    continue;
+                };
+                let Some(name) = lock.last_name() else {
+                    continue;
+                };
+                match effect.change {
+                    Change::Release => uses.released.push(name.to_owned()),
+                    _ => uses.taken.push(name.to_owned()),
+                }
+            }
+        }
+        uses
+    }
+}
+
+/// What one function does with locks of a signal kind.
+#[derive(Default)]
+struct SignalUses {
+    released: Vec<String>,
+    taken: Vec<String>,
+}
+
+/// The locks of a signal kind released by a function no analysed code
+/// calls (a thread, an interrupt handler, a completion callback) that does
+/// not take them: signals between contexts (`up(&dev->irq_sem)` at the end
+/// of an interrupt handler), by the directory of that function's file.
+fn signals(
+    program: &Program,
+    uses: &[SignalUses],
+    callers: &[u32],
+) -> HashMap<PathBuf, HashSet<String>> {
+    let mut signals: HashMap<PathBuf, HashSet<String>> = HashMap::new();
+    for (i, uses) in uses.iter().enumerate() {
+        if callers[i] > 0 {
+            continue;
+        }
+        let Some(dir) = program.files[program.functions[i].file].path.parent() else {
+            continue;
+        };
+        for name in uses.released.iter().filter(|n| !uses.taken.contains(n)) {
+            signals
+                .entry(dir.to_owned())
+                .or_default()
+                .insert(name.clone());
+        }
+    }
+    signals
 }
 
 /// Solves every function, callees before callers; `visitor` reads each
@@ -792,14 +866,23 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                 .extend(file.counters.iter().cloned());
         }
     }
-    let (callees, sites): (Vec<Vec<usize>>, Vec<Vec<usize>>) = (0..n)
+    let (edges, uses): (Vec<(Vec<usize>, Vec<usize>)>, Vec<SignalUses>) = (0..n)
         .into_par_iter()
-        .map(|i| program.call_edges(i, &program.functions[i].cfg(), api))
+        .map(|i| {
+            let cfg = program.functions[i].cfg();
+            (
+                program.call_edges(i, &cfg, api),
+                program.signal_uses(i, &cfg, api),
+            )
+        })
         .unzip();
+    let (callees, sites): (Vec<Vec<usize>>, Vec<Vec<usize>>) = edges.into_iter().unzip();
     let mut callers = vec![0u32; n];
     for callee in sites.into_iter().flatten() {
         callers[callee] += 1;
     }
+    let signals = signals(&program, &uses, &callers);
+    drop(uses);
     let sccs = strongly_connected(&callees);
     // Level of each SCC: one above its highest callee SCC.
     let mut scc_of = vec![0usize; n];
@@ -848,6 +931,7 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                             local: &local,
                             named_locks: &named_locks,
                             counters: &counters,
+                            signals: &signals,
                         };
                         let r = analyze_function(&program, m, &view, api, visitor);
                         if local.get(&m) != Some(&r.summary) {
@@ -900,6 +984,8 @@ struct Overlay<'a> {
     /// Counters (semaphores given a count other than 1), by the directory
     /// whose files initialise them: a driver's own objects.
     counters: &'a HashMap<PathBuf, HashSet<String>>,
+    /// Signals between contexts (see [`signals`]), by directory.
+    signals: &'a HashMap<PathBuf, HashSet<String>>,
 }
 
 /// The globals behind the named locks of the lock API, read off the
@@ -1014,16 +1100,19 @@ fn analyze_function<V: Visitor>(
             Some(self.program.functions[i].file as u32)
         }
 
-        fn is_counter(&self, lock: &Path) -> bool {
-            let dir = self.program.files[self.function.file].path.parent();
-            let Some(names) = dir.and_then(|d| self.overlay.counters.get(d)) else {
+        fn is_counter(&self, lock: &Path, kind: Option<&str>) -> bool {
+            let Some(dir) = self.program.files[self.function.file].path.parent() else {
                 return false;
             };
-            let last = lock.steps.iter().rev().find_map(|s| match s {
-                Step::Field(f) => Some(f.as_str()),
-                _ => None,
-            });
-            last.or(lock.root_var()).is_some_and(|n| names.contains(n))
+            let Some(name) = lock.last_name() else {
+                return false;
+            };
+            let named_in = |by_dir: &HashMap<PathBuf, HashSet<String>>| {
+                by_dir.get(dir).is_some_and(|names| names.contains(name))
+            };
+            named_in(self.overlay.counters)
+                || (kind.is_some_and(|k| self.api.is_signal_kind(k))
+                    && named_in(self.overlay.signals))
         }
     }
     let view = View {

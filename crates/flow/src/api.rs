@@ -181,6 +181,12 @@ pub struct FlowMacros {
     /// or a signal, not a lock.
     #[serde(default)]
     pub counting_inits: Vec<String>,
+    /// Lock kinds one context may release for another (a semaphore, which
+    /// has no owner): one that a function with no caller in the analysed
+    /// code (a thread, an interrupt handler, a completion callback)
+    /// releases without taking it is a signal between contexts, not a lock.
+    #[serde(default)]
+    pub signal_kinds: Vec<String>,
     /// Calls that link an object into a container (`list_add_tail(&obj->
     /// link, &ww->obj_list)`: the object's member first, the container
     /// second). A locked object linked where callers reach it is theirs to
@@ -229,6 +235,7 @@ impl LockApiConfig {
         f.scoped_guard.extend(other.flow.scoped_guard);
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
         f.counting_inits.extend(other.flow.counting_inits);
+        f.signal_kinds.extend(other.flow.signal_kinds);
         f.links.extend(other.flow.links);
         f.stores.extend(other.flow.stores);
         f.nesting.extend(other.flow.nesting);
@@ -354,6 +361,7 @@ impl LockApiConfig {
             scoped_guard: set(&self.flow.scoped_guard),
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
             counting_inits: set(&self.flow.counting_inits),
+            signal_kinds: set(&self.flow.signal_kinds),
             links: set(&self.flow.links),
             stores: set(&self.flow.stores),
             nesting: set(&self.flow.nesting),
@@ -424,6 +432,7 @@ pub struct LockApi {
     scoped_guard: HashSet<String>,
     scoped_cond_guard: HashSet<String>,
     counting_inits: HashSet<String>,
+    signal_kinds: HashSet<String>,
     links: HashSet<String>,
     stores: HashSet<String>,
     nesting: HashSet<String>,
@@ -508,6 +517,11 @@ impl LockApi {
     }
 
     /// The calls that give a lock object its count.
+    /// Whether locks of `kind` may be released by a context that did not take them.
+    pub fn is_signal_kind(&self, kind: &str) -> bool {
+        self.signal_kinds.contains(kind)
+    }
+
     pub fn counting_inits(&self) -> impl Iterator<Item = &str> {
         self.counting_inits.iter().map(String::as_str)
     }

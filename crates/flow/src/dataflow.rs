@@ -461,9 +461,10 @@ pub trait Summaries {
         None
     }
 
-    /// Whether `lock` is a counter, not a lock: the code gives it a count
-    /// other than 1 (`sema_init(&dc->in_flight, 64)`).
-    fn is_counter(&self, _lock: &Path) -> bool {
+    /// Whether `lock` (of `kind`) is a counter or a signal, not a lock: the
+    /// code gives it a count other than 1 (`sema_init(&dc->in_flight, 64)`),
+    /// or a context that did not take it releases it.
+    fn is_counter(&self, _lock: &Path, _kind: Option<&str>) -> bool {
         false
     }
 
@@ -1365,7 +1366,7 @@ fn effects_at<'a>(
                             .substitute(&call.args, call.result_lvalue.as_ref())?,
                     };
                     // A semaphore that counts (slots, signals) is no lock.
-                    if calls.summaries.is_counter(&lock) {
+                    if calls.summaries.is_counter(&lock, effect.kind.as_deref()) {
                         return None;
                     }
                     let named = lock.clone();

@@ -94,6 +94,19 @@ impl Path {
         }
     }
 
+    /// The lock object's own name: its last field, or the variable
+    /// (`in_flight` for `dc->in_flight`, `limit` for `limit`).
+    pub fn last_name(&self) -> Option<&str> {
+        self.steps
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Step::Field(f) => Some(f.as_str()),
+                _ => None,
+            })
+            .or(self.root_var())
+    }
+
     /// The root variable's name, if the root is a variable.
     pub fn root_var(&self) -> Option<&str> {
         match &self.root {
