@@ -823,13 +823,17 @@ fn pointers_to(lock: &Path) -> impl Iterator<Item = TruthKey> + '_ {
 }
 
 /// Whether `lock`, untouched here, may be a lock held here under another
-/// name: reached from the same variable by another chain of fields
-/// (`ctx->bdev->bd_queue` and `ctx->bdev->bd_disk->queue`), to the same
-/// field of the same record type, as the declarations tell. Such a held
+/// name: the same field of the same record type, as the declarations
+/// tell, reached from the same variable by another chain of fields
+/// (`ctx->bdev->bd_queue` and `ctx->bdev->bd_disk->queue`), or from a
+/// local pointer, whose object may be one this function already holds
+/// (`rq = i915_request_create(ce)` takes `ce->timeline->mutex`, and
+/// `i915_request_add(rq)` releases `rq->timeline->mutex`). Such a held
 /// lock becomes unknown, which no rule judges: one lock never gets two
-/// names. Distinct variables name distinct objects, as everywhere in the
-/// engine unless an alias says otherwise.
-fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool {
+/// names. Otherwise distinct variables name distinct objects, as everywhere
+/// in the engine unless an alias says otherwise: a parameter or a global is
+/// the caller's own object.
+fn under_another_name(state: &mut State, cfg: &Cfg, lock: &Path, calls: &Calls<'_>) -> bool {
     let Some(Step::Field(field)) = lock.steps.last() else {
         return false;
     };
@@ -839,12 +843,13 @@ fn under_another_name(state: &mut State, lock: &Path, calls: &Calls<'_>) -> bool
     let Some(record) = calls.summaries.record_of(lock) else {
         return false;
     };
+    let from_local = lock.root_var().is_some_and(|v| cfg.locals.contains(v));
     let others: Vec<Path> = state
         .locks
         .iter()
         .filter(|(path, level)| {
             *path != lock
-                && path.root == lock.root
+                && (path.root == lock.root || from_local)
                 && level.max > 0
                 && !level.unknown
                 && path.steps.last() == Some(&Step::Field(field.clone()))
@@ -1740,7 +1745,7 @@ fn apply_call(
         // same record type and field is held here: maybe one lock
         // under two names (`bdev->bd_queue` and `bdev->bd_disk->queue`).
         if matches!(effect.change, Change::Release | Change::Unknown)
-            && under_another_name(state, lock, calls)
+            && under_another_name(state, cfg, lock, calls)
         {
             continue;
         }
