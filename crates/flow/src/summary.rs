@@ -287,6 +287,11 @@ pub struct ExitFact {
     /// The name the caller knows a handed-over lock by (`(*foliop)->…`
     /// for `folio`'s lock after `*foliop = folio`).
     pub exported: Option<Path>,
+    /// Returns that differ in the lock but return values a caller may
+    /// confuse are told apart by what the caller passed (`if (global)
+    /// lock(…)`): only the values of returns the caller's arguments do not
+    /// tell apart say whether it holds the lock.
+    pub apart_by_arguments: bool,
 }
 
 impl ExitFact {
@@ -446,6 +451,15 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             Some(ExitKind::Consistent(d)) => Some(d),
             _ => None,
         };
+        // Worked out once, where the kind needs it.
+        let mut separation_memo = None;
+        let mut separation = || {
+            *separation_memo.get_or_insert_with(|| {
+                separation_by_caller(&paths, &levels, params, |key| {
+                    tested_unlocked(cfg, solution, key, lock)
+                })
+            })
+        };
         let kind = if all_linked {
             ExitKind::Opaque
         } else if let Some(kind) = all_elements.clone() {
@@ -496,9 +510,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             tested_unlocked(cfg, solution, key, lock)
         }) {
             kind
-        } else if conditional_on_caller(&paths, &levels, params, |key| {
-            tested_unlocked(cfg, solution, key, lock)
-        }) {
+        } else if separation() == Separation::ByArguments {
             ExitKind::OnCallerCondition
         } else {
             ExitKind::Inconsistent
@@ -538,20 +550,14 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .zip(&levels)
             .map(|((span, value, state), level)| ReturnFact {
                 span: *span,
-                value: match value {
-                    // `return vma;` on a path where `vma` was tested NULL returns zero.
-                    ReturnValue::Var(v)
-                        if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) =>
-                    {
-                        ReturnValue::Zero
-                    }
-                    other => (*other).clone(),
-                },
+                value: value_on_path(value, state),
                 // Every element, however many: held (or dropped) as one.
                 min: every_element_depth.unwrap_or(level.min),
                 max: every_element_depth.unwrap_or(level.max),
             })
             .collect();
+        let apart_by_arguments =
+            kind == ExitKind::Inconsistent && separation() == Separation::ByArgumentsAndValues;
         facts.push(ExitFact {
             lock: lock.clone(),
             kind,
@@ -565,6 +571,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             exported: paths
                 .iter()
                 .find_map(|(_, _, state)| exported_name(cfg, state, lock)),
+            apart_by_arguments,
         });
     }
     // An object of the caller's handed to a callback the caller chose
@@ -588,9 +595,21 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             returned_steps: None,
             handed_over: false,
             exported: None,
+            apart_by_arguments: false,
         });
     }
     facts
+}
+
+/// What a return returns on a path: `return vma;` where `vma` was tested
+/// NULL returns zero.
+fn value_on_path(value: &ReturnValue, state: &State) -> ReturnValue {
+    match value {
+        ReturnValue::Var(v) if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) => {
+            ReturnValue::Zero
+        }
+        other => other.clone(),
+    }
 }
 
 /// A lock changed exactly when something the caller sees is true, or
@@ -661,13 +680,16 @@ fn conditional_on_param(
 /// and globals, tested before the lock is taken (`if (lh->write) { if
 /// (static_branch_unlikely(&k) && lh->cache->no_sleep) write_lock_bh(…);
 /// else down_write(…); }`). Two returns that agree on every such condition
-/// both know never differ in the lock's depth; some do differ.
-fn conditional_on_caller(
+/// both know never differ in the lock's depth, unless what they return
+/// tells them apart (`if (global) mutex_lock_killable(&l)` returns 0
+/// holding `l` when `global` is set, an error without it); and some
+/// returns the values alone do not tell apart differ.
+fn separation_by_caller(
     paths: &[(Span, &ReturnValue, &State)],
     levels: &[Level],
     params: &[String],
     tested_unlocked: impl Fn(&TruthKey) -> bool,
-) -> bool {
+) -> Separation {
     let is_param = |v: &str| params.iter().any(|p| p == v);
     let callers = |key: &TruthKey| match key {
         TruthKey::Cond { vars, .. } => {
@@ -690,7 +712,7 @@ fn conditional_on_caller(
     keys.dedup();
     keys.retain(|k| tested_unlocked(k));
     if !keys.iter().any(|k| reads_param(k)) || levels.iter().any(|l| l.min != l.max) {
-        return false;
+        return Separation::None;
     }
     // A dispatch on a value (`switch (cmd)`, `if (cmd == X)`) selects an
     // operation, and an operation that takes a lock drops it: the value
@@ -705,7 +727,7 @@ fn conditional_on_caller(
         .any(|k| k.constant_comparison().is_some());
     let pairs = levels.iter().any(|l| l.min > 0) && levels.iter().any(|l| l.max < 0);
     if dispatch && !pairs {
-        return false;
+        return Separation::None;
     }
     let truths: Vec<Vec<Option<bool>>> = paths
         .iter()
@@ -716,14 +738,41 @@ fn conditional_on_caller(
             .zip(b)
             .any(|(x, y)| matches!((x, y), (Some(x), Some(y)) if x != y))
     };
+    let values: Vec<ReturnValue> = paths
+        .iter()
+        .map(|(_, value, state)| value_on_path(value, state))
+        .collect();
+    let (mut by_arguments, mut by_values) = (false, false);
     for i in 0..paths.len() {
         for j in i + 1..paths.len() {
-            if levels[i].min != levels[j].min && !apart(&truths[i], &truths[j]) {
-                return false;
+            if levels[i].min == levels[j].min || apart(&truths[i], &truths[j]) {
+                by_arguments |= levels[i].min != levels[j].min;
+                continue;
             }
+            if values[i].same_as(&values[j]).is_some() {
+                return Separation::None;
+            }
+            by_values = true;
         }
     }
-    levels.iter().any(|l| l.min != levels[0].min)
+    match (by_arguments, by_values) {
+        (false, _) => Separation::None,
+        (true, false) => Separation::ByArguments,
+        (true, true) => Separation::ByArgumentsAndValues,
+    }
+}
+
+/// How a function's returns that differ in a lock are told apart by its
+/// callers (see [`separation_by_caller`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Separation {
+    /// Not by what the caller passed alone.
+    None,
+    /// Every two are told apart by what the caller passed.
+    ByArguments,
+    /// By what the caller passed, and where that agrees, by the values
+    /// returned: within what the caller chose, a conditional acquire.
+    ByArgumentsAndValues,
 }
 
 /// Held on every path where a parameter has one truth, a try result of
@@ -771,19 +820,35 @@ fn acquired_or_tried_on_param(
     })
 }
 
-/// Whether every test of `key` happens where `lock` is not held (as the
-/// states reaching the branches it leads to say).
+/// Whether `key` is tested, and every test of it where `lock` may be held
+/// (as the states the branches lead to say) re-tests a truth every path
+/// reaching it already knows: the caller's choice decided before the lock
+/// was taken (`if (global) lock(…); … if (err && global) unlock(…);`). A
+/// first test under the lock is the function's own decision.
 fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) -> bool {
-    cfg.succs
-        .iter()
-        .flatten()
-        .filter(|e| matches!(&e.cond, EdgeCond::Truth(k, _) if k == key))
-        .all(|e| {
-            solution.states[e.to as usize]
+    let mut tested = false;
+    for (node, edges) in cfg.succs.iter().enumerate() {
+        let known_before = || {
+            solution.states[node]
                 .states
                 .iter()
-                .all(|s| s.level(lock).max <= 0)
-        })
+                .all(|s| s.facts.contains_key(key))
+        };
+        for edge in edges
+            .iter()
+            .filter(|e| matches!(&e.cond, EdgeCond::Truth(k, _) if k == key))
+        {
+            tested = true;
+            let unheld = solution.states[edge.to as usize]
+                .states
+                .iter()
+                .all(|s| s.level(lock).max <= 0);
+            if !unheld && !known_before() {
+                return false;
+            }
+        }
+    }
+    tested
 }
 
 /// A try-lock wrapper recognised by its return values: held exactly on the

@@ -224,13 +224,16 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         held.iter().any(|h| {
             unheld
                 .iter()
-                .any(|u| same_value(&h.value, &u.value) == Some(certain))
+                .any(|u| h.value.same_as(&u.value) == Some(certain))
         })
     };
-    if same(true) {
+    // Returns the values alone do not tell apart may still be told apart
+    // by what the caller passed (`if (global) mutex_lock_killable(&l)`):
+    // then within the caller's choice it is a conditional acquire, below.
+    if same(true) && !exit.apart_by_arguments {
         return verdict(Severity::Warning, Reason::SameValue);
     }
-    if !annotated && same(false) {
+    if !annotated && same(false) && !exit.apart_by_arguments {
         return verdict(Severity::Warning, Reason::MaybeSameValue);
     }
     // Nobody else can release a lock on an object only this function names,
@@ -298,24 +301,4 @@ fn leak(exit: &ExitFact, cx: &Context<'_>, held: &[&ReturnFact]) -> Option<Verdi
         primary,
         unheld: None,
     })
-}
-
-/// Whether a caller may see the same value from both returns: `Some(true)`
-/// certainly (both `return 0;`, the same variable, `void`), `Some(false)`
-/// possibly (an expression on one side may be any success value), `None`
-/// when the values tell the returns apart.
-fn same_value(a: &ReturnValue, b: &ReturnValue) -> Option<bool> {
-    use ReturnValue::*;
-    match (a, b) {
-        (Var(x), Var(y)) | (Field(x), Field(y)) if x == y => Some(true),
-        (Void, Void)
-        | (Announced, Announced)
-        | (Zero, Zero)
-        | (Negative, Negative)
-        | (Positive, Positive) => Some(true),
-        (Other | Field(_), Zero | Positive | Other) | (Zero | Positive, Other | Field(_)) => {
-            Some(false)
-        }
-        _ => None,
-    }
 }

@@ -165,6 +165,29 @@ pub enum ReturnValue {
     Other,
 }
 
+impl ReturnValue {
+    /// Whether a caller may see the same value from a return of `self` and
+    /// one of `other`: `Some(true)` certainly (both `return 0;`, the same
+    /// variable, `void`), `Some(false)` possibly (an expression on one side
+    /// may be any success value), `None` when the values tell the returns
+    /// apart.
+    pub fn same_as(&self, other: &ReturnValue) -> Option<bool> {
+        use ReturnValue::*;
+        match (self, other) {
+            (Var(x), Var(y)) | (Field(x), Field(y)) if x == y => Some(true),
+            (Void, Void)
+            | (Announced, Announced)
+            | (Zero, Zero)
+            | (Negative, Negative)
+            | (Positive, Positive) => Some(true),
+            (Other | Field(_), Zero | Positive | Other) | (Zero | Positive, Other | Field(_)) => {
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The lock paths an argument can stand for in a callee's summary.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ArgPaths {
