@@ -820,13 +820,14 @@ fn acquired_or_tried_on_param(
     })
 }
 
-/// Whether `key` is tested, and every test of it where `lock` may be held
-/// (as the states the branches lead to say) re-tests a truth every path
-/// reaching it already knows: the caller's choice decided before the lock
-/// was taken (`if (global) lock(…); … if (err && global) unlock(…);`). A
-/// first test under the lock is the function's own decision.
+/// Whether every test of `key` where `lock` may be held (as the states the
+/// branches lead to say) re-tests a truth every path reaching it already
+/// knows: the caller's choice decided before the lock was taken (`if
+/// (global) lock(…); … if (err && global) unlock(…);`). A first test under
+/// the lock is the function's own decision. A key never tested here (an
+/// out-parameter set beside the lock, `*needs_unlock = true`) is the
+/// caller's to test.
 fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) -> bool {
-    let mut tested = false;
     for (node, edges) in cfg.succs.iter().enumerate() {
         let known_before = || {
             solution.states[node]
@@ -838,7 +839,6 @@ fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) 
             .iter()
             .filter(|e| matches!(&e.cond, EdgeCond::Truth(k, _) if k == key))
         {
-            tested = true;
             let unheld = solution.states[edge.to as usize]
                 .states
                 .iter()
@@ -848,7 +848,7 @@ fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) 
             }
         }
     }
-    tested
+    true
 }
 
 /// A try-lock wrapper recognised by its return values: held exactly on the
