@@ -939,6 +939,21 @@ fn conditional_by_value(
 }
 
 /// The summary of a function from its exit facts.
+/// The lock kind the call at `site` takes or drops, as its callee's summary
+/// says: a wrapper's callers see the kind its primitive has, and a call
+/// that may drop that kind out of sight (`handle_mm_fault()` and the mmap
+/// lock) makes it unknown there too.
+fn kind_at(cfg: &Cfg, summaries: &dyn Summaries, site: Span) -> Option<String> {
+    cfg.ops.iter().find_map(|op| match op {
+        Op::Call(call) if call.span == site => call
+            .callee
+            .as_deref()
+            .and_then(|callee| summaries.summary(callee))
+            .and_then(|summary| summary.effects.iter().find_map(|e| e.kind.clone())),
+        _ => None,
+    })
+}
+
 pub fn summarize(
     facts: &[ExitFact],
     params: &[String],
@@ -1006,7 +1021,7 @@ pub fn summarize(
                 recursive: fact.recursive,
                 site,
                 when,
-                kind: None,
+                kind: site.and_then(|site| kind_at(cfg, summaries, site)),
             });
         }
     }
