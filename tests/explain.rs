@@ -55,7 +55,7 @@ fn explain_shows_lock_sets_callee_summaries_and_exit_facts() {
     assert!(text.starts_with("q.c:13: q_push()"), "{text}");
     // The wrapper's summary, and the lock held after the line that calls it.
     assert!(
-        text.contains("q_lock(): acquires `arg0->lock` [analysed]"),
+        text.contains("q_lock(): acquires `arg0->lock` (spinlock) [analysed]"),
         "{text}"
     );
     assert!(text.contains("= held: q->lock"), "{text}");

@@ -1365,7 +1365,7 @@ mod engine_tests {
     #[test]
     fn a_wrapper_summarises_like_the_primitive_it_calls() {
         let a = analyze_text("void foo_lock(struct foo *f)\n{\n\tspin_lock(&f->lock);\n}\n");
-        assert_eq!(summary_of(&a, "foo_lock"), vec!["acquires `arg0->lock`"]);
+        assert_eq!(summary_of(&a, "foo_lock"), vec!["acquires `arg0->lock` (spinlock)"]);
     }
 
     #[test]
@@ -1375,7 +1375,7 @@ mod engine_tests {
              void put(struct perm *ipcp)\n{\n\tstruct shm *shp = container_of(ipcp, struct shm, perm);\n\
              \tspin_unlock(&shp->perm.lock);\n}\n",
         );
-        assert_eq!(summary_of(&a, "put"), vec!["releases `arg0->lock`"]);
+        assert_eq!(summary_of(&a, "put"), vec!["releases `arg0->lock` (spinlock)"]);
     }
 
     #[test]
@@ -1384,7 +1384,7 @@ mod engine_tests {
             "static inline struct xs *xs_sk(struct sock *sk)\n{\n\treturn (struct xs *)sk;\n}\n\
              void drop(struct sock *sk)\n{\n\tspin_unlock(&xs_sk(sk)->state_lock);\n}\n",
         );
-        assert_eq!(summary_of(&a, "drop"), vec!["releases `arg0->state_lock`"]);
+        assert_eq!(summary_of(&a, "drop"), vec!["releases `arg0->state_lock` (spinlock)"]);
     }
 
     #[test]
@@ -1404,7 +1404,7 @@ mod engine_tests {
         );
         assert_eq!(
             summary_of(&a, "pipe_lock"),
-            vec!["acquires `arg0->mutex` if `arg0->files` is true"]
+            vec!["acquires `arg0->mutex` if `arg0->files` is true (mutex)"]
         );
         // Tested under the lock, the field is the lock's data, not a condition.
         let a = analyze_text(
@@ -1426,7 +1426,7 @@ mod engine_tests {
         );
         assert_eq!(
             summary_of(&a, "add"),
-            vec!["acquires when it returns no error `arg1->lock`"]
+            vec!["acquires when it returns no error `arg1->lock` (spinlock)"]
         );
     }
 
