@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use lockwarden_rules::builtin::{self, Config};
+use lockwarden_rules::file::RuleFileErrors;
 use lockwarden_rules::suppress::BadSuppressions;
 
 /// A rule file problem, already rendered as a miette diagnostic.
@@ -33,20 +34,44 @@ pub fn print_error(error: &anyhow::Error) {
     }
 }
 
-/// The built-in configuration extended by every rule file under `extra`.
+/// The built-in configuration extended by every rule file under `extra`
+/// (a file named twice is loaded once). The errors of all rule files are
+/// reported together.
 pub fn load(extra: &[PathBuf]) -> Result<Config> {
-    let mut config = builtin::config().map_err(|e| anyhow::anyhow!(render(&*e)))?;
+    let mut config = builtin::config().map_err(problem)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut files = Vec::new();
     for path in extra {
         for file in rule_files(path)? {
+            if !seen.insert(std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())) {
+                continue;
+            }
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read rule file {}", file.display()))?;
-            let name = file.display().to_string();
-            config
-                .add(&name, &text)
-                .map_err(|e| anyhow::Error::new(RuleFileProblem(render(&*e))))?;
+            files.push((file.display().to_string(), text));
         }
     }
+    config
+        .add_all(
+            files
+                .iter()
+                .map(|(name, text)| (name.as_str(), text.as_str())),
+        )
+        .map_err(problem)?;
     Ok(config)
+}
+
+/// Every error of the rule files as one [`RuleFileProblem`]: each diagnostic,
+/// then how many there were when more than one.
+fn problem(errors: RuleFileErrors) -> anyhow::Error {
+    let mut text: String = errors.0.iter().map(|e| render(e)).collect();
+    if errors.0.len() > 1 {
+        text.push_str(&format!(
+            "error: {} errors in the rule files\n",
+            errors.0.len()
+        ));
+    }
+    anyhow::Error::new(RuleFileProblem(text))
 }
 
 /// Renders a diagnostic deterministically (no colour) for the terminal.

@@ -4,7 +4,7 @@
 use lockwarden_flow::LockApiConfig;
 use lockwarden_syntax::MacroConfig;
 
-use crate::file::{parse, RuleFileError, RuleSet};
+use crate::file::{parse, RuleFileErrors, RuleSet};
 
 /// `(file name, contents)` of every built-in rule file.
 pub const FILES: &[(&str, &str)] = &[
@@ -32,20 +32,37 @@ pub struct Config {
 
 impl Config {
     /// Adds one rule file.
-    pub fn add(&mut self, name: &str, text: &str) -> Result<(), Box<RuleFileError>> {
-        let mut file = parse(name, text).map_err(Box::new)?;
+    pub fn add(&mut self, name: &str, text: &str) -> Result<(), RuleFileErrors> {
+        let mut file = parse(name, text)?;
         self.syntax.extend(std::mem::take(&mut file.syntax));
         self.locks.extend(std::mem::take(&mut file.locks));
-        self.rules.add(name, text, file).map_err(Box::new)
+        self.rules.add(name, text, file)
+    }
+
+    /// Adds `(name, text)` rule files in order, and reports the errors of
+    /// all of them.
+    pub fn add_all<'a>(
+        &mut self,
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), RuleFileErrors> {
+        let mut errors = Vec::new();
+        for (name, text) in files {
+            if let Err(RuleFileErrors(e)) = self.add(name, text) {
+                errors.extend(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(RuleFileErrors(errors))
+        }
     }
 }
 
 /// The built-in configuration.
-pub fn config() -> Result<Config, Box<RuleFileError>> {
+pub fn config() -> Result<Config, RuleFileErrors> {
     let mut config = Config::default();
-    for (name, text) in FILES {
-        config.add(name, text)?;
-    }
+    config.add_all(FILES.iter().copied())?;
     Ok(config)
 }
 

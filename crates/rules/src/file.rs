@@ -7,6 +7,7 @@
 // size of an `Err` on these cold paths does not matter.
 #![allow(clippy::result_large_err)]
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -65,9 +66,9 @@ pub struct AccessDef {
 #[serde(deny_unknown_fields)]
 pub struct ScopeDef {
     pub id: Spanned<String>,
-    /// File globs, relative to the tree root.
+    /// File globs, relative to the tree root; an error when missing or empty.
     #[serde(default)]
-    pub files: Vec<Spanned<String>>,
+    pub files: Option<Spanned<Vec<Spanned<String>>>>,
     /// Function-name globs; all functions when empty.
     #[serde(default)]
     pub functions: Vec<Spanned<String>>,
@@ -142,9 +143,12 @@ pub struct RuleFileError {
     pub message: String,
     #[source_code]
     pub src: NamedSource<String>,
-    #[label("{label}")]
+    #[label(primary, "{label}")]
     pub span: SourceSpan,
     pub label: String,
+    /// For an id defined twice in one file: its first definition.
+    #[label("first defined here")]
+    pub first: Option<SourceSpan>,
     #[help]
     pub help: Option<String>,
 }
@@ -162,6 +166,7 @@ impl RuleFileError {
             src: NamedSource::new(name, text.to_owned()),
             span: span.into(),
             label: label.into(),
+            first: None,
             help: None,
         }
     }
@@ -169,6 +174,31 @@ impl RuleFileError {
     fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+}
+
+/// Every error of the rule files of one run, in the order the files were
+/// loaded: a broken file does not hide the errors of the others.
+#[derive(Debug, Default)]
+pub struct RuleFileErrors(pub Vec<RuleFileError>);
+
+impl std::fmt::Display for RuleFileErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{}: {}", e.src.name(), e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RuleFileErrors {}
+
+impl From<RuleFileError> for RuleFileErrors {
+    fn from(e: RuleFileError) -> Self {
+        RuleFileErrors(vec![e])
     }
 }
 
@@ -193,52 +223,67 @@ pub struct RuleSet {
     pub accesses: Vec<AccessDef>,
     pub scopes: Vec<(ScopeDef, GlobSet, Option<GlobSet>)>,
     pub rules: Vec<RuleDef>,
+    /// The file that defined each `(kind, id)` loaded so far.
+    origins: HashMap<(&'static str, String), String>,
 }
 
-/// The ids of one kind of definition: the kind, this file's ids, the ids
-/// already loaded.
-type IdsOfKind<'a> = (&'a str, Vec<&'a Spanned<String>>, Vec<&'a String>);
+/// The errors of one rule file, each pointing into it.
+struct Errors<'a> {
+    name: &'a str,
+    text: &'a str,
+    found: Vec<RuleFileError>,
+}
 
-fn glob_set(name: &str, text: &str, globs: &[Spanned<String>]) -> Result<GlobSet, RuleFileError> {
-    let mut builder = GlobSetBuilder::new();
-    for g in globs {
-        let glob = Glob::new(g.get_ref()).map_err(|e| {
-            RuleFileError::new(
-                name,
-                text,
-                g.span(),
-                format!("bad glob `{}`: {e}", g.get_ref()),
-                "this glob",
-            )
-        })?;
-        builder.add(glob);
+impl Errors<'_> {
+    fn at(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> RuleFileError {
+        RuleFileError::new(self.name, self.text, span, message, label)
     }
-    builder
-        .build()
-        .map_err(|e| RuleFileError::new(name, text, 0..0, format!("bad globs: {e}"), "here"))
-}
 
-fn check_record_field(
-    name: &str,
-    text: &str,
-    value: &Spanned<String>,
-) -> Result<(), RuleFileError> {
-    let ok = value
-        .get_ref()
-        .split_once('.')
-        .is_some_and(|(record, field)| {
-            (record.starts_with("struct ") || record.starts_with("union ")) && !field.is_empty()
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(RuleFileError::new(
-            name,
-            text,
-            value.span(),
-            format!("`{}` is not `struct NAME.field`", value.get_ref()),
-            "expected `struct NAME.field`",
-        ))
+    fn push(&mut self, e: RuleFileError) {
+        self.found.push(e);
+    }
+
+    /// A glob set of `globs`; a bad glob is an error at it and left out.
+    fn glob_set(&mut self, globs: &[Spanned<String>]) -> GlobSet {
+        let mut builder = GlobSetBuilder::new();
+        for g in globs {
+            match Glob::new(g.get_ref()) {
+                Ok(glob) => {
+                    builder.add(glob);
+                }
+                Err(e) => self.push(self.at(
+                    g.span(),
+                    format!("bad glob `{}`: {e}", g.get_ref()),
+                    "this glob",
+                )),
+            }
+        }
+        builder.build().unwrap_or_else(|e| {
+            self.push(self.at(0..0, format!("bad globs: {e}"), "here"));
+            GlobSet::empty()
+        })
+    }
+
+    /// `value` must be `struct NAME.field` (or `union NAME.field`).
+    fn record_field(&mut self, value: &Spanned<String>) {
+        let ok = value
+            .get_ref()
+            .split_once('.')
+            .is_some_and(|(record, field)| {
+                (record.starts_with("struct ") || record.starts_with("union ")) && !field.is_empty()
+            });
+        if !ok {
+            self.push(self.at(
+                value.span(),
+                format!("`{}` is not `struct NAME.field`", value.get_ref()),
+                "expected `struct NAME.field`",
+            ));
+        }
     }
 }
 
@@ -255,6 +300,7 @@ impl RuleSet {
                 .filter(|r| selected(r.id.get_ref()))
                 .cloned()
                 .collect(),
+            origins: self.origins.clone(),
         }
     }
 
@@ -267,141 +313,210 @@ impl RuleSet {
         })
     }
 
-    /// Adds the rules of one parsed file, validating every reference.
-    pub fn add(&mut self, name: &str, text: &str, file: RuleFile) -> Result<(), RuleFileError> {
-        // Each id names one thing: among the classes, accesses, scopes and
-        // rules already loaded and those of this file, and a rule id is
-        // never a built-in one.
-        let builtin: Vec<String> = crate::lock::rules().into_iter().map(|r| r.id).collect();
-        let kinds: [IdsOfKind<'_>; 4] = [
-            (
-                "class",
-                file.class.iter().map(|c| &c.id).collect(),
-                self.classes.iter().map(|c| c.id.get_ref()).collect(),
-            ),
-            (
-                "access",
-                file.access.iter().map(|a| &a.id).collect(),
-                self.accesses.iter().map(|a| a.id.get_ref()).collect(),
-            ),
-            (
-                "scope",
-                file.scope.iter().map(|s| &s.id).collect(),
-                self.scopes.iter().map(|(s, _, _)| s.id.get_ref()).collect(),
-            ),
-            (
-                "rule",
-                file.rule.iter().map(|r| &r.id).collect(),
-                self.rules
-                    .iter()
-                    .map(|r| r.id.get_ref())
-                    .chain(builtin.iter())
-                    .collect(),
-            ),
-        ];
-        for (kind, ids, loaded) in &kinds {
-            for (i, id) in ids.iter().enumerate() {
-                let again = loaded.contains(&id.get_ref())
-                    || ids[..i]
-                        .iter()
-                        .any(|earlier| earlier.get_ref() == id.get_ref());
-                if again {
-                    return Err(RuleFileError::new(
-                        name,
-                        text,
-                        id.span(),
-                        format!("{kind} `{}` is defined twice", id.get_ref()),
-                        "this id is taken",
-                    )
-                    .with_help(format!("give the {kind} another id")));
+    /// The definitions of `defs` whose id is new: an id defined before, in
+    /// this file (`here`) or in one loaded earlier, or one of `reserved`, is
+    /// an error at the id, and the first definition stays the only one.
+    fn first_definitions<T>(
+        &mut self,
+        kind: &'static str,
+        defs: Vec<T>,
+        id: impl Fn(&T) -> &Spanned<String>,
+        reserved: &[String],
+        errors: &mut Errors<'_>,
+    ) -> Vec<T> {
+        let mut here: HashMap<String, Range<usize>> = HashMap::new();
+        let mut kept = Vec::new();
+        for def in defs {
+            let this = id(&def);
+            let key = (kind, this.get_ref().clone());
+            let error = if reserved.contains(this.get_ref()) {
+                Some(
+                    errors
+                        .at(
+                            this.span(),
+                            format!("{kind} id `{}` is a built-in rule's id", this.get_ref()),
+                            "a built-in rule has this id",
+                        )
+                        .with_help(
+                            "give the rule an id of your own (`mine/…`); `lockwarden rules` \
+                             lists the built-in ones",
+                        ),
+                )
+            } else if let Some(first) = here.get(this.get_ref()) {
+                let mut e = errors.at(
+                    this.span(),
+                    format!("{kind} `{}` is defined twice", this.get_ref()),
+                    "defined again here",
+                );
+                e.first = Some(first.clone().into());
+                Some(e.with_help(format!("give the {kind} another id, or remove one")))
+            } else if let Some(file) = self.origins.get(&key) {
+                Some(
+                    errors
+                        .at(
+                            this.span(),
+                            format!("{kind} `{}` is defined twice", this.get_ref()),
+                            format!("already defined in {file}"),
+                        )
+                        .with_help(format!("give the {kind} another id, or remove one")),
+                )
+            } else {
+                None
+            };
+            match error {
+                Some(e) => errors.push(e),
+                None => {
+                    here.insert(key.1, this.span());
+                    kept.push(def);
                 }
             }
         }
-        for scope in &file.scope {
-            if scope.files.is_empty() {
-                return Err(RuleFileError::new(
-                    name,
-                    text,
-                    scope.id.span(),
-                    format!("scope `{}` matches no file", scope.id.get_ref()),
-                    "this scope",
-                )
-                .with_help("give it `files` globs (`drivers/virtio/*.c`)"));
-            }
+        for def in &kept {
+            self.origins
+                .insert((kind, id(def).get_ref().clone()), errors.name.to_owned());
         }
+        kept
+    }
+
+    /// Adds the rules of one parsed file, validating every reference. All of
+    /// the file's errors are reported; what is wrong is never a reason to
+    /// report something else (a rule naming a class defined twice still
+    /// finds the first definition).
+    pub fn add(&mut self, name: &str, text: &str, file: RuleFile) -> Result<(), RuleFileErrors> {
+        let mut errors = Errors {
+            name,
+            text,
+            found: Vec::new(),
+        };
+        let builtin: Vec<String> = crate::run::rules_of(&RuleSet::default())
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        // Every definition is checked, a duplicate too; then only the first
+        // of each id is kept.
         for class in &file.class {
             for f in &class.fields {
-                check_record_field(name, text, f)?;
+                errors.record_field(f);
             }
             if class.globals.is_empty() && class.fields.is_empty() && class.kinds.is_empty() {
-                return Err(RuleFileError::new(
-                    name,
-                    text,
-                    class.id.span(),
-                    format!("class `{}` has no members", class.id.get_ref()),
-                    "this class",
-                )
-                .with_help("give it `globals`, `fields` or `kinds`"));
+                errors.push(
+                    errors
+                        .at(
+                            class.id.span(),
+                            format!("lock class `{}` has no members", class.id.get_ref()),
+                            "this class",
+                        )
+                        .with_help("give it `globals`, `fields` or `kinds`"),
+                );
             }
         }
         for access in &file.access {
             for w in &access.writes {
-                check_record_field(name, text, w)?;
+                errors.record_field(w);
             }
             if access.writes.is_empty() && access.shapes.is_empty() && access.calls.is_empty() {
-                return Err(RuleFileError::new(
-                    name,
-                    text,
-                    access.id.span(),
-                    format!("access `{}` matches nothing", access.id.get_ref()),
-                    "this access",
-                )
-                .with_help("give it `writes`, `shapes` or `calls`"));
+                errors.push(
+                    errors
+                        .at(
+                            access.id.span(),
+                            format!("access `{}` matches nothing", access.id.get_ref()),
+                            "this access",
+                        )
+                        .with_help("give it `writes`, `shapes` or `calls`"),
+                );
             }
         }
-        self.classes.extend(file.class);
-        self.accesses.extend(file.access);
-        for scope in file.scope {
-            let files = glob_set(name, text, &scope.files)?;
-            let functions = if scope.functions.is_empty() {
-                None
-            } else {
-                Some(glob_set(name, text, &scope.functions)?)
-            };
-            self.scopes.push((scope, files, functions));
+        for scope in &file.scope {
+            let help = "give it `files` globs from the tree root (`drivers/virtio/*.c`)";
+            match &scope.files {
+                None => errors.push(
+                    errors
+                        .at(
+                            scope.id.span(),
+                            format!(
+                                "scope `{}` has no `files`: its rules would never apply",
+                                scope.id.get_ref()
+                            ),
+                            "this scope",
+                        )
+                        .with_help(help),
+                ),
+                Some(files) if files.get_ref().is_empty() => errors.push(
+                    errors
+                        .at(
+                            files.span(),
+                            format!(
+                                "`files` of scope `{}` lists no file: its rules would never apply",
+                                scope.id.get_ref()
+                            ),
+                            "no file",
+                        )
+                        .with_help(help),
+                ),
+                Some(_) => {}
+            }
         }
+        let scopes: Vec<_> = file
+            .scope
+            .into_iter()
+            .map(|scope| {
+                let files = errors.glob_set(scope.files.as_ref().map_or(&[], |f| f.get_ref()));
+                let functions =
+                    (!scope.functions.is_empty()).then(|| errors.glob_set(&scope.functions));
+                (scope, files, functions)
+            })
+            .collect();
+        let classes = self.first_definitions("lock class", file.class, |c| &c.id, &[], &mut errors);
+        self.classes.extend(classes);
+        let accesses = self.first_definitions("access", file.access, |a| &a.id, &[], &mut errors);
+        self.accesses.extend(accesses);
+        let scopes = self.first_definitions("scope", scopes, |s| &s.0.id, &[], &mut errors);
+        self.scopes.extend(scopes);
         for rule in &file.rule {
-            let known_class = self
-                .classes
-                .iter()
-                .find(|c| c.id.get_ref() == rule.class.get_ref());
-            let Some(class) = known_class else {
-                return Err(RuleFileError::new(
-                    name,
-                    text,
-                    rule.class.span(),
-                    format!("unknown class `{}`", rule.class.get_ref()),
-                    "no class with this id",
-                ));
-            };
-            if !self
-                .scopes
-                .iter()
-                .any(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
-            {
-                return Err(RuleFileError::new(
-                    name,
-                    text,
-                    rule.scope.span(),
-                    format!("unknown scope `{}`", rule.scope.get_ref()),
-                    "no scope with this id",
-                ));
-            }
-            match (rule.kind, &rule.access) {
-                (RuleKind::Require, None) => {
-                    return Err(RuleFileError::new(
-                        name,
-                        text,
+            self.check_rule(rule, &mut errors);
+        }
+        let rules = self.first_definitions("rule", file.rule, |r| &r.id, &builtin, &mut errors);
+        self.rules.extend(rules);
+        errors.found.sort_by_key(|e| e.span.offset());
+        if errors.found.is_empty() {
+            Ok(())
+        } else {
+            Err(RuleFileErrors(errors.found))
+        }
+    }
+
+    /// A rule's references: its class, scope and access exist, and the
+    /// class has what the rule's kind needs.
+    fn check_rule(&self, rule: &RuleDef, errors: &mut Errors<'_>) {
+        let class = self
+            .classes
+            .iter()
+            .find(|c| c.id.get_ref() == rule.class.get_ref());
+        if class.is_none() {
+            errors.push(errors.at(
+                rule.class.span(),
+                format!("unknown lock class `{}`", rule.class.get_ref()),
+                "no class with this id",
+            ));
+        }
+        if !self
+            .scopes
+            .iter()
+            .any(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
+        {
+            errors.push(errors.at(
+                rule.scope.span(),
+                format!("unknown scope `{}`", rule.scope.get_ref()),
+                "no scope with this id",
+            ));
+        }
+        // A class with no members at all is already an error of its own.
+        let class =
+            class.filter(|c| !(c.globals.is_empty() && c.fields.is_empty() && c.kinds.is_empty()));
+        match (rule.kind, &rule.access) {
+            (RuleKind::Require, None) => errors.push(
+                errors
+                    .at(
                         rule.id.span(),
                         format!(
                             "rule `{}` requires a lock but names no access",
@@ -409,53 +524,47 @@ impl RuleSet {
                         ),
                         "this rule can never match",
                     )
-                    .with_help("add `access = \"…\"`"));
+                    .with_help("add `access = \"…\"`"),
+            ),
+            (RuleKind::Require, Some(access)) => {
+                if !self
+                    .accesses
+                    .iter()
+                    .any(|a| a.id.get_ref() == access.get_ref())
+                {
+                    errors.push(errors.at(
+                        access.span(),
+                        format!("unknown access `{}`", access.get_ref()),
+                        "no access with this id",
+                    ));
                 }
-                (RuleKind::Require, Some(access)) => {
-                    if !self
-                        .accesses
-                        .iter()
-                        .any(|a| a.id.get_ref() == access.get_ref())
-                    {
-                        return Err(RuleFileError::new(
-                            name,
-                            text,
-                            access.span(),
-                            format!("unknown access `{}`", access.get_ref()),
-                            "no access with this id",
-                        ));
-                    }
-                    if class.globals.is_empty() && class.fields.is_empty() {
-                        return Err(RuleFileError::new(
-                            name,
-                            text,
-                            rule.class.span(),
-                            format!(
-                                "class `{}` names no lock objects, so it can never be held",
-                                class.id.get_ref()
-                            ),
-                            "this rule can never be satisfied",
-                        ));
-                    }
+                if let Some(class) = class.filter(|c| c.globals.is_empty() && c.fields.is_empty()) {
+                    errors.push(errors.at(
+                        rule.class.span(),
+                        format!(
+                            "lock class `{}` names no lock objects, so it can never be held",
+                            class.id.get_ref()
+                        ),
+                        "this rule can never be satisfied",
+                    ));
                 }
-                (RuleKind::Forbid, _) => {
-                    if class.kinds.is_empty() {
-                        return Err(RuleFileError::new(
-                            name,
-                            text,
-                            rule.class.span(),
-                            format!(
-                                "class `{}` names no lock kinds to forbid",
-                                class.id.get_ref()
-                            ),
-                            "this rule can never match",
-                        )
-                        .with_help("give the class `kinds`"));
-                    }
+            }
+            (RuleKind::Forbid, _) => {
+                if let Some(class) = class.filter(|c| c.kinds.is_empty()) {
+                    errors.push(
+                        errors
+                            .at(
+                                rule.class.span(),
+                                format!(
+                                    "lock class `{}` names no lock kinds to forbid",
+                                    class.id.get_ref()
+                                ),
+                                "this rule can never match",
+                            )
+                            .with_help("give the class `kinds`"),
+                    );
                 }
             }
         }
-        self.rules.extend(file.rule);
-        Ok(())
     }
 }

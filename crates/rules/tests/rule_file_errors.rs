@@ -4,18 +4,42 @@
 //! compares that with where the bad text is in the test's TOML literal.
 
 use lockwarden_rules::builtin::{self, Config};
-use lockwarden_rules::file::{parse, RuleFileError, RuleSet};
+use lockwarden_rules::file::{parse, RuleFileError, RuleFileErrors, RuleSet};
 
 /// How the rule files of these tests are named in diagnostics.
 const NAME: &str = "rules/broken.toml";
 
 /// Loads `text` as a rule file on its own; it must be rejected.
-fn load_error(text: &str) -> Box<RuleFileError> {
+fn load_errors(text: &str) -> Vec<RuleFileError> {
     let mut config = Config::default();
     match config.add(NAME, text) {
         Ok(()) => panic!("the rule file was accepted:\n{text}"),
-        Err(e) => e,
+        Err(RuleFileErrors(errors)) => errors,
     }
+}
+
+/// Loads `text` as a rule file on its own; it must be rejected with one error.
+fn load_error(text: &str) -> RuleFileError {
+    let mut errors = load_errors(text);
+    assert_eq!(
+        errors.len(),
+        1,
+        "want one error, got:\n{}",
+        RuleFileErrors(errors)
+    );
+    errors.remove(0)
+}
+
+/// The only error of `errors`.
+fn only(errors: RuleFileErrors) -> RuleFileError {
+    let RuleFileErrors(mut errors) = errors;
+    assert_eq!(
+        errors.len(),
+        1,
+        "want one error, got:\n{}",
+        RuleFileErrors(errors)
+    );
+    errors.remove(0)
 }
 
 /// The 1-based line and column (in characters) of byte `offset` of `text`.
@@ -192,7 +216,12 @@ access = "private-write"
 scope = "balloon code"
 "#;
     let err = load_error(text);
-    assert_points_at(&err, text, r#""page-lock""#, "unknown class `page-lock`");
+    assert_points_at(
+        &err,
+        text,
+        r#""page-lock""#,
+        "unknown lock class `page-lock`",
+    );
 }
 
 #[test]
@@ -356,7 +385,7 @@ summary = "the pages lock"
         &err,
         text,
         r#""pages-lock""#,
-        "class `pages-lock` has no members",
+        "lock class `pages-lock` has no members",
     );
     assert!(err.help.is_some(), "no help for a class without members");
 }
@@ -486,9 +515,10 @@ scope = "nowhere"
 "#;
     let file = parse(NAME, text).expect("the file is valid TOML");
     let mut set = RuleSet::default();
-    let err = set
-        .add(NAME, text, file)
-        .expect_err("the rule names an unknown scope");
+    let err = only(
+        set.add(NAME, text, file)
+            .expect_err("the rule names an unknown scope"),
+    );
     assert_points_at(&err, text, r#""nowhere""#, "unknown scope `nowhere`");
 
     let misspelled = "[[rule]]\nid = \"x\"\nkind = \"require\"\nsumary = \"s\"\n";
@@ -513,9 +543,11 @@ class = "page-lock"
 scope = "my drivers"
 "#;
     let mut config = builtin::config().expect("built-in rule files load");
-    let err = config
-        .add(NAME, text)
-        .expect_err("the rule names an unknown scope");
+    let err = only(
+        config
+            .add(NAME, text)
+            .expect_err("the rule names an unknown scope"),
+    );
     assert_points_at(&err, text, r#""my drivers""#, "unknown scope `my drivers`");
 
     let mut config = builtin::config().expect("built-in rule files load");
@@ -525,11 +557,13 @@ scope = "my drivers"
         .expect("the built-in class `page-lock` is visible to later files");
 }
 
+/// A lock class defined twice in one file: the error is at the second id,
+/// with a label at the first; a rule naming the class is no error.
 #[test]
 fn duplicate_class_id() {
     let text = r#"
 [[class]]
-id = "pages-lock"
+id = "pages-lock"  # first
 summary = "the pages lock"
 globals = ["pages_lock"]
 
@@ -537,32 +571,146 @@ globals = ["pages_lock"]
 id = "pages-lock"  # again
 summary = "another lock"
 globals = ["other_lock"]
-"#;
-    let err = load_error(text);
-    assert_points_at(&err, text, r#""pages-lock"  # again"#, "defined twice");
-}
 
-#[test]
-fn rule_id_clashing_with_a_builtin() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-globals = ["pages_lock"]
+[[access]]
+id = "private-write"
+summary = "writes page->private"
+shapes = ["page->private"]
 
 [[scope]]
 id = "balloon code"
 files = ["mm/balloon*.c"]
 
 [[rule]]
-id = "lock/double-acquire"
+id = "x/needs-lock"
 kind = "require"
+summary = "s"
 class = "pages-lock"
+access = "private-write"
 scope = "balloon code"
-summary = "clashes"
 "#;
     let err = load_error(text);
-    assert_points_at(&err, text, r#""lock/double-acquire""#, "defined twice");
+    assert_points_at(
+        &err,
+        text,
+        r#""pages-lock"  # again"#,
+        "lock class `pages-lock` is defined twice",
+    );
+    let first = err.first.expect("a label at the first definition");
+    assert_eq!(
+        first.offset(),
+        text.find(r#""pages-lock"  # first"#).unwrap(),
+        "the label is not at the first definition"
+    );
+}
+
+/// A duplicate of an id another file defined names that file.
+#[test]
+fn duplicate_of_an_id_in_another_file() {
+    let text = r#"
+[[class]]
+id = "page-lock"
+summary = "my page lock"
+kinds = ["page lock"]
+"#;
+    let mut config = builtin::config().expect("built-in rule files load");
+    let err = only(
+        config
+            .add(NAME, text)
+            .expect_err("`page-lock` is a built-in class"),
+    );
+    assert_points_at(
+        &err,
+        text,
+        r#""page-lock""#,
+        "lock class `page-lock` is defined twice",
+    );
+    assert!(err.first.is_none(), "a label into the wrong file");
+    assert_eq!(err.label, "already defined in rules/balloon.toml");
+}
+
+#[test]
+fn duplicate_rule_and_scope_ids() {
+    let text = r#"
+[[class]]
+id = "page-lock-2"
+summary = "a page lock"
+kinds = ["page lock"]
+
+[[scope]]
+id = "here"
+files = ["mm/balloon*.c"]
+
+[[scope]]
+id = "here"  # again
+files = ["mm/other.c"]
+
+[[rule]]
+id = "x/no-page-lock"
+kind = "forbid"
+summary = "s"
+class = "page-lock-2"
+scope = "here"
+
+[[rule]]
+id = "x/no-page-lock"  # again
+kind = "forbid"
+summary = "s"
+class = "page-lock-2"
+scope = "here"
+"#;
+    let errors = load_errors(text);
+    assert_eq!(errors.len(), 2, "{}", RuleFileErrors(errors));
+    assert_points_at(
+        &errors[0],
+        text,
+        r#""here"  # again"#,
+        "scope `here` is defined twice",
+    );
+    assert_points_at(
+        &errors[1],
+        text,
+        r#""x/no-page-lock"  # again"#,
+        "rule `x/no-page-lock` is defined twice",
+    );
+}
+
+#[test]
+fn rule_id_clashing_with_a_builtin() {
+    for builtin in ["lock/double-acquire", "lockwarden/unused-suppression"] {
+        let text = format!(
+            r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[access]]
+id = "private-write"
+summary = "writes page->private"
+shapes = ["page->private"]
+
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+
+[[rule]]
+id = "{builtin}"
+kind = "require"
+class = "pages-lock"
+access = "private-write"
+scope = "balloon code"
+summary = "clashes"
+"#
+        );
+        let err = load_error(&text);
+        assert_points_at(
+            &err,
+            &text,
+            &format!("\"{builtin}\""),
+            &format!("rule id `{builtin}` is a built-in rule's id"),
+        );
+    }
 }
 
 #[test]
@@ -573,5 +721,75 @@ id = "nowhere"
 files = []
 "#;
     let err = load_error(text);
-    assert_points_at(&err, text, r#""nowhere""#, "matches no file");
+    assert_points_at(
+        &err,
+        text,
+        "[]",
+        "`files` of scope `nowhere` lists no file: its rules would never apply",
+    );
+    let text = r#"
+[[scope]]
+id = "nowhere"
+functions = ["balloon_*"]
+"#;
+    let err = load_error(text);
+    assert_points_at(&err, text, r#""nowhere""#, "scope `nowhere` has no `files`");
+}
+
+/// Every error of a file is reported, in the order of the file, and one
+/// mistake does not bring others that are not (a duplicate is still checked).
+#[test]
+fn every_error_of_a_file() {
+    let text = r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+fields = ["balloon_dev_info.pages_lock"]
+
+[[scope]]
+id = "nowhere"
+files = []
+
+[[scope]]
+id = "nowhere"  # again
+files = ["drivers/{virtio"]
+
+[[rule]]
+id = "x/no-page-lock"
+kind = "forbid"
+summary = "s"
+class = "page-lock"
+scope = "somewhere"
+"#;
+    let errors = load_errors(text);
+    let want = [
+        (
+            r#""balloon_dev_info.pages_lock""#,
+            "is not `struct NAME.field`",
+        ),
+        ("[]", "lists no file"),
+        (r#""nowhere"  # again"#, "scope `nowhere` is defined twice"),
+        (r#""drivers/{virtio""#, "bad glob"),
+        (r#""page-lock""#, "unknown lock class `page-lock`"),
+        (r#""somewhere""#, "unknown scope `somewhere`"),
+    ];
+    assert_eq!(errors.len(), want.len(), "{}", RuleFileErrors(errors));
+    for (err, (needle, what)) in errors.iter().zip(want) {
+        assert_points_at(err, text, needle, what);
+    }
+}
+
+/// `Config::add_all` reports the errors of every file, each in its file.
+#[test]
+fn errors_of_two_files_at_once() {
+    let a = "[[scope]]\nid = \"a\"\nfiles = []\n";
+    let b = "[[class]]\nid = \"page-lock\"\nsummary = \"s\"\nkinds = [\"page lock\"]\n";
+    let mut config = builtin::config().expect("built-in rule files load");
+    let RuleFileErrors(errors) = config
+        .add_all([("rules/a.toml", a), ("rules/b.toml", b)])
+        .expect_err("both files are broken");
+    let names: Vec<&str> = errors.iter().map(|e| e.src.name()).collect();
+    assert_eq!(names, ["rules/a.toml", "rules/b.toml"]);
+    assert!(errors[0].message.contains("lists no file"));
+    assert!(errors[1].message.contains("`page-lock` is defined twice"));
 }
