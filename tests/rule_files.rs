@@ -105,7 +105,7 @@ scope = "my driver"
         "unknown-class",
         text,
         r#""page-locks""#,
-        "unknown class `page-locks`",
+        "unknown lock class `page-locks`",
     );
 }
 
@@ -203,6 +203,162 @@ fn broken_file_in_a_rules_directory_is_named() {
         "the good file is blamed:\n{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs a check with the rule files `files` (name, text) in one `--rules
+/// DIR`; it must exit 2, print no findings, and point at each `(file,
+/// needle, message)` of `want`. Returns stderr.
+fn assert_errors_in_dir(test: &str, files: &[(&str, &str)], want: &[(&str, &str, &str)]) -> String {
+    let dir = scratch(test);
+    let rules = dir.join("rules");
+    for (name, text) in files {
+        write(&rules.join(name), text);
+    }
+    write(&dir.join("drivers/misc/my_balloon.c"), DRIVER);
+    let out = check(&dir, &rules, "drivers/misc/my_balloon.c");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "no findings may be printed when a rule file is broken:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for (name, needle, message) in want {
+        let text = files
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("a file of the test")
+            .1;
+        let (line, col) = position_of(text, needle);
+        let pointer = format!("{}:{line}:{col}", rules.join(name).display());
+        assert!(
+            stderr.contains(&pointer),
+            "stderr does not point at `{pointer}`:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(message),
+            "stderr does not say `{message}`:\n{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    stderr
+}
+
+/// A lock class defined twice in one file: the error points at the second
+/// definition and labels the first.
+#[test]
+fn duplicate_class_in_one_file() {
+    let text = r#"[[class]]
+id = "balloon_pages"
+summary = "the balloon pages lock"
+globals = ["balloon_pages_lock"]
+
+[[class]]
+id = "balloon_pages"  # again
+summary = "the balloon pages lock, again"
+globals = ["other_lock"]
+"#;
+    let stderr = assert_errors_in_dir(
+        "dup-class",
+        &[("mine.toml", text)],
+        &[
+            (
+                "mine.toml",
+                r#""balloon_pages"  # again"#,
+                "lock class `balloon_pages` is defined twice",
+            ),
+            (
+                "mine.toml",
+                "\"balloon_pages\"\n",
+                "first defined here",
+            ),
+        ],
+    );
+    assert_eq!(stderr.matches("defined twice").count(), 1, "{stderr}");
+}
+
+#[test]
+fn rule_id_of_a_builtin_rule() {
+    let text = r#"[[scope]]
+id = "my driver"
+files = ["drivers/misc/my_balloon.c"]
+
+[[rule]]
+id = "lock/double-acquire"
+kind = "forbid"
+summary = "my driver never takes a page lock"
+class = "page-lock"
+scope = "my driver"
+"#;
+    assert_errors_in_dir(
+        "builtin-id",
+        &[("mine.toml", text)],
+        &[(
+            "mine.toml",
+            r#""lock/double-acquire""#,
+            "rule id `lock/double-acquire` is a built-in rule's id",
+        )],
+    );
+}
+
+#[test]
+fn scope_listing_no_file() {
+    let text = "[[scope]]\nid = \"my driver\"\nfiles = []\n";
+    assert_errors_in_dir(
+        "no-files",
+        &[("mine.toml", text)],
+        &[(
+            "mine.toml",
+            "[]",
+            "`files` of scope `my driver` lists no file: its rules would never apply",
+        )],
+    );
+}
+
+/// Two broken files in one `--rules DIR`: both errors are reported in one
+/// run, and a duplicate across files names the file of the first definition.
+#[test]
+fn errors_of_two_files_in_one_run() {
+    let a = r#"[[scope]]
+id = "my driver"
+files = ["drivers/misc/my_balloon.c"]
+
+[[rule]]
+id = "mine/no-page-lock"
+kind = "forbid"
+summary = "my driver never takes a page lock"
+class = "page-locks"
+scope = "my driver"
+"#;
+    let b = r#"[[rule]]
+id = "mine/no-page-lock"
+kind = "forbid"
+summary = "my driver never takes a page lock, again"
+class = "page-lock"
+scope = "my driver"
+"#;
+    let stderr = assert_errors_in_dir(
+        "two-files",
+        &[("a.toml", a), ("b.toml", b)],
+        &[
+            (
+                "a.toml",
+                r#""page-locks""#,
+                "unknown lock class `page-locks`",
+            ),
+            (
+                "b.toml",
+                r#""mine/no-page-lock""#,
+                "rule `mine/no-page-lock` is defined twice",
+            ),
+        ],
+    );
+    assert!(stderr.contains("already defined in "), "{stderr}");
+    assert!(stderr.contains("a.toml"), "{stderr}");
+    assert!(
+        stderr.contains("error: 2 errors in the rule files"),
+        "{stderr}"
+    );
 }
 
 #[test]
