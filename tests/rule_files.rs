@@ -56,41 +56,74 @@ void my_balloon_settle(struct page *page)
 }
 ";
 
-/// Runs a check with the broken rule file `text` and asserts exit status 2
-/// and a diagnostic at the position of `needle` in it.
-fn assert_rejected_at(test: &str, text: &str, needle: &str, message: &str) {
-    let dir = scratch(test);
-    let rules = dir.join("broken.toml");
-    write(&rules, text);
+/// Runs `check --rules RULES` on the driver under `dir`: it must exit 2,
+/// print no findings, and point at each `(file, its text, needle, message)`
+/// of `want`. Returns stderr.
+fn assert_rejected(dir: &Path, rules: &Path, want: &[(PathBuf, &str, &str, &str)]) -> String {
     write(&dir.join("drivers/misc/my_balloon.c"), DRIVER);
-    let out = check(&dir, &rules, "drivers/misc/my_balloon.c");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let (line, col) = position_of(text, needle);
-    let pointer = format!("{}:{line}:{col}", rules.display());
+    let out = check(dir, rules, "drivers/misc/my_balloon.c");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(
         out.status.code(),
         Some(2),
         "want exit status 2 for a broken rule file; stderr:\n{stderr}"
     );
     assert!(
-        stderr.contains(&pointer),
-        "stderr does not point at `{pointer}`:\n{stderr}"
-    );
-    assert!(
-        stderr.contains(message),
-        "stderr does not say `{message}`:\n{stderr}"
-    );
-    assert!(
         out.stdout.is_empty(),
-        "no findings may be printed when the rule file is broken:\n{}",
+        "no findings may be printed when a rule file is broken:\n{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    for (file, text, needle, message) in want {
+        let (line, col) = position_of(text, needle);
+        let pointer = format!("{}:{line}:{col}", file.display());
+        assert!(
+            stderr.contains(&pointer),
+            "stderr does not point at `{pointer}`:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(message),
+            "stderr does not say `{message}`:\n{stderr}"
+        );
+    }
+    stderr
+}
+
+/// Runs a check with the broken rule file `text` and asserts exit status 2
+/// and a diagnostic at the position of `needle` in it.
+fn assert_rejected_at(test: &str, text: &str, needle: &str, message: &str) {
+    let dir = scratch(test);
+    let rules = dir.join("broken.toml");
+    write(&rules, text);
+    assert_rejected(&dir, &rules, &[(rules.clone(), text, needle, message)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn unknown_class_points_at_the_rule() {
-    let text = r#"[[scope]]
+/// The same with the rule files `files` (name, text) in one `--rules DIR`,
+/// and a diagnostic for each `(file, needle, message)` of `want`.
+fn assert_errors_in_dir(test: &str, files: &[(&str, &str)], want: &[(&str, &str, &str)]) -> String {
+    let dir = scratch(test);
+    let rules = dir.join("rules");
+    for (name, text) in files {
+        write(&rules.join(name), text);
+    }
+    let want: Vec<_> = want
+        .iter()
+        .map(|&(name, needle, message)| {
+            let text = files
+                .iter()
+                .find(|(n, _)| *n == name)
+                .expect("a file of the test")
+                .1;
+            (rules.join(name), text, needle, message)
+        })
+        .collect();
+    let stderr = assert_rejected(&dir, &rules, &want);
+    let _ = std::fs::remove_dir_all(&dir);
+    stderr
+}
+
+/// A rule naming a class that does not exist (`page-locks`).
+const UNKNOWN_CLASS: &str = r#"[[scope]]
 id = "my driver"
 files = ["drivers/misc/my_balloon.c"]
 
@@ -101,6 +134,10 @@ summary = "my driver never takes a page lock"
 class = "page-locks"
 scope = "my driver"
 "#;
+
+#[test]
+fn unknown_class_points_at_the_rule() {
+    let text = UNKNOWN_CLASS;
     assert_rejected_at(
         "unknown-class",
         text,
@@ -205,45 +242,6 @@ fn broken_file_in_a_rules_directory_is_named() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs a check with the rule files `files` (name, text) in one `--rules
-/// DIR`; it must exit 2, print no findings, and point at each `(file,
-/// needle, message)` of `want`. Returns stderr.
-fn assert_errors_in_dir(test: &str, files: &[(&str, &str)], want: &[(&str, &str, &str)]) -> String {
-    let dir = scratch(test);
-    let rules = dir.join("rules");
-    for (name, text) in files {
-        write(&rules.join(name), text);
-    }
-    write(&dir.join("drivers/misc/my_balloon.c"), DRIVER);
-    let out = check(&dir, &rules, "drivers/misc/my_balloon.c");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "no findings may be printed when a rule file is broken:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    for (name, needle, message) in want {
-        let text = files
-            .iter()
-            .find(|(n, _)| n == name)
-            .expect("a file of the test")
-            .1;
-        let (line, col) = position_of(text, needle);
-        let pointer = format!("{}:{line}:{col}", rules.join(name).display());
-        assert!(
-            stderr.contains(&pointer),
-            "stderr does not point at `{pointer}`:\n{stderr}"
-        );
-        assert!(
-            stderr.contains(message),
-            "stderr does not say `{message}`:\n{stderr}"
-        );
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    stderr
-}
-
 /// A lock class defined twice in one file: the error points at the second
 /// definition and labels the first.
 #[test]
@@ -267,11 +265,7 @@ globals = ["other_lock"]
                 r#""balloon_pages"  # again"#,
                 "lock class `balloon_pages` is defined twice",
             ),
-            (
-                "mine.toml",
-                "\"balloon_pages\"\n",
-                "first defined here",
-            ),
+            ("mine.toml", "\"balloon_pages\"\n", "first defined here"),
         ],
     );
     assert_eq!(stderr.matches("defined twice").count(), 1, "{stderr}");
@@ -319,17 +313,7 @@ fn scope_listing_no_file() {
 /// run, and a duplicate across files names the file of the first definition.
 #[test]
 fn errors_of_two_files_in_one_run() {
-    let a = r#"[[scope]]
-id = "my driver"
-files = ["drivers/misc/my_balloon.c"]
-
-[[rule]]
-id = "mine/no-page-lock"
-kind = "forbid"
-summary = "my driver never takes a page lock"
-class = "page-locks"
-scope = "my driver"
-"#;
+    let a = UNKNOWN_CLASS;
     let b = r#"[[rule]]
 id = "mine/no-page-lock"
 kind = "forbid"
