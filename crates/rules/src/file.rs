@@ -342,26 +342,27 @@ impl RuleSet {
                              lists the built-in ones",
                         ),
                 )
-            } else if let Some(first) = here.get(this.get_ref()) {
-                let mut e = errors.at(
-                    this.span(),
-                    format!("{kind} `{}` is defined twice", this.get_ref()),
-                    "defined again here",
-                );
-                e.first = Some(first.clone().into());
-                Some(e.with_help(format!("give the {kind} another id, or remove one")))
-            } else if let Some(file) = self.origins.get(&key) {
-                Some(
+            } else {
+                let twice = |label: String| {
                     errors
                         .at(
                             this.span(),
                             format!("{kind} `{}` is defined twice", this.get_ref()),
-                            format!("already defined in {file}"),
+                            label,
                         )
-                        .with_help(format!("give the {kind} another id, or remove one")),
-                )
-            } else {
-                None
+                        .with_help(format!("give the {kind} another id, or remove one"))
+                };
+                match here.get(this.get_ref()) {
+                    Some(first) => {
+                        let mut e = twice("defined again here".to_owned());
+                        e.first = Some(first.clone().into());
+                        Some(e)
+                    }
+                    None => self
+                        .origins
+                        .get(&key)
+                        .map(|file| twice(format!("already defined in {file}"))),
+                }
             };
             match error {
                 Some(e) => errors.push(e),
