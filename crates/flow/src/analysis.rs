@@ -741,7 +741,7 @@ impl Program {
     /// The call edges of function `i` (its graph unpacked), resolved; calls
     /// to lock primitives apply the primitive's summary and are no edges.
     /// Also every definition each direct call may reach, a call site each.
-    fn call_edges(&self, i: usize, cfg: &Cfg, api: &LockApi) -> (Vec<usize>, Vec<usize>) {
+    fn call_edges(&self, i: usize, cfg: &Cfg, api: &LockApi) -> CallEdges {
         let f = &self.functions[i];
         let calls = || {
             cfg.ops.iter().filter_map(|op| match op {
@@ -818,6 +818,10 @@ impl Program {
     }
 }
 
+/// A function's callees (solved first), and every definition its direct
+/// calls may reach, a call site each.
+type CallEdges = (Vec<usize>, Vec<usize>);
+
 /// What one function does with locks of a signal kind.
 #[derive(Default)]
 struct SignalUses {
@@ -866,7 +870,7 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
                 .extend(file.counters.iter().cloned());
         }
     }
-    let (edges, uses): (Vec<(Vec<usize>, Vec<usize>)>, Vec<SignalUses>) = (0..n)
+    let (edges, uses): (Vec<CallEdges>, Vec<SignalUses>) = (0..n)
         .into_par_iter()
         .map(|i| {
             let cfg = program.functions[i].cfg();
@@ -1365,7 +1369,10 @@ mod engine_tests {
     #[test]
     fn a_wrapper_summarises_like_the_primitive_it_calls() {
         let a = analyze_text("void foo_lock(struct foo *f)\n{\n\tspin_lock(&f->lock);\n}\n");
-        assert_eq!(summary_of(&a, "foo_lock"), vec!["acquires `arg0->lock` (spinlock)"]);
+        assert_eq!(
+            summary_of(&a, "foo_lock"),
+            vec!["acquires `arg0->lock` (spinlock)"]
+        );
     }
 
     #[test]
@@ -1375,7 +1382,10 @@ mod engine_tests {
              void put(struct perm *ipcp)\n{\n\tstruct shm *shp = container_of(ipcp, struct shm, perm);\n\
              \tspin_unlock(&shp->perm.lock);\n}\n",
         );
-        assert_eq!(summary_of(&a, "put"), vec!["releases `arg0->lock` (spinlock)"]);
+        assert_eq!(
+            summary_of(&a, "put"),
+            vec!["releases `arg0->lock` (spinlock)"]
+        );
     }
 
     #[test]
@@ -1384,7 +1394,10 @@ mod engine_tests {
             "static inline struct xs *xs_sk(struct sock *sk)\n{\n\treturn (struct xs *)sk;\n}\n\
              void drop(struct sock *sk)\n{\n\tspin_unlock(&xs_sk(sk)->state_lock);\n}\n",
         );
-        assert_eq!(summary_of(&a, "drop"), vec!["releases `arg0->state_lock` (spinlock)"]);
+        assert_eq!(
+            summary_of(&a, "drop"),
+            vec!["releases `arg0->state_lock` (spinlock)"]
+        );
     }
 
     #[test]
