@@ -1221,3 +1221,59 @@ fn balloon_series_on_the_real_tree_fixes_and_introduces_what_it_should() {
     );
     assert!(human.contains("[PATCH 3/3] vmw_balloon: clear the new page's private: 1 introduced, 0 fixed\ndrivers/misc/vmw_balloon.c:"));
 }
+
+#[test]
+fn staged_and_series_leave_out_excluded_files() {
+    let repo = staged_repo();
+    let dir = repo.path();
+    write(dir, DEV_C, BUGGY);
+    git(dir, &["add", DEV_C]);
+    // Staged: the violation is in an excluded file, by path or by name.
+    for glob in ["drivers/foo/**", "dev.c"] {
+        let out = lw(
+            dir,
+            &["check", "--staged", "--exclude", glob, "--format", "gcc"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{glob}: {}", stdout(&out));
+        assert_eq!(stdout(&out), "", "{glob}");
+    }
+    // Another glob leaves it in.
+    let out = lw(
+        dir,
+        &[
+            "check",
+            "--staged",
+            "--exclude",
+            "*_test.c",
+            "--format",
+            "gcc",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    // A bad glob is a usage error.
+    let out = lw(
+        dir,
+        &["check", "--staged", "--exclude", "a[", "--format", "gcc"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Series: the commit introduces the violation, in an excluded file.
+    commit_all(dir, "dev: bail out early");
+    let out = lw(
+        dir,
+        &[
+            "series",
+            "--exclude",
+            "drivers/foo/**",
+            "--format",
+            "json",
+            "HEAD~1..HEAD",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        counts(&json(&out)),
+        vec![("dev: bail out early".to_owned(), vec![], vec![])]
+    );
+    let out = lw(dir, &["series", "--format", "json", "HEAD~1..HEAD"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}

@@ -51,18 +51,25 @@ pub struct Args {
     statistics: bool,
     /// Leave out files under the given directories whose root-relative path
     /// or file name matches (`drivers/staging/**`, `*_test.c`); files named
-    /// on the command line and included headers are always read.
+    /// on the command line and included headers are always read. With
+    /// `--staged`, matching staged files are not checked.
     #[arg(long)]
     exclude: Vec<String>,
 }
 
 /// The `--exclude` globs; a bad one is a usage error naming it.
-fn exclude_set(globs: &[String]) -> Result<globset::GlobSet> {
+pub(crate) fn exclude_set(globs: &[String]) -> Result<globset::GlobSet> {
     let mut set = globset::GlobSetBuilder::new();
     for glob in globs {
         set.add(globset::Glob::new(glob).with_context(|| format!("bad --exclude glob `{glob}`"))?);
     }
     Ok(set.build()?)
+}
+
+/// Whether `--exclude` leaves out the root-relative `path`: the path or its
+/// file name matches.
+pub(crate) fn is_excluded(excluded: &globset::GlobSet, path: &Path) -> bool {
+    excluded.is_match(path) || path.file_name().is_some_and(|n| excluded.is_match(n))
 }
 
 /// A severity by the name every output format uses (`--fail-on`).
@@ -163,6 +170,7 @@ fn check(args: &Args) -> Result<bool> {
             root: args.root.as_deref(),
             config,
             only,
+            exclude: exclude_set(&args.exclude)?,
             format,
             baseline,
             fail_on: args.fail_on,
@@ -179,10 +187,7 @@ fn check(args: &Args) -> Result<bool> {
             .filter(|p| p.is_file())
             .filter_map(|p| p.canonicalize().ok())
             .collect();
-        files.retain(|f| {
-            named_files.contains(&root.join(f))
-                || !(excluded.is_match(f) || f.file_name().is_some_and(|n| excluded.is_match(n)))
-        });
+        files.retain(|f| named_files.contains(&root.join(f)) || !is_excluded(&excluded, f));
     }
     if files.is_empty() {
         anyhow::bail!("no C files (.c or .h) to analyse in the given paths");

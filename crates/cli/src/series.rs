@@ -59,6 +59,10 @@ pub struct Args {
     /// A JSON report from an earlier run: introduced findings with a fingerprint in it are not reported.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Leave out changed files whose repository-relative path or file name
+    /// matches (`drivers/staging/**`, `*_test.c`): they are not checked.
+    #[arg(long)]
+    exclude: Vec<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -117,7 +121,8 @@ fn series(args: &Args) -> Result<bool> {
         crate::config::only_set(&args.only, &lockwarden_rules::run::rules_of(&config.rules))?;
     let dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut git = Git::open(&dir)?;
-    let mut analyser = Analyser::new(Checker::new(config), only);
+    let exclude = crate::check::exclude_set(&args.exclude)?;
+    let mut analyser = Analyser::new(Checker::new(config), only, exclude);
     let steps = match &args.mbox {
         Some(path) => mbox_steps(&mut git, &mut analyser, path, args.base.as_deref())?,
         None => range_steps(
@@ -432,6 +437,8 @@ pub(crate) fn includes(text: &[u8]) -> Vec<(String, bool)> {
 pub(crate) struct Analyser {
     pub checker: Checker,
     only: Option<GlobSet>,
+    /// `--exclude`: changed files it matches are not checked.
+    exclude: GlobSet,
     cache: HashMap<u64, Arc<Analysed>>,
 }
 
@@ -445,10 +452,11 @@ pub(crate) struct Analysed {
 }
 
 impl Analyser {
-    pub fn new(checker: Checker, only: Option<GlobSet>) -> Analyser {
+    pub fn new(checker: Checker, only: Option<GlobSet>, exclude: GlobSet) -> Analyser {
         Analyser {
             checker,
             only,
+            exclude,
             cache: HashMap::new(),
         }
     }
@@ -525,13 +533,17 @@ impl Analyser {
         before: &Tree,
         after: &Tree,
     ) -> Result<(Delta, Option<Arc<Analysed>>, BTreeSet<String>)> {
-        let touched = touched(before, after);
+        let mut touched = touched(before, after);
+        touched.retain(|p| !crate::check::is_excluded(&self.exclude, Path::new(p)));
         if touched.is_empty() {
             return Ok((Delta::default(), None, touched));
         }
         let paths = context(git, &[before, after], &touched)?;
         let old = self.analyse(git, before, &paths)?;
         let new = self.analyse(git, after, &paths)?;
+        // Findings in excluded files (read as context) are not reported.
+        let kept =
+            |f: &&Finding| !crate::check::is_excluded(&self.exclude, Path::new(&f.location.file));
         let old_fps: HashSet<&str> = old
             .findings
             .iter()
@@ -546,12 +558,14 @@ impl Analyser {
             introduced: new
                 .findings
                 .iter()
+                .filter(kept)
                 .filter(|f| !old_fps.contains(f.fingerprint.as_str()))
                 .cloned()
                 .collect(),
             fixed: old
                 .findings
                 .iter()
+                .filter(kept)
                 .filter(|f| !new_fps.contains(f.fingerprint.as_str()))
                 .cloned()
                 .collect(),

@@ -28,6 +28,8 @@ pub struct Options<'a> {
     pub root: Option<&'a Path>,
     pub config: Config,
     pub only: Option<GlobSet>,
+    /// `--exclude`: staged files it matches are not checked.
+    pub exclude: GlobSet,
     pub format: Format,
     /// Fingerprints from `--baseline`.
     pub baseline: HashSet<String>,
@@ -49,7 +51,7 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
         None => Tree::new(),
     };
     let after = git.index()?;
-    let mut analyser = Analyser::new(Checker::new(opts.config), opts.only);
+    let mut analyser = Analyser::new(Checker::new(opts.config), opts.only, opts.exclude);
     let (delta, analysed, touched) = analyser.compare_full(&mut git, &before, &after)?;
     let mut findings = Vec::new();
     let mut summary = lockwarden_report::Summary::default();
