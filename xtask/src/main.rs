@@ -15,6 +15,7 @@
 mod bench;
 mod codegen;
 mod kernel;
+mod manpages;
 mod noise;
 mod recall;
 
@@ -47,6 +48,9 @@ commands:
                         wall time and peak RSS of parse-stats and of cold checks (balloon
                         rules, all rules) on the kernel tree, each against the plain
                         tree-sitter-c parse timed in the same run; JSON to target/bench.json
+  manpages [DIR]        shell completions (bash, zsh, fish) and man pages (one per
+                        command) generated from the command line's definition, into
+                        DIR (default target/dist)
   help                  show this text";
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "recall" => recall::run(flags),
         "noise" => noise::run(flags),
         "bench" => bench::run(flags),
+        "manpages" if flags.len() <= 1 => manpages::run(flags.first().map(String::as_str)),
         "help" | "-h" | "--help" if flags.is_empty() => {
             println!("{USAGE}");
             Ok(())

@@ -55,6 +55,12 @@ enum Command {
     Explain(explain::Args),
 }
 
+/// The command line's definition, for generated shell completions and man
+/// pages (`cargo xtask manpages`).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
