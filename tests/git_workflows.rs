@@ -1277,3 +1277,56 @@ fn staged_and_series_leave_out_excluded_files() {
     let out = lw(dir, &["series", "--format", "json", "HEAD~1..HEAD"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
+
+#[test]
+fn staged_and_series_read_the_config_at_the_top_of_the_work_tree() {
+    let repo = staged_repo();
+    let dir = repo.path();
+    write(dir, DEV_C, BUGGY);
+    git(dir, &["add", DEV_C]);
+    // Untracked: read from the work tree, also when run from a subdirectory.
+    write(dir, ".lockwarden.toml", "exclude = [\"drivers/foo/**\"]\n");
+    for cwd in [dir.to_path_buf(), dir.join("drivers/foo")] {
+        let out = lw(&cwd, &["check", "--staged", "--format", "gcc"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        assert_eq!(stdout(&out), "");
+    }
+    // The flag's list replaces the config's.
+    let out = lw(
+        dir,
+        &[
+            "check",
+            "--staged",
+            "--exclude",
+            "*_test.c",
+            "--format",
+            "gcc",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    // A bad config stops the commit with a usage error naming it.
+    write(dir, ".lockwarden.toml", "exclude = \"drivers/foo/**\"\n");
+    let out = lw(dir, &["check", "--staged"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(".lockwarden.toml"),
+        "{}",
+        stderr(&out)
+    );
+    // Series: the config's exclude and fail-on (the finding is a warning).
+    write(dir, ".lockwarden.toml", "exclude = [\"drivers/foo/**\"]\n");
+    git(dir, &["commit", "-q", "-m", "dev: bail out early"]);
+    let out = lw(dir, &["series", "--format", "json", "HEAD~1..HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        counts(&json(&out)),
+        vec![("dev: bail out early".to_owned(), vec![], vec![])]
+    );
+    write(dir, ".lockwarden.toml", "fail-on = \"error\"\n");
+    let out = lw(dir, &["series", "--format", "json", "HEAD~1..HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "reported, not failing");
+    assert_eq!(counts(&json(&out))[0].1.len(), 1);
+    std::fs::remove_file(dir.join(".lockwarden.toml")).unwrap();
+    let out = lw(dir, &["series", "--format", "json", "HEAD~1..HEAD"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}

@@ -18,7 +18,10 @@ pub struct Args {
     /// Tree root; paths in output are relative to it.
     #[arg(long)]
     root: Option<PathBuf>,
-    /// A rule file or directory of *.toml rule files, added to the built-in rules.
+    /// A rule file or directory of *.toml rule files, added to the built-in
+    /// rules. This flag, and `--only`, `--exclude`, `--baseline` and
+    /// `--fail-on`, replace the key of the same name in the root's
+    /// `.lockwarden.toml` (with `--staged`: the repository's top level).
     #[arg(long = "rules")]
     rules: Vec<PathBuf>,
     /// Run only rules whose id matches (e.g. `lock/*`).
@@ -40,9 +43,10 @@ pub struct Args {
     #[arg(short = 'q', long)]
     quiet: bool,
     /// The least severe finding that makes the run fail (exit 1): note,
-    /// warning or error. Every finding is reported either way.
-    #[arg(long, default_value = "note", value_parser = severity_arg)]
-    fail_on: Severity,
+    /// warning or error (default: `.lockwarden.toml`'s `fail-on`, else
+    /// note). Every finding is reported either way.
+    #[arg(long, value_parser = crate::config::severity)]
+    fail_on: Option<Severity>,
     /// Write the report to this file instead of stdout.
     #[arg(short = 'o', long)]
     output: Option<PathBuf>,
@@ -70,14 +74,6 @@ pub(crate) fn exclude_set(globs: &[String]) -> Result<globset::GlobSet> {
 /// file name matches.
 pub(crate) fn is_excluded(excluded: &globset::GlobSet, path: &Path) -> bool {
     excluded.is_match(path) || path.file_name().is_some_and(|n| excluded.is_match(n))
-}
-
-/// A severity by the name every output format uses (`--fail-on`).
-fn severity_arg(name: &str) -> std::result::Result<Severity, String> {
-    Severity::ALL
-        .into_iter()
-        .find(|s| s.as_str() == name)
-        .ok_or_else(|| format!("`{name}` is not note, warning or error"))
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -145,7 +141,21 @@ fn read_inputs(
 /// Runs the check; `Ok(true)` when findings were reported.
 fn check(args: &Args) -> Result<bool> {
     let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let baseline: HashSet<String> = match &args.baseline {
+    // `.lockwarden.toml` at the root; with `--staged`, at the top of the work tree.
+    let root = if args.staged {
+        let dir = args.root.as_deref().unwrap_or(Path::new("."));
+        crate::git::Git::open(dir)?.toplevel()?
+    } else {
+        find_root(args.root.as_deref(), &args.paths)?
+    };
+    let settings = crate::config::project_file(&root)?.resolve(crate::config::Flags {
+        rules: &args.rules,
+        only: &args.only,
+        exclude: &args.exclude,
+        baseline: args.baseline.as_deref(),
+        fail_on: args.fail_on,
+    });
+    let baseline: HashSet<String> = match &settings.baseline {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --baseline {}", path.display()))?;
@@ -162,25 +172,26 @@ fn check(args: &Args) -> Result<bool> {
             .build_global()
             .ok();
     }
-    let config = crate::config::load(&args.rules)?;
-    let only =
-        crate::config::only_set(&args.only, &lockwarden_rules::run::rules_of(&config.rules))?;
+    let config = crate::config::load(&settings.rules)?;
+    let only = crate::config::only_set(
+        &settings.only,
+        &lockwarden_rules::run::rules_of(&config.rules),
+    )?;
     if args.staged {
         return crate::staged::check(crate::staged::Options {
             root: args.root.as_deref(),
             config,
             only,
-            exclude: exclude_set(&args.exclude)?,
+            exclude: exclude_set(&settings.exclude)?,
             format,
             baseline,
-            fail_on: args.fail_on,
+            fail_on: settings.fail_on,
             output: args.output.as_deref(),
         });
     }
-    let root = find_root(args.root.as_deref(), &args.paths)?;
     let mut files = collect_c_files(&root, &args.paths)?;
-    if !args.exclude.is_empty() {
-        let excluded = exclude_set(&args.exclude)?;
+    if !settings.exclude.is_empty() {
+        let excluded = exclude_set(&settings.exclude)?;
         let named_files: HashSet<PathBuf> = args
             .paths
             .iter()
@@ -237,14 +248,14 @@ fn check(args: &Args) -> Result<bool> {
             lockwarden_report::statistics(&report),
             args.output.as_deref(),
         )?;
-        return Ok(fails(&report, args.fail_on));
+        return Ok(fails(&report, settings.fail_on));
     }
     print_report(
         &report,
         format,
         &checker,
         &sources,
-        args.fail_on,
+        settings.fail_on,
         args.output.as_deref(),
     )
 }

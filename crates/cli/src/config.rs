@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use lockwarden_report::Severity;
 use lockwarden_rules::builtin::{self, Config};
 use lockwarden_rules::file::RuleFileErrors;
 use lockwarden_rules::suppress::BadSuppressions;
@@ -161,4 +162,96 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// The name of the project configuration file, looked for at the root.
+pub const PROJECT_FILE: &str = ".lockwarden.toml";
+
+/// `.lockwarden.toml`: defaults for `check`, `check --staged` (and so the
+/// hook) and `series`. Every key is optional; a key also given on the
+/// command line is replaced by the flag (a list by the flag's list, never
+/// merged). Paths are relative to the file's directory.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProjectFile {
+    rules: Option<Vec<PathBuf>>,
+    only: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+    baseline: Option<PathBuf>,
+    fail_on: Option<String>,
+}
+
+/// The command-line values of the keys a [`ProjectFile`] may set.
+pub struct Flags<'a> {
+    pub rules: &'a [PathBuf],
+    pub only: &'a [String],
+    pub exclude: &'a [String],
+    pub baseline: Option<&'a Path>,
+    pub fail_on: Option<Severity>,
+}
+
+/// What a run uses: the flags, else `.lockwarden.toml`, else the defaults.
+#[derive(Debug)]
+pub struct Settings {
+    pub rules: Vec<PathBuf>,
+    pub only: Vec<String>,
+    pub exclude: Vec<String>,
+    pub baseline: Option<PathBuf>,
+    pub fail_on: Severity,
+}
+
+/// `dir/.lockwarden.toml` (none there: every key unset). An unknown key or
+/// a bad value is an error naming the file.
+pub fn project_file(dir: &Path) -> Result<ProjectFile> {
+    let path = dir.join(PROJECT_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ProjectFile::default()),
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    };
+    let mut file: ProjectFile = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+    if let Some(level) = &file.fail_on {
+        severity(level).map_err(|e| anyhow::anyhow!("{}: fail-on: {e}", path.display()))?;
+    }
+    if let Some(rules) = &mut file.rules {
+        for rule in rules.iter_mut() {
+            *rule = dir.join(&*rule);
+        }
+    }
+    if let Some(baseline) = &mut file.baseline {
+        *baseline = dir.join(&*baseline);
+    }
+    Ok(file)
+}
+
+/// A severity by the name every output format uses (`--fail-on`).
+pub fn severity(name: &str) -> std::result::Result<Severity, String> {
+    Severity::ALL
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .ok_or_else(|| format!("`{name}` is not note, warning or error"))
+}
+
+impl ProjectFile {
+    /// The settings of a run: each flag given replaces the file's key.
+    pub fn resolve(self, flags: Flags<'_>) -> Settings {
+        fn list<T: Clone>(flag: &[T], file: Option<Vec<T>>) -> Vec<T> {
+            if flag.is_empty() {
+                file.unwrap_or_default()
+            } else {
+                flag.to_vec()
+            }
+        }
+        Settings {
+            rules: list(flags.rules, self.rules),
+            only: list(flags.only, self.only),
+            exclude: list(flags.exclude, self.exclude),
+            baseline: flags.baseline.map(Path::to_path_buf).or(self.baseline),
+            fail_on: flags
+                .fail_on
+                .or_else(|| self.fail_on.and_then(|l| severity(&l).ok()))
+                .unwrap_or(Severity::Note),
+        }
+    }
 }

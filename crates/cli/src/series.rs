@@ -9,7 +9,8 @@
 //! `.c`/`.h` files of their directories (callers and callees for the
 //! summaries), and the headers the touched files `#include` that exist in
 //! the tree. Files are read from git objects ([`crate::git`]); the work tree
-//! and the index are never read or written.
+//! and the index are never written, and of the work tree only
+//! `.lockwarden.toml` at its top is read.
 //!
 //! Known limit: a change to a header is analysed with the header's own
 //! directory, not with every file in the tree that includes it.
@@ -43,7 +44,12 @@ pub struct Args {
     /// The git repository (default: the current directory).
     #[arg(long)]
     root: Option<PathBuf>,
-    /// A rule file or directory of *.toml rule files, added to the built-in rules.
+    /// A rule file or directory of *.toml rule files, added to the built-in
+    /// rules. This flag, and `--only`, `--exclude` and `--baseline`, replace
+    /// the key of the same name in `.lockwarden.toml`, which is read from the
+    /// top of the work tree (not from the commits: one configuration for the
+    /// whole range; a bare repository has none). Its `fail-on` sets the least
+    /// severe introduced finding that makes the run fail.
     #[arg(long = "rules")]
     rules: Vec<PathBuf>,
     /// Run only rules whose id matches (e.g. `lock/*`).
@@ -109,19 +115,33 @@ pub(crate) struct Delta {
 
 fn series(args: &Args) -> Result<bool> {
     let format: Format = args.format.parse().map_err(|e| anyhow!("{e}"))?;
-    let baseline = read_baseline(args.baseline.as_deref())?;
+    let dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let mut git = Git::open(&dir)?;
+    // `.lockwarden.toml` from the work tree, not from the commits checked.
+    let file = match git.toplevel() {
+        Ok(top) => crate::config::project_file(&top)?,
+        Err(_) => crate::config::ProjectFile::default(),
+    };
+    let settings = file.resolve(crate::config::Flags {
+        rules: &args.rules,
+        only: &args.only,
+        exclude: &args.exclude,
+        baseline: args.baseline.as_deref(),
+        fail_on: None,
+    });
+    let baseline = read_baseline(settings.baseline.as_deref())?;
     if let Some(jobs) = args.jobs {
         rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build_global()
             .ok();
     }
-    let config = crate::config::load(&args.rules)?;
-    let only =
-        crate::config::only_set(&args.only, &lockwarden_rules::run::rules_of(&config.rules))?;
-    let dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let mut git = Git::open(&dir)?;
-    let exclude = crate::check::exclude_set(&args.exclude)?;
+    let config = crate::config::load(&settings.rules)?;
+    let only = crate::config::only_set(
+        &settings.only,
+        &lockwarden_rules::run::rules_of(&config.rules),
+    )?;
+    let exclude = crate::check::exclude_set(&settings.exclude)?;
     let mut analyser = Analyser::new(Checker::new(config), only, exclude);
     let steps = match &args.mbox {
         Some(path) => mbox_steps(&mut git, &mut analyser, path, args.base.as_deref())?,
@@ -137,7 +157,12 @@ fn series(args: &Args) -> Result<bool> {
             .introduced
             .retain(|f| !baseline.contains(&f.fingerprint));
     }
-    let found = steps.iter().any(|s| !s.delta.introduced.is_empty());
+    let found = steps.iter().any(|s| {
+        s.delta
+            .introduced
+            .iter()
+            .any(|f| f.severity <= settings.fail_on)
+    });
     let root = git_root(&git, &dir);
     crate::out!("{}", render_steps(&steps, format, &analyser.checker, &root));
     Ok(found)

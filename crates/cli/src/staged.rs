@@ -43,8 +43,10 @@ pub struct Options<'a> {
 /// were reported.
 pub fn check(opts: Options<'_>) -> Result<bool> {
     let dir = opts.root.unwrap_or(Path::new("."));
-    let mut git = Git::open(dir)?;
-    let top = git.toplevel()?;
+    let top = Git::open(dir)?.toplevel()?;
+    // From the top: `git ls-files` elsewhere lists only the files below the
+    // current directory, by paths relative to it.
+    let mut git = Git::open(&top)?;
     let head = git.head()?;
     let before = match &head {
         Some(id) => git.tree(id)?,
