@@ -44,7 +44,7 @@ pub struct Args {
     quiet: bool,
     /// The least severe finding that makes the run fail (exit 1): note,
     /// warning or error (default: `.lockwarden.toml`'s `fail-on`, else
-    /// note). Every finding is reported either way.
+    /// warning, as SPEC.md §1 says). Every finding is reported either way.
     #[arg(long, value_parser = crate::config::severity)]
     fail_on: Option<Severity>,
     /// Write the report to this file instead of stdout.

@@ -251,7 +251,7 @@ impl ProjectFile {
             fail_on: flags
                 .fail_on
                 .or_else(|| self.fail_on.and_then(|l| severity(&l).ok()))
-                .unwrap_or(Severity::Note),
+                .unwrap_or(Severity::Warning),
         }
     }
 }
