@@ -1104,7 +1104,7 @@ fn analyze_function<V: Visitor>(
             Some(self.program.functions[i].file as u32)
         }
 
-        fn is_counter(&self, lock: &Path, kind: Option<&str>) -> bool {
+        fn is_counter_or_signal(&self, lock: &Path, kind: Option<&str>) -> bool {
             let Some(dir) = self.program.files[self.function.file].path.parent() else {
                 return false;
             };

@@ -516,12 +516,12 @@ impl LockApi {
         self.links.contains(name)
     }
 
-    /// The calls that give a lock object its count.
     /// Whether locks of `kind` may be released by a context that did not take them.
     pub fn is_signal_kind(&self, kind: &str) -> bool {
         self.signal_kinds.contains(kind)
     }
 
+    /// The calls that give a lock object its count.
     pub fn counting_inits(&self) -> impl Iterator<Item = &str> {
         self.counting_inits.iter().map(String::as_str)
     }

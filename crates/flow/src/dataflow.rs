@@ -464,7 +464,7 @@ pub trait Summaries {
     /// Whether `lock` (of `kind`) is a counter or a signal, not a lock: the
     /// code gives it a count other than 1 (`sema_init(&dc->in_flight, 64)`),
     /// or a context that did not take it releases it.
-    fn is_counter(&self, _lock: &Path, _kind: Option<&str>) -> bool {
+    fn is_counter_or_signal(&self, _lock: &Path, _kind: Option<&str>) -> bool {
         false
     }
 
@@ -1371,7 +1371,10 @@ fn effects_at<'a>(
                             .substitute(&call.args, call.result_lvalue.as_ref())?,
                     };
                     // A semaphore that counts (slots, signals) is no lock.
-                    if calls.summaries.is_counter(&lock, effect.kind.as_deref()) {
+                    if calls
+                        .summaries
+                        .is_counter_or_signal(&lock, effect.kind.as_deref())
+                    {
                         return None;
                     }
                     let named = lock.clone();

@@ -615,8 +615,9 @@ fn value_on_path(value: &ReturnValue, state: &State) -> ReturnValue {
 /// A lock changed exactly when something the caller sees is true, or
 /// exactly when false: a parameter, or a field under one.
 ///
-/// A field counts only where it is tested with the lock not held: a field
-/// read under the lock is the lock's data (`if (q->pending)` after
+/// A field counts only where it is tested with the lock not held, or
+/// re-tested with an answer the path already knows: a field first read
+/// under the lock is the lock's data (`if (q->pending)` after
 /// `spin_lock(&q->lock)`), not something the caller decides.
 fn conditional_on_param(
     paths: &[(Span, &ReturnValue, &State)],
@@ -675,7 +676,7 @@ fn conditional_on_param(
     })
 }
 
-/// Whether the lock's standing at every return is decided by what the
+/// How the returns that differ in the lock are told apart by what the
 /// caller passed: conditions over parameters, fields under them, constants
 /// and globals, tested before the lock is taken (`if (lh->write) { if
 /// (static_branch_unlikely(&k) && lh->cache->no_sleep) write_lock_bh(…);
@@ -938,7 +939,6 @@ fn conditional_by_value(
     })
 }
 
-/// The summary of a function from its exit facts.
 /// The lock kind the call at `site` takes or drops, as its callee's summary
 /// says: a wrapper's callers see the kind its primitive has, and a call
 /// that may drop that kind out of sight (`handle_mm_fault()` and the mmap
@@ -954,6 +954,7 @@ fn kind_at(cfg: &Cfg, summaries: &dyn Summaries, site: Span) -> Option<String> {
     })
 }
 
+/// The summary of a function from its exit facts.
 pub fn summarize(
     facts: &[ExitFact],
     params: &[String],
