@@ -371,7 +371,7 @@ impl<'t> Lowerer<'t, '_> {
                             p.kind_id() == kind::POINTER_EXPRESSION && self.operator(p) == "&"
                         }) =>
                     {
-                        vars.push(self.text(n).to_owned())
+                        vars.push(self.read_var(n))
                     }
                     _ => {}
                 }
@@ -384,6 +384,20 @@ impl<'t> Lowerer<'t, '_> {
         vars.sort();
         vars.dedup();
         Some(vars)
+    }
+
+    /// The variable an identifier reads: a local fixed to a path under a
+    /// parameter (`esw = mdev->priv.eswitch`, never assigned again) reads
+    /// that parameter, so a test of it is the caller's to decide.
+    fn read_var(&self, identifier: Node<'_>) -> String {
+        let name = self.text(identifier);
+        self.paths
+            .is_fixed(name)
+            .then(|| self.paths.lvalue(identifier))
+            .flatten()
+            .and_then(|path| path.root_var().map(str::to_owned))
+            .filter(|root| self.cfg.params.contains(root))
+            .unwrap_or_else(|| name.to_owned())
     }
 
     /// A call to a predicate the rule file says is pure (`folio_test_anon(f)`).
