@@ -244,6 +244,13 @@ pub enum ExitKind {
     /// rcu_read_lock();`, `switch (action) { case PRE_RATE_CHANGE: … }`):
     /// the caller decides, but callers cannot be told which way.
     OnCallerCondition,
+    /// This depth change on every return of the builds that change the
+    /// lock, none in the others: every two returns that differ took
+    /// opposite sides of a preprocessor condition (`#ifdef CONFIG_X
+    /// write_lock(…); #endif`). Callers see the builds that change it:
+    /// theirs release it in the same builds (`#ifdef CONFIG_X
+    /// write_unlock(…); #endif`).
+    ByBuild(i8),
     /// Held on some returns and not on others.
     Inconsistent,
     /// A callee left it in a state no summary could say.
@@ -493,6 +500,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             ExitKind::ConditionalRelease(success.negated())
         } else if levels.iter().all(|l| l.min == l.max && l.min == first.min) {
             ExitKind::Consistent(first.min)
+        } else if let Some(depth) = depth_by_build(&paths, &levels) {
+            ExitKind::ByBuild(depth)
         } else if let Some(kind) = forwarded
             .as_ref()
             .and_then(|f| acquired_or_tried_on_param(&paths, &levels, lock, params, cfg, f))
@@ -599,6 +608,35 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         });
     }
     facts
+}
+
+/// The one depth change of the builds that change the lock, when every two
+/// returns that differ in it took opposite sides of a preprocessor
+/// condition: one configuration is built at a time, and in each the
+/// function changes the lock the same way on every return.
+fn depth_by_build(paths: &[(Span, &ReturnValue, &State)], levels: &[Level]) -> Option<i8> {
+    let mut depths: Vec<i8> = levels.iter().map(|l| l.min).collect();
+    depths.sort_unstable();
+    depths.dedup();
+    let ([0, depth] | [depth, 0]) = depths[..] else {
+        return None;
+    };
+    if levels.iter().any(|l| l.min != l.max) {
+        return None;
+    }
+    let other_build = |a: &State, b: &State| {
+        a.facts
+            .iter()
+            .any(|(key, truth)| key.is_config() && b.facts.get(key).is_some_and(|t| t != truth))
+    };
+    for (i, (_, _, a)) in paths.iter().enumerate() {
+        for (j, (_, _, b)) in paths.iter().enumerate().skip(i + 1) {
+            if levels[i].min != levels[j].min && !other_build(a, b) {
+                return None;
+            }
+        }
+    }
+    Some(depth)
 }
 
 /// What a return returns on a path: `return vma;` where `vma` was tested
@@ -981,7 +1019,9 @@ pub fn summarize(
             }
         };
         let changes: Vec<(Change, Option<(LockRef, bool)>)> = match &fact.kind {
-            ExitKind::Consistent(d) => change_of(*d).map(|c| (c, None)).into_iter().collect(),
+            ExitKind::Consistent(d) | ExitKind::ByBuild(d) => {
+                change_of(*d).map(|c| (c, None)).into_iter().collect()
+            }
             ExitKind::Conditional(success) => vec![(Change::TryAcquire(*success), None)],
             ExitKind::ConditionalRelease(success) => vec![(Change::TryRelease(*success), None)],
             ExitKind::OnParam {

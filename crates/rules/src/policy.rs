@@ -15,6 +15,8 @@
 //! - **Acquires the same way**: held on every return is an acquire wrapper
 //!   when annotated or when callers release it, never when the function
 //!   releases that lock itself.
+//! - **One build at a time**: held on every return of the builds that take
+//!   it (`#ifdef`) is judged as an acquire in those builds.
 //! - **No callers**: where nothing in the analysed code decides, a note.
 
 use std::collections::HashSet;
@@ -182,7 +184,9 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     let held: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.min > 0).collect();
     let unheld: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.max <= 0).collect();
     let primary_held = held.iter().map(|r| r.span).min_by_key(|s| s.start)?;
-    if unheld.is_empty() {
+    // Held on every return of the builds that take it: each build's
+    // function is an acquire wrapper or leaks, as one that always takes it.
+    if unheld.is_empty() || matches!(exit.kind, ExitKind::ByBuild(_)) {
         return (!annotated).then(|| leak(exit, cx, &held)).flatten();
     }
     // A function that takes one of several locks and returns holding one
@@ -279,9 +283,11 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
 
 /// Held on every return: an acquire wrapper, or a leak.
 fn leak(exit: &ExitFact, cx: &Context<'_>, held: &[&ReturnFact]) -> Option<Verdict> {
-    // Certainly held on every return, and the caller does not receive the
-    // locked object itself.
-    if !matches!(exit.kind, ExitKind::Consistent(d) if d > 0) || exit.returns_root() {
+    // Certainly held on every return (of the builds that take it), and the
+    // caller does not receive the locked object itself.
+    if !matches!(exit.kind, ExitKind::Consistent(d) | ExitKind::ByBuild(d) if d > 0)
+        || exit.returns_root()
+    {
         return None;
     }
     let primary = held.iter().map(|r| r.span).max_by_key(|s| s.start)?;

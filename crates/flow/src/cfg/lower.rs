@@ -789,7 +789,15 @@ impl<'t> Lowerer<'t, '_> {
             }
             (None, None) => None,
         };
+        // `#if 0` and `#if 1` choose in every build: the other side is dead.
+        let constant = condition
+            .map(|c| squeezed(self.text(c)))
+            .and_then(|text| text.parse::<u64>().ok());
         let (cur, alt_cur) = match (config, cur) {
+            (_, Some(c)) if constant.is_some() => match constant {
+                Some(0) => (None, Some(c)),
+                _ => (Some(c), None),
+            },
             (Some((text, negated)), Some(c)) => {
                 let key = TruthKey::Cond {
                     text,

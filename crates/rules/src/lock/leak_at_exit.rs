@@ -1,5 +1,6 @@
-//! `lock/leak-at-exit`: a function returns holding, on every path, a lock it
-//! did not hold on entry, and it is no acquire wrapper: not annotated
+//! `lock/leak-at-exit`: a function returns holding, on every path (of the
+//! builds that take it, where an `#ifdef` decides), a lock it did not hold
+//! on entry, and it is no acquire wrapper: not annotated
 //! `__acquires()`, and no caller releases the lock afterwards (or the
 //! function releases that lock itself on another path).
 //!
@@ -15,7 +16,7 @@
 //! }                               /* d->lock still held */
 //! ```
 
-use lockwarden_flow::summary::ExitFact;
+use lockwarden_flow::summary::{ExitFact, ExitKind};
 use lockwarden_report::{Finding, RuleInfo, Severity};
 
 use super::At;
@@ -43,6 +44,10 @@ pub(super) fn finding(
 ) -> Finding {
     let lock = &exit.lock;
     let name = &cx.function.name;
+    let every_path = match exit.kind {
+        ExitKind::ByBuild(_) => "on every path of the builds that take it",
+        _ => "on every path",
+    };
     let mut finding = at.finding(
         &info(),
         verdict.severity,
@@ -50,7 +55,7 @@ pub(super) fn finding(
         verdict.primary,
         lock,
         format!(
-            "`{name}` returns with `{lock}` held on every path: {}",
+            "`{name}` returns with `{lock}` held {every_path}: {}",
             verdict.reason.text()
         ),
     );
