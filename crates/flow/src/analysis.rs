@@ -84,6 +84,9 @@ pub struct FileUnit {
     pub counters: Vec<String>,
     /// Functions this file declares by a prototype.
     pub prototypes: Vec<String>,
+    /// The program the file is built into (see [`LockApi::program_of`]):
+    /// calls resolve within it.
+    pub program: usize,
 }
 
 impl FileUnit {
@@ -227,6 +230,7 @@ fn lower_file(
     let packed_source = PackedBytes::pack(&source);
     let Some(parsed) = ParsedFile::parse(source, macros) else {
         let unit = FileUnit {
+            program: api.program_of(&path),
             path,
             source: packed_source,
             functions_counted: 0,
@@ -328,6 +332,7 @@ fn lower_file(
     );
     functions.extend(macro_units);
     let unit = FileUnit {
+        program: api.program_of(&path),
         path,
         functions_counted: outline.function_count(),
         functions_with_errors: outline.functions_with_errors(),
@@ -638,9 +643,17 @@ impl Program {
     }
 
     /// The function a call from `file` to `name` reaches: a definition in the
-    /// same file first, else a non-static one elsewhere.
+    /// same file first, else a non-static one elsewhere, in the program the
+    /// file is built into (a user-space tool's `arch_spin_lock()` stub never
+    /// serves the kernel's headers).
     pub fn resolve(&self, file: usize, name: &str) -> Option<usize> {
-        let candidates = self.by_name.get(name)?;
+        let program = self.files[file].program;
+        let all = self.by_name.get(name)?;
+        let candidates = || {
+            all.iter()
+                .copied()
+                .filter(move |&i| self.files[self.functions[i].file].program == program)
+        };
         let visible = |i: usize| {
             let f = &self.functions[i];
             // A static function in a header is compiled into every includer.
@@ -653,17 +666,10 @@ impl Program {
         // A definition in another file: an extern one before a header's
         // static inline, which is the stub of the other configuration
         // (`#else static inline int request_trusted_key(…) { return -EOPNOTSUPP; }`).
-        candidates
-            .iter()
-            .copied()
+        candidates()
             .find(|&i| self.functions[i].file == file)
-            .or_else(|| {
-                candidates
-                    .iter()
-                    .copied()
-                    .find(|&i| !self.functions[i].is_static)
-            })
-            .or_else(|| candidates.iter().copied().find(|&i| visible(i)))
+            .or_else(|| candidates().find(|&i| !self.functions[i].is_static))
+            .or_else(|| candidates().find(|&i| visible(i)))
     }
 
     /// Every definition a call from `file` to `name` may reach: the one
@@ -1308,15 +1314,20 @@ pub(crate) mod test_support {
 
     /// Analyses one C text with the project's built-in rule files.
     pub fn analyze_text(src: &str) -> Analysis {
+        analyze_files(&[("t.c", src)])
+    }
+
+    /// Analyses C files, by root-relative path, with the built-in rule files.
+    pub fn analyze_files(files: &[(&str, &str)]) -> Analysis {
         let syntax: Files = toml::from_str(include_str!("../../../rules/syntax.toml")).unwrap();
         let locks: Files = toml::from_str(include_str!("../../../rules/locks.toml")).unwrap();
         let macros = syntax.syntax.compile();
         let api = locks.locks.compile();
-        let program = build(
-            vec![(PathBuf::from("t.c"), src.as_bytes().to_vec())],
-            &macros,
-            &api,
-        );
+        let files = files
+            .iter()
+            .map(|(path, src)| (PathBuf::from(path), src.as_bytes().to_vec()))
+            .collect();
+        let program = build(files, &macros, &api);
         analyze(program, &api, &NoVisitor)
     }
 
@@ -1344,6 +1355,33 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod engine_tests {
     use super::test_support::*;
+
+    #[test]
+    fn a_call_resolves_within_its_program() {
+        // A user-space tool's stub of a kernel function serves the tool only.
+        let a = analyze_files(&[
+            (
+                "tools/include/linux/spinlock.h",
+                "static inline void arch_spin_lock(struct lk *l) { pthread_mutex_lock(&l->m); }",
+            ),
+            (
+                "include/linux/spinlock.h",
+                "static inline void do_lock(struct lk *l) { arch_spin_lock(l); }",
+            ),
+            (
+                "tools/lib/use.c",
+                "void tool_lock(struct lk *l) { arch_spin_lock(l); }",
+            ),
+        ]);
+        let callers_of = |name: &str| {
+            let i = a.program.functions.iter().position(|f| f.name == name);
+            a.callers[i.unwrap()]
+        };
+        assert_eq!(callers_of("arch_spin_lock"), 1, "only the tool calls the stub");
+        let acquires = |name: &str| summary_of(&a, name).iter().any(|e| e.contains("acquires"));
+        assert!(!acquires("do_lock"), "{:?}", summary_of(&a, "do_lock"));
+        assert!(acquires("tool_lock"), "{:?}", summary_of(&a, "tool_lock"));
+    }
 
     #[test]
     fn early_return_with_lock_held_is_inconsistent() {

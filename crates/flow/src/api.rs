@@ -187,6 +187,11 @@ pub struct FlowMacros {
     /// releases without taking it is a signal between contexts, not a lock.
     #[serde(default)]
     pub signal_kinds: Vec<String>,
+    /// Directories of the tree built as programs of their own, apart from
+    /// the kernel (user-space tools, host programs), by root-relative
+    /// prefix: a call resolves to a definition in the caller's program.
+    #[serde(default)]
+    pub programs: Vec<String>,
     /// Calls that link an object into a container (`list_add_tail(&obj->
     /// link, &ww->obj_list)`: the object's member first, the container
     /// second). A locked object linked where callers reach it is theirs to
@@ -236,6 +241,7 @@ impl LockApiConfig {
         f.scoped_cond_guard.extend(other.flow.scoped_cond_guard);
         f.counting_inits.extend(other.flow.counting_inits);
         f.signal_kinds.extend(other.flow.signal_kinds);
+        f.programs.extend(other.flow.programs);
         f.links.extend(other.flow.links);
         f.stores.extend(other.flow.stores);
         f.nesting.extend(other.flow.nesting);
@@ -362,6 +368,7 @@ impl LockApiConfig {
             scoped_cond_guard: set(&self.flow.scoped_cond_guard),
             counting_inits: set(&self.flow.counting_inits),
             signal_kinds: set(&self.flow.signal_kinds),
+            programs: self.flow.programs.clone(),
             links: set(&self.flow.links),
             stores: set(&self.flow.stores),
             nesting: set(&self.flow.nesting),
@@ -433,6 +440,7 @@ pub struct LockApi {
     scoped_cond_guard: HashSet<String>,
     counting_inits: HashSet<String>,
     signal_kinds: HashSet<String>,
+    programs: Vec<String>,
     links: HashSet<String>,
     stores: HashSet<String>,
     nesting: HashSet<String>,
@@ -519,6 +527,15 @@ impl LockApi {
     /// Whether locks of `kind` may be released by a context that did not take them.
     pub fn is_signal_kind(&self, kind: &str) -> bool {
         self.signal_kinds.contains(kind)
+    }
+
+    /// The program a root-relative file is built into: 0 for the kernel,
+    /// else one past the index of the first `programs` prefix it is under.
+    pub fn program_of(&self, path: &std::path::Path) -> usize {
+        self.programs
+            .iter()
+            .position(|prefix| path.starts_with(prefix))
+            .map_or(0, |i| i + 1)
     }
 
     /// The calls that give a lock object its count.

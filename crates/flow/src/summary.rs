@@ -472,8 +472,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         } else if let Some(kind) = all_elements.clone() {
             kind
         } else if levels.iter().any(|l| l.unknown) {
-            // Unknown only through a callee, never taken or dropped here:
-            // passed on to callers that handle the lock, not to every caller.
+            // Unknown through a callee: so it is for this function's
+            // callers, whether or not it takes or drops the lock itself (a
+            // timeout handler whose unlock helper checks the owner first
+            // may release its caller's lock).
             let own = levels
                 .iter()
                 .any(|l| l.acquired_at.is_some() || l.released_at.is_some());
@@ -483,10 +485,8 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             let unheld_known = levels.iter().any(|l| !l.unknown && l.max <= 0);
             if own && held_on_errno(|l| !l.unknown) && unheld_known {
                 ExitKind::Inconsistent
-            } else if own {
-                ExitKind::Unknown
             } else {
-                ExitKind::Opaque
+                ExitKind::Unknown
             }
         } else if let (true, Some(kind)) = (unchanged, forwarded.clone()) {
             // `return trylock(l);`: the caller's test of the result decides.

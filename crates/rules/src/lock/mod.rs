@@ -223,6 +223,16 @@ impl Visitor for FactVisitor {
                                 h.released = true;
                             }
                         }
+                        // Handed to a callee that may release it (under a
+                        // condition of its own, `if (owner == id)
+                        // mutex_unlock(…)`): the caller releases it through
+                        // that callee.
+                        Change::Unknown | Change::Opaque => {
+                            let level = state.level(&effect.lock);
+                            if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
+                                h.released = true;
+                            }
+                        }
                         _ => {}
                     }
                 }
