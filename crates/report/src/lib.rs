@@ -32,6 +32,7 @@ mod report;
 mod sarif;
 #[cfg(test)]
 mod test_support;
+mod uri;
 
 pub use finding::{sort_findings, Finding, Label, LineIndex, Location, Severity};
 pub use fingerprint::{dedup_fingerprints, filter_baseline, fingerprint, primary_line_text};
@@ -39,6 +40,7 @@ pub use format::{render, Format, ParseFormatError};
 pub use human::{statistics, summary_line};
 pub use json::{parse_json_report, JsonFinding, SCHEMA};
 pub use report::{NoSources, Report, RuleInfo, SourceProvider, Summary, Unanalysed};
+pub use uri::{documentation_uri, file_uri};
 
 /// The version written into JSON and SARIF output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
