@@ -261,14 +261,20 @@ impl Finding {
     /// stands for the message in the fingerprint: rewording a message keeps
     /// every baseline. `source` is the file's contents, as for
     /// [`Finding::new`].
-    pub fn about(mut self, subject: &str, source: &[u8]) -> Finding {
+    pub fn about(self, subject: &str, source: &[u8]) -> Finding {
         let text = primary_line_text(source, self.location.start);
+        self.about_occurrence(subject, &text)
+    }
+
+    /// Like [`Finding::about`], for a caller that has only the text of the
+    /// primary line, as for [`Finding::from_occurrence`].
+    pub fn about_occurrence(mut self, subject: &str, occurrence_text: &str) -> Finding {
         self.fingerprint = fingerprint(
             &self.rule,
             &self.location.file,
             &self.function,
             subject,
-            &text,
+            occurrence_text,
         );
         self
     }
@@ -348,6 +354,18 @@ mod tests {
         )
         .about("z->other", source);
         assert_ne!(first.fingerprint, other_lock.fingerprint);
+        // The same from the primary line's text alone (suppression notes).
+        let line = "\tspin_lock(&z->lock);";
+        let from_line = Finding::from_occurrence(
+            "lock/double-acquire",
+            Severity::Error,
+            first.location.clone(),
+            "f",
+            "yet another wording",
+            line,
+        )
+        .about_occurrence("z->lock", line);
+        assert_eq!(from_line.fingerprint, first.fingerprint);
     }
 
     #[test]

@@ -205,6 +205,7 @@ impl Suppressions {
                     format!("{} in `{written}` suppresses nothing here", ids.join(", "))
                 };
                 let function = functions.innermost(path, s.location.start).unwrap_or("");
+                // About the ids that suppress nothing, not the wording.
                 let note = Finding::from_occurrence(
                     UNUSED_ID,
                     info.severity,
@@ -212,7 +213,8 @@ impl Suppressions {
                     function,
                     message,
                     &s.line_text,
-                );
+                )
+                .about_occurrence(&unused.join(" "), &s.line_text);
                 notes.push(match &info.help {
                     Some(help) => note.with_help(help.clone()),
                     None => note,
