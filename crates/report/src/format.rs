@@ -13,7 +13,8 @@ pub enum Format {
     /// miette graphical diagnostics with source snippets, then a summary line.
     #[default]
     Human,
-    /// One `file:line:col: severity: message [rule]` line per finding.
+    /// One `file:line:col: severity: message [rule]` line per finding, then
+    /// a `file:line:col: note: …` line per piece of its evidence.
     Gcc,
     /// The JSON report, schema 1 (SPEC.md §2).
     Json,

@@ -4,12 +4,13 @@
 //! Rendering is deterministic (unicode, no colour, fixed width, tab width 8 as
 //! in kernel style), so tests compare it as plain text. A finding becomes a
 //! [`FindingDiagnostic`], built in one place ([`FindingDiagnostic::new`]):
-//! code = rule id, the primary label on the finding's span, labels and trace
-//! steps in the same file as further labels (trace steps numbered when there
-//! are several), and those in other files as advice diagnostics rendered right
-//! after it (`☞ message` and their own snippet, or `☞ file:line:col: message`
-//! when that file's source is unavailable). Without the primary file's source
-//! the finding falls back to its gcc-style line followed by `note:` lines.
+//! code = rule id, the primary label on the finding's span, its evidence
+//! ([`Finding::evidence`]) in the same file as further labels (trace steps
+//! numbered when there are several), and evidence in other files as advice
+//! diagnostics rendered right after it (`☞ message` and their own snippet, or
+//! `☞ file:line:col: message` when that file's source is unavailable).
+//! Without the primary file's source the finding falls back to its gcc
+//! lines.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
@@ -19,7 +20,7 @@ use miette::{
     MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 
-use crate::finding::{Finding, Label, Location};
+use crate::finding::{Finding, Location};
 use crate::gcc;
 use crate::report::{Report, SourceProvider, Summary, Unanalysed};
 
@@ -86,13 +87,10 @@ fn trim_line_ends(text: &str) -> String {
     out
 }
 
-/// The gcc-style line, then a `note:` line per trace step and label, then help.
+/// The finding's gcc lines (its line and a `note:` line per piece of
+/// evidence), then help.
 fn fallback(finding: &Finding) -> String {
-    let mut out = gcc::line(finding);
-    out.push('\n');
-    for (text, label) in secondary_texts(finding) {
-        let _ = writeln!(out, "{}: note: {}", label.location, gcc::one_line(&text));
-    }
+    let mut out = gcc::lines(finding);
     if let Some(help) = &finding.help {
         let _ = writeln!(out, "  help: {help}");
     }
@@ -150,20 +148,17 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// The trace steps (numbered when there are several), then the labels, each
-/// with the text it is shown with.
-fn secondary_texts(finding: &Finding) -> impl Iterator<Item = (String, &Label)> {
+/// The finding's evidence, each piece with the text it is shown with:
+/// trace steps numbered when there are several.
+fn secondary_texts(finding: &Finding) -> impl Iterator<Item = (String, &Location)> {
     let numbered = finding.trace.len() > 1;
-    let steps = finding.trace.iter().enumerate().map(move |(i, step)| {
-        let text = if numbered {
-            format!("{}. {}", i + 1, step.message)
-        } else {
-            step.message.clone()
+    finding.evidence().map(move |e| {
+        let text = match e.step {
+            Some(n) if numbered => format!("{n}. {}", e.label.message),
+            _ => e.label.message.clone(),
         };
-        (text, step)
-    });
-    let labels = finding.labels.iter().map(|l| (l.message.clone(), l));
-    steps.chain(labels)
+        (text, &e.label.location)
+    })
 }
 
 /// A finding (or one of its other-file steps) as a miette diagnostic.
@@ -196,8 +191,7 @@ impl<'a> FindingDiagnostic<'a> {
             span(&finding.location),
         )];
         let mut elsewhere = Vec::new();
-        for (text, label) in secondary_texts(finding) {
-            let loc = &label.location;
+        for (text, loc) in secondary_texts(finding) {
             if loc.file == finding.location.file && source.contains(loc) {
                 labels.push(LabeledSpan::new_with_span(Some(text), span(loc)));
             } else {
@@ -399,6 +393,7 @@ impl SourceCode for FileSource<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::Label;
     use crate::report::NoSources;
     use crate::test_support::*;
     use std::collections::HashMap;

@@ -9,7 +9,7 @@
 //! | format | what |
 //! | --- | --- |
 //! | `human` | miette diagnostics with snippets, then a summary line |
-//! | `gcc` | `file:line:col: severity: message [rule]`, one line each |
+//! | `gcc` | `file:line:col: severity: message [rule]`, then a `note:` line per piece of evidence |
 //! | `json` | the schema-1 report of SPEC.md §2 ([`parse_json_report`] reads it back for `--baseline`) |
 //! | `sarif` | SARIF 2.1.0 |
 //! | `github` | GitHub Actions workflow commands |
@@ -34,7 +34,7 @@ mod sarif;
 mod test_support;
 mod uri;
 
-pub use finding::{sort_findings, Finding, Label, LineIndex, Location, Severity};
+pub use finding::{sort_findings, Evidence, Finding, Label, LineIndex, Location, Severity};
 pub use fingerprint::{dedup_fingerprints, filter_baseline, fingerprint, primary_line_text};
 pub use format::{render, Format, ParseFormatError};
 pub use human::{statistics, summary_line};
