@@ -3,31 +3,33 @@
 //! `file:line:col: note: message` line per piece of its evidence (where the
 //! lock was taken and released, the returns that differ, the call chain
 //! down to the access), and nothing else, so that editors jump to every
-//! spot and `grep ': warning:'` still finds one line per finding.
+//! spot and `grep ': warning:'` still finds one line per finding. Paths are
+//! printed from the directory the command was run in ([`PathDisplay`]).
 
 use std::fmt::Write;
 
-use crate::finding::Finding;
+use crate::finding::{Finding, Location};
+use crate::paths::PathDisplay;
 use crate::report::Report;
 
-pub(crate) fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report, paths: &PathDisplay) -> String {
     let mut out = String::new();
     for finding in &report.findings {
-        out.push_str(&lines(finding));
+        out.push_str(&lines(finding, paths));
     }
     out
 }
 
 /// The finding's line and its `note:` lines, each ending in a newline.
-pub(crate) fn lines(finding: &Finding) -> String {
-    let mut out = line(finding);
+pub(crate) fn lines(finding: &Finding, paths: &PathDisplay) -> String {
+    let mut out = line(finding, paths);
     out.push('\n');
     for evidence in finding.evidence() {
         let label = evidence.label;
         let _ = writeln!(
             out,
             "{}: note: {}",
-            label.location,
+            position(&label.location, paths),
             one_line(&label.message)
         );
     }
@@ -36,13 +38,23 @@ pub(crate) fn lines(finding: &Finding) -> String {
 
 /// The gcc-style line of one finding, without a newline. Newlines inside the
 /// message are flattened to spaces so that one finding stays one line.
-pub(crate) fn line(finding: &Finding) -> String {
+pub(crate) fn line(finding: &Finding, paths: &PathDisplay) -> String {
     format!(
         "{}: {}: {} [{}]",
-        finding.location,
+        position(&finding.location, paths),
         finding.severity,
         one_line(&finding.message),
         finding.rule
+    )
+}
+
+/// `file:line:column` with the file as `paths` prints it.
+pub(crate) fn position(location: &Location, paths: &PathDisplay) -> String {
+    format!(
+        "{}:{}:{}",
+        paths.show(&location.file),
+        location.line,
+        location.column
     )
 }
 
@@ -55,11 +67,12 @@ pub(crate) fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::test_support::sample_report;
+    use std::path::Path;
 
     #[test]
     fn a_line_per_finding_then_a_note_per_piece_of_evidence() {
         let report = sample_report();
-        let out = render(&report);
+        let out = render(&report, &PathDisplay::root_relative());
         assert_eq!(
             out,
             "drivers/virtio/virtio_balloon.c:13:2: error: balloon_page_finalize() writes page->private, which requires the balloon pages lock, but it is not held here [balloon/page-private-needs-lock]\n\
@@ -83,7 +96,7 @@ mod tests {
         let double = &mut report.findings[0];
         let step = double.trace[0].clone();
         double.labels.push(step);
-        let out = render(&report);
+        let out = render(&report, &PathDisplay::root_relative());
         assert_eq!(
             out.matches(": note: b->lock acquired here").count(),
             1,
@@ -92,10 +105,25 @@ mod tests {
     }
 
     #[test]
+    fn paths_are_printed_from_the_directory_of_the_run() {
+        let report = sample_report();
+        let from_drivers = PathDisplay::from_dir(
+            Path::new("/home/dev/linux"),
+            Path::new("/home/dev/linux/drivers/virtio"),
+        );
+        let out = render(&report, &from_drivers);
+        assert!(out.starts_with("virtio_balloon.c:13:2: error: "), "{out}");
+        assert!(
+            out.contains("\n../../include/linux/balloon_compaction.h:4:3: note: "),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn empty_report_prints_nothing() {
         let mut report = sample_report();
         report.findings.clear();
-        assert_eq!(render(&report), "");
+        assert_eq!(render(&report, &PathDisplay::root_relative()), "");
     }
 
     #[test]
@@ -104,7 +132,7 @@ mod tests {
         report.findings.truncate(1);
         report.findings[0].message = "a\nb\r\nc".into();
         report.findings[0].labels[0].message = "d\ne".into();
-        let out = render(&report);
+        let out = render(&report, &PathDisplay::root_relative());
         assert!(out.contains(": error: a b c ["), "{out}");
         assert!(out.contains(": note: d e\n"), "{out}");
     }

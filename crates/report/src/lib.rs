@@ -4,7 +4,7 @@
 //! [`Location`], function, message, optional help, secondary [`Label`]s and
 //! an ordered evidence `trace`); each carries a [`fingerprint`] that contains
 //! no line numbers, so it survives unrelated edits. The CLI collects them into
-//! a [`Report`] and calls [`render`] with a [`Format`]:
+//! a [`Report`] and calls [`render`] with a [`Format`] and [`RenderOptions`]:
 //!
 //! | format | what |
 //! | --- | --- |
@@ -15,10 +15,14 @@
 //! | `github` | GitHub Actions workflow commands |
 //! | `codequality` | GitLab Code Quality |
 //!
+//! Human and gcc output print paths from the directory the command was run
+//! in ([`PathDisplay`]); the machine formats keep them relative to the root.
+//!
 //! Invariants: this crate knows nothing about C or locks, only spans and
 //! strings; every renderer is deterministic (findings in the order given,
-//! fixed key order, no colour, no terminal probing); nothing here panics on
-//! odd input (missing or stale sources, invalid UTF-8, malformed baselines).
+//! fixed key order, colour and width only as the options say, no terminal
+//! probing: the CLI decides those); nothing here panics on odd input
+//! (missing or stale sources, invalid UTF-8, malformed baselines).
 
 mod codequality;
 mod finding;
@@ -28,6 +32,7 @@ mod gcc;
 mod github;
 mod human;
 mod json;
+mod paths;
 mod report;
 mod sarif;
 #[cfg(test)]
@@ -36,9 +41,10 @@ mod uri;
 
 pub use finding::{sort_findings, Evidence, Finding, Label, LineIndex, Location, Severity};
 pub use fingerprint::{dedup_fingerprints, filter_baseline, fingerprint, primary_line_text};
-pub use format::{render, Format, ParseFormatError};
+pub use format::{render, Format, ParseFormatError, RenderOptions};
 pub use human::{statistics, summary_line};
 pub use json::{parse_json_report, JsonFinding, SCHEMA};
+pub use paths::PathDisplay;
 pub use report::{NoSources, Report, RuleInfo, SourceProvider, Summary, Unanalysed};
 pub use uri::{documentation_uri, file_uri};
 
