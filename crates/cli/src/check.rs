@@ -16,7 +16,9 @@ use crate::terminal::ColorChoice;
 pub struct Args {
     /// Files or directories to analyse (default: .).
     paths: Vec<PathBuf>,
-    /// Tree root; paths in output are relative to it.
+    /// Tree root; paths in JSON, SARIF, GitHub and GitLab output and in rule
+    /// files are relative to it (human and gcc output print them from the
+    /// current directory).
     #[arg(long)]
     root: Option<PathBuf>,
     /// A rule file or directory of *.toml rule files, added to the built-in

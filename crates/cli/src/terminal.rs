@@ -18,7 +18,9 @@ pub enum ColorChoice {
     /// When writing to a terminal and `NO_COLOR` is not set.
     #[default]
     Auto,
+    /// Also into pipes and files, whatever `NO_COLOR` says.
     Always,
+    /// Plain text.
     Never,
 }
 
