@@ -978,7 +978,8 @@ fn sarif_validator() -> Option<PathBuf> {
     Some(bin)
 }
 
-/// The validator's errors for `file` (results of level `error`).
+/// The validator's errors and warnings for `file` (results of level
+/// `error` or `warning`, which is also what a result without a level is).
 fn validate(validator: &Path, file: &Path) -> Vec<String> {
     let log = file.with_extension("validation.sarif");
     let out = Command::new(validator)
@@ -998,19 +999,28 @@ fn validate(validator: &Path, file: &Path) -> Vec<String> {
         run["invocations"][0]["executionSuccessful"], false,
         "validator: {said}"
     );
-    let mut errors: Vec<String> = run["results"]
+    let mut problems: Vec<String> = run["results"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["level"] == "error")
+        .filter(|r| matches!(r["level"].as_str(), None | Some("error" | "warning")))
         .map(|r| format!("{}: {}", r["ruleId"], r["message"]))
         .collect();
-    errors.extend(
+    problems.extend(
         said.lines()
-            .filter(|l| l.contains(": error "))
+            .filter(|l| l.contains(": error ") || l.contains(": warning "))
             .map(str::to_owned),
     );
-    errors
+    problems
+}
+
+/// Whether `uri` names something that exists: a `file:` URI an existing
+/// file (fragment aside), or a web address.
+fn uri_exists(uri: &str) -> bool {
+    match uri.strip_prefix("file://") {
+        Some(path) => Path::new(path.split('#').next().unwrap_or_default()).is_file(),
+        None => uri.starts_with("https://") || uri.starts_with("http://"),
+    }
 }
 
 #[test]
@@ -1051,11 +1061,21 @@ fn sarif_output_passes_microsofts_validator() {
             let level = r["level"].as_str().unwrap_or("warning");
             assert!(["none", "note", "warning", "error"].contains(&level), "{r}");
         }
-        let errors = validate(&validator, &file);
+        // Where to learn about the tool and each rule, and what each checks.
+        let driver = &doc["runs"][0]["tool"]["driver"];
+        let info = driver["informationUri"].as_str().unwrap_or_default();
+        assert!(uri_exists(info), "{name}: informationUri {info:?}");
+        for rule in driver["rules"].as_array().unwrap() {
+            let full = rule["fullDescription"]["text"].as_str().unwrap_or_default();
+            assert!(!full.is_empty(), "{name}: no fullDescription: {rule}");
+            let help = rule["helpUri"].as_str().unwrap_or_default();
+            assert!(uri_exists(help), "{name}: helpUri {help:?} of {rule}");
+        }
+        let problems = validate(&validator, &file);
         assert!(
-            errors.is_empty(),
-            "{name}: SARIF validation errors:\n{}",
-            errors.join("\n")
+            problems.is_empty(),
+            "{name}: SARIF validation errors and warnings:\n{}",
+            problems.join("\n")
         );
     }
     // The validator really validates: a broken copy is rejected.

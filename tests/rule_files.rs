@@ -23,9 +23,11 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
-/// `lockwarden check --rules RULES --format gcc --root ROOT ROOT/FILE`.
+/// `lockwarden check --rules RULES --format gcc --root ROOT ROOT/FILE`, run
+/// at ROOT (so that findings print root-relative paths).
 fn check(root: &Path, rules: &Path, file: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+        .current_dir(root)
         .args(["check", "--format", "gcc", "--rules"])
         .arg(rules)
         .arg("--root")

@@ -201,7 +201,9 @@ fn only_the_unused_ids_of_a_suppression_are_named() {
         " /* lockwarden: ignore lock/inconsistent-exit, lock/leak-at-exit */",
     );
     let dir = widget_dir("partly", &source);
+    // Run in the tree, so that the path printed is the root-relative one.
     let out = lockwarden()
+        .current_dir(&dir)
         .args(["check", "-q", "--format", "gcc"])
         .arg(&dir)
         .output()

@@ -10,12 +10,15 @@ use lockwarden_rules::Checker;
 use rayon::prelude::*;
 
 use crate::files::{collect_c_files, find_root};
+use crate::terminal::ColorChoice;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Files or directories to analyse (default: .).
     paths: Vec<PathBuf>,
-    /// Tree root; paths in output are relative to it.
+    /// Tree root; paths in JSON, SARIF, GitHub and GitLab output and in rule
+    /// files are relative to it (human and gcc output print them from the
+    /// current directory).
     #[arg(long)]
     root: Option<PathBuf>,
     /// A rule file or directory of *.toml rule files, added to the built-in
@@ -50,6 +53,10 @@ pub struct Args {
     /// Write the report to this file instead of stdout.
     #[arg(short = 'o', long)]
     output: Option<PathBuf>,
+    /// Colour in the human format: auto (on a terminal, unless `NO_COLOR`
+    /// is set), always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
     /// Print how many findings each rule reported instead of the findings.
     #[arg(long, conflicts_with = "format")]
     statistics: bool,
@@ -187,6 +194,7 @@ fn check(args: &Args) -> Result<bool> {
             baseline,
             fail_on: settings.fail_on,
             output: args.output.as_deref(),
+            color: args.color,
         });
     }
     let mut files = collect_c_files(&root, &args.paths)?;
@@ -257,12 +265,13 @@ fn check(args: &Args) -> Result<bool> {
         &sources,
         settings.fail_on,
         args.output.as_deref(),
+        args.color,
     )
 }
 
-/// Prints `report` in `format` (human output as wide as `$COLUMNS`, else
-/// 100) on stdout or into `output`; whether it has a finding at least as
-/// severe as `fail_on`.
+/// Prints `report` in `format` on stdout or into `output` (colour, width
+/// and paths as [`crate::terminal::render_options`] decides); whether it
+/// has a finding at least as severe as `fail_on`.
 pub(crate) fn print_report(
     report: &Report,
     format: Format,
@@ -270,12 +279,10 @@ pub(crate) fn print_report(
     sources: &BTreeMap<String, Vec<u8>>,
     fail_on: Severity,
     output: Option<&Path>,
+    color: ColorChoice,
 ) -> Result<bool> {
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100);
-    let text = render(report, format, &checker.rules(), sources, width);
+    let options = crate::terminal::render_options(Path::new(&report.root), color, output);
+    let text = render(report, format, &checker.rules(), sources, &options);
     emit(text, output)?;
     Ok(fails(report, fail_on))
 }

@@ -15,6 +15,7 @@ mod progress;
 mod rules_cmd;
 mod series;
 mod staged;
+mod terminal;
 
 use std::process::ExitCode;
 

@@ -36,27 +36,16 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(crate::EXIT_USAGE);
         }
     };
-    let checker = Checker::new(config);
-    let rules = checker.rules();
-    let doc_of = |id: &str| {
-        checker
-            .rule_set()
-            .rules
-            .iter()
-            .find(|r| r.id.get_ref() == id)
-            .and_then(|r| r.doc.clone())
-    };
+    let rules = Checker::new(config).rules();
     if args.format == "json" {
-        let docs: Vec<Option<String>> = rules.iter().map(|r| doc_of(&r.id)).collect();
         let json: Vec<JsonRule<'_>> = rules
             .iter()
-            .zip(&docs)
-            .filter(|(r, _)| args.id.as_ref().is_none_or(|id| *id == r.id))
-            .map(|(r, doc)| JsonRule {
+            .filter(|r| args.id.as_ref().is_none_or(|id| *id == r.id))
+            .map(|r| JsonRule {
                 id: &r.id,
                 severity: r.severity.as_str(),
                 summary: &r.summary,
-                doc: doc.as_deref().map(str::trim_end),
+                doc: r.doc.as_deref().map(str::trim_end),
                 help: r.help.as_deref(),
             })
             .collect();
@@ -93,7 +82,7 @@ pub fn run(args: Args) -> ExitCode {
         rule.severity.as_str(),
         rule.summary
     );
-    if let Some(doc) = doc_of(&id) {
+    if let Some(doc) = &rule.doc {
         crate::outln!("\n{}", doc.trim_end());
     }
     if let Some(help) = &rule.help {

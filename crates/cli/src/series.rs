@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use globset::GlobSet;
-use lockwarden_report::{render, Finding, Format, JsonFinding, Report, Summary};
+use lockwarden_report::{render, Finding, Format, JsonFinding, RenderOptions, Report, Summary};
 use lockwarden_rules::Checker;
 use lockwarden_syntax::index::IncludeResolver;
 
@@ -164,7 +164,13 @@ fn series(args: &Args) -> Result<bool> {
             .any(|f| f.severity <= settings.fail_on)
     });
     let root = git_root(&git, &dir);
-    crate::out!("{}", render_steps(&steps, format, &analyser.checker, &root));
+    // Human and gcc lines print paths from here, as `check` does.
+    let options = RenderOptions {
+        paths: crate::terminal::paths_from_current_dir(Path::new(&root)),
+        ..RenderOptions::default()
+    };
+    let text = render_steps(&steps, format, &analyser.checker, &root, &options);
+    crate::out!("{text}");
     Ok(found)
 }
 
@@ -616,7 +622,13 @@ impl Fnv {
 }
 
 /// Renders findings as one report in a machine format.
-fn report_text(root: &str, findings: Vec<Finding>, format: Format, checker: &Checker) -> String {
+fn report_text(
+    root: &str,
+    findings: Vec<Finding>,
+    format: Format,
+    checker: &Checker,
+    options: &RenderOptions,
+) -> String {
     let summary = Summary {
         findings: findings.len(),
         ..Summary::default()
@@ -631,7 +643,7 @@ fn report_text(root: &str, findings: Vec<Finding>, format: Format, checker: &Che
         format,
         &checker.rules(),
         &lockwarden_report::NoSources,
-        100,
+        options,
     )
 }
 
@@ -644,7 +656,13 @@ struct JsonCommit<'a> {
     fixed: Vec<JsonFinding<'a>>,
 }
 
-fn render_steps(steps: &[Step], format: Format, checker: &Checker, root: &str) -> String {
+fn render_steps(
+    steps: &[Step],
+    format: Format,
+    checker: &Checker,
+    root: &str,
+    options: &RenderOptions,
+) -> String {
     match format {
         Format::Human | Format::Gcc => {
             let mut out = String::new();
@@ -664,10 +682,16 @@ fn render_steps(steps: &[Step], format: Format, checker: &Checker, root: &str) -
                     step.delta.introduced.clone(),
                     Format::Gcc,
                     checker,
+                    options,
                 ));
-                for line in
-                    report_text(root, step.delta.fixed.clone(), Format::Gcc, checker).lines()
-                {
+                let fixed = report_text(
+                    root,
+                    step.delta.fixed.clone(),
+                    Format::Gcc,
+                    checker,
+                    options,
+                );
+                for line in fixed.lines() {
                     out.push_str(&format!("fixed: {line}\n"));
                 }
             }
@@ -711,7 +735,7 @@ fn render_steps(steps: &[Step], format: Format, checker: &Checker, root: &str) -
                     }
                 }
             }
-            report_text(root, open, format, checker)
+            report_text(root, open, format, checker, options)
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Options<'a> {
     pub fail_on: lockwarden_report::Severity,
     /// `--output`: the report goes into this file.
     pub output: Option<&'a Path>,
+    /// `--color`.
+    pub color: crate::terminal::ColorChoice,
 }
 
 /// Runs the staged check and prints the report; `Ok(true)` when findings
@@ -120,5 +122,6 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
         &sources,
         opts.fail_on,
         opts.output,
+        opts.color,
     )
 }

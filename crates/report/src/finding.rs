@@ -261,14 +261,20 @@ impl Finding {
     /// stands for the message in the fingerprint: rewording a message keeps
     /// every baseline. `source` is the file's contents, as for
     /// [`Finding::new`].
-    pub fn about(mut self, subject: &str, source: &[u8]) -> Finding {
+    pub fn about(self, subject: &str, source: &[u8]) -> Finding {
         let text = primary_line_text(source, self.location.start);
+        self.about_occurrence(subject, &text)
+    }
+
+    /// Like [`Finding::about`], for a caller that has only the text of the
+    /// primary line, as for [`Finding::from_occurrence`].
+    pub fn about_occurrence(mut self, subject: &str, occurrence_text: &str) -> Finding {
         self.fingerprint = fingerprint(
             &self.rule,
             &self.location.file,
             &self.function,
             subject,
-            &text,
+            occurrence_text,
         );
         self
     }
@@ -290,6 +296,31 @@ impl Finding {
         self.trace.push(Label::new(location, message));
         self
     }
+
+    /// The evidence to show beside the primary span, each piece once: the
+    /// trace steps in order, then the labels that are not also a step (the
+    /// `lock/*` rules give each spot as both, for SARIF's `codeFlows` and
+    /// `relatedLocations`).
+    pub fn evidence(&self) -> impl Iterator<Item = Evidence<'_>> {
+        let steps = self.trace.iter().enumerate().map(|(i, label)| Evidence {
+            label,
+            step: Some(i + 1),
+        });
+        let labels = self
+            .labels
+            .iter()
+            .filter(|l| !self.trace.contains(l))
+            .map(|label| Evidence { label, step: None });
+        steps.chain(labels)
+    }
+}
+
+/// One piece of a finding's evidence, from [`Finding::evidence`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evidence<'a> {
+    pub label: &'a Label,
+    /// Its 1-based position in the trace; `None` for a label.
+    pub step: Option<usize>,
 }
 
 /// Sorts findings into the canonical output order: by file, position, rule,
@@ -348,6 +379,18 @@ mod tests {
         )
         .about("z->other", source);
         assert_ne!(first.fingerprint, other_lock.fingerprint);
+        // The same from the primary line's text alone (suppression notes).
+        let line = "\tspin_lock(&z->lock);";
+        let from_line = Finding::from_occurrence(
+            "lock/double-acquire",
+            Severity::Error,
+            first.location.clone(),
+            "f",
+            "yet another wording",
+            line,
+        )
+        .about_occurrence("z->lock", line);
+        assert_eq!(from_line.fingerprint, first.fingerprint);
     }
 
     #[test]
@@ -430,6 +473,28 @@ mod tests {
         assert_eq!(
             f.fingerprint,
             fingerprint("lock/x", "a.c", "f", "msg", "spin_lock(&l);")
+        );
+    }
+
+    #[test]
+    fn evidence_is_the_trace_then_the_labels_not_in_it() {
+        let at = |start| Location::from_offsets("a.c", TEXT, start, start + 1);
+        let f = Finding::new("lock/x", Severity::Error, at(8), "f", "msg", TEXT)
+            .with_label(at(0), "taken here")
+            .with_trace_step(at(0), "taken here")
+            .with_label(at(9), "only a label")
+            .with_trace_step(at(10), "released here");
+        let shown: Vec<(&str, Option<usize>)> = f
+            .evidence()
+            .map(|e| (e.label.message.as_str(), e.step))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("taken here", Some(1)),
+                ("released here", Some(2)),
+                ("only a label", None),
+            ]
         );
     }
 

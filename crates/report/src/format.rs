@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::paths::PathDisplay;
 use crate::report::{Report, RuleInfo, SourceProvider};
 use crate::{codequality, gcc, github, human, json, sarif};
 
@@ -13,7 +14,8 @@ pub enum Format {
     /// miette graphical diagnostics with source snippets, then a summary line.
     #[default]
     Human,
-    /// One `file:line:col: severity: message [rule]` line per finding.
+    /// One `file:line:col: severity: message [rule]` line per finding, then
+    /// a `file:line:col: note: …` line per piece of its evidence.
     Gcc,
     /// The JSON report, schema 1 (SPEC.md §2).
     Json,
@@ -76,22 +78,46 @@ impl FromStr for Format {
     }
 }
 
+/// How [`render`] prints for a reader rather than a program: the human
+/// format's width and colour, and where the human and gcc formats' paths
+/// start from. The machine formats ignore it. The default is what tests
+/// want: 100 columns, no colour, root-relative paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Terminal columns for the human format (clamped to a readable least).
+    pub width: usize,
+    /// ANSI colours in the human format.
+    pub color: bool,
+    /// How the human and gcc formats print paths.
+    pub paths: PathDisplay,
+}
+
+impl Default for RenderOptions {
+    fn default() -> RenderOptions {
+        RenderOptions {
+            width: 100,
+            color: false,
+            paths: PathDisplay::root_relative(),
+        }
+    }
+}
+
 /// Renders `report` in `format`.
 ///
-/// `rules` describes the rules for SARIF (other formats ignore it); `sources`
-/// and `width` (terminal columns) are used by the human format only. The
-/// result ends with a newline unless it is empty (gcc and github output for a
-/// report without findings).
+/// `rules` describes the rules for SARIF (other formats ignore it);
+/// `sources` is used by the human format only. The result ends with a
+/// newline unless it is empty (gcc and github output for a report without
+/// findings).
 pub fn render(
     report: &Report,
     format: Format,
     rules: &[RuleInfo],
     sources: &dyn SourceProvider,
-    width: usize,
+    options: &RenderOptions,
 ) -> String {
     match format {
-        Format::Human => human::render(report, sources, width),
-        Format::Gcc => gcc::render(report),
+        Format::Human => human::render(report, sources, options),
+        Format::Gcc => gcc::render(report, &options.paths),
         Format::Json => json::render(report),
         Format::Sarif => sarif::render(report, rules),
         Format::Github => github::render(report),

@@ -1,15 +1,21 @@
 //! The `human` format: each finding as a miette graphical diagnostic with
 //! source snippets, then one summary line.
 //!
-//! Rendering is deterministic (unicode, no colour, fixed width, tab width 8 as
-//! in kernel style), so tests compare it as plain text. A finding becomes a
-//! [`FindingDiagnostic`], built in one place ([`FindingDiagnostic::new`]):
-//! code = rule id, the primary label on the finding's span, labels and trace
-//! steps in the same file as further labels (trace steps numbered when there
-//! are several), and those in other files as advice diagnostics rendered right
-//! after it (`☞ message` and their own snippet, or `☞ file:line:col: message`
-//! when that file's source is unavailable). Without the primary file's source
-//! the finding falls back to its gcc-style line followed by `note:` lines.
+//! Rendering is deterministic for given [`RenderOptions`] (unicode, the
+//! width given, colour only when asked, tab width 8 as in kernel style), so
+//! tests compare it as plain text; the CLI decides width and colour from
+//! the terminal. A finding becomes a [`FindingDiagnostic`], built in one
+//! place ([`FindingDiagnostic::new`]): code = rule id, the primary label on
+//! the finding's span, its evidence ([`Finding::evidence`]) in the same file
+//! as further labels (trace steps numbered when there are several), and
+//! evidence in other files as advice diagnostics rendered right after it
+//! (`☞ message` and their own snippet, or `☞ file:line:col: message` when
+//! that file's source is unavailable). Source lines far from every label
+//! are elided ([`elide_far_from_labels`]): a long function shows its
+//! labelled lines with a little context, not every line between them.
+//! Without the primary file's source the finding falls back to its gcc
+//! lines. Paths are printed from the directory the command was run in
+//! ([`PathDisplay`]).
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
@@ -19,27 +25,38 @@ use miette::{
     MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 
-use crate::finding::{Finding, Label, Location};
+use crate::finding::{Finding, Location};
+use crate::format::RenderOptions;
 use crate::gcc;
+use crate::paths::PathDisplay;
 use crate::report::{Report, SourceProvider, Summary, Unanalysed};
 
 /// Narrower than this and the snippets become unreadable; textwrap also
 /// misbehaves near zero.
 const MIN_WIDTH: usize = 40;
 
-pub(crate) fn render(report: &Report, sources: &dyn SourceProvider, width: usize) -> String {
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
-        .with_width(width.max(MIN_WIDTH))
+pub(crate) fn render(
+    report: &Report,
+    sources: &dyn SourceProvider,
+    options: &RenderOptions,
+) -> String {
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width.max(MIN_WIDTH))
         .tab_width(8)
         .with_links(false)
         .without_syntax_highlighting();
     let mut out = String::new();
     for finding in &report.findings {
-        out.push_str(&render_finding(&handler, finding, sources));
+        out.push_str(&render_finding(&handler, finding, sources, &options.paths));
         out.push('\n');
     }
     for u in &report.summary.incomplete {
-        out.push_str(&unanalysed_line(u));
+        out.push_str(&unanalysed_line(u, &options.paths));
         out.push('\n');
     }
     out.push_str(&summary_line(&report.summary));
@@ -48,7 +65,7 @@ pub(crate) fn render(report: &Report, sources: &dyn SourceProvider, width: usize
 }
 
 /// `file:line: note: f() not fully analysed (reason): …`, one line each.
-pub fn unanalysed_line(u: &Unanalysed) -> String {
+fn unanalysed_line(u: &Unanalysed, paths: &PathDisplay) -> String {
     let what = if u.function.is_empty() {
         "file".to_owned()
     } else {
@@ -56,7 +73,9 @@ pub fn unanalysed_line(u: &Unanalysed) -> String {
     };
     format!(
         "{}:{}: note: {what} not fully analysed ({}): findings in it may be missing",
-        u.file, u.line, u.reason
+        paths.show(&u.file),
+        u.line,
+        u.reason
     )
 }
 
@@ -66,14 +85,15 @@ fn render_finding(
     handler: &GraphicalReportHandler,
     finding: &Finding,
     sources: &dyn SourceProvider,
+    paths: &PathDisplay,
 ) -> String {
-    if let Some(diagnostic) = FindingDiagnostic::new(finding, sources) {
+    if let Some(diagnostic) = FindingDiagnostic::new(finding, sources, paths) {
         let mut out = String::new();
         if diagnostic.render(handler, &mut out).is_ok() {
-            return trim_line_ends(&out);
+            return trim_line_ends(&elide_far_from_labels(&out));
         }
     }
-    fallback(finding)
+    fallback(finding, paths)
 }
 
 /// `text` without trailing spaces on any line (miette pads empty source lines).
@@ -86,13 +106,10 @@ fn trim_line_ends(text: &str) -> String {
     out
 }
 
-/// The gcc-style line, then a `note:` line per trace step and label, then help.
-fn fallback(finding: &Finding) -> String {
-    let mut out = gcc::line(finding);
-    out.push('\n');
-    for (text, label) in secondary_texts(finding) {
-        let _ = writeln!(out, "{}: note: {}", label.location, gcc::one_line(&text));
-    }
+/// The finding's gcc lines (its line and a `note:` line per piece of
+/// evidence), then help.
+fn fallback(finding: &Finding, paths: &PathDisplay) -> String {
+    let mut out = gcc::lines(finding, paths);
     if let Some(help) = &finding.help {
         let _ = writeln!(out, "  help: {help}");
     }
@@ -150,20 +167,147 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// The trace steps (numbered when there are several), then the labels, each
-/// with the text it is shown with.
-fn secondary_texts(finding: &Finding) -> impl Iterator<Item = (String, &Label)> {
+/// The finding's evidence, each piece with the text it is shown with:
+/// trace steps numbered when there are several.
+fn secondary_texts(finding: &Finding) -> impl Iterator<Item = (String, &Location)> {
     let numbered = finding.trace.len() > 1;
-    let steps = finding.trace.iter().enumerate().map(move |(i, step)| {
-        let text = if numbered {
-            format!("{}. {}", i + 1, step.message)
-        } else {
-            step.message.clone()
+    finding.evidence().map(move |e| {
+        let text = match e.step {
+            Some(n) if numbered => format!("{n}. {}", e.label.message),
+            _ => e.label.message.clone(),
         };
-        (text, step)
-    });
-    let labels = finding.labels.iter().map(|l| (l.message.clone(), l));
-    steps.chain(labels)
+        (text, &e.label.location)
+    })
+}
+
+/// Source lines kept on either side of a labelled line.
+const CONTEXT_AROUND_LABELS: usize = 2;
+
+/// The fewest source lines elided at once: one `⋮` line in place of one or
+/// two source lines would hide them and save nothing.
+const FEWEST_ELIDED: usize = 3;
+
+/// miette's rendering of a diagnostic with the source lines far from every
+/// label cut out: each run of at least [`FEWEST_ELIDED`] source lines more
+/// than [`CONTEXT_AROUND_LABELS`] lines from a labelled one becomes one `⋮`
+/// line under the gutter's bar. (miette shows every line from the first
+/// label to the last: a lock taken at the top of a 100-line function and a
+/// return at its bottom would print it whole.)
+///
+/// It reads miette's layout: a source line is ` 123 │ text`, a label line
+/// under it `     · ───┬───`, and a labelled source line is one followed by
+/// a label line or starting a multi-line label (`▶`). Colour codes are
+/// ignored when reading the lines and kept in the output.
+fn elide_far_from_labels(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let rows: Vec<Row> = lines.iter().map(|l| Row::of(l)).collect();
+    let mut keep = vec![true; lines.len()];
+    let mut i = 0;
+    while i < lines.len() {
+        // One snippet's body: consecutive source and label lines.
+        let start = i;
+        while i < lines.len() && rows[i] != Row::Other {
+            i += 1;
+        }
+        if i == start {
+            i += 1;
+            continue;
+        }
+        let source: Vec<usize> = (start..i)
+            .filter(|&j| matches!(rows[j], Row::Source { .. }))
+            .collect();
+        let labelled: Vec<usize> = source
+            .iter()
+            .enumerate()
+            .filter(|&(_, &j)| {
+                rows.get(j + 1) == Some(&Row::Label) || strip_ansi(lines[j]).contains('▶')
+            })
+            .map(|(n, _)| n)
+            .collect();
+        if labelled.is_empty() {
+            continue;
+        }
+        for (n, &j) in source.iter().enumerate() {
+            keep[j] = labelled
+                .iter()
+                .any(|&l| l.abs_diff(n) <= CONTEXT_AROUND_LABELS);
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut j = 0;
+    while j < lines.len() {
+        let run = (j..lines.len()).take_while(|&k| !keep[k]).count();
+        if run >= FEWEST_ELIDED {
+            if let Row::Source { bar_column } = rows[j] {
+                let _ = writeln!(out, "{}⋮", " ".repeat(bar_column));
+            }
+            j += run;
+            continue;
+        }
+        // Too short to elide (or kept): shown as they are.
+        for line in &lines[j..j + run.max(1)] {
+            out.push_str(line);
+            out.push('\n');
+        }
+        j += run.max(1);
+    }
+    // `split` gave one more (empty) line after the last newline.
+    out.truncate(out.len().saturating_sub(1));
+    out
+}
+
+/// What a line of miette's rendering is, as [`elide_far_from_labels`]
+/// reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Row {
+    /// ` 123 │ text`; the bar is this many columns in.
+    Source { bar_column: usize },
+    /// `     · ───┬───` or a label's text under it.
+    Label,
+    /// Anything else: headers, messages, help, the box's ends.
+    Other,
+}
+
+impl Row {
+    fn of(line: &str) -> Row {
+        let plain = strip_ansi(line);
+        let text = plain.trim_start_matches(' ');
+        let indent = plain.len() - text.len();
+        if text.starts_with('·') {
+            return Row::Label;
+        }
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && text[digits..].starts_with(" │") {
+            Row::Source {
+                bar_column: indent + digits + 1,
+            }
+        } else {
+            Row::Other
+        }
+    }
+}
+
+/// `line` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(line: &str) -> Cow<'_, str> {
+    if !line.contains('\x1b') {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// A finding (or one of its other-file steps) as a miette diagnostic.
@@ -184,8 +328,12 @@ pub(crate) struct FindingDiagnostic<'a> {
 impl<'a> FindingDiagnostic<'a> {
     /// The diagnostic for `finding`, or `None` when the source of its primary
     /// file is unavailable or does not contain the primary span.
-    pub(crate) fn new(finding: &'a Finding, sources: &'a dyn SourceProvider) -> Option<Self> {
-        let source = FileSource::load(sources, &finding.location)?;
+    pub(crate) fn new(
+        finding: &'a Finding,
+        sources: &'a dyn SourceProvider,
+        paths: &PathDisplay,
+    ) -> Option<Self> {
+        let source = FileSource::load(sources, &finding.location, paths)?;
         let primary_text = if finding.function.is_empty() {
             "here".to_owned()
         } else {
@@ -196,12 +344,11 @@ impl<'a> FindingDiagnostic<'a> {
             span(&finding.location),
         )];
         let mut elsewhere = Vec::new();
-        for (text, label) in secondary_texts(finding) {
-            let loc = &label.location;
+        for (text, loc) in secondary_texts(finding) {
             if loc.file == finding.location.file && source.contains(loc) {
                 labels.push(LabeledSpan::new_with_span(Some(text), span(loc)));
             } else {
-                elsewhere.push(FindingDiagnostic::elsewhere(text, loc, sources));
+                elsewhere.push(FindingDiagnostic::elsewhere(text, loc, sources, paths));
             }
         }
         // Help comes last, after the steps in other files, as in rustc.
@@ -226,14 +373,23 @@ impl<'a> FindingDiagnostic<'a> {
 
     /// A step or label outside the primary file: its own snippet when its
     /// source is available, else a `file:line:col: message` line.
-    fn elsewhere(text: String, loc: &'a Location, sources: &'a dyn SourceProvider) -> Self {
-        let (message, source, labels) = match FileSource::load(sources, loc) {
+    fn elsewhere(
+        text: String,
+        loc: &'a Location,
+        sources: &'a dyn SourceProvider,
+        paths: &PathDisplay,
+    ) -> Self {
+        let (message, source, labels) = match FileSource::load(sources, loc, paths) {
             Some(source) => (
                 text,
                 Some(source),
                 vec![LabeledSpan::new_primary_with_span(None, span(loc))],
             ),
-            None => (format!("{loc}: {text}"), None, Vec::new()),
+            None => (
+                format!("{}: {text}", gcc::position(loc, paths)),
+                None,
+                Vec::new(),
+            ),
         };
         FindingDiagnostic {
             code: None,
@@ -294,21 +450,21 @@ impl Diagnostic for FindingDiagnostic<'_> {
     }
 }
 
-/// One file's bytes under its relative path, made safe for miette: invalid
+/// One file's bytes under its printed path, made safe for miette: invalid
 /// UTF-8 bytes and lone `\r` are replaced one-for-one (`?`, space), so every
 /// byte offset still points at the same place.
 #[derive(Debug)]
 struct FileSource<'a> {
-    name: &'a str,
+    name: String,
     bytes: Cow<'a, [u8]>,
 }
 
 impl<'a> FileSource<'a> {
     /// The source of `loc.file`, if available and long enough to hold `loc`.
-    fn load(sources: &'a dyn SourceProvider, loc: &'a Location) -> Option<Self> {
+    fn load(sources: &'a dyn SourceProvider, loc: &Location, paths: &PathDisplay) -> Option<Self> {
         let bytes = sources.source(&loc.file)?;
         let source = FileSource {
-            name: &loc.file,
+            name: paths.show(&loc.file).into_owned(),
             bytes: sanitize(bytes),
         };
         source.contains(loc).then_some(source)
@@ -374,6 +530,11 @@ fn sanitize(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// The line count [`FileSource`] reports to miette: large enough that any
+/// two contexts touch, small enough that adding a line number cannot
+/// overflow.
+const ONE_SNIPPET_PER_FILE: usize = usize::MAX / 2;
+
 impl SourceCode for FileSource<'_> {
     fn read_span<'b>(
         &'b self,
@@ -386,12 +547,17 @@ impl SourceCode for FileSource<'_> {
                 .as_ref()
                 .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(MietteSpanContents::new_named(
-            self.name.to_owned(),
+            self.name.clone(),
             inner.data(),
             *inner.span(),
             inner.line(),
             inner.column(),
-            inner.line_count(),
+            // miette reads this only to decide whether two labels' contexts
+            // touch and become one snippet, and its own count (the lines
+            // from the top of the file) makes that depend on how far down
+            // the file they are. Every label of a file goes into one
+            // snippet, and `elide_far_from_labels` cuts what lies between.
+            ONE_SNIPPET_PER_FILE,
         )))
     }
 }
@@ -399,13 +565,22 @@ impl SourceCode for FileSource<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::Label;
     use crate::report::NoSources;
     use crate::test_support::*;
     use std::collections::HashMap;
 
+    /// Options of a plain rendering `columns` wide.
+    fn width(columns: usize) -> RenderOptions {
+        RenderOptions {
+            width: columns,
+            ..RenderOptions::default()
+        }
+    }
+
     #[test]
     fn snapshot() {
-        let out = render(&sample_report(), &sample_sources(), 80);
+        let out = render(&sample_report(), &sample_sources(), &width(80));
         let expected = r#"balloon/page-private-needs-lock
 
   × balloon_page_finalize() writes page->private, which requires the balloon
@@ -467,7 +642,7 @@ lock/double-acquire
         );
         f.trace
             .insert(0, Label::new(taken, "balloon pages lock taken here"));
-        let out = render(&report, &sources, 100);
+        let out = render(&report, &sources, &width(100));
         let expected = r#"balloon/page-private-needs-lock
 
   ☞ balloon_page_finalize() writes page->private, which requires the balloon pages lock, but it is
@@ -494,9 +669,146 @@ lock/double-acquire
         assert_eq!(out, expected, "actual:\n{out}");
     }
 
+    /// A function whose lock is taken at the top and held at a return 40
+    /// lines below, as `lock/*` rules report it: each spot a label and a
+    /// trace step.
+    fn long_function_report() -> (Report, HashMap<String, Vec<u8>>) {
+        let mut text = String::from("int f(struct s *s)\n{\n\tspin_lock(&s->lock);\n");
+        for i in 0..40 {
+            text.push_str(&format!("\ts->n += {i};\n"));
+        }
+        text.push_str("\treturn s->n;\n}\n");
+        let taken = locate("a.c", &text, "spin_lock(&s->lock)", 0);
+        let returns = locate("a.c", &text, "return s->n;", 0);
+        let finding = Finding::new(
+            "lock/leak-at-exit",
+            crate::Severity::Warning,
+            returns.clone(),
+            "f",
+            "`f` returns holding `s->lock`",
+            text.as_bytes(),
+        )
+        .with_label(taken.clone(), "`s->lock` acquired here")
+        .with_trace_step(taken, "`s->lock` acquired here")
+        .with_label(returns.clone(), "returns with `s->lock` held here")
+        .with_trace_step(returns, "returns with `s->lock` held here");
+        let report = Report {
+            root: "/k".into(),
+            findings: vec![finding],
+            summary: Summary::default(),
+        };
+        (
+            report,
+            HashMap::from([("a.c".to_string(), text.into_bytes())]),
+        )
+    }
+
+    #[test]
+    fn long_functions_are_elided_around_their_labels() {
+        let (report, sources) = long_function_report();
+        let out = render(&report, &sources, &width(80));
+        let expected = r#"lock/leak-at-exit
+
+  ⚠ `f` returns holding `s->lock`
+    ╭─[a.c:44:2]
+  2 │ {
+  3 │         spin_lock(&s->lock);
+    ·         ─────────┬─────────
+    ·                  ╰── 1. `s->lock` acquired here
+  4 │         s->n += 0;
+  5 │         s->n += 1;
+    ⋮
+ 42 │         s->n += 38;
+ 43 │         s->n += 39;
+ 44 │         return s->n;
+    ·         ──────┬─────┬
+    ·               │     ╰── 2. returns with `s->lock` held here
+    ·               ╰── here, in f()
+ 45 │ }
+    ╰────
+
+0 findings in 0 files (0 functions, 0 with parse errors) in 0 ms
+"#;
+        assert_eq!(out, expected, "actual:\n{out}");
+    }
+
+    #[test]
+    fn short_gaps_between_labels_are_not_elided() {
+        let text = "a\n\tb\n\tc\n\td\n\te\n\tf\n\tg\n\th\n";
+        let finding = Finding::new(
+            "lock/x",
+            crate::Severity::Warning,
+            locate("t.c", text, "h", 0),
+            "",
+            "m",
+            text.as_bytes(),
+        )
+        .with_label(locate("t.c", text, "b", 0), "first");
+        let report = Report {
+            findings: vec![finding],
+            ..Report::default()
+        };
+        let sources = HashMap::from([("t.c".to_string(), text.as_bytes().to_vec())]);
+        // Labels on lines 2 and 8: lines 5 and 6 would be the gap, under
+        // the least worth eliding, so every line is shown.
+        let out = render(&report, &sources, &width(80));
+        for line in 1..=8 {
+            assert!(out.contains(&format!(" {line} │")), "line {line}:\n{out}");
+        }
+        assert!(!out.contains('⋮'), "{out}");
+    }
+
+    #[test]
+    fn colour_only_when_asked_and_elision_reads_through_it() {
+        let (report, sources) = long_function_report();
+        let plain = render(&report, &sources, &width(80));
+        assert!(!plain.contains('\x1b'), "{plain}");
+        let coloured = render(
+            &report,
+            &sources,
+            &RenderOptions {
+                color: true,
+                ..width(80)
+            },
+        );
+        assert!(coloured.contains("\x1b["), "{coloured}");
+        assert!(coloured.contains('⋮'), "{coloured}");
+        let stripped: String = coloured.lines().map(|l| strip_ansi(l) + "\n").collect();
+        assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn paths_are_printed_from_the_directory_of_the_run() {
+        let options = RenderOptions {
+            paths: PathDisplay::from_dir(
+                std::path::Path::new("/k"),
+                std::path::Path::new("/k/drivers/virtio"),
+            ),
+            ..width(80)
+        };
+        let out = render(&sample_report(), &sample_sources(), &options);
+        assert!(out.contains("╭─[virtio_balloon.c:13:2]"), "{out}");
+        assert!(
+            out.contains("╭─[../../include/linux/balloon_compaction.h:4:3]"),
+            "{out}"
+        );
+        let out = render(&sample_report(), &NoSources, &options);
+        assert!(out.starts_with("virtio_balloon.c:13:2: error: "), "{out}");
+        let mut report = sample_report();
+        report.findings.clear();
+        report.summary.incomplete = vec![Unanalysed {
+            file: "drivers/virtio/virtio_balloon.c".into(),
+            line: 4,
+            function: "g".into(),
+            reason: "nested too deep".into(),
+        }];
+        let out = render(&report, &NoSources, &options);
+        assert!(out.starts_with("virtio_balloon.c:4: note: g()"), "{out}");
+    }
+
     #[test]
     fn output_has_no_trailing_whitespace() {
-        let out = render(&sample_report(), &sample_sources(), 80);
+        let out = render(&sample_report(), &sample_sources(), &width(80));
         for line in out.lines() {
             assert_eq!(line, line.trim_end());
         }
@@ -504,15 +816,15 @@ lock/double-acquire
 
     #[test]
     fn width_is_respected_and_clamped() {
-        let narrow = render(&sample_report(), &sample_sources(), 50);
+        let narrow = render(&sample_report(), &sample_sources(), &width(50));
         assert!(
             narrow.contains("  × balloon_page_finalize() writes\n  │ page->private,"),
             "{narrow}"
         );
         // A silly width is clamped rather than producing one word per line.
         assert_eq!(
-            render(&sample_report(), &sample_sources(), 0),
-            render(&sample_report(), &sample_sources(), MIN_WIDTH)
+            render(&sample_report(), &sample_sources(), &width(0)),
+            render(&sample_report(), &sample_sources(), &width(MIN_WIDTH))
         );
     }
 
@@ -545,7 +857,7 @@ lock/double-acquire
         report.findings.clear();
         report.summary.findings = 0;
         assert_eq!(
-            render(&report, &sample_sources(), 80),
+            render(&report, &sample_sources(), &width(80)),
             "0 findings in 2 files (3 functions, 1 with parse errors) in 12 ms\n"
         );
     }
@@ -584,7 +896,7 @@ lock/double-acquire
             },
         ];
         assert_eq!(
-            render(&report, &sample_sources(), 80),
+            render(&report, &sample_sources(), &width(80)),
             "drivers/a.c:40: note: deep() not fully analysed (nested too deep): findings in it may be missing\n\
              drivers/b.c:1: note: file not fully analysed (not parsed): findings in it may be missing\n\
              0 findings in 2 files (3 functions, 1 with parse errors, 2 not fully analysed) in 12 ms\n"
@@ -593,7 +905,7 @@ lock/double-acquire
 
     #[test]
     fn falls_back_to_gcc_lines_without_sources() {
-        let out = render(&sample_report(), &NoSources, 80);
+        let out = render(&sample_report(), &NoSources, &width(80));
         let expected = r#"drivers/virtio/virtio_balloon.c:13:2: error: balloon_page_finalize() writes page->private, which requires the balloon pages lock, but it is not held here [balloon/page-private-needs-lock]
 include/linux/balloon_compaction.h:4:3: note: page->private written here (set_page_private)
 drivers/virtio/virtio_balloon.c:12:2: note: balloon pages lock released here
@@ -611,7 +923,7 @@ drivers/virtio/virtio_balloon.c:19:2: note: b->lock acquired here
     fn stale_source_falls_back_instead_of_panicking() {
         let mut sources = HashMap::new();
         sources.insert(DRIVER.to_string(), b"short".to_vec());
-        let out = render(&sample_report(), &sources, 80);
+        let out = render(&sample_report(), &sources, &width(80));
         assert!(
             out.starts_with("drivers/virtio/virtio_balloon.c:13:2: error: balloon_page_finalize()")
         );
@@ -636,8 +948,8 @@ drivers/virtio/virtio_balloon.c:19:2: note: b->lock acquired here
                     findings: vec![finding],
                     summary: Summary::default(),
                 };
-                for width in [0, 80] {
-                    let out = render(&report, &sources, width);
+                for columns in [0, 80] {
+                    let out = render(&report, &sources, &width(columns));
                     assert!(out.contains("r/x"), "{start}..{end}: {out}");
                     // Rendered by miette, not the fallback.
                     assert!(out.contains("╭─[t.c:"), "{start}..{end}: {out}");
@@ -659,7 +971,7 @@ drivers/virtio/virtio_balloon.c:19:2: note: b->lock acquired here
             )],
             summary: Summary::default(),
         };
-        assert!(render(&report, &sources, 80).contains("r/x"));
+        assert!(render(&report, &sources, &width(80)).contains("r/x"));
     }
 
     #[test]
@@ -677,7 +989,7 @@ drivers/virtio/virtio_balloon.c:19:2: note: b->lock acquired here
             summary: Summary::default(),
         };
         let sources = HashMap::from([("x.c".to_string(), text.to_vec())]);
-        let out = render(&report, &sources, 80);
+        let out = render(&report, &sources, &width(80));
         assert!(out.contains("[x.c:4:2]"), "{out}");
         assert!(out.contains("spin_lock(&l);"), "{out}");
     }

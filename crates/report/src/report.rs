@@ -59,8 +59,16 @@ pub struct RuleInfo {
     pub severity: Severity,
     /// One line: what the rule checks.
     pub summary: String,
-    /// Longer explanation, or how to fix.
+    /// How to fix it.
     pub help: Option<String>,
+    /// What the rule checks and why, at length (SARIF `fullDescription`,
+    /// `lockwarden rules ID`).
+    #[serde(default)]
+    pub doc: Option<String>,
+    /// Where the rule is documented (SARIF `helpUri`; see
+    /// [`documentation_uri`](crate::documentation_uri)).
+    #[serde(default)]
+    pub help_uri: Option<String>,
 }
 
 /// File contents by path relative to the root, for rendering source snippets.

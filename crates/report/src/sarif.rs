@@ -6,9 +6,12 @@
 //! to SARIF's default UTF-16 columns on ASCII source, which kernel C is);
 //! `endColumn` is exclusive as in SARIF. Labels become `relatedLocations`, the
 //! trace becomes one `codeFlow`, and the fingerprint is the partial
-//! fingerprint `lockwarden/v1`. Rules that findings use but the caller did not
-//! describe are added to `tool.driver.rules` with their id only, so every
-//! `ruleIndex` is valid.
+//! fingerprint `lockwarden/v1`. The driver's `informationUri` and each
+//! rule's `helpUri` point at lockwarden's documentation (see
+//! [`documentation_uri`] for why that is a file of the repository); each
+//! rule has a `fullDescription` (its documentation, else its summary). Rules
+//! that findings use but the caller did not describe are added to
+//! `tool.driver.rules` with their id only, so every `ruleIndex` is valid.
 
 use std::collections::HashMap;
 
@@ -16,6 +19,7 @@ use serde::Serialize;
 
 use crate::finding::{Finding, Label, Location, Severity};
 use crate::report::{Report, RuleInfo};
+use crate::uri::{documentation_uri, file_uri, percent_encode};
 
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const SRCROOT: &str = "%SRCROOT%";
@@ -42,9 +46,11 @@ struct Tool<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Driver<'a> {
     name: &'static str,
     version: &'static str,
+    information_uri: String,
     rules: Vec<Rule<'a>>,
 }
 
@@ -55,7 +61,11 @@ struct Rule<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     short_description: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    full_description: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     help: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help_uri: Option<&'a str>,
     default_configuration: Configuration,
 }
 
@@ -244,7 +254,11 @@ pub(crate) fn render(report: &Report, rules: &[RuleInfo]) -> String {
         .map(|r| Rule {
             id: &r.id,
             short_description: Some(Text { text: &r.summary }),
+            full_description: Some(Text {
+                text: r.doc.as_deref().map_or(&r.summary, str::trim_end),
+            }),
             help: r.help.as_deref().map(|text| Text { text }),
+            help_uri: r.help_uri.as_deref(),
             default_configuration: Configuration {
                 level: level(r.severity),
             },
@@ -262,7 +276,9 @@ pub(crate) fn render(report: &Report, rules: &[RuleInfo]) -> String {
             descriptors.push(Rule {
                 id: &f.rule,
                 short_description: None,
+                full_description: None,
                 help: None,
+                help_uri: None,
                 default_configuration: Configuration {
                     level: level(f.severity),
                 },
@@ -278,12 +294,13 @@ pub(crate) fn render(report: &Report, rules: &[RuleInfo]) -> String {
                 driver: Driver {
                     name: "lockwarden",
                     version: crate::VERSION,
+                    information_uri: documentation_uri("README.md"),
                     rules: descriptors,
                 },
             },
             original_uri_base_ids: BaseIds {
                 srcroot: Uri {
-                    uri: root_uri(&report.root),
+                    uri: file_uri(std::path::Path::new(&report.root), true),
                 },
             },
             results,
@@ -291,37 +308,6 @@ pub(crate) fn render(report: &Report, rules: &[RuleInfo]) -> String {
     };
     let mut out = serde_json::to_string_pretty(&log).expect("plain structs serialize");
     out.push('\n');
-    out
-}
-
-/// `file:///abs/root/`: `\` becomes `/`, a trailing `/` is ensured, and the
-/// path is percent-encoded (a drive letter's `:` is kept).
-fn root_uri(root: &str) -> String {
-    let mut path = root.replace('\\', "/");
-    if !path.starts_with('/') {
-        path.insert(0, '/');
-    }
-    if !path.ends_with('/') {
-        path.push('/');
-    }
-    format!("file://{}", percent_encode(&path, true))
-}
-
-/// Percent-encodes a path for a URI: everything but unreserved characters,
-/// `/` and sub-delimiters is encoded as UTF-8 bytes. `:` is kept only when
-/// `keep_colon` (in a relative reference it could read as a scheme).
-fn percent_encode(path: &str, keep_colon: bool) -> String {
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || b"-._~/!$&'()*+,;=@".contains(&b)
-            || (keep_colon && b == b':');
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
     out
 }
 
@@ -345,6 +331,7 @@ mod tests {
         let driver = &run["tool"]["driver"];
         assert_eq!(driver["name"], "lockwarden");
         assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(driver["informationUri"], documentation_uri("README.md"));
         assert_eq!(
             run["originalUriBaseIds"],
             json!({"%SRCROOT%": {"uri": "file:///home/dev/linux%20tree/"}})
@@ -361,15 +348,19 @@ mod tests {
             json!({
                 "id": "balloon/page-private-needs-lock",
                 "shortDescription": {"text": "page->private of a balloon page changes only under the balloon pages lock"},
+                "fullDescription": {"text": "Balloon pages keep their state in page->private."},
                 "help": {"text": "hold balloon_pages_lock (or b_dev_info->pages_lock) around the write"},
+                "helpUri": "file:///src/lockwarden/rules/balloon.toml",
                 "defaultConfiguration": {"level": "error"},
             })
         );
+        // No documentation: the summary is the full description too.
         assert_eq!(
             rules[1],
             json!({
                 "id": "lock/inconsistent-exit",
                 "shortDescription": {"text": "a function returns with a lock held on some paths only"},
+                "fullDescription": {"text": "a function returns with a lock held on some paths only"},
                 "defaultConfiguration": {"level": "warning"},
             })
         );
@@ -443,21 +434,5 @@ mod tests {
         assert!(!keys.contains(&"codeFlows"), "{keys:?}");
         assert!(r["locations"][0].get("logicalLocations").is_none());
         assert_eq!(r["ruleIndex"], 0);
-    }
-
-    #[test]
-    fn uris_are_percent_encoded() {
-        assert_eq!(root_uri("/abs/root"), "file:///abs/root/");
-        assert_eq!(root_uri("/abs/root/"), "file:///abs/root/");
-        assert_eq!(root_uri("/a b/ä"), "file:///a%20b/%C3%A4/");
-        assert_eq!(root_uri("C:\\src\\linux"), "file:///C:/src/linux/");
-        assert_eq!(
-            percent_encode("a b/c:d%e#f?.c", false),
-            "a%20b/c%3Ad%25e%23f%3F.c"
-        );
-        assert_eq!(
-            percent_encode("drivers/net/ethernet/intel/e1000e/82571.c", false),
-            "drivers/net/ethernet/intel/e1000e/82571.c"
-        );
     }
 }

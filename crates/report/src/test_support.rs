@@ -122,12 +122,16 @@ pub(crate) fn sample_rules() -> Vec<RuleInfo> {
             help: Some(
                 "hold balloon_pages_lock (or b_dev_info->pages_lock) around the write".into(),
             ),
+            doc: Some("Balloon pages keep their state in page->private.\n".into()),
+            help_uri: Some("file:///src/lockwarden/rules/balloon.toml".into()),
         },
         RuleInfo {
             id: "lock/inconsistent-exit".into(),
             severity: Severity::Warning,
             summary: "a function returns with a lock held on some paths only".into(),
             help: None,
+            doc: None,
+            help_uri: None,
         },
     ]
 }

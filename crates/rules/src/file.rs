@@ -304,6 +304,14 @@ impl RuleSet {
         }
     }
 
+    /// The name of the rule file that defined the rule `id` (`rules/balloon.toml`
+    /// for a built-in one, else the path it was loaded from).
+    pub fn rule_origin(&self, id: &str) -> Option<&str> {
+        self.origins
+            .get(&("rule", id.to_owned()))
+            .map(String::as_str)
+    }
+
     /// Whether a file (relative path, `/` separators) is in the scope of any rule.
     pub fn covers_file(&self, path: &str) -> bool {
         self.rules.iter().any(|r| {

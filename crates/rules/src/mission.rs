@@ -30,7 +30,8 @@ struct Step_ {
     message: String,
 }
 
-/// The documentation of the rules of a rule set.
+/// The documentation of the rules of a rule set; each is documented where
+/// it is defined, its rule file.
 pub fn rules(set: &RuleSet) -> Vec<RuleInfo> {
     set.rules
         .iter()
@@ -39,8 +40,23 @@ pub fn rules(set: &RuleSet) -> Vec<RuleInfo> {
             severity: r.severity,
             summary: r.summary.clone(),
             help: r.help.clone(),
+            doc: r.doc.clone(),
+            help_uri: set.rule_origin(r.id.get_ref()).and_then(rule_file_uri),
         })
         .collect()
+}
+
+/// The URI of a rule file: a built-in one in lockwarden's documentation, a
+/// user's own as a `file:` URI (none when it cannot be found any more).
+fn rule_file_uri(origin: &str) -> Option<String> {
+    if crate::builtin::FILES
+        .iter()
+        .any(|(name, _)| *name == origin)
+    {
+        return Some(lockwarden_report::documentation_uri(origin));
+    }
+    let path = std::fs::canonicalize(origin).ok()?;
+    Some(lockwarden_report::file_uri(&path, false))
 }
 
 struct Ctx<'a> {

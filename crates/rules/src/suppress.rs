@@ -48,6 +48,17 @@ pub fn unused_info() -> RuleInfo {
              when it is in the comment right above the function's header"
                 .to_owned(),
         ),
+        doc: Some(
+            "A `lockwarden: ignore RULE-ID` comment names rules that ran and reported\n\
+             nothing it covers: the finding it was written for is gone, or was never\n\
+             where the comment is. Left in place, it would silence a later finding\n\
+             nobody has seen (as ruff's RUF100)."
+                .to_owned(),
+        ),
+        help_uri: Some(
+            lockwarden_report::documentation_uri("rules/README.md")
+                + "#classes-accesses-scopes-and-rules",
+        ),
     }
 }
 
@@ -194,6 +205,7 @@ impl Suppressions {
                     format!("{} in `{written}` suppresses nothing here", ids.join(", "))
                 };
                 let function = functions.innermost(path, s.location.start).unwrap_or("");
+                // About the ids that suppress nothing, not the wording.
                 let note = Finding::from_occurrence(
                     UNUSED_ID,
                     info.severity,
@@ -201,7 +213,8 @@ impl Suppressions {
                     function,
                     message,
                     &s.line_text,
-                );
+                )
+                .about_occurrence(&unused.join(" "), &s.line_text);
                 notes.push(match &info.help {
                     Some(help) => note.with_help(help.clone()),
                     None => note,

@@ -25,6 +25,14 @@ pub fn info() -> RuleInfo {
         summary: "a non-recursive lock is acquired while it is already held on that path"
             .to_owned(),
         help: Some("release the lock before taking it again, or take it once".to_owned()),
+        doc: Some(
+            "A spinlock, mutex or other non-recursive lock is taken again on a path\n\
+             where it is already held: one context taking it twice deadlocks. Nesting\n\
+             locks (RCU, read sides the lock API marks recursive) are counted, not\n\
+             reported."
+                .to_owned(),
+        ),
+        help_uri: Some(super::help_uri()),
     }
 }
 

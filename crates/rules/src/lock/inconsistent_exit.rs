@@ -32,6 +32,19 @@ pub fn info() -> RuleInfo {
             "release the lock on every path; a conditional acquire should say so in its return value and be annotated __cond_acquires()"
                 .to_owned(),
         ),
+        doc: Some(
+            "A function returns with a lock held on some paths and not on others\n\
+             (sparse's \"context imbalance\"), and nothing makes that a protocol. The\n\
+             caller cannot know whether to release the lock: one of the paths leaks it,\n\
+             or the caller releases it twice. Typical cause: an unlock forgotten before\n\
+             an early return or on a goto to a shared label. Returns that the return\n\
+             value tells apart (0 or an error, NULL or a pointer) are a conditional\n\
+             acquire, not reported, when an annotation (__cond_acquires, __cond_lock) or\n\
+             the callers in the analysed code show it; returns it cannot tell apart are\n\
+             always reported."
+                .to_owned(),
+        ),
+        help_uri: Some(super::help_uri()),
     }
 }
 

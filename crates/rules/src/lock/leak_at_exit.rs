@@ -33,6 +33,16 @@ pub fn info() -> RuleInfo {
             "release the lock before returning, or annotate the function with __acquires() if it is a lock API"
                 .to_owned(),
         ),
+        doc: Some(
+            "A function returns, on every path, holding a lock it did not hold on entry,\n\
+             and it is no acquire wrapper: it is not annotated __acquires(), and no caller\n\
+             releases the lock afterwards (or it releases that lock itself on another\n\
+             path). Nothing releases the lock; the next taker deadlocks. Without callers\n\
+             in the analysed code it is a note (an unannotated lock API); with callers\n\
+             that keep the lock, a warning."
+                .to_owned(),
+        ),
+        help_uri: Some(super::help_uri()),
     }
 }
 

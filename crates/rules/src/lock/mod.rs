@@ -29,6 +29,12 @@ use rayon::prelude::*;
 use crate::policy::{self, Evidence};
 
 /// The documentation of the lock rules, in registry order.
+/// Where the `lock/*` rules and the reporting policy are documented.
+pub fn help_uri() -> String {
+    lockwarden_report::documentation_uri("rules/README.md")
+        + "#the-lock-rules-and-the-reporting-policy"
+}
+
 pub fn rules() -> Vec<RuleInfo> {
     vec![
         inconsistent_exit::info(),

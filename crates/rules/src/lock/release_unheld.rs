@@ -28,6 +28,16 @@ pub fn info() -> RuleInfo {
             "release the lock only where it was taken, and test the result of a try-acquire; annotate with __releases() if the caller holds it"
                 .to_owned(),
         ),
+        doc: Some(
+            "A lock is released on a path where it is not held, or may not be, because\n\
+             the result of a try-acquire (or of an _interruptible or _killable acquire)\n\
+             was never tested. Releasing an unheld lock corrupts it (a double unlock) or\n\
+             releases a lock another context holds. A lock the function never took is its\n\
+             caller's to release (__releases(), __must_hold(), an unlock helper whose\n\
+             callers hold it): not reported."
+                .to_owned(),
+        ),
+        help_uri: Some(super::help_uri()),
     }
 }
 
