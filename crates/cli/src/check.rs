@@ -12,7 +12,9 @@ use crate::files::{collect_c_files, find_root, read_inputs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or directories to analyse (default: .).
+    /// Files or directories to analyse (default: .). Directories are walked
+    /// as git lists them (.gitignore honoured inside a git work tree);
+    /// files named here are always analysed.
     paths: Vec<PathBuf>,
     /// Tree root; paths in output are relative to it.
     #[arg(long)]
