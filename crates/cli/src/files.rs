@@ -89,8 +89,8 @@ pub fn collect_c_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Adds the `.c` and `.h` files under the directory `dir` to `out`; the
-/// number of them the ignore files left out.
+/// Adds the `.c` and `.h` files under the directory `dir` to `out`. When
+/// there are none, returns how many the ignore files left out (else 0).
 ///
 /// What git ignores is left out: `.gitignore` files, `.git/info/exclude`
 /// and the global excludes file, honoured only inside a git work tree (as
