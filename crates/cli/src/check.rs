@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use lockwarden_report::{parse_json_report, render, Format, Report, Severity};
 use lockwarden_rules::Checker;
-use rayon::prelude::*;
 
-use crate::files::{collect_c_files, find_root};
+use crate::files::{collect_c_files, find_root, read_inputs};
 use crate::terminal::ColorChoice;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or directories to analyse (default: .).
+    /// Files or directories to analyse (default: .). Directories are walked
+    /// as git lists them (.gitignore honoured inside a git work tree);
+    /// files named here are always analysed.
     paths: Vec<PathBuf>,
     /// Tree root; paths in JSON, SARIF, GitHub and GitLab output and in rule
     /// files are relative to it (human and gcc output print them from the
@@ -98,53 +99,6 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-/// The bytes of every file to analyse. A file that cannot be read is an
-/// error on stderr and the rest are analysed; it stops the run only when
-/// it was named on the command line or nothing could be read. A binary
-/// file is skipped with a warning.
-fn read_inputs(
-    root: &Path,
-    files: Vec<PathBuf>,
-    named: &[PathBuf],
-) -> Result<Vec<(PathBuf, Vec<u8>)>> {
-    let named: Vec<PathBuf> = named
-        .iter()
-        .filter(|p| !p.is_dir())
-        .filter_map(|p| p.canonicalize().ok())
-        .collect();
-    let read: Vec<(PathBuf, std::io::Result<Vec<u8>>)> = files
-        .into_par_iter()
-        .map(|rel| {
-            let bytes = std::fs::read(root.join(&rel));
-            (rel, bytes)
-        })
-        .collect();
-    let mut contents = Vec::with_capacity(read.len());
-    for (rel, bytes) in read {
-        match bytes {
-            // A NUL byte early on: an object file or image named `.c`, not C.
-            Ok(bytes) if bytes.iter().take(8192).any(|&b| b == 0) => {
-                eprintln!("warning: skipping {}: not a text file", rel.display());
-            }
-            Ok(bytes) => contents.push((rel, bytes)),
-            Err(e) => {
-                let abs = root.join(&rel).canonicalize().ok();
-                if abs.is_some_and(|a| named.contains(&a)) {
-                    anyhow::bail!("cannot read {}: {e}", rel.display());
-                }
-                eprintln!(
-                    "error: cannot read {}: {e}; analysing the other files",
-                    rel.display()
-                );
-            }
-        }
-    }
-    if contents.is_empty() {
-        anyhow::bail!("none of the files could be read as C");
-    }
-    Ok(contents)
-}
-
 /// Runs the check; `Ok(true)` when findings were reported.
 fn check(args: &Args) -> Result<bool> {
     let format: Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -209,14 +163,16 @@ fn check(args: &Args) -> Result<bool> {
         files.retain(|f| named_files.contains(&root.join(f)) || !is_excluded(&excluded, f));
     }
     if files.is_empty() {
-        anyhow::bail!("no C files (.c or .h) to analyse in the given paths");
+        anyhow::bail!(
+            "no C files (.c or .h) to analyse in the given paths: --exclude leaves out all of them"
+        );
     }
     let named: HashSet<String> = files
         .iter()
         .map(|f| f.to_string_lossy().replace('\\', "/"))
         .collect();
     let context = crate::files::include_context(&root, &files);
-    let contents = read_inputs(
+    let crate::files::Inputs { contents, skipped } = read_inputs(
         &root,
         files.into_iter().chain(context).collect(),
         &args.paths,
@@ -235,7 +191,18 @@ fn check(args: &Args) -> Result<bool> {
         .collect();
     let mut summary = outcome.summary;
     summary.findings = findings.len();
+    // A binary or unreadable file named `.c` is named too: findings in it
+    // are missing.
+    summary
+        .incomplete
+        .extend(skipped.into_iter().map(|s| lockwarden_report::Unanalysed {
+            file: s.file.to_string_lossy().replace('\\', "/"),
+            line: 1,
+            function: String::new(),
+            reason: s.reason,
+        }));
     summary.incomplete.retain(|u| named.contains(&u.file));
+    summary.incomplete.sort();
     let sources: BTreeMap<String, Vec<u8>> = if format == Format::Human {
         let wanted: HashSet<&str> = findings
             .iter()

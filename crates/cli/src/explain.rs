@@ -200,7 +200,7 @@ fn explain(args: &Args) -> Result<String> {
     let context = include_context(&root, &named);
     let mut contents = Vec::new();
     for rel in named.into_iter().chain(context) {
-        let bytes = std::fs::read(root.join(&rel))
+        let bytes = crate::files::read_source(&root.join(&rel))
             .with_context(|| format!("cannot read {}", rel.display()))?;
         contents.push((rel, bytes));
     }

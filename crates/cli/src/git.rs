@@ -138,6 +138,32 @@ impl Git {
         cmd
     }
 
+    /// Whether git ignores the directory `dir` of a work tree (a project's
+    /// `target/`, and a kernel tree extracted under it): false outside a
+    /// work tree, for a directory git tracks or does not ignore, and when
+    /// git cannot tell or is not installed. The repository is found from
+    /// `dir` alone, whatever `GIT_DIR` a hook may have set.
+    pub fn ignores_dir(dir: &Path) -> bool {
+        if !dir.ancestors().any(|a| a.join(".git").exists()) {
+            return false;
+        }
+        // Not `command()`: check-ignore takes no `--literal-pathspecs`.
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["check-ignore", "-q", "."])
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     /// Runs git with `args`; a failure is the user's (exit 2) and quotes git.
     fn run(&self, args: &[&str]) -> Result<Vec<u8>> {
         let out = self

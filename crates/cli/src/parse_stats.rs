@@ -4,13 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use rayon::prelude::*;
+use anyhow::Result;
 use serde_json::json;
 
 use lockwarden_syntax::stats::{measure, Coverage, ParseStats};
 
-use crate::files::{collect_c_files, find_root};
+use crate::files::{collect_c_files, find_root, read_inputs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,14 +58,7 @@ fn stats(args: &Args) -> Result<()> {
     let root = find_root(args.root.as_deref(), &args.paths)?;
     let files = collect_c_files(&root, &args.paths)?;
     let read_start = Instant::now();
-    let contents: Vec<(PathBuf, Vec<u8>)> = files
-        .into_par_iter()
-        .map(|rel| {
-            let bytes = std::fs::read(root.join(&rel))
-                .with_context(|| format!("cannot read {}", rel.display()))?;
-            Ok((rel, bytes))
-        })
-        .collect::<Result<_>>()?;
+    let contents = read_inputs(&root, files, &args.paths)?.contents;
     let read_ms = read_start.elapsed().as_millis();
     let macros = crate::config::load(&[])?.syntax.compile();
     let mut stats = measure(&contents, &macros, !args.no_compare);

@@ -127,8 +127,17 @@ fn is_statement_keyword(name: &[u8]) -> bool {
     matches!(name, b"return" | b"goto" | b"break" | b"continue")
 }
 
-/// Runs the idiom pass over `src`.
+/// Runs the idiom pass over `src`. NUL bytes are read as spaces, as gcc
+/// reads them (it warns and ignores them): a stray one does not break the
+/// comment or statement around it.
 pub fn prepare(src: &[u8], macros: &CompiledMacros) -> Prepared {
+    let without_nuls: Vec<u8>;
+    let src = if src.contains(&0) {
+        without_nuls = src.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+        &without_nuls[..]
+    } else {
+        src
+    };
     let tokens = tokenize(src);
     let mut pass = Pass {
         src,
@@ -801,6 +810,15 @@ mod tests {
             &"static int __init f(char __user *p) __acquires(p->l) {}"[arg.range()],
             "p->l"
         );
+    }
+
+    #[test]
+    fn nul_bytes_are_read_as_spaces() {
+        let src = "int f(int x)\n{\n\tx++; /* \0\0 */\n\0\treturn x;\n}\n";
+        let (text, _) = run(src);
+        assert_eq!(text, src.replace('\0', " "));
+        let tree = crate::parse::parse_text(text.as_bytes()).expect("a tree");
+        assert!(!tree.root_node().has_error(), "{text}");
     }
 
     #[test]

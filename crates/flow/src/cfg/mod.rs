@@ -552,7 +552,9 @@ pub(super) fn exclusive_conds(cfg: &Cfg) -> Exclusive {
             continue;
         };
         let entry = by_subject.entry(subject).or_default();
-        if !entry.contains(&key) {
+        // A group past MAX_EXCLUSIVE is dropped below: stop growing it, so
+        // a 50,000-case switch is not a quadratic search.
+        if entry.len() <= MAX_EXCLUSIVE && !entry.contains(&key) {
             entry.push(key);
         }
     }
