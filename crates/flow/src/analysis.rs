@@ -1377,7 +1377,11 @@ mod engine_tests {
             let i = a.program.functions.iter().position(|f| f.name == name);
             a.callers[i.unwrap()]
         };
-        assert_eq!(callers_of("arch_spin_lock"), 1, "only the tool calls the stub");
+        assert_eq!(
+            callers_of("arch_spin_lock"),
+            1,
+            "only the tool calls the stub"
+        );
         let acquires = |name: &str| summary_of(&a, name).iter().any(|e| e.contains("acquires"));
         assert!(!acquires("do_lock"), "{:?}", summary_of(&a, "do_lock"));
         assert!(acquires("tool_lock"), "{:?}", summary_of(&a, "tool_lock"));
