@@ -1056,7 +1056,7 @@ pub(crate) fn top_level_dirs(
     }
     let mut out = Vec::new();
     for name in names {
-        let files = lockwarden_cli::files::collect_c_files(root, &[root.join(&name)])?;
+        let (files, _) = lockwarden_cli::files::find_c_files(root, &[root.join(&name)])?;
         if files
             .iter()
             .any(|f| f.extension().is_some_and(|e| e == "c"))

@@ -46,6 +46,28 @@ pub fn find_root(explicit: Option<&Path>, paths: &[PathBuf]) -> Result<PathBuf> 
 /// finds no C file. Directories are walked as git would list them
 /// ([`walk`]); what is skipped there is said on stderr.
 pub fn collect_c_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let (out, ignored) = find_c_files(root, paths)?;
+    if out.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let shown = if shown.is_empty() {
+            ".".to_owned()
+        } else {
+            shown.join(", ")
+        };
+        let why = match ignored {
+            0 => String::new(),
+            1 => "; 1 is ignored by .gitignore (name it to analyse it)".to_owned(),
+            n => format!("; {n} are ignored by .gitignore (name them to analyse them)"),
+        };
+        bail!("no C files (.c or .h) to analyse in {shown}{why}");
+    }
+    Ok(out)
+}
+
+/// The `.c` and `.h` files under `paths`, as [`collect_c_files`] finds
+/// them, none being no error (a survey of every top-level directory), and
+/// how many the ignore files left out.
+pub fn find_c_files(root: &Path, paths: &[PathBuf]) -> Result<(Vec<PathBuf>, usize)> {
     let defaults = [PathBuf::from(".")];
     let paths = if paths.is_empty() {
         &defaults[..]
@@ -74,19 +96,7 @@ pub fn collect_c_files(root: &Path, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     out.dedup();
-    if out.is_empty() {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        let why = match ignored {
-            0 => String::new(),
-            1 => "; 1 is ignored by .gitignore (name it to analyse it)".to_owned(),
-            n => format!("; {n} are ignored by .gitignore (name them to analyse them)"),
-        };
-        bail!(
-            "no C files (.c or .h) to analyse in {}{why}",
-            shown.join(", ")
-        );
-    }
-    Ok(out)
+    Ok((out, ignored))
 }
 
 /// Adds the `.c` and `.h` files under the directory `dir` to `out`. When
