@@ -793,12 +793,10 @@ impl<'t> Lowerer<'t, '_> {
         let constant = condition
             .map(|c| squeezed(self.text(c)))
             .and_then(|text| text.parse::<u64>().ok());
-        let (cur, alt_cur) = match (config, cur) {
-            (_, Some(c)) if constant.is_some() => match constant {
-                Some(0) => (None, Some(c)),
-                _ => (Some(c), None),
-            },
-            (Some((text, negated)), Some(c)) => {
+        let (cur, alt_cur) = match (config, cur, constant) {
+            (_, Some(c), Some(0)) => (None, Some(c)),
+            (_, Some(c), Some(_)) => (Some(c), None),
+            (Some((text, negated)), Some(c), None) => {
                 let key = TruthKey::Cond {
                     text,
                     vars: Vec::new(),

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use lockwarden_flow::analysis::{Analysis, Annotation, FileUnit, FunctionUnit, Visitor};
 use lockwarden_flow::cfg::{NodeId, Op};
-use lockwarden_flow::dataflow::{released_lock, releases_unheld, Cursor, PendingKind};
+use lockwarden_flow::dataflow::{released_lock, releases_unheld, Cursor, Level, PendingKind};
 use lockwarden_flow::path::{loose_key, Path, Step};
 use lockwarden_flow::summary::{Change, ExitFact};
 use lockwarden_report::{Finding, Location, RuleInfo, Severity};
@@ -143,6 +143,14 @@ impl<T: PartialEq> NodeSets<T> {
 /// Collects [`FunctionFacts`] from each solved function.
 pub struct FactVisitor;
 
+/// The call that took the lock at `level`, when a callee took it, is
+/// released by this caller.
+fn mark_released(handling: &mut HashMap<Span, CallHandling>, level: &Level) {
+    if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
+        h.released = true;
+    }
+}
+
 impl Visitor for FactVisitor {
     type Output = FunctionFacts;
 
@@ -225,19 +233,14 @@ impl Visitor for FactVisitor {
                                 let e = event(EventKind::ReleaseUnheld, &lock, level.released_at);
                                 facts.events.push(e);
                             }
-                            if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
-                                h.released = true;
-                            }
+                            mark_released(&mut handling, &level);
                         }
                         // Handed to a callee that may release it (under a
                         // condition of its own, `if (owner == id)
                         // mutex_unlock(…)`): the caller releases it through
                         // that callee.
                         Change::Unknown | Change::Opaque => {
-                            let level = state.level(&effect.lock);
-                            if let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) {
-                                h.released = true;
-                            }
+                            mark_released(&mut handling, &state.level(&effect.lock));
                         }
                         _ => {}
                     }
