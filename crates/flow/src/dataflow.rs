@@ -120,23 +120,11 @@ impl Level {
         !self.touched && !self.asserted && self.min == 0 && self.max == 0
     }
 
-    /// A callee may have taken or dropped it once: unknown, either way. A
-    /// lock only callees change stays at one standing however often they
-    /// do: a loop calling such a callee would otherwise split its paths by
-    /// how many times it did.
+    /// A callee may have taken or dropped it once: unknown, either way.
     fn may_have_changed(&mut self) {
-        if self.only_maybe_changed() {
-            return;
-        }
         self.unknown = true;
         self.min = clamp(self.min - 1);
         self.max = clamp(self.max + 1);
-    }
-
-    /// Maybe changed by callees, never taken or dropped here: it decides no
-    /// verdict of this function, only that its summary says "may change".
-    fn only_maybe_changed(&self) -> bool {
-        self.unknown && !self.touched && self.acquired_at.is_none() && self.released_at.is_none()
     }
 
     /// The lock stands the same for rules on both (the fields that decide

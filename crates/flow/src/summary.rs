@@ -472,10 +472,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         } else if let Some(kind) = all_elements.clone() {
             kind
         } else if levels.iter().any(|l| l.unknown) {
-            // Unknown through a callee: so it is for this function's
-            // callers, whether or not it takes or drops the lock itself (a
-            // timeout handler whose unlock helper checks the owner first
-            // may release its caller's lock).
+            // Unknown only through a callee, never taken or dropped here:
+            // passed on to callers that handle the lock, not to every caller
+            // (passing it up every call chain doubled the whole tree's time
+            // and memory).
             let own = levels
                 .iter()
                 .any(|l| l.acquired_at.is_some() || l.released_at.is_some());
@@ -485,8 +485,10 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             let unheld_known = levels.iter().any(|l| !l.unknown && l.max <= 0);
             if own && held_on_errno(|l| !l.unknown) && unheld_known {
                 ExitKind::Inconsistent
-            } else {
+            } else if own {
                 ExitKind::Unknown
+            } else {
+                ExitKind::Opaque
             }
         } else if let (true, Some(kind)) = (unchanged, forwarded.clone()) {
             // `return trylock(l);`: the caller's test of the result decides.
@@ -624,19 +626,24 @@ fn depth_by_build(paths: &[(Span, &ReturnValue, &State)], levels: &[Level]) -> O
     if levels.iter().any(|l| l.min != l.max) {
         return None;
     }
-    let other_build = |a: &State, b: &State| {
-        a.facts
-            .iter()
-            .any(|(key, truth)| key.is_config() && b.facts.get(key).is_some_and(|t| t != truth))
+    // Each path's build: the preprocessor conditions it went through.
+    let builds: Vec<Vec<(&TruthKey, bool)>> = paths
+        .iter()
+        .map(|(_, _, state)| {
+            let config = state.facts.iter().filter(|(key, _)| key.is_config());
+            config.map(|(key, truth)| (key, *truth)).collect()
+        })
+        .collect();
+    let other_build = |a: &[(&TruthKey, bool)], b: &[(&TruthKey, bool)]| {
+        a.iter()
+            .any(|(key, truth)| b.iter().any(|(k, t)| k == key && t != truth))
     };
-    for (i, (_, _, a)) in paths.iter().enumerate() {
-        for (j, (_, _, b)) in paths.iter().enumerate().skip(i + 1) {
-            if levels[i].min != levels[j].min && !other_build(a, b) {
-                return None;
-            }
-        }
-    }
-    Some(depth)
+    let (changed, unchanged): (Vec<usize>, Vec<usize>) =
+        (0..levels.len()).partition(|&i| levels[i].min == depth);
+    let apart = unchanged
+        .iter()
+        .all(|&i| changed.iter().all(|&j| other_build(&builds[i], &builds[j])));
+    apart.then_some(depth)
 }
 
 /// What a return returns on a path: `return vma;` where `vma` was tested
