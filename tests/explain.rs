@@ -84,3 +84,28 @@ fn explain_names_a_missing_function() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_paths_shows_each_path_with_what_it_learned() {
+    let dir = scratch("paths");
+    std::fs::write(dir.join("q.c"), SOURCE).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+        .current_dir(&dir)
+        .args(["explain", "q.c", "q_push", "--paths"])
+        .output()
+        .expect("run lockwarden");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // The early return's path holds the lock, and knows the test it took.
+    assert!(
+        text.contains("path: locks: q->lock [1,1]; knows: Var(\"q\")=T, Cond { text: \"q->n>8\", vars: [\"q\"] }=T"),
+        "{text}"
+    );
+    // Without the flag, no path lines.
+    let plain = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+        .current_dir(&dir)
+        .args(["explain", "q.c", "q_push"])
+        .output()
+        .expect("run lockwarden");
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("path: "));
+}

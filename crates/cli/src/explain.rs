@@ -34,6 +34,10 @@ pub struct Args {
     /// A rule file or directory of *.toml rule files, added to the built-in rules.
     #[arg(long = "rules")]
     rules: Vec<PathBuf>,
+    /// Also print each path kept apart after a line: its locks and what it
+    /// knows (the facts its branches learned).
+    #[arg(long)]
+    paths: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -57,11 +61,14 @@ struct NodeNote {
     locks: String,
     /// A callee's summary, or what a return returns.
     note: Option<String>,
+    /// Each path after the node (`--paths`).
+    paths: Vec<String>,
 }
 
 /// Keeps the notes of the functions named like the one explained.
 struct ExplainVisitor<'a> {
     function: &'a str,
+    paths: bool,
 }
 
 impl Visitor for ExplainVisitor<'_> {
@@ -81,6 +88,7 @@ impl Visitor for ExplainVisitor<'_> {
                     span,
                     locks: "unreachable".to_owned(),
                     note: None,
+                    paths: Vec::new(),
                 });
                 continue;
             }
@@ -95,10 +103,16 @@ impl Visitor for ExplainVisitor<'_> {
                 }
                 _ => None,
             };
+            let paths = if self.paths {
+                after.iter().map(path_facts).collect()
+            } else {
+                Vec::new()
+            };
             notes.push(NodeNote {
                 span,
                 locks: lock_sets(&after),
                 note,
+                paths,
             });
         }
         Some(notes)
@@ -123,6 +137,32 @@ fn describe(summary: &Summary) -> String {
         "analysed"
     };
     format!("{} [{what}]", parts.join("; "))
+}
+
+/// One path: each lock's depth range, the facts its branches learned, and
+/// the names it knows to be one object.
+fn path_facts(state: &State) -> String {
+    let locks: Vec<String> = state
+        .locks
+        .iter()
+        .map(|(lock, l)| format!("{lock} [{},{}]", l.min, l.max))
+        .collect();
+    let facts: Vec<String> = state
+        .facts
+        .iter()
+        .map(|(key, truth)| format!("{key:?}={}", if *truth { "T" } else { "F" }))
+        .collect();
+    let aliases: Vec<String> = state
+        .aliases
+        .iter()
+        .map(|(name, object)| format!("{name} = {object}"))
+        .collect();
+    format!(
+        "locks: {}; knows: {}; aliases: {}",
+        list(&locks),
+        list(&facts),
+        list(&aliases)
+    )
 }
 
 /// The lock sets over the paths in `states`: held on every path, on some,
@@ -209,6 +249,7 @@ fn explain(args: &Args) -> Result<String> {
         contents,
         &ExplainVisitor {
             function: &args.function,
+            paths: args.paths,
         },
     );
     let program = &analysis.program;
@@ -258,6 +299,9 @@ fn explain(args: &Args) -> Result<String> {
             if last.locks != shown {
                 let _ = writeln!(out, "       |   = {}", last.locks);
                 shown = last.locks.clone();
+            }
+            for path in &last.paths {
+                let _ = writeln!(out, "       |     path: {path}");
             }
         }
     }
