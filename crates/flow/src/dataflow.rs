@@ -24,6 +24,8 @@ use crate::cfg::{ArgPaths, Cfg, EdgeCond, NodeId, Op, TruthKey};
 use crate::path::{Path, Step};
 use crate::summary::{Change, LockRef, RefRoot, Summary};
 
+mod liveness;
+
 /// Depths are clamped to this, which keeps the lattice finite.
 const MAX_DEPTH: i8 = 4;
 
@@ -384,33 +386,105 @@ impl State {
 #[derive(Clone, Debug, Default)]
 pub struct Disjuncts {
     pub states: Vec<State>,
-    /// Too many disjuncts met here once: everything is merged from now on.
-    collapsed: bool,
+    /// How alike two states must be to merge here; it only loosens, once
+    /// too many states met here.
+    merging: Merging,
+}
+
+/// How alike two states reaching one node must be to be merged: the
+/// locks always, and of the path facts, fewer and fewer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Merging {
+    /// Every fact (no merging).
+    #[default]
+    Exact,
+    /// The facts read ahead or by the summary at the returns.
+    Read,
+    /// The facts read ahead.
+    ReadAhead,
+    /// None: the locks alone, facts kept where both agree (property
+    /// simulation, as in ESP).
+    Locks,
+    /// Everything is one state.
+    All,
+}
+
+impl Merging {
+    fn looser(self) -> Merging {
+        match self {
+            Merging::Exact => Merging::Read,
+            Merging::Read => Merging::ReadAhead,
+            Merging::ReadAhead => Merging::Locks,
+            Merging::Locks | Merging::All => Merging::All,
+        }
+    }
+
+    /// Whether `a` and `b` merge; `matters` says whether a fact about a key
+    /// can matter from here (with the returns' or not).
+    fn alike(
+        self,
+        a: &State,
+        b: &State,
+        matters: &dyn Fn(&TruthKey, bool) -> bool,
+        exclusive: &crate::cfg::Exclusive,
+    ) -> bool {
+        // `mode == A` matters where `mode == B` is read and one of the
+        // states does not know it already.
+        let read = |k: &TruthKey, with_returns: bool| {
+            matters(k, with_returns)
+                || exclusive.others(k).any(|other| {
+                    matters(other, with_returns)
+                        && (!a.facts.contains_key(other) || !b.facts.contains_key(other))
+                })
+        };
+        let agree = |with_returns: bool| {
+            a.facts
+                .keys()
+                .chain(b.facts.keys())
+                .all(|k| a.facts.get(k) == b.facts.get(k) || !read(k, with_returns))
+        };
+        match self {
+            Merging::Exact => a.facts == b.facts && a.aliases == b.aliases && a.same_locks(b),
+            Merging::Read | Merging::ReadAhead => {
+                a.aliases == b.aliases && a.same_locks(b) && agree(self == Merging::Read)
+            }
+            Merging::Locks => a.same_locks(b),
+            Merging::All => true,
+        }
+    }
 }
 
 impl Disjuncts {
     /// Adds `state`; returns whether anything changed.
     ///
     /// Paths stay apart when their facts or their locks differ. Past
-    /// [`MAX_DISJUNCTS`], paths whose locks stand the same are merged first,
-    /// keeping the facts they share (property simulation, as in ESP); only
-    /// then is everything merged.
-    fn add(&mut self, state: State) -> bool {
-        let target = if self.collapsed {
-            Some(0)
-        } else {
-            self.states.iter().position(|d| {
-                d.facts == state.facts && d.aliases == state.aliases && d.same_locks(&state)
-            })
-        };
-        if let Some(i) = target {
-            return self.states[i].join(&state);
+    /// [`MAX_DISJUNCTS`], states are merged that agree on their locks and
+    /// on every fact read ahead or at the returns, then on every fact read
+    /// ahead (`matters`), then on their locks alone, keeping the facts they
+    /// share; only then is everything merged.
+    fn add(
+        &mut self,
+        state: State,
+        matters: &dyn Fn(&TruthKey, bool) -> bool,
+        exclusive: &crate::cfg::Exclusive,
+    ) -> bool {
+        let merging = self.merging;
+        if let Some(d) = self
+            .states
+            .iter_mut()
+            .find(|d| merging.alike(d, &state, matters, exclusive))
+        {
+            return d.join(&state);
         }
         self.states.push(state);
-        if self.states.len() > MAX_DISJUNCTS {
+        while self.states.len() > MAX_DISJUNCTS {
+            self.merging = self.merging.looser();
             let mut merged: Vec<State> = Vec::new();
             for s in std::mem::take(&mut self.states) {
-                match merged.iter_mut().find(|m| m.same_locks(&s)) {
+                match merged
+                    .iter_mut()
+                    .find(|m| self.merging.alike(m, &s, matters, exclusive))
+                {
                     Some(m) => {
                         m.join(&s);
                     }
@@ -418,15 +492,6 @@ impl Disjuncts {
                 }
             }
             self.states = merged;
-        }
-        if self.states.len() > MAX_DISJUNCTS {
-            let mut all = std::mem::take(&mut self.states).into_iter();
-            let mut first = all.next().expect("just pushed");
-            for s in all {
-                first.join(&s);
-            }
-            self.states = vec![first];
-            self.collapsed = true;
         }
         true
     }
@@ -498,8 +563,10 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
     let tracked = tracked_keys(cfg, &calls);
     let n = cfg.ops.len();
     let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
-    states[cfg.entry as usize].add(entry);
+    states[cfg.entry as usize].add(entry, &|_, _| true, &cfg.exclusive);
     let mut work: BTreeSet<NodeId> = BTreeSet::from([cfg.entry]);
+    // Built the first time some node has too many states.
+    let liveness = std::cell::OnceCell::new();
     let bound = 64 * n + 1000;
     let mut visits = 0;
     let mut incomplete = false;
@@ -521,8 +588,14 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
                 state.facts.retain(|k, _| tracked.contains(k));
                 for edge in &cfg.succs[node as usize] {
                     let mut out = state.clone();
+                    let matters = |key: &TruthKey, with_returns: bool| {
+                        liveness
+                            .get_or_init(|| liveness::Liveness::new(cfg, &calls, &tracked))
+                            .as_ref()
+                            .is_none_or(|l| l.matters(edge.to, key, with_returns))
+                    };
                     if apply_edge(&mut out, &edge.cond, &tracked, &cfg.exclusive)
-                        && states[edge.to as usize].add(out)
+                        && states[edge.to as usize].add(out, &matters, &cfg.exclusive)
                     {
                         work.insert(edge.to);
                     }
@@ -632,6 +705,17 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
                         .substitute(&call.args, call.result_lvalue.as_ref())
                     {
                         note_lock(&lock, &mut tracked);
+                    }
+                    // A callee's effect that depends on an argument reads
+                    // it (`HARD_TX_LOCK(dev, …)` … `HARD_TX_UNLOCK(dev,
+                    // …)` both read `dev->lltx`).
+                    if let Some(key) = effect.when.as_ref().and_then(|(on, _)| when_key(on, call)) {
+                        *uses.entry(key).or_default() += 1;
+                    }
+                    // Tried on one side of an argument, taken on the other:
+                    // where it is taken, the result is known.
+                    if matches!(effect.change, Change::TryAcquire(_)) && effect.when.is_some() {
+                        tracked.insert(TruthKey::Call(node as NodeId));
                     }
                 }
                 for arg in &call.args {
@@ -1234,6 +1318,16 @@ fn worth_an_alias(state: &State, cfg: &Cfg, object: &Path) -> bool {
             .any(|lock| lock.root == object.root && lock.steps.starts_with(&object.steps))
 }
 
+/// Whether `lock` is under the pointer the call's result is stored in.
+fn under_result(call: &crate::cfg::Call, lock: &Path) -> bool {
+    call.result_lvalue.as_ref().is_some_and(|result| {
+        lock.root == result.root
+            && lock.steps.len() > result.steps.len()
+            && lock.steps.starts_with(&result.steps)
+            && lock.steps[result.steps.len()] == Step::Deref
+    })
+}
+
 fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
     matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
 }
@@ -1250,17 +1344,33 @@ struct Calls<'a> {
     /// (`kref_put(&z->ref, release_locked)`), and those the callee's own
     /// summary says its callbacks release.
     callback_fields: HashMap<NodeId, Vec<String>>,
+    /// Variables the function returns.
+    returned_vars: HashSet<String>,
+    /// How many calls have an effect that depends on each key (`XQ_LOCK(d,
+    /// q)` and `XQ_UNLOCK(d, q)` on `d->lockless`).
+    read_by_calls: HashMap<TruthKey, u32>,
 }
 
 impl<'a> Calls<'a> {
     fn new(cfg: &Cfg, summaries: &'a dyn Summaries) -> Self {
         let mut may_drop: Vec<String> = Vec::new();
         let mut callback_fields = HashMap::new();
+        let mut read_by_calls: HashMap<TruthKey, u32> = HashMap::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let Op::Call(call) = op else { continue };
             let callee = call.callee.as_deref().and_then(|c| summaries.summary(c));
             let mut fields: Vec<String> = Vec::new();
             if let Some(summary) = callee {
+                let mut read: Vec<TruthKey> = summary
+                    .effects
+                    .iter()
+                    .filter_map(|e| e.when.as_ref().and_then(|(on, _)| when_key(on, call)))
+                    .collect();
+                read.sort();
+                read.dedup();
+                for key in read {
+                    *read_by_calls.entry(key).or_default() += 1;
+                }
                 for kind in &summary.may_drop {
                     if !may_drop.contains(kind) {
                         may_drop.push(kind.clone());
@@ -1281,10 +1391,23 @@ impl<'a> Calls<'a> {
                 callback_fields.insert(node as NodeId, fields);
             }
         }
+        let returned_vars = cfg
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Return {
+                    value: crate::cfg::ReturnValue::Var(v),
+                    ..
+                } => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
         Calls {
             summaries,
             may_drop,
             callback_fields,
+            returned_vars,
+            read_by_calls,
         }
     }
 }
@@ -1456,17 +1579,27 @@ fn condition_in_caller(
     let RefRoot::Param(i) = on.root else {
         return (None, None);
     };
-    let key = if on.steps.is_empty() {
-        let arg = call.args.get(i);
-        if let Some(constant) = arg.and_then(|a| a.constant) {
-            return (Some(constant), arg.and_then(|a| a.key.clone()));
+    let key = when_key(on, call);
+    if on.steps.is_empty() {
+        if let Some(constant) = call.args.get(i).and_then(|a| a.constant) {
+            return (Some(constant), key);
         }
-        arg.and_then(|a| a.key.clone())
-    } else {
-        on.substitute(&call.args, None).map(TruthKey::Value)
-    };
+    }
     let truth = key.as_ref().and_then(|k| state.facts.get(k).copied());
     (truth, key)
+}
+
+/// The key, in the caller, of what a callee's condition names: the
+/// argument's, or the field under it.
+fn when_key(on: &LockRef, call: &crate::cfg::Call) -> Option<TruthKey> {
+    let RefRoot::Param(i) = on.root else {
+        return None;
+    };
+    if on.steps.is_empty() {
+        call.args.get(i).and_then(|a| a.key.clone())
+    } else {
+        on.substitute(&call.args, None).map(TruthKey::Value)
+    }
 }
 
 /// What a call's result points to, in the caller's terms, when the callee
@@ -1510,7 +1643,9 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                 .into_iter()
                 .find_map(|e| match (e.applies, e.depends_on) {
                     (None, Some((Some(key), _)))
-                        if is_param_key(cfg, &key) || cfg.tested_after(node, &key) =>
+                        if is_param_key(cfg, &key)
+                            || cfg.tested_after(node, &key)
+                            || calls.read_by_calls.get(&key).is_some_and(|&n| n > 1) =>
                     {
                         Some(key)
                     }
@@ -1601,7 +1736,9 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             // through the other.
             if let Some(pointee) = pointee {
                 let object = state.canonical(pointee);
-                if worth_an_alias(state, cfg, &object) {
+                // A returned copy (`ret = mi; mutex_lock(&mi->lock); …
+                // return ret;`) returns the locks under what it names.
+                if worth_an_alias(state, cfg, &object) || calls.returned_vars.contains(to) {
                     state
                         .aliases
                         .insert(Path::var(to).push(Step::Deref), object);
@@ -1782,6 +1919,20 @@ fn apply_call(
                 }
             }
             Change::Release => release(state, lock, effect.site),
+            // A lookup handing back its object locked, or NULL (`port =
+            // uart_port_ref_lock(…)` locking `port->lock`): the lock exists
+            // only where the pointer is not NULL, and is held there.
+            Change::TryAcquire(Success::Nonzero)
+                if call.result_used
+                    && !call.result_negated
+                    && under_result(call, &effect.named) =>
+            {
+                // What the pointer held before the call is gone.
+                if let Some(result) = &call.result_lvalue {
+                    state.facts.remove(&pointer_key(result.clone()));
+                }
+                acquire(state, lock, effect.site, effect.recursive);
+            }
             Change::TryAcquire(_) | Change::TryRelease(_) | Change::HeldTest
                 if call.result_used =>
             {

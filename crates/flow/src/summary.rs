@@ -516,7 +516,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             // a protocol the return value announces.
             ExitKind::Inconsistent
         } else if let Some(kind) = conditional_by_value(&paths, &levels) {
-            kind
+            acquired_on_param_else_tried(&paths, &levels, params, cfg, &kind).unwrap_or(kind)
         } else if let Some(kind) = conditional_on_param(&paths, &levels, params, cfg, |key| {
             tested_unlocked(cfg, solution, key, lock)
         }) {
@@ -530,13 +530,26 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
         // (`return ctx;` holding `ctx->mutex`, `ctx` standing for
         // `event->ctx`; `return container_of(ipcp, …, shm_perm);` holding
         // `ipcp->lock`): the lock's steps under the returned pointer.
-        let returned_steps = |value: &ReturnValue| match value {
+        let returned_steps = |value: &ReturnValue, state: &State| match value {
             ReturnValue::Var(v) => {
+                // What the variable stands for: statically, or on this path
+                // (`ret = mi;`, the lock taken through `mi`).
+                let on_path = || {
+                    let pointee = state.aliases.get(&Path::var(v).push(Step::Deref))?;
+                    let (last, rest) = pointee.steps.split_last()?;
+                    (*last == Step::Deref).then(|| Path {
+                        root: pointee.root.clone(),
+                        steps: rest.to_vec(),
+                    })
+                };
+                let itself = Path::var(v);
                 let object = cfg
                     .returned_paths
                     .get(v)
+                    .filter(|p| **p != itself)
                     .cloned()
-                    .unwrap_or_else(|| Path::var(v));
+                    .or_else(on_path)
+                    .unwrap_or(itself);
                 (object.root == lock.root && lock.steps.starts_with(&object.steps))
                     .then(|| lock.steps[object.steps.len()..].to_vec())
             }
@@ -552,7 +565,7 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
             .iter()
             .zip(&levels)
             .filter(|(_, l)| l.max > 0)
-            .map(|((_, value, _), _)| returned_steps(value));
+            .map(|((_, value, state), _)| returned_steps(value, state));
         let first_return = held_returns.next().flatten();
         let returned_steps =
             first_return.filter(|first| held_returns.all(|other| other.as_ref() == Some(first)));
@@ -857,6 +870,42 @@ fn acquired_or_tried_on_param(
             }
         }
         let acquired_when = held_when?;
+        let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
+        Some(ExitKind::OnParamTry {
+            on,
+            acquired_when,
+            success: *success,
+        })
+    })
+}
+
+/// A conditional acquire that is certain on one side of a parameter
+/// (`if (interruptible) { if (mutex_lock_interruptible(l)) return -EINTR;
+/// } else mutex_lock(l); return 0;`): acquired when the caller passes that
+/// side, tried otherwise, so a caller passing it need not test the result.
+fn acquired_on_param_else_tried(
+    paths: &[(Span, &ReturnValue, &State)],
+    levels: &[Level],
+    params: &[String],
+    cfg: &Cfg,
+    by_value: &ExitKind,
+) -> Option<ExitKind> {
+    let ExitKind::Conditional(success) = by_value else {
+        return None;
+    };
+    params.iter().find_map(|param| {
+        let key = TruthKey::Var(param.clone());
+        // Per truth of the parameter: some return, every return held.
+        let (mut seen, mut all_held) = ([false; 2], [true; 2]);
+        for ((_, _, state), level) in paths.iter().zip(levels) {
+            let side = usize::from(*state.facts.get(&key)?);
+            seen[side] = true;
+            all_held[side] &= level.min == 1 && level.max == 1;
+        }
+        let acquired_when = [false, true].into_iter().find(|&t| {
+            let (this, other) = (usize::from(t), usize::from(!t));
+            seen[this] && all_held[this] && seen[other] && !all_held[other]
+        })?;
         let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
         Some(ExitKind::OnParamTry {
             on,

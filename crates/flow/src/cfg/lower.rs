@@ -10,8 +10,8 @@ use super::cond::equality_key;
 use super::expr::ResultUse;
 use super::scope::Scope;
 use super::{
-    constant_conds, exclusive_conds, CallerExit, Cfg, Edge, EdgeCond, FileFacts, NodeId, Op,
-    ReturnValue, TruthKey,
+    constant_conds, exclusive_conds, is_constant_text, CallerExit, Cfg, Edge, EdgeCond, FileFacts,
+    NodeId, Op, ReturnValue, TruthKey,
 };
 use crate::api::LockApi;
 use crate::path::{squeezed, strip, PathResolver};
@@ -505,8 +505,16 @@ impl<'t> Lowerer<'t, '_> {
                 self.expr(init, cur)
             };
         }
-        let head = self.add(Op::Nop, cur);
         let entry = self.new_node(Op::Nop);
+        // A count from a constant up to a larger constant runs at least
+        // once: the first test is not asked.
+        let head = if self.counts_up_to_constant(node) {
+            let first = self.add(Op::Nop, cur);
+            self.link(first, entry, EdgeCond::Always);
+            self.new_node(Op::Nop)
+        } else {
+            self.add(Op::Nop, cur)
+        };
         let exit = self.new_node(Op::Nop);
         let update = self.new_node(Op::Nop);
         match node.child_by_field_id(field::CONDITION) {
@@ -530,6 +538,72 @@ impl<'t> Lowerer<'t, '_> {
             self.link(u, head, EdgeCond::Always);
         }
         Some(exit)
+    }
+
+    /// `for (i = 0; i < N; …)`, with `N` a number above the start or a
+    /// named constant (`IWL_MEI_PLDR_NUM_RETRIES`): a loop over a constant
+    /// count, which nobody writes for a count of zero.
+    fn counts_up_to_constant(&self, node: Node<'t>) -> bool {
+        let (Some(init), Some(cond)) = (
+            node.child_by_field_id(field::INITIALIZER),
+            node.child_by_field_id(field::CONDITION),
+        ) else {
+            return false;
+        };
+        let (var, start) = match init.kind_id() {
+            kind::ASSIGNMENT_EXPRESSION if self.operator(init) == "=" => (
+                init.child_by_field_id(field::LEFT),
+                init.child_by_field_id(field::RIGHT),
+            ),
+            kind::DECLARATION => {
+                let mut cursor = init.walk();
+                let declarators: Vec<Node<'t>> = init
+                    .named_children(&mut cursor)
+                    .filter(|d| d.kind_id() == kind::INIT_DECLARATOR)
+                    .collect();
+                match declarators.as_slice() {
+                    [d] if d.kind_id() == kind::INIT_DECLARATOR => (
+                        d.child_by_field_id(field::DECLARATOR),
+                        d.child_by_field_id(field::VALUE),
+                    ),
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        };
+        let (Some(var), Some(start)) = (var.map(strip), start.map(strip)) else {
+            return false;
+        };
+        let cond = strip(cond);
+        if var.kind_id() != kind::IDENTIFIER
+            || start.kind_id() != kind::NUMBER_LITERAL
+            || cond.kind_id() != kind::BINARY_EXPRESSION
+            || !matches!(self.operator(cond), "<" | "<=")
+        {
+            return false;
+        }
+        let (Some(left), Some(bound)) = (
+            cond.child_by_field_id(field::LEFT).map(strip),
+            cond.child_by_field_id(field::RIGHT).map(strip),
+        ) else {
+            return false;
+        };
+        let number = |n: Node<'t>| {
+            let text = self.text(n).trim_end_matches(['u', 'U', 'l', 'L']);
+            text.parse::<u64>().ok()
+        };
+        let inclusive = self.operator(cond) == "<=";
+        let above_start = match bound.kind_id() {
+            kind::NUMBER_LITERAL => number(bound)
+                .zip(number(start))
+                .is_some_and(|(b, s)| b > s || (inclusive && b == s)),
+            kind::IDENTIFIER => {
+                let name = self.text(bound);
+                is_constant_text(name) && name.chars().any(|c| c.is_ascii_alphabetic())
+            }
+            _ => false,
+        };
+        left.kind_id() == kind::IDENTIFIER && self.text(left) == self.text(var) && above_start
     }
 
     pub(super) fn switch_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {

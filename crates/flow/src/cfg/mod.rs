@@ -596,7 +596,8 @@ impl Cfg {
         false
     }
 
-    fn assigns(&self, node: NodeId, key: &TruthKey) -> bool {
+    /// Whether the op at `node` assigns what `key` reads.
+    pub(crate) fn assigns(&self, node: NodeId, key: &TruthKey) -> bool {
         match &self.ops[node as usize] {
             Op::Assign { key: k, .. } => k.covers(key),
             Op::Cursor { var, .. } => TruthKey::Var(var.clone()).covers(key),

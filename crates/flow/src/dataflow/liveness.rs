@@ -1,0 +1,233 @@
+//! Which path facts still matter at a node, for merging states past the
+//! disjunct bound.
+//!
+//! A fact is live before a node when some path from there reads it before
+//! anything assigns its key: a branch tests the key, a callee's effect
+//! depends on it (`HARD_TX_UNLOCK(dev, txq)` releases only when
+//! `dev->lltx` is false), a lock is taken or released through a pointer it
+//! says is NULL, a copy hands it to another variable, or a return returns
+//! it (`ret = 0; … return ret;`). Facts the function's summary compares
+//! across its returns (parameters and what is under them, build
+//! conditions) matter everywhere a return is reachable, which is nearly
+//! everywhere; they are the first to give way to the live ones.
+//!
+//! Computed once per function, and only for functions whose states
+//! overflow somewhere: a backward bit-vector analysis over the tracked keys.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::cfg::{Cfg, EdgeCond, Op, ReturnValue, TruthKey};
+use crate::path::Path;
+
+use super::{pointers_to, when_key, Calls};
+
+/// Past these sizes the analysis is not run, and every fact counts as live.
+const MAX_KEYS: usize = 2048;
+const MAX_NODES: usize = 50_000;
+
+/// The live facts before every node of one function.
+pub(super) struct Liveness {
+    index: HashMap<TruthKey, usize>,
+    words: usize,
+    /// `words` words per node: the keys live before it.
+    live: Vec<u64>,
+    /// Keys the summary reads at returns.
+    at_returns: Vec<bool>,
+}
+
+impl Liveness {
+    /// `None` when the function is too large to be worth it.
+    pub(super) fn new(
+        cfg: &Cfg,
+        calls: &Calls<'_>,
+        tracked: &HashSet<TruthKey>,
+    ) -> Option<Liveness> {
+        let n = cfg.ops.len();
+        if tracked.len() > MAX_KEYS || n > MAX_NODES {
+            return None;
+        }
+        let mut keys: Vec<&TruthKey> = tracked.iter().collect();
+        keys.sort();
+        let words = keys.len().div_ceil(64).max(1);
+        let mut related: HashMap<&TruthKey, Vec<usize>> = HashMap::new();
+        let mut related_to = |key: &TruthKey| -> Vec<usize> {
+            if let Some(found) = related.get(key) {
+                return found.clone();
+            }
+            let found: Vec<usize> = keys
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| **f == key)
+                .map(|(i, _)| i)
+                .collect();
+            if let Some(k) = keys.iter().find(|k| **k == key) {
+                related.insert(k, found.clone());
+            }
+            found
+        };
+        let set = |bits: &mut [u64], node: usize, i: usize| {
+            bits[node * words + i / 64] |= 1 << (i % 64);
+        };
+        // Read by the node's op, before it assigns anything.
+        let mut uses = vec![0u64; n * words];
+        // Tested on the node's out-edges, after its op.
+        let mut tests = vec![0u64; n * words];
+        let mut kills = vec![0u64; n * words];
+        // `ptl == pml`: a lock under one names the other's.
+        let equalities: Vec<&TruthKey> = keys
+            .iter()
+            .copied()
+            .filter(|k| matches!(k, TruthKey::Cond { vars, .. } if vars.len() == 2))
+            .collect();
+        for node in 0..n {
+            for key in read_by(cfg, calls, &equalities, node) {
+                for i in related_to(&key) {
+                    set(&mut uses, node, i);
+                }
+            }
+            for edge in &cfg.succs[node] {
+                if let EdgeCond::Truth(key, _) | EdgeCond::Settle(key, _) = &edge.cond {
+                    for i in related_to(key) {
+                        set(&mut tests, node, i);
+                    }
+                }
+            }
+            if matches!(
+                cfg.ops[node],
+                Op::Assign { .. } | Op::Cursor { .. } | Op::Call(_)
+            ) {
+                for (i, key) in keys.iter().enumerate() {
+                    if cfg.assigns(node as u32, key) {
+                        set(&mut kills, node, i);
+                    }
+                }
+            }
+        }
+        let mut live = vec![0u64; n * words];
+        let mut after = vec![0u64; words];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for node in (0..n).rev() {
+                after.copy_from_slice(&tests[node * words..(node + 1) * words]);
+                for edge in &cfg.succs[node] {
+                    let to = edge.to as usize;
+                    for (w, bits) in after.iter_mut().enumerate() {
+                        *bits |= live[to * words + w];
+                    }
+                }
+                for (w, after) in after.iter().enumerate() {
+                    let at = node * words + w;
+                    let before = uses[at] | (after & !kills[at]);
+                    if before != live[at] {
+                        live[at] = before;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        let returned: HashSet<&str> = cfg
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Return {
+                    value: ReturnValue::Var(v),
+                    ..
+                } => Some(v.as_str()),
+                _ => None,
+            })
+            .collect();
+        let at_returns = keys
+            .iter()
+            .map(|key| read_at_returns(cfg, &returned, key))
+            .collect();
+        let index = keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        Some(Liveness {
+            index,
+            words,
+            live,
+            at_returns,
+        })
+    }
+
+    /// Whether a fact about `key` can still matter before `node`: read
+    /// ahead, or (`with_returns`) read by the summary at the returns. A
+    /// comparison with another constant of the same value is read where
+    /// its group is ([`super::Merging::alike`]).
+    pub(super) fn matters(&self, node: u32, key: &TruthKey, with_returns: bool) -> bool {
+        let Some(&i) = self.index.get(key) else {
+            return true;
+        };
+        (with_returns && self.at_returns[i])
+            || self.live[node as usize * self.words + i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+/// The keys whose facts `node`'s op reads.
+fn read_by(cfg: &Cfg, calls: &Calls<'_>, equalities: &[&TruthKey], node: usize) -> Vec<TruthKey> {
+    let mut read = Vec::new();
+    let lock_at = |lock: &Path, read: &mut Vec<TruthKey>| {
+        read.extend(pointers_to(lock));
+        if let Some(root) = lock.root_var() {
+            read.extend(
+                equalities
+                    .iter()
+                    .filter(|k| matches!(k, TruthKey::Cond { vars, .. } if vars.iter().any(|v| v == root)))
+                    .map(|k| (*k).clone()),
+            );
+        }
+    };
+    match &cfg.ops[node] {
+        Op::Call(call) => {
+            let summary = call
+                .callee
+                .as_deref()
+                .and_then(|c| calls.summaries.summary(c));
+            for effect in summary.into_iter().flat_map(|s| &s.effects) {
+                if let Some((on, _)) = &effect.when {
+                    read.extend(when_key(on, call));
+                }
+                if let Some(lock) = effect
+                    .lock
+                    .substitute(&call.args, call.result_lvalue.as_ref())
+                {
+                    lock_at(&lock, &mut read);
+                }
+            }
+        }
+        Op::GuardAcquire(guard) => lock_at(&guard.lock, &mut read),
+        Op::GuardRelease { lock, .. } => lock_at(lock, &mut read),
+        Op::Copy { from, .. } => read.push(from.clone()),
+        // What the return value means: `ret = 0; … return ret;` returns 0.
+        Op::Return { value, .. } => match value {
+            ReturnValue::Var(v) => read.extend([
+                TruthKey::Var(v.clone()),
+                TruthKey::Errno(v.clone()),
+                TruthKey::Status(v.clone()),
+            ]),
+            ReturnValue::Call(id) => read.push(TruthKey::Call(*id)),
+            _ => {}
+        },
+        _ => {}
+    }
+    read
+}
+
+/// Whether the summary reads facts about `key` at the returns: what a
+/// return value means (an errno, a status, a returned variable, a call's
+/// result), and what callers decide (parameters, what is under them,
+/// conditions on them, the build).
+fn read_at_returns(cfg: &Cfg, returned: &HashSet<&str>, key: &TruthKey) -> bool {
+    match key {
+        TruthKey::Errno(_) | TruthKey::Status(_) | TruthKey::Call(_) => true,
+        TruthKey::Var(v) => cfg.params.contains(v) || returned.contains(v.as_str()),
+        TruthKey::Value(path) => cfg.rooted_at_param(path),
+        TruthKey::Cond { vars, .. } => {
+            key.is_config() || crate::cfg::callers_to_decide(vars, &cfg.params)
+        }
+    }
+}
