@@ -835,28 +835,75 @@ struct SignalUses {
     taken: Vec<String>,
 }
 
-/// The locks of a signal kind released by a function no analysed code
-/// calls (a thread, an interrupt handler, a completion callback) that does
-/// not take them: signals between contexts (`up(&dev->irq_sem)` at the end
-/// of an interrupt handler), by the directory of that function's file.
+/// How far [`signals`] looks up the callers of a release, and down the
+/// callees of each caller, for a function that takes the lock.
+const SIGNAL_CALLER_DEPTH: usize = 6;
+const SIGNAL_CALLEE_DEPTH: usize = 3;
+const SIGNAL_VISITS: usize = 2_000;
+
+/// The locks of a signal kind released by a context that never takes them:
+/// a function releases one it does not take, and no function on a chain of
+/// its callers takes it, itself or through its callees (`up(&dev->irq_sem)`
+/// at the end of an interrupt handler, a timeout work item completing a
+/// scan another work item started). An unlock wrapper is not one: its
+/// callers took the lock through the matching lock wrapper. By the
+/// directory of the releasing function's file.
 fn signals(
     program: &Program,
     uses: &[SignalUses],
-    callers: &[u32],
+    callers_of: &[Vec<u32>],
+    callees: &[Vec<usize>],
 ) -> HashMap<PathBuf, HashSet<String>> {
+    // Whether `f`, or a callee within a few calls, takes `name`.
+    let takes = |f: usize, name: &str| {
+        let mut seen: HashSet<usize> = HashSet::from([f]);
+        let mut level = vec![f];
+        for _ in 0..=SIGNAL_CALLEE_DEPTH {
+            if level
+                .iter()
+                .any(|&g| uses[g].taken.iter().any(|t| t == name))
+            {
+                return true;
+            }
+            level = level
+                .iter()
+                .flat_map(|&g| callees[g].iter().copied())
+                .filter(|&c| seen.len() < SIGNAL_VISITS && seen.insert(c))
+                .collect();
+        }
+        false
+    };
+    // Whether no caller chain of `f` takes `name`: `None` past the bounds.
+    let never_taken_above = |f: usize, name: &str| {
+        let mut seen: HashSet<usize> = HashSet::from([f]);
+        let mut level = vec![f];
+        for _ in 0..SIGNAL_CALLER_DEPTH {
+            level = level
+                .iter()
+                .flat_map(|&g| callers_of[g].iter().map(|&c| c as usize))
+                .filter(|&c| seen.insert(c))
+                .collect();
+            if level.is_empty() {
+                return true;
+            }
+            if seen.len() > SIGNAL_VISITS || level.iter().any(|&c| takes(c, name)) {
+                return false;
+            }
+        }
+        false
+    };
     let mut signals: HashMap<PathBuf, HashSet<String>> = HashMap::new();
     for (i, uses) in uses.iter().enumerate() {
-        if callers[i] > 0 {
-            continue;
-        }
         let Some(dir) = program.files[program.functions[i].file].path.parent() else {
             continue;
         };
         for name in uses.released.iter().filter(|n| !uses.taken.contains(n)) {
-            signals
-                .entry(dir.to_owned())
-                .or_default()
-                .insert(name.clone());
+            if never_taken_above(i, name) {
+                signals
+                    .entry(dir.to_owned())
+                    .or_default()
+                    .insert(name.clone());
+            }
         }
     }
     signals
@@ -887,11 +934,18 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
         })
         .unzip();
     let (callees, sites): (Vec<Vec<usize>>, Vec<Vec<usize>>) = edges.into_iter().unzip();
-    let mut callers = vec![0u32; n];
-    for callee in sites.into_iter().flatten() {
-        callers[callee] += 1;
+    let mut callers_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (caller, callee) in sites
+        .iter()
+        .enumerate()
+        .flat_map(|(caller, s)| s.iter().map(move |&c| (caller, c)))
+    {
+        callers_of[callee].push(caller as u32);
     }
-    let signals = signals(&program, &uses, &callers);
+    drop(sites);
+    let callers: Vec<u32> = callers_of.iter().map(|c| c.len() as u32).collect();
+    let signals = signals(&program, &uses, &callers_of, &callees);
+    drop(callers_of);
     drop(uses);
     let sccs = strongly_connected(&callees);
     // Level of each SCC: one above its highest callee SCC.

@@ -276,9 +276,16 @@ impl State {
     }
 
     /// Whether `lock` exists on this path: no pointer on the way to it is
-    /// known to be NULL.
+    /// known to be NULL, and, unless this path holds it (taken before the
+    /// variable was given an error, `sk = ERR_PTR(-EBUSY)`), its variable
+    /// holds no error pointer (`if (IS_ERR_OR_NULL(p)) return;` before
+    /// `down_write(&p->sem)`).
     pub fn lock_exists(&self, lock: &Path) -> bool {
         pointers_to(lock).all(|key| self.facts.get(&key) != Some(&false))
+            && (self.locks.get(lock).is_some_and(|l| l.max > 0)
+                || lock
+                    .root_var()
+                    .is_none_or(|v| self.facts.get(&TruthKey::Errno(v.to_owned())) != Some(&true)))
     }
 
     /// When `lock` is not held but this path knows its root variable equals
@@ -1346,16 +1353,46 @@ struct Calls<'a> {
     callback_fields: HashMap<NodeId, Vec<String>>,
     /// Variables the function returns.
     returned_vars: HashSet<String>,
-    /// How many calls have an effect that depends on each key (`XQ_LOCK(d,
-    /// q)` and `XQ_UNLOCK(d, q)` on `d->lockless`).
-    read_by_calls: HashMap<TruthKey, u32>,
+    /// The keys each call's effects depend on (`XQ_LOCK(d, q)` and
+    /// `XQ_UNLOCK(d, q)` on `d->lockless`).
+    read_by_calls: HashMap<NodeId, Vec<TruthKey>>,
+}
+
+impl Calls<'_> {
+    /// Whether a call after `node` has an effect that depends on `key`,
+    /// with nothing assigning it in between.
+    fn read_by_a_later_call(&self, cfg: &Cfg, node: NodeId, key: &TruthKey) -> bool {
+        if !self.read_by_calls.values().flatten().any(|k| k == key) {
+            return false;
+        }
+        let mut seen = vec![false; cfg.ops.len()];
+        let mut work = vec![node];
+        while let Some(n) = work.pop() {
+            for edge in &cfg.succs[n as usize] {
+                let to = edge.to;
+                if seen[to as usize] || cfg.assigns(to, key) {
+                    continue;
+                }
+                seen[to as usize] = true;
+                if self
+                    .read_by_calls
+                    .get(&to)
+                    .is_some_and(|keys| keys.contains(key))
+                {
+                    return true;
+                }
+                work.push(to);
+            }
+        }
+        false
+    }
 }
 
 impl<'a> Calls<'a> {
     fn new(cfg: &Cfg, summaries: &'a dyn Summaries) -> Self {
         let mut may_drop: Vec<String> = Vec::new();
         let mut callback_fields = HashMap::new();
-        let mut read_by_calls: HashMap<TruthKey, u32> = HashMap::new();
+        let mut read_by_calls: HashMap<NodeId, Vec<TruthKey>> = HashMap::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let Op::Call(call) = op else { continue };
             let callee = call.callee.as_deref().and_then(|c| summaries.summary(c));
@@ -1368,8 +1405,8 @@ impl<'a> Calls<'a> {
                     .collect();
                 read.sort();
                 read.dedup();
-                for key in read {
-                    *read_by_calls.entry(key).or_default() += 1;
+                if !read.is_empty() {
+                    read_by_calls.insert(node as NodeId, read);
                 }
                 for kind in &summary.may_drop {
                     if !may_drop.contains(kind) {
@@ -1645,7 +1682,7 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                     (None, Some((Some(key), _)))
                         if is_param_key(cfg, &key)
                             || cfg.tested_after(node, &key)
-                            || calls.read_by_calls.get(&key).is_some_and(|&n| n > 1) =>
+                            || calls.read_by_a_later_call(cfg, node, &key) =>
                     {
                         Some(key)
                     }
@@ -1782,7 +1819,16 @@ fn apply_call(
         (None, None) => TruthKey::Call(node),
     };
     let alias = call.result_alias.as_ref().map(|v| TruthKey::Var(v.clone()));
+    let summary_conditions: Vec<TruthKey> = call
+        .callee
+        .as_deref()
+        .and_then(|c| calls.summaries.summary(c))
+        .into_iter()
+        .flat_map(|s| &s.effects)
+        .filter_map(|e| e.when.as_ref().and_then(|(on, _)| when_key(on, call)))
+        .collect();
     let mut produced_pending = false;
+    let mut locked_results: Vec<(Path, Span, bool)> = Vec::new();
     let mut result_truth = None;
     if let (None, Some(path)) = (&call.result_var, &call.result_lvalue) {
         state.kill(&TruthKey::Value(path.clone()));
@@ -1851,6 +1897,12 @@ fn apply_call(
             }
         }
         forget_dropped_returns(state, summary, call);
+    }
+    // A lock under the result is under the object the call returns, not
+    // the one the variable pointed to before (`folio = get_folio(…)` after
+    // `if (!folio)`): what was known of that pointer is gone.
+    if let Some(result) = &call.result_lvalue {
+        state.facts.remove(&pointer_key(result.clone()));
     }
     for effect in effects_at(cfg, node, state, calls) {
         let lock = &effect.lock;
@@ -1927,11 +1979,9 @@ fn apply_call(
                     && !call.result_negated
                     && under_result(call, &effect.named) =>
             {
-                // What the pointer held before the call is gone.
-                if let Some(result) = &call.result_lvalue {
-                    state.facts.remove(&pointer_key(result.clone()));
-                }
-                acquire(state, lock, effect.site, effect.recursive);
+                // Taken once the result is stored (what the variable held
+                // before is gone by then).
+                locked_results.push((lock.clone(), effect.site, effect.recursive));
             }
             Change::TryAcquire(_) | Change::TryRelease(_) | Change::HeldTest
                 if call.result_used =>
@@ -2014,6 +2064,10 @@ fn apply_call(
             }
         }
     }
+    let conditions: Vec<(TruthKey, bool)> = summary_conditions
+        .into_iter()
+        .filter_map(|key| state.facts.get(&key).map(|&truth| (key, truth)))
+        .collect();
     for v in call.result_var.iter().chain(&call.result_alias) {
         state.kill(&TruthKey::Var(v.clone()));
         // `rq = i915_request_get(rq)`: a call given the variable's own
@@ -2064,6 +2118,15 @@ fn apply_call(
     for var in &call.clobbers {
         state.kill(&TruthKey::Var(var.clone()));
         forget_pointee(state, var, Some(call.span), true);
+    }
+    // What the callee's effects depended on is what it left there (`if
+    // (cookie->locked) xa_lock(…)` in the callee, `&cookie` here): still
+    // known after the call, for the call that reads it next.
+    for (key, truth) in conditions {
+        state.facts.insert(key, truth);
+    }
+    for (lock, site, recursive) in locked_results {
+        acquire(state, &lock, site, recursive);
     }
 }
 

@@ -5,7 +5,7 @@
 //! anything assigns its key: a branch tests the key, a callee's effect
 //! depends on it (`HARD_TX_UNLOCK(dev, txq)` releases only when
 //! `dev->lltx` is false), a lock is taken or released through a pointer it
-//! says is NULL, a copy hands it to another variable, or a return returns
+//! says is NULL or an error, a copy hands it to another variable, or a return returns
 //! it (`ret = 0; … return ret;`). Facts the function's summary compares
 //! across its returns (parameters and what is under them, build
 //! conditions) matter everywhere a return is reachable, which is nearly
@@ -173,6 +173,7 @@ fn read_by(cfg: &Cfg, calls: &Calls<'_>, equalities: &[&TruthKey], node: usize) 
     let lock_at = |lock: &Path, read: &mut Vec<TruthKey>| {
         read.extend(pointers_to(lock));
         if let Some(root) = lock.root_var() {
+            read.push(TruthKey::Errno(root.to_owned()));
             read.extend(
                 equalities
                     .iter()
