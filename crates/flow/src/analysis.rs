@@ -1194,7 +1194,7 @@ fn analyze_function<V: Visitor>(
         .collect();
     let cfg = f.cfg();
     let solution = solve(&cfg, &entry_held, &view);
-    let exit_facts = exits(&cfg, &solution, &f.params);
+    let exit_facts = exits(&cfg, &solution, &f.params, &view);
     let summary = summarize(&exit_facts, &f.params, &cfg, &solution, &view);
     let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, &view), &exit_facts);
     FunctionResult {

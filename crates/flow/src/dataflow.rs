@@ -276,16 +276,14 @@ impl State {
     }
 
     /// Whether `lock` exists on this path: no pointer on the way to it is
-    /// known to be NULL, and, unless this path holds it (taken before the
-    /// variable was given an error, `sk = ERR_PTR(-EBUSY)`), its variable
-    /// holds no error pointer (`if (IS_ERR_OR_NULL(p)) return;` before
-    /// `down_write(&p->sem)`).
+    /// known to be NULL, and its variable holds no error pointer (`if
+    /// (IS_ERR_OR_NULL(p)) return;` before `down_write(&p->sem)`; a lookup
+    /// handing back its object locked or an `ERR_PTR()`).
     pub fn lock_exists(&self, lock: &Path) -> bool {
         pointers_to(lock).all(|key| self.facts.get(&key) != Some(&false))
-            && (self.locks.get(lock).is_some_and(|l| l.max > 0)
-                || lock
-                    .root_var()
-                    .is_none_or(|v| self.facts.get(&TruthKey::Errno(v.to_owned())) != Some(&true)))
+            && lock
+                .root_var()
+                .is_none_or(|v| self.facts.get(&TruthKey::Errno(v.to_owned())) != Some(&true))
     }
 
     /// When `lock` is not held but this path knows its root variable equals

@@ -212,6 +212,9 @@ pub struct Summary {
     /// What every non-NULL return points to, when callers can name it
     /// (`return &c->port;`): the caller's result is another name for it.
     pub returns_object: Option<LockRef>,
+    /// Every return returns a negative errno (`restart_syscall()`): a
+    /// caller returning the result returns an errno.
+    pub returns_errno: bool,
 }
 
 /// How a lock stands across a function's returns.
@@ -352,7 +355,40 @@ fn nested_acquire(cfg: &Cfg, site: Option<Span>) -> bool {
     })
 }
 
-pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact> {
+/// Whether every return of `cfg` returns a negative errno, directly or
+/// as the result of a callee that does.
+fn returns_errno(cfg: &Cfg, summaries: &dyn Summaries) -> bool {
+    let mut returns = cfg.ops.iter().filter_map(|op| match op {
+        Op::Return { value, .. } => Some(value),
+        _ => None,
+    });
+    let errno = |value: &ReturnValue| match value {
+        ReturnValue::Negative => true,
+        ReturnValue::Call(id) => call_returns_errno(cfg, *id, summaries),
+        _ => false,
+    };
+    returns.next().is_some_and(errno) && returns.all(errno)
+}
+
+/// Whether the call at `node` returns a negative errno, as its callee's
+/// summary says.
+fn call_returns_errno(cfg: &Cfg, node: crate::cfg::NodeId, summaries: &dyn Summaries) -> bool {
+    match cfg.ops.get(node as usize) {
+        Some(Op::Call(call)) => call
+            .callee
+            .as_deref()
+            .and_then(|c| summaries.summary(c))
+            .is_some_and(|s| s.returns_errno),
+        _ => false,
+    }
+}
+
+pub fn exits(
+    cfg: &Cfg,
+    solution: &Solution,
+    params: &[String],
+    summaries: &dyn Summaries,
+) -> Vec<ExitFact> {
     // Every (return, path) pair: a return reached with different path facts counts once per disjunct.
     let returns: Vec<(Span, &ReturnValue, &State)> = cfg
         .ops
@@ -392,6 +428,9 @@ pub fn exits(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<ExitFact>
                 ReturnValue::Var(v)
                     if state.facts.get(&TruthKey::Errno(v.clone())) == Some(&true) =>
                 {
+                    (span, &ERRNO_RETURN, state)
+                }
+                ReturnValue::Call(id) if call_returns_errno(cfg, *id, summaries) => {
                     (span, &ERRNO_RETURN, state)
                 }
                 ReturnValue::Var(v)
@@ -1142,6 +1181,7 @@ pub fn summarize(
         callback_fields: solution.callback_fields.clone(),
         primitive: false,
         returns_object,
+        returns_errno: returns_errno(cfg, summaries),
     }
 }
 
