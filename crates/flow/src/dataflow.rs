@@ -717,9 +717,11 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
                     if let Some(key) = effect.when.as_ref().and_then(|(on, _)| when_key(on, call)) {
                         *uses.entry(key).or_default() += 1;
                     }
-                    // Tried on one side of an argument, taken on the other:
-                    // where it is taken, the result is known.
-                    if matches!(effect.change, Change::TryAcquire(_)) && effect.when.is_some() {
+                    // Tried on one side of an argument, taken on the other,
+                    // or a held test: where the path knows, the result is known.
+                    if (matches!(effect.change, Change::TryAcquire(_)) && effect.when.is_some())
+                        || effect.change == Change::HeldTest
+                    {
                         tracked.insert(TruthKey::Call(node as NodeId));
                     }
                 }
@@ -1980,6 +1982,13 @@ fn apply_call(
                 // Taken once the result is stored (what the variable held
                 // before is gone by then).
                 locked_results.push((lock.clone(), effect.site, effect.recursive));
+            }
+            // `WARN_ON(!mutex_is_locked(l))` where this path holds `l`:
+            // it is locked.
+            Change::HeldTest
+                if call.result_used && state.locks.get(lock).is_some_and(|l| l.min > 0) =>
+            {
+                result_truth = Some(!call.result_negated);
             }
             Change::TryAcquire(_) | Change::TryRelease(_) | Change::HeldTest
                 if call.result_used =>
