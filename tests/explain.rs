@@ -13,6 +13,15 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
+/// Runs `lockwarden ARGS` in `dir`.
+fn lockwarden(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run lockwarden")
+}
+
 const SOURCE: &str = "\
 #include <linux/spinlock.h>
 
@@ -41,11 +50,7 @@ int q_push(struct q *q)
 fn explain_shows_lock_sets_callee_summaries_and_exit_facts() {
     let dir = scratch("shows");
     std::fs::write(dir.join("q.c"), SOURCE).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-        .current_dir(&dir)
-        .args(["explain", "q.c", "q_push"])
-        .output()
-        .expect("run lockwarden");
+    let out = lockwarden(&dir, &["explain", "q.c", "q_push"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -72,11 +77,7 @@ fn explain_shows_lock_sets_callee_summaries_and_exit_facts() {
 fn explain_names_a_missing_function() {
     let dir = scratch("missing");
     std::fs::write(dir.join("q.c"), SOURCE).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-        .current_dir(&dir)
-        .args(["explain", "q.c", "q_pop"])
-        .output()
-        .expect("run lockwarden");
+    let out = lockwarden(&dir, &["explain", "q.c", "q_pop"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -89,11 +90,7 @@ fn explain_names_a_missing_function() {
 fn explain_paths_shows_each_path_with_what_it_learned() {
     let dir = scratch("paths");
     std::fs::write(dir.join("q.c"), SOURCE).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-        .current_dir(&dir)
-        .args(["explain", "q.c", "q_push", "--paths"])
-        .output()
-        .expect("run lockwarden");
+    let out = lockwarden(&dir, &["explain", "q.c", "q_push", "--paths"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     // The early return's path holds the lock, and knows the test it took.
@@ -102,10 +99,6 @@ fn explain_paths_shows_each_path_with_what_it_learned() {
         "{text}"
     );
     // Without the flag, no path lines.
-    let plain = Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-        .current_dir(&dir)
-        .args(["explain", "q.c", "q_push"])
-        .output()
-        .expect("run lockwarden");
+    let plain = lockwarden(&dir, &["explain", "q.c", "q_push"]);
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("path: "));
 }
