@@ -2,16 +2,10 @@
 //! held after each, the callees' summaries, the exit facts and the
 //! function's own summary; a clear error for a function the file lacks.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn scratch(test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("lockwarden-explain-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch directory");
-    dir
-}
+mod support;
+use support::scratch;
 
 /// Runs `lockwarden ARGS` in `dir`.
 fn lockwarden(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -48,7 +42,7 @@ int q_push(struct q *q)
 
 #[test]
 fn explain_shows_lock_sets_callee_summaries_and_exit_facts() {
-    let dir = scratch("shows");
+    let dir = scratch("explain", "shows");
     std::fs::write(dir.join("q.c"), SOURCE).unwrap();
     let out = lockwarden(&dir, &["explain", "q.c", "q_push"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -75,7 +69,7 @@ fn explain_shows_lock_sets_callee_summaries_and_exit_facts() {
 
 #[test]
 fn explain_names_a_missing_function() {
-    let dir = scratch("missing");
+    let dir = scratch("explain", "missing");
     std::fs::write(dir.join("q.c"), SOURCE).unwrap();
     let out = lockwarden(&dir, &["explain", "q.c", "q_pop"]);
     assert_eq!(out.status.code(), Some(2));
@@ -88,7 +82,7 @@ fn explain_names_a_missing_function() {
 
 #[test]
 fn explain_paths_shows_each_path_with_what_it_learned() {
-    let dir = scratch("paths");
+    let dir = scratch("explain", "paths");
     std::fs::write(dir.join("q.c"), SOURCE).unwrap();
     let out = lockwarden(&dir, &["explain", "q.c", "q_push", "--paths"]);
     let text = String::from_utf8_lossy(&out.stdout);

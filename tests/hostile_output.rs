@@ -5,17 +5,8 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-fn lockwarden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-}
-
-/// A scratch directory of its own for this test.
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lockwarden-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
+mod support;
+use support::{lockwarden, scratch};
 
 /// Many functions, each with a double acquire: a report far larger than a
 /// pipe's buffer.
@@ -33,7 +24,7 @@ fn many_findings(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn a_closed_pipe_ends_the_output_quietly() {
-    let dir = scratch("pipe");
+    let dir = scratch("hostile", "pipe");
     let file = many_findings(&dir);
     for format in ["human", "gcc", "json", "sarif"] {
         let mut child = lockwarden()
@@ -61,7 +52,7 @@ fn a_closed_pipe_ends_the_output_quietly() {
 
 #[test]
 fn a_finding_on_a_very_wide_line_is_shown_cut() {
-    let dir = scratch("wide");
+    let dir = scratch("hostile", "wide");
     let padding = " ".repeat(70_000);
     let src = format!(
         "#include <linux/spinlock.h>\nstatic DEFINE_SPINLOCK(l);\nvoid wide(void)\n{{\n\tspin_lock(&l);{padding}spin_lock(&l);\n\tspin_unlock(&l);\n}}\n\nvoid narrow(void)\n{{\n\tspin_lock(&l);\n\tspin_lock(&l);\n\tspin_unlock(&l);\n\tspin_unlock(&l);\n}}\n"
@@ -145,13 +136,13 @@ fn unprivileged(dir: &std::path::Path) -> Option<Command> {
 #[test]
 fn an_unreadable_file_is_an_error_and_the_others_are_analysed() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = scratch("unreadable");
+    let dir = scratch("hostile", "unreadable");
     std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
     std::fs::write(dir.join("b.c"), "int unreadable;\n").expect("write b.c");
     std::fs::set_permissions(dir.join("b.c"), std::fs::Permissions::from_mode(0o000))
         .expect("chmod");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
-    let bin = scratch("unreadable-bin");
+    let bin = scratch("hostile", "unreadable-bin");
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod bin dir");
     let Some(mut walked) = unprivileged(&bin) else {
         panic!("this test needs to run as a normal user, or setpriv as root");
@@ -178,7 +169,7 @@ fn an_unreadable_file_is_an_error_and_the_others_are_analysed() {
 
 #[test]
 fn symlinked_c_files_are_analysed_and_no_c_files_is_an_error() {
-    let dir = scratch("symlinks");
+    let dir = scratch("hostile", "symlinks");
     let real = dir.join("real");
     let tree = dir.join("tree");
     std::fs::create_dir_all(&real).expect("real dir");
@@ -211,7 +202,7 @@ fn symlinked_c_files_are_analysed_and_no_c_files_is_an_error() {
 
 #[test]
 fn a_binary_file_named_c_is_skipped_with_a_warning() {
-    let dir = scratch("binary");
+    let dir = scratch("hostile", "binary");
     std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
     // An object file's bytes: NULs among them.
     let mut blob = b"\x7fELF\x02\x01\x01\x00".to_vec();
@@ -267,7 +258,7 @@ fn fail_on_sets_the_least_severe_finding_that_fails() {
 
 #[test]
 fn output_writes_the_report_to_a_file_and_nothing_to_stdout() {
-    let dir = scratch("output");
+    let dir = scratch("hostile", "output");
     let report = dir.join("report.json");
     let out = lockwarden()
         .args(["check", "--format", "json", "--output"])
@@ -313,7 +304,7 @@ fn json_report_with_the_finding_beside(dir: &std::path::Path) -> serde_json::Val
 
 #[test]
 fn functions_not_fully_analysed_are_named_and_the_rest_still_reported() {
-    let dir = scratch("incomplete");
+    let dir = scratch("hostile", "incomplete");
     std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
     // Statements nested deeper than lowering follows.
     let depth = 600;
@@ -366,7 +357,7 @@ fn functions_not_fully_analysed_are_named_and_the_rest_still_reported() {
 
 #[test]
 fn a_function_past_the_analysis_budget_is_named_not_run_for_minutes() {
-    let dir = scratch("budget");
+    let dir = scratch("hostile", "budget");
     std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
     // Thousands of tests of a parameter against constants: every path
     // carries a fact per test, quadratic without a budget (minutes, GBs).
@@ -386,7 +377,7 @@ fn a_function_past_the_analysis_budget_is_named_not_run_for_minutes() {
 
 #[test]
 fn statistics_count_findings_per_rule() {
-    let dir = scratch("statistics");
+    let dir = scratch("hostile", "statistics");
     let file = many_findings(&dir);
     let out = lockwarden()
         .args(["check", "--statistics"])
@@ -420,7 +411,7 @@ fn statistics_count_findings_per_rule() {
 
 #[test]
 fn exclude_leaves_out_walked_files_but_never_named_ones() {
-    let dir = scratch("exclude");
+    let dir = scratch("hostile", "exclude");
     std::fs::create_dir_all(dir.join("staging")).expect("mkdir");
     std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
     std::fs::copy("fixtures/lock/guard_double.c", dir.join("staging/b.c")).expect("copy");

@@ -2,21 +2,10 @@
 //! `cargo xtask kernel` (found through `LOCKWARDEN_KERNEL`, which `cargo xtask test`
 //! sets, or at its default place under `target/kernel/`).
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn kernel_tree() -> PathBuf {
-    let tree = std::env::var_os("LOCKWARDEN_KERNEL").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/kernel/linux-source-6.12"),
-        PathBuf::from,
-    );
-    assert!(
-        tree.join("include/linux").is_dir(),
-        "no kernel tree at {}: run `cargo xtask kernel` (or `cargo xtask test`)",
-        tree.display()
-    );
-    tree
-}
+mod support;
+use support::kernel_tree;
 
 fn parse_stats(dir: &str) -> serde_json::Value {
     let tree = kernel_tree();

@@ -17,6 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+mod support;
+use support::kernel_tree;
+
 /// The headers that declare the kernel's locking primitives, relative to the
 /// tree's root.
 const HEADERS: &[&str] = &[
@@ -140,19 +143,6 @@ fn is_lock_like(name: &str) -> bool {
         || ["rcu_read_", "write_seq", "bit_spin_", "release_sock"]
             .iter()
             .any(|p| name.contains(p))
-}
-
-fn kernel_tree() -> PathBuf {
-    let tree = std::env::var_os("LOCKWARDEN_KERNEL").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/kernel/linux-source-6.12"),
-        PathBuf::from,
-    );
-    assert!(
-        tree.join("include/linux").is_dir(),
-        "no kernel tree at {}: run `cargo xtask kernel` (or `cargo xtask test`)",
-        tree.display()
-    );
-    tree
 }
 
 fn repo_file(path: &str) -> PathBuf {

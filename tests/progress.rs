@@ -3,11 +3,10 @@
 
 use std::process::Command;
 
-const FIXTURE: &str = "fixtures/lock/guard_double.c";
+mod support;
+use support::lockwarden;
 
-fn lockwarden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-}
+const FIXTURE: &str = "fixtures/lock/guard_double.c";
 
 #[test]
 fn no_progress_when_stderr_is_not_a_terminal() {

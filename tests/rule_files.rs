@@ -5,23 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A fresh scratch directory for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "lockwarden-rule-files-{}-{test}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch directory");
-    dir
-}
-
-fn write(path: &Path, text: &str) {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("create directory");
-    }
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-}
+mod support;
+use support::{scratch, write};
 
 /// `lockwarden check --rules RULES --format gcc --root ROOT ROOT/FILE`, run
 /// at ROOT (so that findings print root-relative paths).
@@ -93,7 +78,7 @@ fn assert_rejected(dir: &Path, rules: &Path, want: &[(PathBuf, &str, &str, &str)
 /// Runs a check with the broken rule file `text` and asserts exit status 2
 /// and a diagnostic at the position of `needle` in it.
 fn assert_rejected_at(test: &str, text: &str, needle: &str, message: &str) {
-    let dir = scratch(test);
+    let dir = scratch("rule-files", test);
     let rules = dir.join("broken.toml");
     write(&rules, text);
     assert_rejected(&dir, &rules, &[(rules.clone(), text, needle, message)]);
@@ -103,7 +88,7 @@ fn assert_rejected_at(test: &str, text: &str, needle: &str, message: &str) {
 /// The same with the rule files `files` (name, text) in one `--rules DIR`,
 /// and a diagnostic for each `(file, needle, message)` of `want`.
 fn assert_errors_in_dir(test: &str, files: &[(&str, &str)], want: &[(&str, &str, &str)]) -> String {
-    let dir = scratch(test);
+    let dir = scratch("rule-files", test);
     let rules = dir.join("rules");
     for (name, text) in files {
         write(&rules.join(name), text);
@@ -179,7 +164,7 @@ files = ["drivers/misc/{my_balloon.c"]
 /// The same rules, fixed, are loaded next to the built-in ones and report.
 #[test]
 fn a_good_rule_file_adds_its_rule() {
-    let dir = scratch("good");
+    let dir = scratch("rule-files", "good");
     let rules = dir.join("mine.toml");
     write(
         &rules,
@@ -219,7 +204,7 @@ scope = "my driver"
 /// In a `--rules DIR`, the broken file is the one named.
 #[test]
 fn broken_file_in_a_rules_directory_is_named() {
-    let dir = scratch("dir");
+    let dir = scratch("rule-files", "dir");
     let rules = dir.join("rules");
     write(
         &rules.join("a-good.toml"),

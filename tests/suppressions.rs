@@ -3,20 +3,10 @@
 //! must exist, and that one which silences nothing is a note.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn lockwarden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-}
-
-/// A scratch directory of its own for this test.
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("lockwarden-suppress-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
+mod support;
+use support::{lockwarden, scratch};
 
 /// A driver whose setter returns an error code holding the lock: one
 /// `lock/inconsistent-exit` at the `return -EINVAL;` (line 14), labelling
@@ -53,7 +43,7 @@ fn driver(above: &str, lock: &str, bail: &str) -> String {
 
 /// A scratch directory holding `widget.c` with `source`.
 fn widget_dir(name: &str, source: &str) -> PathBuf {
-    let dir = scratch(name);
+    let dir = scratch("suppress", name);
     std::fs::write(dir.join("widget.c"), source).expect("write widget.c");
     dir
 }
@@ -246,7 +236,7 @@ fn an_unknown_rule_id_or_none_is_a_usage_error() {
 
 #[test]
 fn a_header_read_for_context_has_its_unused_suppressions_unreported() {
-    let dir = scratch("header");
+    let dir = scratch("suppress", "header");
     std::fs::create_dir_all(dir.join("include/linux")).expect("include dir");
     std::fs::create_dir_all(dir.join("drivers")).expect("drivers dir");
     std::fs::write(

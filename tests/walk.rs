@@ -2,20 +2,11 @@
 //! left out inside a git work tree only, files and directories named on the
 //! command line are always analysed, and a run that finds no C file says so.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn lockwarden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
-}
-
-/// A scratch directory of its own for this test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lockwarden-walk-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
+mod support;
+use support::{lockwarden, scratch, write};
 
 /// A function that returns with a spinlock held on one path: one
 /// `lock/inconsistent-exit` finding in `function`.
@@ -25,13 +16,6 @@ fn bug(function: &str) -> String {
          int {function}(struct dev *d, int x)\n{{\n\tspin_lock(&d->lock);\n\tif (x)\n\
          \t\treturn -EINVAL;\n\td->v = x;\n\tspin_unlock(&d->lock);\n\treturn 0;\n}}\n"
     )
-}
-
-fn write(path: &Path, text: &str) {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).expect("mkdir");
-    }
-    std::fs::write(path, text).expect("write");
 }
 
 /// `git init` in `dir` (nothing is committed: ignore rules need only the
@@ -78,7 +62,7 @@ fn tree(dir: &Path, ignore: &str) {
 
 #[test]
 fn gitignore_is_honoured_in_a_git_repository() {
-    let dir = scratch("repo");
+    let dir = scratch("walk", "repo");
     tree(&dir, "gen.c\nbuild/\n");
     git_init(&dir);
     assert_eq!(
@@ -103,7 +87,7 @@ fn gitignore_is_honoured_in_a_git_repository() {
 fn gitignore_outside_a_git_repository_is_not_honoured() {
     // Debian's linux-source tree: a top-level `.gitignore` of `/*` (for
     // Debian's packaging repository), extracted where no repository is.
-    let dir = scratch("plain");
+    let dir = scratch("walk", "plain");
     tree(&dir, "/*\n!/debian/\n");
     assert_eq!(
         reported(&dir, &[&dir]),
@@ -123,7 +107,7 @@ fn a_tree_under_a_directory_git_ignores_is_walked_whole() {
     // The same tree extracted under a project's ignored `target/`, as
     // `cargo xtask kernel` does: the project's repository ignores it, so
     // the tree's own `/*` is no repository's rule.
-    let project = scratch("extracted");
+    let project = scratch("walk", "extracted");
     write(&project.join(".gitignore"), "target/\n");
     git_init(&project);
     let kernel = project.join("target/kernel/linux");
@@ -143,7 +127,7 @@ fn a_tree_under_a_directory_git_ignores_is_walked_whole() {
 
 #[test]
 fn a_directory_with_no_c_files_is_an_error_that_says_why() {
-    let dir = scratch("no-c");
+    let dir = scratch("walk", "no-c");
     write(&dir.join("empty/README"), "no C here\n");
     let out = lockwarden()
         .args(["check"])

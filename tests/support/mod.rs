@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests: the binary under test, scratch
+//! directories, files written for a case, and the kernel tree.
+//!
+//! Each test file is its own crate and uses only some of these.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The `lockwarden` binary under test.
+pub fn lockwarden() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lockwarden"))
+}
+
+/// A fresh scratch directory of its own for one test of one suite.
+pub fn scratch(suite: &str, name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("lockwarden-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch directory");
+    dir
+}
+
+/// Writes `text` to `path`, creating its directory.
+pub fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create directory");
+    }
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// The extracted Debian kernel tree (`LOCKWARDEN_KERNEL`, or the one `cargo
+/// xtask kernel` extracts under the target directory).
+pub fn kernel_tree() -> PathBuf {
+    let tree = std::env::var_os("LOCKWARDEN_KERNEL").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/kernel/linux-source-6.12"),
+        PathBuf::from,
+    );
+    assert!(
+        tree.join("include/linux").is_dir(),
+        "no kernel tree at {}: run `cargo xtask kernel` (or `cargo xtask test`)",
+        tree.display()
+    );
+    tree
+}
