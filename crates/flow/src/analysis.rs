@@ -119,6 +119,42 @@ pub struct Program {
     declared: HashMap<String, Vec<u32>>,
 }
 
+/// The headers' macros that hand one of their arguments to a condition
+/// wrapper, directly or through another such macro (`drm_WARN_ON(drm, x)`
+/// is `drm_WARN((drm), (x), …)`, which is `WARN(condition, …)`), with the
+/// position of that argument: read off the `#define` lines.
+fn header_conditions(files: &[(PathBuf, Vec<u8>)], api: &LockApi) -> HashMap<String, usize> {
+    let forwarding: Vec<lockwarden_syntax::macro_functions::ForwardingMacro> = files
+        .par_iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
+        .flat_map_iter(|(_, source)| lockwarden_syntax::macro_functions::forwarding_macros(source))
+        .filter(|m| !api.is_condition_wrapper(&m.name))
+        .collect();
+    let mut conditions: HashMap<String, usize> = HashMap::new();
+    // Each round follows one more macro of a chain; chains are short.
+    for _ in 0..4 {
+        let mut changed = false;
+        for m in &forwarding {
+            if conditions.contains_key(&m.name) {
+                continue;
+            }
+            let callee_arg = if api.is_condition_wrapper(&m.callee) {
+                Some(0)
+            } else {
+                conditions.get(&m.callee).copied()
+            };
+            if let Some(Some(param)) = callee_arg.and_then(|k| m.args.get(k)) {
+                conditions.insert(m.name.clone(), *param);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    conditions
+}
+
 /// Parses and lowers `files` (path relative to the root, contents), in parallel.
 pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &LockApi) -> Program {
     crate::progress::files_started(files.len());
@@ -134,6 +170,7 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
             (m.name, (params, exit))
         })
         .collect();
+    let header_conditions = header_conditions(&files, api);
     let mut program = Program::default();
     // In chunks: a file's lowering holds tables (every identifier it
     // references, every record it defines) that the program keeps once,
@@ -147,7 +184,14 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
         let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = chunk
             .into_par_iter()
             .map(|(path, source)| {
-                let lowered = lower_file(path, source, macros, api, &return_macros);
+                let lowered = lower_file(
+                    path,
+                    source,
+                    macros,
+                    api,
+                    &return_macros,
+                    &header_conditions,
+                );
                 crate::progress::file_done();
                 lowered
             })
@@ -226,6 +270,7 @@ fn lower_file(
     macros: &CompiledMacros,
     api: &LockApi,
     return_macros: &CallerExits,
+    header_conditions: &HashMap<String, usize>,
 ) -> (FileUnit, Vec<FunctionUnit>) {
     let packed_source = PackedBytes::pack(&source);
     let Some(parsed) = ParsedFile::parse(source, macros) else {
@@ -255,6 +300,7 @@ fn lower_file(
             .collect(),
         caller_exits: HashMap::new(),
         header_exits: return_macros,
+        header_conditions,
     };
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
     for proto in &outline.prototypes {

@@ -152,6 +152,93 @@ pub fn return_macros(source: &[u8]) -> Vec<ReturnMacro> {
     out
 }
 
+/// A function-like macro whose body is a call (`#define
+/// drm_WARN_ONCE(drm, condition, format, arg...) WARN_ONCE(condition, …)`):
+/// its name, the callee, and for each argument of that call the parameter
+/// it is, when it is one (`Some(1)` for `condition`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardingMacro {
+    pub name: String,
+    pub callee: String,
+    pub args: Vec<Option<usize>>,
+}
+
+/// The function-like macros of `source` whose body is one call, from the
+/// `#define` lines alone (no parse).
+pub fn forwarding_macros(source: &[u8]) -> Vec<ForwardingMacro> {
+    use crate::lexer::{tokenize, Directive, TokenKind};
+    let mut out = Vec::new();
+    for tok in tokenize(source) {
+        if tok.kind != TokenKind::Directive(Directive::Other) {
+            continue;
+        }
+        let line: String = String::from_utf8_lossy(tok.text(source))
+            .replace("\\\n", " ")
+            .replace("\\\r\n", " ");
+        if let Some(m) = forwarding_macro(&line) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn forwarding_macro(line: &str) -> Option<ForwardingMacro> {
+    let rest = line.trim_start().strip_prefix('#')?.trim_start();
+    let rest = rest.strip_prefix("define")?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let name_len = rest.bytes().take_while(|&b| is_ident(b)).count();
+    let (name, after) = rest.split_at(name_len);
+    let list = after.strip_prefix('(')?;
+    let close = list.find(')')?;
+    let params: Vec<&str> = list[..close]
+        .split(',')
+        .map(|p| p.trim().trim_end_matches("...").trim())
+        .collect();
+    let body = list[close + 1..].trim();
+    let callee_len = body.bytes().take_while(|&b| is_ident(b)).count();
+    let (callee, call) = body.split_at(callee_len);
+    let call = call.trim_start().strip_prefix('(')?;
+    if name.is_empty() || callee.is_empty() {
+        return None;
+    }
+    // The call's arguments, split at top-level commas, up to its `)`.
+    let mut args = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in call.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth == 0 => {
+                args.push(&call[start..i]);
+                break;
+            }
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                args.push(&call[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let args = args
+        .into_iter()
+        .map(|a| {
+            let mut a = a.trim();
+            while let Some(inner) = a.strip_prefix('(').and_then(|a| a.strip_suffix(')')) {
+                a = inner.trim();
+            }
+            params.iter().position(|p| *p == a)
+        })
+        .collect();
+    Some(ForwardingMacro {
+        name: name.to_owned(),
+        callee: callee.to_owned(),
+        args,
+    })
+}
+
 fn return_macro(line: &str) -> Option<ReturnMacro> {
     let rest = line.trim_start().strip_prefix('#')?.trim_start();
     let rest = rest.strip_prefix("define")?;
@@ -346,6 +433,27 @@ mod tests {
         let text = String::from_utf8(found[0].text.clone()).unwrap();
         assert!(text.contains("void *wait_it(void *c){return "), "{text}");
         assert!(found[1].calls.is_empty());
+    }
+
+    #[test]
+    fn forwarding_macros_name_the_parameter_each_argument_is() {
+        let src = b"#define drm_WARN_ONCE(drm, condition, format, arg...)\t\\\n\tWARN_ONCE(condition, \"%s\" format, dev_name((drm)->dev), ## arg)\n#define drm_WARN_ON(drm, x) drm_WARN((drm), (x), \"%s\", \"\" #x)\n#define NOT_A_CALL(x) (x + 1)\n";
+        let found = forwarding_macros(src);
+        assert_eq!(
+            found,
+            vec![
+                ForwardingMacro {
+                    name: "drm_WARN_ONCE".into(),
+                    callee: "WARN_ONCE".into(),
+                    args: vec![Some(1), None, None, None],
+                },
+                ForwardingMacro {
+                    name: "drm_WARN_ON".into(),
+                    callee: "drm_WARN".into(),
+                    args: vec![Some(0), Some(1), None, None],
+                },
+            ]
+        );
     }
 
     #[test]

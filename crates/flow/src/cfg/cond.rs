@@ -140,17 +140,26 @@ impl<'t> Lowerer<'t, '_> {
                     }
                     return;
                 }
-                let wrapper = e
+                // `WARN(cond, fmt, …)` evaluates the rest too, but only the
+                // condition decides: the first argument of a condition
+                // wrapper, or the one a header's macro hands to one.
+                let condition_arg = e
                     .child_by_field_id(field::FUNCTION)
                     .filter(|f| f.kind_id() == kind::IDENTIFIER)
-                    .is_some_and(|f| self.api.is_condition_wrapper(self.text(f)));
-                if wrapper {
-                    if let Some(first) = e
+                    .and_then(|f| {
+                        let name = self.text(f);
+                        if self.api.is_condition_wrapper(name) {
+                            Some(0)
+                        } else {
+                            self.facts.header_conditions.get(name).copied()
+                        }
+                    });
+                if let Some(arg) = condition_arg {
+                    if let Some(condition) = e
                         .child_by_field_id(field::ARGUMENTS)
-                        .and_then(|a| a.named_child(0))
+                        .and_then(|a| a.named_child(arg))
                     {
-                        // `WARN(cond, fmt, …)` evaluates the rest too, but only the first decides.
-                        return self.cond(first, cur, t, f);
+                        return self.cond(condition, cur, t, f);
                     }
                 }
                 let tested = ResultUse {

@@ -437,6 +437,10 @@ pub struct FileFacts<'f> {
     pub caller_exits: CallerExits,
     /// The headers' macros that are a `return`, shared by every file.
     pub header_exits: &'f CallerExits,
+    /// The headers' macros that hand one of their arguments to a condition
+    /// wrapper (`drm_WARN_ONCE(drm, condition, …)` is `WARN_ONCE(condition,
+    /// …)`), with that argument's position.
+    pub header_conditions: &'f HashMap<String, usize>,
 }
 
 impl FileFacts<'_> {
