@@ -9,6 +9,7 @@
 //! - `demo`: run lockwarden on the real kernel tree.
 //! - `recall`: recall of the `lock/*` rules on seeded lock bugs in the kernel tree.
 //! - `noise`: findings per 100k lines on the unmutated kernel tree.
+//! - `sample`: the precision sample: seeded findings of the untuned directories.
 //! - `bench`: wall time and peak memory of the whole-tree jobs, with their
 //!   ratio to a plain tree-sitter parse of the same files.
 
@@ -18,6 +19,7 @@ mod kernel;
 mod manpages;
 mod noise;
 mod recall;
+mod sample;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +46,10 @@ commands:
                         findings per 100k lines of .c/.h on the unmutated tree, each
                         top-level directory analysed on its own (--split: per
                         second-level directory, summed)
+  sample --seed N [--count N] [--dirs a,b,...] [--pool FILE]
+                        the precision sample: COUNT (25) lock/* warnings and errors
+                        drawn with a seeded shuffle from each directory checked on its
+                        own (default: those outside mm/, kernel/ and fs/)
   bench [--dirs a,b,...] [--json FILE]
                         wall time and peak RSS of parse-stats and of cold checks (balloon
                         rules, all rules) on the kernel tree, each against the plain
@@ -76,6 +82,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "demo" if flags.is_empty() => demo(),
         "recall" => recall::run(flags),
         "noise" => noise::run(flags),
+        "sample" => sample::run(flags),
         "bench" => bench::run(flags),
         "manpages" if flags.len() <= 1 => manpages::run(flags.first().map(String::as_str)),
         "help" | "-h" | "--help" if flags.is_empty() => {
