@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod support;
+use support::kernel_tree;
+
 const LW: &str = env!("CARGO_BIN_EXE_lockwarden");
 
 /// A temporary directory, removed on drop.
@@ -1088,21 +1091,6 @@ fn sarif_output_passes_microsofts_validator() {
         !validate(&validator, &file).is_empty(),
         "the validator accepted startLine 0"
     );
-}
-
-/// Debian's linux-source-6.12 as `cargo xtask kernel` extracts it (found
-/// through `LOCKWARDEN_KERNEL`, which `cargo xtask test` sets).
-fn kernel_tree() -> PathBuf {
-    let tree = std::env::var_os("LOCKWARDEN_KERNEL").map_or_else(
-        || target_dir().join("kernel/linux-source-6.12"),
-        PathBuf::from,
-    );
-    assert!(
-        tree.join("include/linux").is_dir(),
-        "no kernel tree at {}: run `cargo xtask kernel` (or `cargo xtask test`)",
-        tree.display()
-    );
-    tree
 }
 
 /// Replaces `old` by `new` exactly once in the file `path` of `dir`.

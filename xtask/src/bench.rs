@@ -49,11 +49,7 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
         }
     }
     let tree = crate::kernel::kernel_tree()?;
-    crate::cargo(
-        &["build", "--release", "--quiet", "--package", "lockwarden"],
-        &[],
-    )?;
-    let binary = crate::workspace_root().join("target/release/lockwarden");
+    let binary = crate::release_binary()?;
     let paths: Vec<String> = if dirs.is_empty() {
         vec![tree.to_string_lossy().into_owned()]
     } else {

@@ -93,6 +93,15 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     }
 }
 
+/// Builds the release binary and returns its path.
+fn release_binary() -> anyhow::Result<PathBuf> {
+    cargo(
+        &["build", "--release", "--quiet", "--package", "lockwarden"],
+        &[],
+    )?;
+    Ok(workspace_root().join("target/release/lockwarden"))
+}
+
 /// Runs a command in the workspace root, failing when it fails.
 fn cargo(args: &[&str], env: &[(&str, &std::path::Path)]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -59,11 +59,7 @@ fn parse_options(flags: &[String]) -> Result<Options> {
 pub fn run(flags: &[String]) -> Result<()> {
     let options = parse_options(flags)?;
     let tree = crate::kernel::kernel_tree()?;
-    crate::cargo(
-        &["build", "--release", "--quiet", "--package", "lockwarden"],
-        &[],
-    )?;
-    let binary = crate::workspace_root().join("target/release/lockwarden");
+    let binary = crate::release_binary()?;
     let mut pool = Vec::new();
     for dir in &options.dirs {
         pool.extend(findings(&binary, &tree, dir)?);

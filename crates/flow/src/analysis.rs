@@ -122,20 +122,17 @@ pub struct Program {
 /// The headers' macros that hand one of their arguments to a condition
 /// wrapper, directly or through another such macro (`drm_WARN_ON(drm, x)`
 /// is `drm_WARN((drm), (x), …)`, which is `WARN(condition, …)`), with the
-/// position of that argument: read off the `#define` lines.
-fn header_conditions(files: &[(PathBuf, Vec<u8>)], api: &LockApi) -> HashMap<String, usize> {
-    let forwarding: Vec<lockwarden_syntax::macro_functions::ForwardingMacro> = files
-        .par_iter()
-        .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
-        .flat_map_iter(|(_, source)| lockwarden_syntax::macro_functions::forwarding_macros(source))
-        .filter(|m| !api.is_condition_wrapper(&m.name))
-        .collect();
+/// position of that argument.
+fn header_conditions(
+    forwarding: &[lockwarden_syntax::macro_functions::ForwardingMacro],
+    api: &LockApi,
+) -> HashMap<String, usize> {
     let mut conditions: HashMap<String, usize> = HashMap::new();
     // Each round follows one more macro of a chain; chains are short.
     for _ in 0..4 {
         let mut changed = false;
-        for m in &forwarding {
-            if conditions.contains_key(&m.name) {
+        for m in forwarding {
+            if conditions.contains_key(&m.name) || api.is_condition_wrapper(&m.name) {
                 continue;
             }
             let callee_arg = if api.is_condition_wrapper(&m.callee) {
@@ -158,19 +155,30 @@ fn header_conditions(files: &[(PathBuf, Vec<u8>)], api: &LockApi) -> HashMap<Str
 /// Parses and lowers `files` (path relative to the root, contents), in parallel.
 pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &LockApi) -> Program {
     crate::progress::files_started(files.len());
-    // Headers' macros that are a `return` (`return_ACPI_STATUS(s)`), for
-    // every file: read off the `#define` lines before any file is lowered.
-    let return_macros: CallerExits = files
+    // Headers' macros that are a `return` (`return_ACPI_STATUS(s)`) or hand
+    // an argument to a condition wrapper, for every file: read off the
+    // `#define` lines, once, before any file is lowered.
+    let defines: Vec<lockwarden_syntax::macro_functions::DefineMacros> = files
         .par_iter()
         .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
-        .flat_map_iter(|(_, source)| lockwarden_syntax::macro_functions::return_macros(source))
+        .map(|(_, source)| lockwarden_syntax::macro_functions::define_macros(source))
+        .collect();
+    let (returns, forwarding): (Vec<_>, Vec<_>) = defines
+        .into_iter()
+        .map(|d| (d.returns, d.forwarding))
+        .unzip();
+    let return_macros: CallerExits = returns
+        .into_iter()
+        .flatten()
         .map(|m| {
             let params = m.params.unwrap_or_default();
             let exit = CallerExit::of_return_macro(&params, &m.returned);
             (m.name, (params, exit))
         })
         .collect();
-    let header_conditions = header_conditions(&files, api);
+    let forwarding: Vec<_> = forwarding.into_iter().flatten().collect();
+    let header_conditions = header_conditions(&forwarding, api);
+    drop(forwarding);
     let mut program = Program::default();
     // In chunks: a file's lowering holds tables (every identifier it
     // references, every record it defines) that the program keeps once,

@@ -275,6 +275,18 @@ impl State {
         lock.clone()
     }
 
+    /// The pointer `var` is a copy of on this path (`mi` for `ret` after `ret
+    /// = mi;`, `sd->active_state` for `state = lock_and_get(sd)`), as its
+    /// alias says.
+    pub fn pointer_of(&self, var: &str) -> Option<Path> {
+        let pointee = self.aliases.get(&Path::var(var).push(Step::Deref))?;
+        let (last, rest) = pointee.steps.split_last()?;
+        (*last == Step::Deref).then(|| Path {
+            root: pointee.root.clone(),
+            steps: rest.to_vec(),
+        })
+    }
+
     /// Whether `lock` exists on this path: no pointer on the way to it is
     /// known to be NULL, and its variable holds no error pointer (`if
     /// (IS_ERR_OR_NULL(p)) return;` before `down_write(&p->sem)`; a lookup
@@ -1046,18 +1058,7 @@ fn apply_edge(
         // lock_and_get(sd)` is `sd->active_state`): that pointer has the
         // same truth, and the locks under it exist or not with it.
         if let TruthKey::Var(v) = key {
-            if let Some(pointer) =
-                state
-                    .aliases
-                    .get(&Path::var(v).push(Step::Deref))
-                    .and_then(|o| {
-                        let (last, rest) = o.steps.split_last()?;
-                        (*last == Step::Deref).then(|| Path {
-                            root: o.root.clone(),
-                            steps: rest.to_vec(),
-                        })
-                    })
-            {
+            if let Some(pointer) = state.pointer_of(v) {
                 if !*truthy {
                     forget_under_null(state, &pointer);
                 }
@@ -1819,14 +1820,6 @@ fn apply_call(
         (None, None) => TruthKey::Call(node),
     };
     let alias = call.result_alias.as_ref().map(|v| TruthKey::Var(v.clone()));
-    let summary_conditions: Vec<TruthKey> = call
-        .callee
-        .as_deref()
-        .and_then(|c| calls.summaries.summary(c))
-        .into_iter()
-        .flat_map(|s| &s.effects)
-        .filter_map(|e| e.when.as_ref().and_then(|(on, _)| when_key(on, call)))
-        .collect();
     let mut produced_pending = false;
     let mut locked_results: Vec<(Path, Span, bool)> = Vec::new();
     let mut result_truth = None;
@@ -2071,9 +2064,12 @@ fn apply_call(
             }
         }
     }
-    let conditions: Vec<(TruthKey, bool)> = summary_conditions
+    let conditions: Vec<(TruthKey, bool)> = calls
+        .read_by_calls
+        .get(&node)
         .into_iter()
-        .filter_map(|key| state.facts.get(&key).map(|&truth| (key, truth)))
+        .flatten()
+        .filter_map(|key| state.facts.get(key).map(|&truth| (key.clone(), truth)))
         .collect();
     for v in call.result_var.iter().chain(&call.result_alias) {
         state.kill(&TruthKey::Var(v.clone()));

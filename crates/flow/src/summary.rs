@@ -573,21 +573,13 @@ pub fn exits(
             ReturnValue::Var(v) => {
                 // What the variable stands for: statically, or on this path
                 // (`ret = mi;`, the lock taken through `mi`).
-                let on_path = || {
-                    let pointee = state.aliases.get(&Path::var(v).push(Step::Deref))?;
-                    let (last, rest) = pointee.steps.split_last()?;
-                    (*last == Step::Deref).then(|| Path {
-                        root: pointee.root.clone(),
-                        steps: rest.to_vec(),
-                    })
-                };
                 let itself = Path::var(v);
                 let object = cfg
                     .returned_paths
                     .get(v)
                     .filter(|p| **p != itself)
                     .cloned()
-                    .or_else(on_path)
+                    .or_else(|| state.pointer_of(v))
                     .unwrap_or(itself);
                 (object.root == lock.root && lock.steps.starts_with(&object.steps))
                     .then(|| lock.steps[object.steps.len()..].to_vec())

@@ -132,12 +132,20 @@ pub struct ReturnMacro {
     pub returned: String,
 }
 
-/// The macros of `source` whose body is a `return` statement, found from
-/// the `#define` lines alone (no parse): a header's, for the files that
-/// include it.
-pub fn return_macros(source: &[u8]) -> Vec<ReturnMacro> {
+/// The macros of a header that other files' lowering needs, found from
+/// its `#define` lines alone (no parse).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DefineMacros {
+    /// Macros whose body is a `return` statement.
+    pub returns: Vec<ReturnMacro>,
+    /// Function-like macros whose body is one call.
+    pub forwarding: Vec<ForwardingMacro>,
+}
+
+/// Reads the `#define` lines of `source` once, line continuations joined.
+pub fn define_macros(source: &[u8]) -> DefineMacros {
     use crate::lexer::{tokenize, Directive, TokenKind};
-    let mut out = Vec::new();
+    let mut out = DefineMacros::default();
     for tok in tokenize(source) {
         if tok.kind != TokenKind::Directive(Directive::Other) {
             continue;
@@ -145,11 +153,37 @@ pub fn return_macros(source: &[u8]) -> Vec<ReturnMacro> {
         let line: String = String::from_utf8_lossy(tok.text(source))
             .replace("\\\n", " ")
             .replace("\\\r\n", " ");
-        if let Some(m) = return_macro(&line) {
-            out.push(m);
-        }
+        let Some((name, params, body)) = define_parts(&line) else {
+            continue;
+        };
+        out.returns.extend(return_macro(name, params, body));
+        out.forwarding.extend(forwarding_macro(name, params, body));
     }
     out
+}
+
+/// A `#define` line's name, parameter list (the text between the
+/// parentheses, for a function-like macro: its `(` right after the name)
+/// and body.
+fn define_parts(line: &str) -> Option<(&str, Option<&str>, &str)> {
+    let rest = line.trim_start().strip_prefix('#')?.trim_start();
+    let rest = rest.strip_prefix("define")?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let name_len = rest.bytes().take_while(|&b| is_ident(b)).count();
+    let (name, after) = rest.split_at(name_len);
+    if name.is_empty() {
+        return None;
+    }
+    match after.strip_prefix('(') {
+        Some(list) => {
+            let close = list.find(')')?;
+            Some((name, Some(&list[..close]), list[close + 1..].trim()))
+        }
+        None => Some((name, None, after.trim())),
+    }
 }
 
 /// A function-like macro whose body is a call (`#define
@@ -163,45 +197,15 @@ pub struct ForwardingMacro {
     pub args: Vec<Option<usize>>,
 }
 
-/// The function-like macros of `source` whose body is one call, from the
-/// `#define` lines alone (no parse).
-pub fn forwarding_macros(source: &[u8]) -> Vec<ForwardingMacro> {
-    use crate::lexer::{tokenize, Directive, TokenKind};
-    let mut out = Vec::new();
-    for tok in tokenize(source) {
-        if tok.kind != TokenKind::Directive(Directive::Other) {
-            continue;
-        }
-        let line: String = String::from_utf8_lossy(tok.text(source))
-            .replace("\\\n", " ")
-            .replace("\\\r\n", " ");
-        if let Some(m) = forwarding_macro(&line) {
-            out.push(m);
-        }
-    }
-    out
-}
-
-fn forwarding_macro(line: &str) -> Option<ForwardingMacro> {
-    let rest = line.trim_start().strip_prefix('#')?.trim_start();
-    let rest = rest.strip_prefix("define")?;
-    if !rest.starts_with([' ', '\t']) {
-        return None;
-    }
-    let rest = rest.trim_start();
-    let name_len = rest.bytes().take_while(|&b| is_ident(b)).count();
-    let (name, after) = rest.split_at(name_len);
-    let list = after.strip_prefix('(')?;
-    let close = list.find(')')?;
-    let params: Vec<&str> = list[..close]
+fn forwarding_macro(name: &str, params: Option<&str>, body: &str) -> Option<ForwardingMacro> {
+    let params: Vec<&str> = params?
         .split(',')
         .map(|p| p.trim().trim_end_matches("...").trim())
         .collect();
-    let body = list[close + 1..].trim();
     let callee_len = body.bytes().take_while(|&b| is_ident(b)).count();
     let (callee, call) = body.split_at(callee_len);
     let call = call.trim_start().strip_prefix('(')?;
-    if name.is_empty() || callee.is_empty() {
+    if callee.is_empty() {
         return None;
     }
     // The call's arguments, split at top-level commas, up to its `)`.
@@ -239,23 +243,10 @@ fn forwarding_macro(line: &str) -> Option<ForwardingMacro> {
     })
 }
 
-fn return_macro(line: &str) -> Option<ReturnMacro> {
-    let rest = line.trim_start().strip_prefix('#')?.trim_start();
-    let rest = rest.strip_prefix("define")?;
-    if !rest.starts_with([' ', '\t']) {
-        return None;
-    }
-    let rest = rest.trim_start();
-    let name_len = rest.bytes().take_while(|&b| is_ident(b)).count();
-    let (name, after) = rest.split_at(name_len);
-    if name.is_empty() {
-        return None;
-    }
-    // A function-like macro has its `(` right after the name.
-    let (params, body) = match after.strip_prefix('(') {
+fn return_macro(name: &str, params: Option<&str>, body: &str) -> Option<ReturnMacro> {
+    let params = match params {
         Some(list) => {
-            let close = list.find(')')?;
-            let params: Vec<String> = list[..close]
+            let params: Vec<String> = list
                 .split(',')
                 .map(|p| p.trim().to_owned())
                 .filter(|p| !p.is_empty())
@@ -263,11 +254,10 @@ fn return_macro(line: &str) -> Option<ReturnMacro> {
             if params.iter().any(|p| !p.bytes().all(is_ident)) {
                 return None;
             }
-            (Some(params), &list[close + 1..])
+            Some(params)
         }
-        None => (None, after),
+        None => None,
     };
-    let body = body.trim();
     let returned = body.strip_prefix("return")?;
     if returned.starts_with(|c: char| is_ident(c as u8)) {
         return None;
@@ -438,7 +428,7 @@ mod tests {
     #[test]
     fn forwarding_macros_name_the_parameter_each_argument_is() {
         let src = b"#define drm_WARN_ONCE(drm, condition, format, arg...)\t\\\n\tWARN_ONCE(condition, \"%s\" format, dev_name((drm)->dev), ## arg)\n#define drm_WARN_ON(drm, x) drm_WARN((drm), (x), \"%s\", \"\" #x)\n#define NOT_A_CALL(x) (x + 1)\n";
-        let found = forwarding_macros(src);
+        let found = define_macros(src).forwarding;
         assert_eq!(
             found,
             vec![
@@ -459,7 +449,7 @@ mod tests {
     #[test]
     fn return_macros_from_define_lines() {
         let src = b"#define return_ACPI_STATUS(s)           return(s)\n#define return_VOID \\\n\treturn\n#define returned_x(s) returned(s)\n#define LOCK(c) do { if (!f(c)) return -EINVAL; } while (0)\n";
-        let found = return_macros(src);
+        let found = define_macros(src).returns;
         assert_eq!(found.len(), 2, "{found:?}");
         assert_eq!(found[0].name, "return_ACPI_STATUS");
         assert_eq!(found[0].params.as_deref(), Some(&["s".to_owned()][..]));

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use crate::cfg::{Cfg, EdgeCond, Op, ReturnValue, TruthKey};
 use crate::path::Path;
 
-use super::{pointers_to, when_key, Calls};
+use super::{pointers_to, Calls};
 
 /// Past these sizes the analysis is not run, and every fact counts as live.
 const MAX_KEYS: usize = 2048;
@@ -49,22 +49,11 @@ impl Liveness {
         let mut keys: Vec<&TruthKey> = tracked.iter().collect();
         keys.sort();
         let words = keys.len().div_ceil(64).max(1);
-        let mut related: HashMap<&TruthKey, Vec<usize>> = HashMap::new();
-        let mut related_to = |key: &TruthKey| -> Vec<usize> {
-            if let Some(found) = related.get(key) {
-                return found.clone();
-            }
-            let found: Vec<usize> = keys
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| **f == key)
-                .map(|(i, _)| i)
-                .collect();
-            if let Some(k) = keys.iter().find(|k| **k == key) {
-                related.insert(k, found.clone());
-            }
-            found
-        };
+        let index: HashMap<TruthKey, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((*k).clone(), i))
+            .collect();
         let set = |bits: &mut [u64], node: usize, i: usize| {
             bits[node * words + i / 64] |= 1 << (i % 64);
         };
@@ -81,13 +70,13 @@ impl Liveness {
             .collect();
         for node in 0..n {
             for key in read_by(cfg, calls, &equalities, node) {
-                for i in related_to(&key) {
+                if let Some(&i) = index.get(&key) {
                     set(&mut uses, node, i);
                 }
             }
             for edge in &cfg.succs[node] {
                 if let EdgeCond::Truth(key, _) | EdgeCond::Settle(key, _) = &edge.cond {
-                    for i in related_to(key) {
+                    if let Some(&i) = index.get(key) {
                         set(&mut tests, node, i);
                     }
                 }
@@ -126,25 +115,9 @@ impl Liveness {
                 }
             }
         }
-        let returned: HashSet<&str> = cfg
-            .ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Return {
-                    value: ReturnValue::Var(v),
-                    ..
-                } => Some(v.as_str()),
-                _ => None,
-            })
-            .collect();
         let at_returns = keys
             .iter()
-            .map(|key| read_at_returns(cfg, &returned, key))
-            .collect();
-        let index = keys
-            .into_iter()
-            .enumerate()
-            .map(|(i, k)| (k.clone(), i))
+            .map(|key| read_at_returns(cfg, &calls.returned_vars, key))
             .collect();
         Some(Liveness {
             index,
@@ -188,10 +161,15 @@ fn read_by(cfg: &Cfg, calls: &Calls<'_>, equalities: &[&TruthKey], node: usize) 
                 .callee
                 .as_deref()
                 .and_then(|c| calls.summaries.summary(c));
+            read.extend(
+                calls
+                    .read_by_calls
+                    .get(&(node as crate::cfg::NodeId))
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
             for effect in summary.into_iter().flat_map(|s| &s.effects) {
-                if let Some((on, _)) = &effect.when {
-                    read.extend(when_key(on, call));
-                }
                 if let Some(lock) = effect
                     .lock
                     .substitute(&call.args, call.result_lvalue.as_ref())
@@ -222,10 +200,10 @@ fn read_by(cfg: &Cfg, calls: &Calls<'_>, equalities: &[&TruthKey], node: usize) 
 /// return value means (an errno, a status, a returned variable, a call's
 /// result), and what callers decide (parameters, what is under them,
 /// conditions on them, the build).
-fn read_at_returns(cfg: &Cfg, returned: &HashSet<&str>, key: &TruthKey) -> bool {
+fn read_at_returns(cfg: &Cfg, returned: &HashSet<String>, key: &TruthKey) -> bool {
     match key {
         TruthKey::Errno(_) | TruthKey::Status(_) | TruthKey::Call(_) => true,
-        TruthKey::Var(v) => cfg.params.contains(v) || returned.contains(v.as_str()),
+        TruthKey::Var(v) => cfg.params.contains(v) || returned.contains(v),
         TruthKey::Value(path) => cfg.rooted_at_param(path),
         TruthKey::Cond { vars, .. } => {
             key.is_config() || crate::cfg::callers_to_decide(vars, &cfg.params)
