@@ -309,6 +309,7 @@ fn lower_file(
         caller_exits: HashMap::new(),
         header_exits: return_macros,
         header_conditions,
+        never_returning: outline.never_returning(&parsed, |c| macros.is_noreturn(c)),
     };
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();
     for proto in &outline.prototypes {
@@ -1200,6 +1201,10 @@ fn analyze_function<V: Visitor>(
             self.overlay.named_locks.get(global).map(String::as_str)
         }
 
+        fn is_signal_kind(&self, kind: &str) -> bool {
+            self.api.is_signal_kind(kind)
+        }
+
         fn external_declared_in(&self, callee: &str, file: u32) -> bool {
             self.program
                 .declared
@@ -1249,7 +1254,8 @@ fn analyze_function<V: Visitor>(
     let cfg = f.cfg();
     let solution = solve(&cfg, &entry_held, &view);
     let exit_facts = exits(&cfg, &solution, &f.params, &view);
-    let summary = summarize(&exit_facts, &f.params, &cfg, &solution, &view);
+    let mut summary = summarize(&exit_facts, &f.params, &cfg, &solution, &view);
+    summary.caller_scope = f.is_macro;
     let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, &view), &exit_facts);
     FunctionResult {
         swaps_locks: same_count_on_every_exit(&cfg, &solution),
@@ -1548,6 +1554,17 @@ mod engine_tests {
             summary_of(&a, "drop"),
             vec!["releases `arg0->state_lock` (spinlock)"]
         );
+    }
+
+    #[test]
+    fn assigning_a_parameter_stores_nothing_the_caller_sees() {
+        let a = analyze_text(
+            "static struct dev *up(struct dev *dev)\n{\n\treturn dev->parent;\n}\n\
+             static void walk(struct dev *dev)\n{\n\twhile (dev)\n\t\tdev = up(dev);\n}\n\
+             void setter(struct args *args, struct dev *dev)\n{\n\targs->dev = up(dev);\n}\n",
+        );
+        assert!(result_of(&a, "walk").summary.stores.is_empty());
+        assert_eq!(result_of(&a, "setter").summary.stores.len(), 1);
     }
 
     #[test]

@@ -207,6 +207,23 @@ pub struct FlowMacros {
     /// taking several elements of one array of locks at once.
     #[serde(default)]
     pub nesting: Vec<String>,
+    /// Calls that never return NULL when an argument carries one of some
+    /// flags (`mempool_alloc(pool, GFP_NOIO)` waits for an element): the
+    /// result needs no test, and a path that tests it NULL does not happen.
+    #[serde(default)]
+    pub never_null: Vec<NeverNull>,
+}
+
+/// See [`FlowMacros::never_null`].
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeverNull {
+    pub functions: Vec<String>,
+    /// The argument that carries the flags.
+    pub arg: usize,
+    /// Any of them, in the argument's text (`GFP_KERNEL | __GFP_NOFAIL`) or
+    /// known set on the path in a variable passed (`gfp & __GFP_NOFAIL`).
+    pub flags: Vec<String>,
 }
 
 /// The `[locks]` part of a rule file.
@@ -245,6 +262,7 @@ impl LockApiConfig {
         f.links.extend(other.flow.links);
         f.stores.extend(other.flow.stores);
         f.nesting.extend(other.flow.nesting);
+        f.never_null.extend(other.flow.never_null);
         self.family.extend(other.family);
         self.function.extend(other.function);
         self.guard_classes.extend(other.guard_classes);
@@ -372,6 +390,16 @@ impl LockApiConfig {
             links: set(&self.flow.links),
             stores: set(&self.flow.stores),
             nesting: set(&self.flow.nesting),
+            never_null: self
+                .flow
+                .never_null
+                .iter()
+                .flat_map(|n| {
+                    n.functions
+                        .iter()
+                        .map(move |f| (f.clone(), (n.arg, n.flags.clone())))
+                })
+                .collect(),
         }
     }
 }
@@ -444,6 +472,7 @@ pub struct LockApi {
     links: HashSet<String>,
     stores: HashSet<String>,
     nesting: HashSet<String>,
+    never_null: HashMap<String, (usize, Vec<String>)>,
 }
 
 impl LockApi {
@@ -522,6 +551,14 @@ impl LockApi {
     /// Whether `name` links an object into a container (`list_add_tail`).
     pub fn is_link(&self, name: &str) -> bool {
         self.links.contains(name)
+    }
+
+    /// For a call that never returns NULL given some flags: the argument
+    /// that carries them, and the flags.
+    pub fn never_null(&self, name: &str) -> Option<(usize, &[String])> {
+        self.never_null
+            .get(name)
+            .map(|(arg, flags)| (*arg, flags.as_slice()))
     }
 
     /// Whether locks of `kind` may be released by a context that did not take them.

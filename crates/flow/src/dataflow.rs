@@ -550,6 +550,12 @@ pub trait Summaries {
         false
     }
 
+    /// Whether locks of `kind` have no owner (a semaphore): any context
+    /// may release them.
+    fn is_signal_kind(&self, _kind: &str) -> bool {
+        false
+    }
+
     /// Whether `callee` is declared in `file` but its body is not in the
     /// analysed code.
     fn external_declared_in(&self, _callee: &str, _file: u32) -> bool {
@@ -691,16 +697,22 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
         tracked.extend(pointers_to(lock));
     };
     for (node, op) in cfg.ops.iter().enumerate() {
+        // A node learns a key once, whether it tests it (both ways) or
+        // learns one truth (leaving a counted loop).
+        let mut learned: Vec<&TruthKey> = Vec::new();
         for edge in &cfg.succs[node] {
             if let EdgeCond::Truth(
                 key @ (TruthKey::Var(_)
                 | TruthKey::Value(_)
                 | TruthKey::Cond { .. }
                 | TruthKey::Errno(_)),
-                true,
+                _,
             ) = &edge.cond
             {
-                *uses.entry(key.clone()).or_default() += 1;
+                if !learned.contains(&key) {
+                    learned.push(key);
+                    *uses.entry(key.clone()).or_default() += 1;
+                }
             }
         }
         match op {
@@ -869,7 +881,17 @@ pub fn releases_unheld(level: &Level) -> bool {
     level.touched && !level.unknown && level.held_max() <= 0 && (level.owned || level.required)
 }
 
-fn release(state: &mut State, lock: &Path, site: Span) {
+/// Whether releasing an ownerless lock (a semaphore) at `level` signals
+/// another context: this function failed to take it and has not released
+/// it since, so the count is another context's (an interrupt handler
+/// completing what the sender started), not a lock released twice. The
+/// path goes on not holding it: where the try succeeded the function
+/// still answers for what it took.
+pub fn signals_another_context(level: &Level, ownerless: bool) -> bool {
+    ownerless && level.released_at.is_none() && releases_unheld(level)
+}
+
+fn release(state: &mut State, lock: &Path, site: Span, ownerless: bool) {
     if !state.lock_exists(lock) {
         return;
     }
@@ -881,6 +903,9 @@ fn release(state: &mut State, lock: &Path, site: Span) {
     // Releasing a lock this function never touched: the caller held it.
     if level.is_callers() {
         level.asserted = true;
+    }
+    if signals_another_context(level, ownerless) {
+        return;
     }
     if releases_unheld(level) {
         // A rule reports it; the lock stays not held rather than going below zero.
@@ -1461,6 +1486,8 @@ pub struct AppliedEffect<'a> {
     pub recursive: bool,
     /// The lock's kind, when a primitive says it.
     pub kind: Option<&'a str>,
+    /// The kind has no owner (a semaphore): any context may release it.
+    pub ownerless: bool,
     /// The analysed callee the effect comes through (`None` for a primitive
     /// or a guard).
     pub via: Option<&'a str>,
@@ -1489,6 +1516,7 @@ fn effects_at<'a>(
             change: Change::Acquire,
             recursive: guard.recursive,
             kind: None,
+            ownerless: false,
             via: None,
             site: guard.span,
             applies: Some(true),
@@ -1500,6 +1528,7 @@ fn effects_at<'a>(
             change: Change::Release,
             recursive: false,
             kind: None,
+            ownerless: false,
             via: None,
             site: *at,
             applies: Some(true),
@@ -1525,6 +1554,15 @@ fn effects_at<'a>(
                         (RefRoot::Return, Some(object), Some(Step::Deref)) => {
                             let mut lock = object.clone();
                             lock.steps.extend_from_slice(&effect.lock.steps[1..]);
+                            lock
+                        }
+                        // A macro's free identifier is the caller's variable,
+                        // named as the caller's body names it.
+                        (RefRoot::Global(name), _, _)
+                            if summary.caller_scope && cfg.local_aliases.contains_key(name) =>
+                        {
+                            let mut lock = cfg.local_aliases[name].clone();
+                            lock.steps.extend_from_slice(&effect.lock.steps);
                             lock
                         }
                         _ => effect
@@ -1555,6 +1593,10 @@ fn effects_at<'a>(
                         change: effect.change,
                         recursive: effect.recursive,
                         kind: effect.kind.as_deref(),
+                        ownerless: effect
+                            .kind
+                            .as_deref()
+                            .is_some_and(|k| calls.summaries.is_signal_kind(k)),
                         via,
                         site: call.span,
                         applies,
@@ -1702,7 +1744,7 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             for effect in effects_at(cfg, node, state, calls) {
                 match effect.change {
                     Change::Acquire => acquire(state, &effect.lock, effect.site, effect.recursive),
-                    _ => release(state, &effect.lock, effect.site),
+                    _ => release(state, &effect.lock, effect.site, effect.ownerless),
                 }
             }
         }
@@ -1963,7 +2005,7 @@ fn apply_call(
                     result_truth = Some(success == Success::Nonzero);
                 }
             }
-            Change::Release => release(state, lock, effect.site),
+            Change::Release => release(state, lock, effect.site, effect.ownerless),
             // A lookup handing back its object locked, or NULL (`port =
             // uart_port_ref_lock(…)` locking `port->lock`): the lock exists
             // only where the pointer is not NULL, and is held there.

@@ -195,6 +195,9 @@ pub struct PathResolver<'t, 'f> {
     /// Locals given a value once, where they are declared or by one
     /// assignment, and never assigned again.
     fixed: std::collections::HashSet<String>,
+    /// Parameters the body assigns: past that, the name no longer
+    /// designates what the caller passed (`dev = pci_physfn(dev)`).
+    assigned_params: std::collections::HashSet<String>,
 }
 
 impl<'t, 'f> PathResolver<'t, 'f> {
@@ -285,6 +288,11 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             api,
             aliases: HashMap::new(),
             fixed: given_once.difference(&reassigned).cloned().collect(),
+            assigned_params: params
+                .iter()
+                .filter(|p| assigned.contains_key(*p))
+                .cloned()
+                .collect(),
         };
         // A cursor is assigned by its iterator every iteration: never an
         // alias. The first argument is the cursor; a later one given one
@@ -329,6 +337,25 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             }
         }
         resolver
+    }
+
+    /// The lvalue each local aliasing a variable or field designates.
+    pub fn alias_lvalues(&self) -> HashMap<String, Path> {
+        self.aliases
+            .iter()
+            .filter(|(_, v)| {
+                matches!(
+                    strip(**v).kind_id(),
+                    kind::IDENTIFIER | kind::FIELD_EXPRESSION
+                )
+            })
+            .filter_map(|(name, v)| Some((name.clone(), self.lvalue(*v)?)))
+            .collect()
+    }
+
+    /// Whether the body assigns parameter `name`.
+    pub fn is_assigned_param(&self, name: &str) -> bool {
+        self.assigned_params.contains(name)
     }
 
     /// Whether `name` keeps the one value it is given: an iterator macro

@@ -209,6 +209,9 @@ pub struct Summary {
     pub callback_fields: Vec<String>,
     /// A lock primitive from the lock API, not an analysed function.
     pub primitive: bool,
+    /// A statement-like macro: a name it does not declare (`ctx` in
+    /// `spufs_wait(wq, cond)`) is its caller's variable.
+    pub caller_scope: bool,
     /// What every non-NULL return points to, when callers can name it
     /// (`return &c->port;`): the caller's result is another name for it.
     pub returns_object: Option<LockRef>,
@@ -384,6 +387,27 @@ fn call_returns_errno(cfg: &Cfg, node: crate::cfg::NodeId, summaries: &dyn Summa
 }
 
 pub fn exits(
+    cfg: &Cfg,
+    solution: &Solution,
+    params: &[String],
+    summaries: &dyn Summaries,
+) -> Vec<ExitFact> {
+    let mut facts = exits_of_paths(cfg, solution, params, summaries);
+    // A recursive lock by hand: how deep the running task holds the lock is
+    // a counter's business (`if (prepare_owner == current) { refcnt++;
+    // return; }`), which no lock set follows. What the function does to the
+    // locks it takes is unknown.
+    if cfg.records_owner {
+        for fact in &mut facts {
+            if fact.acquired_at.is_some() {
+                fact.kind = ExitKind::Unknown;
+            }
+        }
+    }
+    facts
+}
+
+fn exits_of_paths(
     cfg: &Cfg,
     solution: &Solution,
     params: &[String],
@@ -1172,6 +1196,7 @@ pub fn summarize(
         released_fields,
         callback_fields: solution.callback_fields.clone(),
         primitive: false,
+        caller_scope: false,
         returns_object,
         returns_errno: returns_errno(cfg, summaries),
     }
@@ -1258,6 +1283,11 @@ fn stores_at_exit(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<(Loc
                 root: name.root.clone(),
                 steps: name.steps[..name.steps.len() - 1].to_vec(),
             };
+            // A parameter is the callee's copy: assigning it (`dev =
+            // pci_physfn(dev)`) stores nothing the caller reads back.
+            if place.steps.is_empty() {
+                continue;
+            }
             let target = LockRef::from_path(&place, params, &cfg.locals, false);
             let object = LockRef::from_path(object, params, &cfg.locals, false);
             let (Some(target), Some(object)) = (target, object) else {

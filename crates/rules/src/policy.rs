@@ -17,9 +17,12 @@
 //!   releases that lock itself.
 //! - **One build at a time**: held on every return of the builds that take
 //!   it (`#ifdef`) is judged as an acquire in those builds.
+//! - **Lookup pairs**: a lock on an object the function looked up itself,
+//!   of a field another function of its file releases on an object it looks
+//!   up again, is one lock named by a lookup on each side: unknown.
 //! - **No callers**: where nothing in the analysed code decides, a note.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use lockwarden_flow::analysis::{Analysis, Annotation, FunctionResult, FunctionUnit};
 use lockwarden_flow::cfg::ReturnValue;
@@ -91,6 +94,49 @@ pub struct Context<'a> {
     /// Its name is a lock primitive's: it is the primitive's implementation.
     pub implements_primitive: bool,
     pub evidence: Evidence,
+    /// Fields of the locks functions of its file release on objects they
+    /// look up themselves (see [`lookup_releases`]).
+    pub lookup_releases: &'a HashSet<String>,
+}
+
+/// By file, the fields of the locks its functions release on every return
+/// on an object they looked up themselves (`le = ltree_lookup(ubi, vol_id,
+/// lnum); … up_read(&le->mutex);` in `leb_read_unlock()`): the release half
+/// of a pair that names one lock by a lookup on each side.
+pub(crate) fn lookup_releases(
+    analysis: &Analysis<FunctionFacts>,
+) -> HashMap<usize, HashSet<String>> {
+    let mut out: HashMap<usize, HashSet<String>> = HashMap::new();
+    for (f, result) in analysis.program.functions.iter().zip(&analysis.results) {
+        for exit in &result.exits {
+            let released = matches!(exit.kind, ExitKind::Consistent(d) if d < 0);
+            if released && !caller_nameable(exit, f) {
+                if let Some(field) = exit.lock.last_name() {
+                    out.entry(f.file).or_default().insert(field.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether the function's callers can name the lock of `exit` by what they
+/// passed (a parameter's or a global's lock), or receive its object.
+fn caller_nameable(exit: &ExitFact, f: &FunctionUnit) -> bool {
+    exit.returns_root() || LockRef::from_path(&exit.lock, &f.params, &f.locals, false).is_some()
+}
+
+/// A lock on an object this function looked up itself, of a field a
+/// function of its file releases on an object it looks up again: one lock
+/// named by a lookup on each side of a lock/unlock pair (`leb_read_lock()`
+/// and `leb_read_unlock()`, keyed by volume and block). Its callers release
+/// it through the other half, under a name no analysis relates: unknown.
+fn locked_by_lookup(exit: &ExitFact, cx: &Context<'_>) -> bool {
+    !caller_nameable(exit, cx.function)
+        && exit
+            .lock
+            .last_name()
+            .is_some_and(|field| cx.lookup_releases.contains(field))
 }
 
 /// Which rule an exit verdict belongs to.
@@ -252,11 +298,11 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     }) && unheld
         .iter()
         .all(|u| matches!(u.value, ReturnValue::Zero | ReturnValue::Negative));
-    let nameable = exit.returns_root()
-        || object_returned
-        || LockRef::from_path(&exit.lock, &cx.function.params, &cx.function.locals, false)
-            .is_some();
+    let nameable = object_returned || caller_nameable(exit, cx.function);
     if !nameable {
+        if locked_by_lookup(exit, cx) {
+            return None;
+        }
         return verdict(Severity::Warning, Reason::Unnameable);
     }
     if annotated {
@@ -293,7 +339,7 @@ fn leak(exit: &ExitFact, cx: &Context<'_>, held: &[&ReturnFact]) -> Option<Verdi
     let primary = held.iter().map(|r| r.span).max_by_key(|s| s.start)?;
     let (severity, reason) = if exit.released_at.is_some() {
         (Severity::Warning, Reason::ReleasesItself)
-    } else if cx.evidence.released {
+    } else if cx.evidence.released || locked_by_lookup(exit, cx) {
         return None;
     } else if cx.has_callers {
         (Severity::Warning, Reason::NotReleasedByCallers)

@@ -112,6 +112,40 @@ pub struct Outline {
 }
 
 impl Outline {
+    /// The file's functions that never return: no `return` in the body,
+    /// which ends in a call to one that never returns, as `never` says or
+    /// as this finds (`aha152x_error()` ending in `panic()`).
+    pub fn never_returning(
+        &self,
+        file: &ParsedFile,
+        never: impl Fn(&str) -> bool,
+    ) -> std::collections::HashSet<String> {
+        let root = file.tree.root_node();
+        let mut found = std::collections::HashSet::new();
+        // Each round finds the functions ending in one found the round before.
+        loop {
+            let more: Vec<&str> = self
+                .functions
+                .iter()
+                .filter(|f| !found.contains(&f.name))
+                .filter(|f| {
+                    root.descendant_for_byte_range(f.body.start as usize, f.body.end as usize)
+                        .is_some_and(|body| {
+                            ends_in_call(file, body, |c| never(c) || found.contains(c))
+                                && !crate::walk::any(body, |n| {
+                                    n.kind_id() == kind::RETURN_STATEMENT
+                                })
+                        })
+                })
+                .map(|f| f.name.as_str())
+                .collect();
+            if more.is_empty() {
+                return found;
+            }
+            found.extend(more.into_iter().map(str::to_owned));
+        }
+    }
+
     /// Builds the outline of a parsed file.
     pub fn of(file: &ParsedFile) -> Outline {
         let mut out = Outline::default();
@@ -472,10 +506,41 @@ fn record_def(file: &ParsedFile, node: Node<'_>, name: String) -> RecordDef {
     }
 }
 
+/// Whether the last statement of `body` is a call to a function `never`
+/// accepts.
+fn ends_in_call(file: &ParsedFile, body: Node<'_>, never: impl Fn(&str) -> bool) -> bool {
+    let Some(last) = body.named_child(body.named_child_count().saturating_sub(1)) else {
+        return false;
+    };
+    let call = last
+        .named_child(0)
+        .filter(|_| last.kind_id() == kind::EXPRESSION_STATEMENT)
+        .filter(|c| c.kind_id() == kind::CALL_EXPRESSION);
+    call.and_then(|c| c.child_by_field_id(field::FUNCTION))
+        .filter(|f| f.kind_id() == kind::IDENTIFIER)
+        .is_some_and(|f| never(file.node_text(f)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{DefinerMacro, MacroConfig};
+
+    #[test]
+    fn functions_ending_in_a_call_that_never_returns_never_return() {
+        let src = "static void die(const char *m)\n{\n\tprintk(m);\n\tpanic(m);\n}\n\
+                   static void fail(void)\n{\n\tdie(\"x\");\n}\n\
+                   static void maybe(int x)\n{\n\tif (x)\n\t\treturn;\n\tpanic(\"y\");\n}\n\
+                   static void warn(void)\n{\n\tpanic_notify();\n}\n";
+        let macros = MacroConfig::default().compile();
+        let file = ParsedFile::parse(src.as_bytes().to_vec(), &macros).unwrap();
+        let mut never: Vec<String> = Outline::of(&file)
+            .never_returning(&file, |c| c == "panic")
+            .into_iter()
+            .collect();
+        never.sort();
+        assert_eq!(never, ["die", "fail"]);
+    }
 
     fn outline(src: &str) -> Outline {
         let config = MacroConfig {

@@ -310,7 +310,7 @@ impl<'t> Lowerer<'t, '_> {
     }
 
     /// A node that learns `key` is `truth`, then goes on to `to`.
-    fn learning(&mut self, key: TruthKey, truth: bool, to: NodeId) -> NodeId {
+    pub(super) fn learning(&mut self, key: TruthKey, truth: bool, to: NodeId) -> NodeId {
         let n = self.new_node(Op::Nop);
         self.link(n, to, EdgeCond::Truth(key, truth));
         n

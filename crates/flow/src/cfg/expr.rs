@@ -266,6 +266,15 @@ impl<'t> Lowerer<'t, '_> {
                 if wrapper {
                     let (warned, next) = (self.new_node(Op::Nop), self.new_node(Op::Nop));
                     self.cond(e, cur, warned, next);
+                    // `WARN(1, …)` always fires, and the code goes on.
+                    let always = e
+                        .child_by_field_id(field::ARGUMENTS)
+                        .and_then(|a| a.named_child(0))
+                        .and_then(|c| self.constant_truth(c))
+                        == Some(true);
+                    if always {
+                        self.link(warned, next, EdgeCond::Always);
+                    }
                     return Some(next);
                 }
                 if let Some((always, value)) = self.caller_exit(e) {
@@ -529,7 +538,10 @@ impl<'t> Lowerer<'t, '_> {
                 }
             }
         }
-        let noreturn = callee.as_ref().is_some_and(|n| self.macros.is_noreturn(n));
+        let never_null = callee.clone().zip(result.var.clone());
+        let noreturn = callee
+            .as_ref()
+            .is_some_and(|n| self.macros.is_noreturn(n) || self.facts.never_returning.contains(n));
         let store = callee.as_deref().is_some_and(|n| self.api.is_store(n));
         let nests = callee.as_deref().is_some_and(|n| self.api.is_nesting(n));
         let node = self.add(
@@ -551,11 +563,68 @@ impl<'t> Lowerer<'t, '_> {
         if noreturn {
             return (None, Some(node));
         }
+        if let Some((callee, var)) = never_null {
+            let next = self.never_null(&callee, &args, &var, node);
+            if next != node {
+                return (Some(next), Some(node));
+            }
+        }
         // `WRITE_ONCE(page->private, 0)`: a write of its first argument.
         if let (true, Some(target)) = (store, args.first()) {
             return (self.written(*target, Span::of(e), Some(node)), Some(node));
         }
         (Some(node), Some(node))
+    }
+
+    /// After `node`, a call of `callee` whose result is stored in `var`:
+    /// where the lock API says the call never returns NULL given a flag its
+    /// argument carries, the path learns `var` is not NULL, in the
+    /// argument's text (`GFP_KERNEL | __GFP_NOFAIL`) or where the path knows
+    /// the variable passed has it (`if (gfp & __GFP_DIRECT_RECLAIM)`). The
+    /// node the path goes on from.
+    fn never_null(&mut self, callee: &str, args: &[Node<'t>], var: &str, node: NodeId) -> NodeId {
+        let Some((index, flags)) = self.api.never_null(callee) else {
+            return node;
+        };
+        let Some(arg) = args.get(index).map(|a| strip(*a)) else {
+            return node;
+        };
+        // A flag masked out (`gfp & ~__GFP_DIRECT_RECLAIM`) is not carried.
+        let mut named = false;
+        lockwarden_syntax::walk::preorder(arg, |n| {
+            named |= n.kind_id() == kind::IDENTIFIER && flags.iter().any(|f| f == self.text(n));
+            !named
+        });
+        named &= !self.text(arg).contains('~');
+        let not_null = TruthKey::Var(var.to_owned());
+        if named {
+            return self.learning(not_null, true, node);
+        }
+        if arg.kind_id() != kind::IDENTIFIER {
+            return node;
+        }
+        let Some(vars) = self.pure_vars(&[arg]) else {
+            return node;
+        };
+        // One flag after the other: set, the result is not NULL; not set,
+        // ask about the next.
+        let flags = flags.to_vec();
+        let next = self.new_node(Op::Nop);
+        let mut from = node;
+        for flag in flags {
+            let mut vars = vars.clone();
+            vars.push(flag.clone());
+            vars.sort();
+            let text = crate::path::squeezed(&format!("{}&{flag}", self.text(arg)));
+            let set = TruthKey::Cond { text, vars };
+            let learned = self.learning(not_null.clone(), true, next);
+            let unset = self.new_node(Op::Nop);
+            self.link(from, learned, EdgeCond::Truth(set.clone(), true));
+            self.link(from, unset, EdgeCond::Truth(set, false));
+            from = unset;
+        }
+        self.link(from, next, EdgeCond::Always);
+        next
     }
 
     /// `target` is written at `span` with a value nothing tracks: a write

@@ -24,6 +24,9 @@ pub(super) struct Jump {
     pub(super) target: NodeId,
     /// Scope depth at the loop or switch: scopes above it are left.
     pub(super) scopes: usize,
+    /// What jumping there tells: a `break` out of a counted loop leaves it
+    /// before its count ran out (see [`Lowerer::counted_loop`]).
+    pub(super) learns: Option<(TruthKey, bool)>,
 }
 
 /// Builds the [`Cfg`] of a function body.
@@ -57,6 +60,8 @@ pub fn lower(
             entry: 0,
             exit: 1,
             incomplete: false,
+            records_owner: false,
+            local_aliases: HashMap::new(),
             locals: HashSet::new(),
             handed_to_callbacks: Vec::new(),
             constant_conds: HashMap::new(),
@@ -99,9 +104,45 @@ pub fn lower(
             always: end.is_none(),
         });
     }
+    l.cfg.local_aliases = l.paths.alias_lvalues();
+    l.cfg.records_owner = records_owner(file, body);
     l.cfg.constant_conds = constant_conds(&l.cfg);
     l.cfg.exclusive = exclusive_conds(&l.cfg);
     l.cfg
+}
+
+/// Whether the body keeps the running task as an owner it also tests:
+/// `if (prepare_owner == current) … prepare_owner = current;` (see
+/// [`Cfg::records_owner`]). A task stored alone (`msr->r_tsk = current`) is
+/// a waiter, not an owner.
+fn records_owner(file: &ParsedFile, body: Node<'_>) -> bool {
+    let mut stored: Vec<String> = Vec::new();
+    let mut tested: Vec<String> = Vec::new();
+    let is_current = |n: Option<Node<'_>>| {
+        n.map(strip)
+            .is_some_and(|n| n.kind_id() == kind::IDENTIFIER && file.node_text(n) == "current")
+    };
+    lockwarden_syntax::walk::preorder(body, |n| {
+        let (left, right) = (
+            n.child_by_field_id(field::LEFT),
+            n.child_by_field_id(field::RIGHT),
+        );
+        let owner = left.map(|l| squeezed(file.node_text(strip(l))));
+        match n.kind_id() {
+            kind::ASSIGNMENT_EXPRESSION if is_current(right) => stored.extend(owner),
+            kind::BINARY_EXPRESSION if is_current(right) => {
+                let op = n
+                    .child_by_field_id(field::OPERATOR)
+                    .map_or("", |o| file.node_text(o));
+                if matches!(op, "==" | "!=") {
+                    tested.extend(owner);
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    stored.iter().any(|s| tested.contains(s))
 }
 
 pub(super) struct Lowerer<'t, 'f> {
@@ -127,6 +168,16 @@ pub(super) struct Lowerer<'t, 'f> {
 }
 
 pub(super) type Cur = Option<NodeId>;
+
+/// See [`Lowerer::counted_loop`].
+pub(super) struct CountedLoop {
+    /// The comparison each time round runs with, and its truth then.
+    key: (TruthKey, bool),
+    /// The condition updates the counter (`++cnt < max`).
+    updates: bool,
+    /// A `break` leaves with the comparison true (not after `cnt++ < max`).
+    breaks_learn: bool,
+}
 
 impl<'t> Lowerer<'t, '_> {
     pub(super) fn new_node(&mut self, op: Op) -> NodeId {
@@ -300,8 +351,12 @@ impl<'t> Lowerer<'t, '_> {
             JumpKind::Continue => &self.continues,
         };
         let jump = stack.last()?;
-        let (target, scopes) = (jump.target, jump.scopes);
+        let (target, scopes, learns) = (jump.target, jump.scopes, jump.learns.clone());
         let cur = self.release_scopes(scopes, cur, Span::of(node));
+        let target = match learns {
+            Some((key, truth)) => self.learning(key, truth, target),
+            None => target,
+        };
         if let Some(c) = cur {
             self.link(c, target, EdgeCond::Always);
         }
@@ -382,14 +437,28 @@ impl<'t> Lowerer<'t, '_> {
         brk: NodeId,
         cont: NodeId,
     ) -> Cur {
+        self.counted_loop_body(body, entry, brk, cont, None)
+    }
+
+    /// [`Lowerer::loop_body`], where a `break` learns `breaks_learn`.
+    fn counted_loop_body(
+        &mut self,
+        body: Option<Node<'t>>,
+        entry: Cur,
+        brk: NodeId,
+        cont: NodeId,
+        breaks_learn: Option<(TruthKey, bool)>,
+    ) -> Cur {
         let scopes = self.scopes.len();
         self.breaks.push(Jump {
             target: brk,
             scopes,
+            learns: breaks_learn,
         });
         self.continues.push(Jump {
             target: cont,
             scopes,
+            learns: None,
         });
         let end = match body {
             Some(b) => self.stmt(b, entry),
@@ -448,11 +517,16 @@ impl<'t> Lowerer<'t, '_> {
         let head = self.add(Op::Nop, cur);
         let entry = self.new_node(Op::Nop);
         let exit = self.new_node(Op::Nop);
+        let counted = cond.and_then(|c| self.counted_loop(c, body));
         match cond {
-            Some(c) => self.loop_cond(c, Some(head), entry, exit),
+            Some(c) => self.counted_loop_cond(c, Some(head), entry, exit, counted.as_ref()),
             None => self.link(head, entry, EdgeCond::Always),
         }
-        let end = self.loop_body(body, Some(entry), exit, head);
+        let breaks_learn = counted
+            .as_ref()
+            .filter(|c| c.breaks_learn)
+            .map(|c| c.key.clone());
+        let end = self.counted_loop_body(body, Some(entry), exit, head, breaks_learn);
         if let Some(e) = end {
             self.link(e, head, EdgeCond::Always);
         }
@@ -480,20 +554,114 @@ impl<'t> Lowerer<'t, '_> {
         let entry = self.add(Op::Nop, cur);
         let cond_node = self.new_node(Op::Nop);
         let exit = self.new_node(Op::Nop);
-        let end = self.loop_body(
-            node.child_by_field_id(field::BODY),
-            Some(entry),
-            exit,
-            cond_node,
-        );
+        let body = node.child_by_field_id(field::BODY);
+        let cond = node.child_by_field_id(field::CONDITION);
+        // The first time round a counted `do … while` is not tested: a
+        // retry loop is written for a count that starts below its bound.
+        let counted = cond.and_then(|c| self.counted_loop(c, body));
+        let breaks_learn = counted
+            .as_ref()
+            .filter(|c| c.breaks_learn)
+            .map(|c| c.key.clone());
+        let end = self.counted_loop_body(body, Some(entry), exit, cond_node, breaks_learn);
         if let Some(e) = end {
             self.link(e, cond_node, EdgeCond::Always);
         }
-        match node.child_by_field_id(field::CONDITION) {
-            Some(c) => self.loop_cond(c, Some(cond_node), entry, exit),
+        match cond {
+            Some(c) => self.counted_loop_cond(c, Some(cond_node), entry, exit, counted.as_ref()),
             None => self.link(cond_node, exit, EdgeCond::Always),
         }
         Some(exit)
+    }
+
+    /// A loop's condition; where it counts with a side effect (`++cnt <
+    /// max`), which no test key describes, leaving the loop still learns
+    /// that the count ran out.
+    fn counted_loop_cond(
+        &mut self,
+        c: Node<'t>,
+        cur: Cur,
+        t: NodeId,
+        f: NodeId,
+        counted: Option<&CountedLoop>,
+    ) {
+        let f = match counted {
+            Some(counted) if counted.updates => {
+                let (key, truth) = counted.key.clone();
+                self.learning(key, !truth, f)
+            }
+            _ => f,
+        };
+        self.loop_cond(c, cur, t, f);
+    }
+
+    /// A loop whose condition compares a counter with a bound the body
+    /// writes neither of (`while (i < n)`, `do … while (++cnt < max)`):
+    /// each time round runs with the comparison true, so a `break` leaves
+    /// with it true, and a test after the loop (`if (cnt >= max)`) tells a
+    /// break from a count run out.
+    fn counted_loop(&self, cond: Node<'t>, body: Option<Node<'t>>) -> Option<CountedLoop> {
+        let cond = strip(cond);
+        if cond.kind_id() != kind::BINARY_EXPRESSION {
+            return None;
+        }
+        let op = self.operator(cond);
+        let left = strip(cond.child_by_field_id(field::LEFT)?);
+        let bound = strip(cond.child_by_field_id(field::RIGHT)?);
+        // `cnt++ < max` compares the old count: a break may leave with
+        // `cnt == max`, and only running out tells anything.
+        let (counter, updates, prefix) = match left.kind_id() {
+            kind::IDENTIFIER => (left, false, true),
+            kind::UPDATE_EXPRESSION => {
+                let counter = strip(left.child_by_field_id(field::ARGUMENT)?);
+                let prefix = left.child(0).is_some_and(|c| c.id() != counter.id());
+                (counter, true, prefix)
+            }
+            _ => return None,
+        };
+        if counter.kind_id() != kind::IDENTIFIER
+            || !matches!(
+                bound.kind_id(),
+                kind::IDENTIFIER | kind::FIELD_EXPRESSION | kind::NUMBER_LITERAL
+            )
+        {
+            return None;
+        }
+        // `a >= b` is `!(a < b)`, `a <= b` is `!(a > b)`, as tests key them.
+        let (key_op, holds) = match op {
+            "<" => ("<", true),
+            ">=" => ("<", false),
+            ">" => (">", true),
+            "<=" => (">", false),
+            _ => return None,
+        };
+        let (counter_text, bound_text) = (self.text(counter), self.text(bound));
+        let written = body.is_some_and(|b| {
+            lockwarden_syntax::walk::any(b, |n| {
+                let target = match n.kind_id() {
+                    kind::ASSIGNMENT_EXPRESSION => n.child_by_field_id(field::LEFT),
+                    kind::UPDATE_EXPRESSION => n.child_by_field_id(field::ARGUMENT),
+                    kind::POINTER_EXPRESSION if self.operator(n) == "&" => {
+                        n.child_by_field_id(field::ARGUMENT)
+                    }
+                    _ => None,
+                };
+                target.is_some_and(|t| {
+                    let t = self.text(strip(t));
+                    t == counter_text || t == bound_text
+                })
+            })
+        });
+        if written {
+            return None;
+        }
+        let vars = self.pure_vars(&[counter, bound])?;
+        let text = squeezed(&format!("{counter_text}{key_op}{bound_text}"));
+        Some(CountedLoop {
+            key: (TruthKey::Cond { text, vars }, holds),
+            updates,
+            breaks_learn: prefix,
+        })
     }
 
     pub(super) fn for_stmt(&mut self, node: Node<'t>, cur: Cur) -> Cur {
@@ -621,6 +789,7 @@ impl<'t> Lowerer<'t, '_> {
         self.breaks.push(Jump {
             target: exit,
             scopes,
+            learns: None,
         });
         self.scopes.push(Scope {
             span: Span::of(body),
@@ -832,7 +1001,13 @@ impl<'t> Lowerer<'t, '_> {
                 ReturnValue::Field(key)
             } else {
                 let value = self.return_value(stripped);
-                if let ReturnValue::Var(v) = &value {
+                // A parameter the body assigns may no longer be what the
+                // caller passed: its return names no object of the caller's.
+                let returned_var = match &value {
+                    ReturnValue::Var(v) if !self.paths.is_assigned_param(v) => Some(v),
+                    _ => None,
+                };
+                if let Some(v) = returned_var {
                     if let Some(path) = self.paths.lvalue(stripped) {
                         self.cfg.returned_paths.insert(v.clone(), path);
                     }

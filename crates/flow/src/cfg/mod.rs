@@ -362,6 +362,14 @@ pub struct Cfg {
     pub exit: NodeId,
     /// Lowering gave up somewhere (nesting too deep); results are partial.
     pub incomplete: bool,
+    /// The body records the running task as a lock's owner (`prepare_owner
+    /// = current`): a recursive lock by hand, held once per depth a counter
+    /// keeps, which no lock set follows.
+    pub records_owner: bool,
+    /// What each local that aliases an lvalue designates (`ctx` for `ctx =
+    /// file->private_data`, everywhere replaced by it): a macro's free
+    /// identifier `ctx` is the caller's variable, by the same name.
+    pub local_aliases: HashMap<String, Path>,
     /// Names declared inside the body.
     pub locals: HashSet<String>,
     /// The function's parameter names.
@@ -441,6 +449,9 @@ pub struct FileFacts<'f> {
     /// wrapper (`drm_WARN_ONCE(drm, condition, …)` is `WARN_ONCE(condition,
     /// …)`), with that argument's position.
     pub header_conditions: &'f HashMap<String, usize>,
+    /// The file's functions that never return (see
+    /// [`lockwarden_syntax::outline::Outline::never_returning`]).
+    pub never_returning: std::collections::HashSet<String>,
 }
 
 impl FileFacts<'_> {

@@ -15,11 +15,13 @@ pub mod inconsistent_exit;
 pub mod leak_at_exit;
 pub mod release_unheld;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use lockwarden_flow::analysis::{Analysis, Annotation, FileUnit, FunctionUnit, Visitor};
 use lockwarden_flow::cfg::{NodeId, Op};
-use lockwarden_flow::dataflow::{released_lock, releases_unheld, Cursor, Level, PendingKind};
+use lockwarden_flow::dataflow::{
+    released_lock, releases_unheld, signals_another_context, Cursor, Level, PendingKind,
+};
 use lockwarden_flow::path::{loose_key, Path, Step};
 use lockwarden_flow::summary::{Change, ExitFact};
 use lockwarden_report::{Finding, Location, RuleInfo, Severity};
@@ -229,7 +231,10 @@ impl Visitor for FactVisitor {
                             if let Some(site) = untested.filter(|_| !level.unknown) {
                                 let e = event(EventKind::ReleaseUntested, &lock, Some(site));
                                 facts.events.push(e);
-                            } else if !level.is_callers() && releases_unheld(&level) {
+                            } else if !level.is_callers()
+                                && releases_unheld(&level)
+                                && !signals_another_context(&level, effect.ownerless)
+                            {
                                 let e = event(EventKind::ReleaseUnheld, &lock, level.released_at);
                                 facts.events.push(e);
                             }
@@ -386,6 +391,8 @@ pub(crate) fn annotated(annotations: &[Annotation], names: &[&str], lock: &Path)
 pub fn check(analysis: &Analysis<FunctionFacts>) -> Vec<Finding> {
     let program = &analysis.program;
     let evidence = policy::caller_evidence(analysis);
+    let lookup_releases = policy::lookup_releases(analysis);
+    let no_fields = HashSet::new();
     (0..program.functions.len())
         .into_par_iter()
         .flat_map_iter(|i| {
@@ -400,6 +407,7 @@ pub fn check(analysis: &Analysis<FunctionFacts>) -> Vec<Finding> {
                 has_callers: analysis.callers[i] > 0,
                 implements_primitive: analysis.api.primitive(&f.name).is_some(),
                 evidence: evidence.get(&i).copied().unwrap_or_default(),
+                lookup_releases: lookup_releases.get(&f.file).unwrap_or(&no_fields),
             };
             check_function(&cx, &at)
         })
