@@ -24,6 +24,12 @@ impl<'t> Lowerer<'t, '_> {
             };
             return self.call(call, cur, result).0;
         }
+        // `locked = mutex_trylock(…) != 0` holds the try result, `== 0` its
+        // negation.
+        if let (Some((call, negated)), Some(_)) = (self.call_against_zero(stripped), &var) {
+            let result = ResultUse { negated, ..target };
+            return self.call(call, cur, result).0;
+        }
         // `start = pte = map_lock(…)`: both variables hold the result.
         let chained = (stripped.kind_id() == kind::ASSIGNMENT_EXPRESSION && var.is_some())
             .then(|| {
@@ -170,6 +176,21 @@ impl<'t> Lowerer<'t, '_> {
             .then(|| e.child_by_field_id(field::ARGUMENT).map(strip))
             .flatten()
             .filter(|a| a.kind_id() == kind::CALL_EXPRESSION)
+    }
+
+    /// `call(…) != 0` (the call, not negated) or `call(…) == 0` (negated).
+    fn call_against_zero(&self, e: Node<'t>) -> Option<(Node<'t>, bool)> {
+        if e.kind_id() != kind::BINARY_EXPRESSION {
+            return None;
+        }
+        let negated = match self.operator(e) {
+            "!=" => false,
+            "==" => true,
+            _ => return None,
+        };
+        let left = strip(e.child_by_field_id(field::LEFT)?);
+        let right = e.child_by_field_id(field::RIGHT)?;
+        (left.kind_id() == kind::CALL_EXPRESSION && self.is_zero(right)).then_some((left, negated))
     }
 
     /// Whether `e` mentions a lock-status flag (`ret | VM_FAULT_LOCKED`).
