@@ -334,17 +334,28 @@ impl<'a> FindingDiagnostic<'a> {
         paths: &PathDisplay,
     ) -> Option<Self> {
         let source = FileSource::load(sources, &finding.location, paths)?;
+        // The primary label says what happens there, when a piece of the
+        // evidence sits on it ("returns with `l` held here").
+        let at_primary = secondary_texts(finding).find(|(_, loc)| *loc == &finding.location);
+        let what = at_primary
+            .as_ref()
+            .map_or_else(|| "here".to_owned(), |(text, _)| text.clone());
         let primary_text = if finding.function.is_empty() {
-            "here".to_owned()
+            what
         } else {
-            format!("here, in {}()", finding.function)
+            format!("{what}, in {}()", finding.function)
         };
         let mut labels = vec![LabeledSpan::new_primary_with_span(
             Some(primary_text),
             span(&finding.location),
         )];
         let mut elsewhere = Vec::new();
+        let mut merged = at_primary.is_some();
         for (text, loc) in secondary_texts(finding) {
+            if merged && loc == &finding.location {
+                merged = false;
+                continue;
+            }
             if loc.file == finding.location.file && source.contains(loc) {
                 labels.push(LabeledSpan::new_with_span(Some(text), span(loc)));
             } else {
@@ -721,9 +732,8 @@ lock/double-acquire
  42 │         s->n += 38;
  43 │         s->n += 39;
  44 │         return s->n;
-    ·         ──────┬─────┬
-    ·               │     ╰── 2. returns with `s->lock` held here
-    ·               ╰── here, in f()
+    ·         ──────┬─────
+    ·               ╰── 2. returns with `s->lock` held here, in f()
  45 │ }
     ╰────
 

@@ -51,5 +51,5 @@ pub(super) fn finding(cx: &Context<'_>, event: &LockEvent, at: &At<'_>) -> Optio
     if let Some(p) = event.previous {
         finding = at.evidence(finding, p, format!("`{lock}` acquired here"));
     }
-    Some(finding)
+    Some(at.evidence(finding, event.at, format!("`{lock}` acquired again here")))
 }

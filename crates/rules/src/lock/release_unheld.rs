@@ -69,5 +69,9 @@ pub(super) fn finding(cx: &Context<'_>, event: &LockEvent, at: &At<'_>) -> Optio
     if let Some(p) = event.previous {
         finding = at.evidence(finding, p, label);
     }
-    Some(finding)
+    let here = match event.kind {
+        EventKind::ReleaseUntested => format!("`{lock}` released here, maybe not held"),
+        _ => format!("`{lock}` released here, not held"),
+    };
+    Some(at.evidence(finding, event.at, here))
 }
