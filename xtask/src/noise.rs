@@ -22,7 +22,7 @@ use lockwarden_rules::run::Checker;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::recall::{split_list, top_level_dirs};
+use crate::recall::{split_list, top_level_dirs, Flags};
 
 const USAGE: &str =
     "usage: cargo xtask noise [--dirs a,b,...] [--only-lock] [--split a,b,...] [--json FILE]";
@@ -41,19 +41,14 @@ fn parse_options(flags: &[String]) -> Result<Options> {
         only_lock: false,
         json: None,
     };
-    let mut flags = flags.iter();
-    while let Some(flag) = flags.next() {
-        let mut value = || {
-            flags
-                .next()
-                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--dirs" => options.dirs = Some(split_list(value()?)),
-            "--split" => options.split = split_list(value()?),
-            "--json" => options.json = Some(PathBuf::from(value()?)),
+    let mut flags = Flags::new(flags, USAGE);
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--dirs" => options.dirs = Some(split_list(flags.value(flag)?)),
+            "--split" => options.split = split_list(flags.value(flag)?),
+            "--json" => options.json = Some(PathBuf::from(flags.value(flag)?)),
             "--only-lock" => options.only_lock = true,
-            other => bail!("unexpected argument `{other}`\n{USAGE}"),
+            other => return Err(flags.unexpected(other)),
         }
     }
     Ok(options)

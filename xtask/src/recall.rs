@@ -997,31 +997,67 @@ fn parse_options(flags: &[String]) -> Result<Options> {
         json: None,
         list: None,
     };
-    let mut flags = flags.iter();
-    while let Some(flag) = flags.next() {
-        let mut value = || {
-            flags
-                .next()
-                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--seed" => options.seed = value()?.parse().context("--seed takes a number")?,
-            "--per-op" => {
-                options.per_op = Some(value()?.parse().context("--per-op takes a number")?)
-            }
-            "--dirs" => options.dirs = Some(split_list(value()?)),
-            "--json" => options.json = Some(PathBuf::from(value()?)),
+    let mut flags = Flags::new(flags, USAGE);
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--seed" => options.seed = flags.number(flag)?,
+            "--per-op" => options.per_op = Some(flags.number(flag)?),
+            "--dirs" => options.dirs = Some(split_list(flags.value(flag)?)),
+            "--json" => options.json = Some(PathBuf::from(flags.value(flag)?)),
             "--list" => {
-                options.list = Some(match value()?.as_str() {
+                options.list = Some(match flags.value(flag)? {
                     "missed" => List::Missed,
                     "all" => List::All,
                     other => bail!("--list takes `missed` or `all`, not `{other}`"),
                 })
             }
-            other => bail!("unexpected argument `{other}`\n{USAGE}"),
+            other => return Err(flags.unexpected(other)),
         }
     }
     Ok(options)
+}
+
+/// The flags of an xtask command, read one at a time, with the errors that
+/// name the command's usage.
+pub(crate) struct Flags<'a> {
+    rest: std::slice::Iter<'a, String>,
+    usage: &'static str,
+}
+
+impl<'a> Flags<'a> {
+    pub(crate) fn new(flags: &'a [String], usage: &'static str) -> Self {
+        Flags {
+            rest: flags.iter(),
+            usage,
+        }
+    }
+
+    /// The next flag.
+    pub(crate) fn next_flag(&mut self) -> Option<&'a str> {
+        self.rest.next().map(String::as_str)
+    }
+
+    /// The value that follows `flag`.
+    pub(crate) fn value(&mut self, flag: &str) -> Result<&'a str> {
+        self.next_flag()
+            .with_context(|| format!("{flag} needs a value\n{}", self.usage))
+    }
+
+    /// The number that follows `flag`.
+    pub(crate) fn number<T>(&mut self, flag: &str) -> Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::error::Error + Send + Sync + 'static,
+    {
+        self.value(flag)?
+            .parse()
+            .with_context(|| format!("{flag} takes a number"))
+    }
+
+    /// The error for a flag the command does not take.
+    pub(crate) fn unexpected(&self, flag: &str) -> anyhow::Error {
+        anyhow::anyhow!("unexpected argument `{flag}`\n{}", self.usage)
+    }
 }
 
 /// `a,b,c` as a list, empty items dropped and trailing slashes ignored.

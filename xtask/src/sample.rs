@@ -13,7 +13,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::recall::{split_list, SplitMix64};
+use crate::recall::{split_list, Flags, SplitMix64};
 
 const USAGE: &str = "usage: cargo xtask sample --seed N [--count N] [--dirs a,b,...] [--pool FILE]";
 
@@ -37,19 +37,14 @@ fn parse_options(flags: &[String]) -> Result<Options> {
         dirs: DEFAULT_DIRS.iter().map(|d| (*d).to_owned()).collect(),
         pool: None,
     };
-    let mut flags = flags.iter();
-    while let Some(flag) = flags.next() {
-        let mut value = || {
-            flags
-                .next()
-                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
-        };
-        match flag.as_str() {
-            "--seed" => seed = Some(value()?.parse().context("--seed takes a number")?),
-            "--count" => options.count = value()?.parse().context("--count takes a number")?,
-            "--dirs" => options.dirs = split_list(value()?),
-            "--pool" => options.pool = Some(value()?.into()),
-            other => bail!("unexpected argument `{other}`\n{USAGE}"),
+    let mut flags = Flags::new(flags, USAGE);
+    while let Some(flag) = flags.next_flag() {
+        match flag {
+            "--seed" => seed = Some(flags.number(flag)?),
+            "--count" => options.count = flags.number(flag)?,
+            "--dirs" => options.dirs = split_list(flags.value(flag)?),
+            "--pool" => options.pool = Some(flags.value(flag)?.into()),
+            other => return Err(flags.unexpected(other)),
         }
     }
     options.seed = seed.with_context(|| format!("a seed is needed\n{USAGE}"))?;

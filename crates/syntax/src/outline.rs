@@ -121,23 +121,28 @@ impl Outline {
         never: impl Fn(&str) -> bool,
     ) -> std::collections::HashSet<String> {
         let root = file.tree.root_node();
+        // Each function with no `return` whose body ends in a call, with the
+        // function it calls: read once.
+        let ending_in_call: Vec<(&str, &str)> = self
+            .functions
+            .iter()
+            .filter_map(|f| {
+                let body =
+                    root.descendant_for_byte_range(f.body.start as usize, f.body.end as usize)?;
+                let callee = last_call(file, body)?;
+                let returns = crate::walk::any(body, |n| n.kind_id() == kind::RETURN_STATEMENT);
+                (!returns).then_some((f.name.as_str(), callee))
+            })
+            .collect();
         let mut found = std::collections::HashSet::new();
         // Each round finds the functions ending in one found the round before.
         loop {
-            let more: Vec<&str> = self
-                .functions
+            let more: Vec<&str> = ending_in_call
                 .iter()
-                .filter(|f| !found.contains(&f.name))
-                .filter(|f| {
-                    root.descendant_for_byte_range(f.body.start as usize, f.body.end as usize)
-                        .is_some_and(|body| {
-                            ends_in_call(file, body, |c| never(c) || found.contains(c))
-                                && !crate::walk::any(body, |n| {
-                                    n.kind_id() == kind::RETURN_STATEMENT
-                                })
-                        })
+                .filter(|(name, callee)| {
+                    !found.contains(*name) && (never(callee) || found.contains(*callee))
                 })
-                .map(|f| f.name.as_str())
+                .map(|(name, _)| *name)
                 .collect();
             if more.is_empty() {
                 return found;
@@ -506,19 +511,18 @@ fn record_def(file: &ParsedFile, node: Node<'_>, name: String) -> RecordDef {
     }
 }
 
-/// Whether the last statement of `body` is a call to a function `never`
-/// accepts.
-fn ends_in_call(file: &ParsedFile, body: Node<'_>, never: impl Fn(&str) -> bool) -> bool {
-    let Some(last) = body.named_child(body.named_child_count().saturating_sub(1)) else {
-        return false;
-    };
+/// The function the last statement of `body` calls, when it is a call by
+/// name.
+fn last_call<'f>(file: &'f ParsedFile, body: Node<'_>) -> Option<&'f str> {
+    let last = body.named_child(body.named_child_count().checked_sub(1)?)?;
     let call = last
         .named_child(0)
         .filter(|_| last.kind_id() == kind::EXPRESSION_STATEMENT)
-        .filter(|c| c.kind_id() == kind::CALL_EXPRESSION);
-    call.and_then(|c| c.child_by_field_id(field::FUNCTION))
-        .filter(|f| f.kind_id() == kind::IDENTIFIER)
-        .is_some_and(|f| never(file.node_text(f)))
+        .filter(|c| c.kind_id() == kind::CALL_EXPRESSION)?;
+    let function = call
+        .child_by_field_id(field::FUNCTION)
+        .filter(|f| f.kind_id() == kind::IDENTIFIER)?;
+    Some(file.node_text(function))
 }
 
 #[cfg(test)]

@@ -309,6 +309,27 @@ impl<'t> Lowerer<'t, '_> {
         Some(TruthKey::Cond { text, vars })
     }
 
+    /// The key of a side-effect-free test written `text`, reading
+    /// `operands` and the identifiers `names`, as [`Lowerer::condition_key`]
+    /// keys such a test: for a comparison the code never writes as a test
+    /// (`cnt < max` out of `++cnt < max`, `gfp & __GFP_NOFAIL`) that a later
+    /// test must still meet.
+    pub(super) fn test_key(
+        &self,
+        text: &str,
+        operands: &[Node<'_>],
+        names: &[&str],
+    ) -> Option<TruthKey> {
+        let mut vars = self.pure_vars(operands)?;
+        vars.extend(names.iter().map(|n| (*n).to_owned()));
+        vars.sort();
+        vars.dedup();
+        Some(TruthKey::Cond {
+            text: squeezed(text),
+            vars,
+        })
+    }
+
     /// A node that learns `key` is `truth`, then goes on to `to`.
     pub(super) fn learning(&mut self, key: TruthKey, truth: bool, to: NodeId) -> NodeId {
         let n = self.new_node(Op::Nop);

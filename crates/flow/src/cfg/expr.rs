@@ -559,7 +559,12 @@ impl<'t> Lowerer<'t, '_> {
                 }
             }
         }
-        let never_null = callee.clone().zip(result.var.clone());
+        // The lock API's data outlives the lowering: no copy per call.
+        let api = self.api;
+        let never_null = callee
+            .as_deref()
+            .and_then(|c| api.never_null(c))
+            .zip(result.var.clone());
         let noreturn = callee
             .as_ref()
             .is_some_and(|n| self.macros.is_noreturn(n) || self.facts.never_returning.contains(n));
@@ -584,8 +589,8 @@ impl<'t> Lowerer<'t, '_> {
         if noreturn {
             return (None, Some(node));
         }
-        if let Some((callee, var)) = never_null {
-            let next = self.never_null(&callee, &args, &var, node);
+        if let Some(((index, flags), var)) = never_null {
+            let next = self.never_null(index, flags, &args, &var, node);
             if next != node {
                 return (Some(next), Some(node));
             }
@@ -597,26 +602,28 @@ impl<'t> Lowerer<'t, '_> {
         (Some(node), Some(node))
     }
 
-    /// After `node`, a call of `callee` whose result is stored in `var`:
-    /// where the lock API says the call never returns NULL given a flag its
-    /// argument carries, the path learns `var` is not NULL, in the
-    /// argument's text (`GFP_KERNEL | __GFP_NOFAIL`) or where the path knows
-    /// the variable passed has it (`if (gfp & __GFP_DIRECT_RECLAIM)`). The
-    /// node the path goes on from.
-    fn never_null(&mut self, callee: &str, args: &[Node<'t>], var: &str, node: NodeId) -> NodeId {
-        let Some((index, flags)) = self.api.never_null(callee) else {
-            return node;
-        };
+    /// After `node`, a call whose result is stored in `var`, which the lock
+    /// API says never returns NULL given one of `flags` in argument `index`:
+    /// the path learns `var` is not NULL, where the argument's text names a
+    /// flag (`GFP_KERNEL | __GFP_NOFAIL`) or the path knows the variable
+    /// passed has one (`if (gfp & __GFP_DIRECT_RECLAIM)`). The node the path
+    /// goes on from.
+    fn never_null(
+        &mut self,
+        index: usize,
+        flags: &[String],
+        args: &[Node<'t>],
+        var: &str,
+        node: NodeId,
+    ) -> NodeId {
         let Some(arg) = args.get(index).map(|a| strip(*a)) else {
             return node;
         };
         // A flag masked out (`gfp & ~__GFP_DIRECT_RECLAIM`) is not carried.
-        let mut named = false;
-        lockwarden_syntax::walk::preorder(arg, |n| {
-            named |= n.kind_id() == kind::IDENTIFIER && flags.iter().any(|f| f == self.text(n));
-            !named
-        });
-        named &= !self.text(arg).contains('~');
+        let named = !self.text(arg).contains('~')
+            && lockwarden_syntax::walk::any(arg, |n| {
+                n.kind_id() == kind::IDENTIFIER && flags.iter().any(|f| f == self.text(n))
+            });
         let not_null = TruthKey::Var(var.to_owned());
         if named {
             return self.learning(not_null, true, node);
@@ -624,20 +631,18 @@ impl<'t> Lowerer<'t, '_> {
         if arg.kind_id() != kind::IDENTIFIER {
             return node;
         }
-        let Some(vars) = self.pure_vars(&[arg]) else {
+        let sets: Option<Vec<TruthKey>> = flags
+            .iter()
+            .map(|flag| self.test_key(&format!("{}&{flag}", self.text(arg)), &[arg], &[flag]))
+            .collect();
+        let Some(sets) = sets else {
             return node;
         };
         // One flag after the other: set, the result is not NULL; not set,
         // ask about the next.
-        let flags = flags.to_vec();
         let next = self.new_node(Op::Nop);
         let mut from = node;
-        for flag in flags {
-            let mut vars = vars.clone();
-            vars.push(flag.clone());
-            vars.sort();
-            let text = crate::path::squeezed(&format!("{}&{flag}", self.text(arg)));
-            let set = TruthKey::Cond { text, vars };
+        for set in sets {
             let learned = self.learning(not_null.clone(), true, next);
             let unset = self.new_node(Op::Nop);
             self.link(from, learned, EdgeCond::Truth(set.clone(), true));

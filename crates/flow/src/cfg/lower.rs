@@ -116,6 +116,10 @@ pub fn lower(
 /// [`Cfg::records_owner`]). A task stored alone (`msr->r_tsk = current`) is
 /// a waiter, not an owner.
 fn records_owner(file: &ParsedFile, body: Node<'_>) -> bool {
+    // Most bodies never name the running task: no walk for them.
+    if !file.node_text(body).contains("current") {
+        return false;
+    }
     let mut stored: Vec<String> = Vec::new();
     let mut tested: Vec<String> = Vec::new();
     let is_current = |n: Option<Node<'_>>| {
@@ -440,20 +444,21 @@ impl<'t> Lowerer<'t, '_> {
         self.counted_loop_body(body, entry, brk, cont, None)
     }
 
-    /// [`Lowerer::loop_body`], where a `break` learns `breaks_learn`.
+    /// [`Lowerer::loop_body`] of a loop that may count: a `break` leaves it
+    /// with its comparison true.
     fn counted_loop_body(
         &mut self,
         body: Option<Node<'t>>,
         entry: Cur,
         brk: NodeId,
         cont: NodeId,
-        breaks_learn: Option<(TruthKey, bool)>,
+        counted: Option<&CountedLoop>,
     ) -> Cur {
         let scopes = self.scopes.len();
         self.breaks.push(Jump {
             target: brk,
             scopes,
-            learns: breaks_learn,
+            learns: counted.filter(|c| c.breaks_learn).map(|c| c.key.clone()),
         });
         self.continues.push(Jump {
             target: cont,
@@ -522,11 +527,7 @@ impl<'t> Lowerer<'t, '_> {
             Some(c) => self.counted_loop_cond(c, Some(head), entry, exit, counted.as_ref()),
             None => self.link(head, entry, EdgeCond::Always),
         }
-        let breaks_learn = counted
-            .as_ref()
-            .filter(|c| c.breaks_learn)
-            .map(|c| c.key.clone());
-        let end = self.counted_loop_body(body, Some(entry), exit, head, breaks_learn);
+        let end = self.counted_loop_body(body, Some(entry), exit, head, counted.as_ref());
         if let Some(e) = end {
             self.link(e, head, EdgeCond::Always);
         }
@@ -559,11 +560,7 @@ impl<'t> Lowerer<'t, '_> {
         // The first time round a counted `do … while` is not tested: a
         // retry loop is written for a count that starts below its bound.
         let counted = cond.and_then(|c| self.counted_loop(c, body));
-        let breaks_learn = counted
-            .as_ref()
-            .filter(|c| c.breaks_learn)
-            .map(|c| c.key.clone());
-        let end = self.counted_loop_body(body, Some(entry), exit, cond_node, breaks_learn);
+        let end = self.counted_loop_body(body, Some(entry), exit, cond_node, counted.as_ref());
         if let Some(e) = end {
             self.link(e, cond_node, EdgeCond::Always);
         }
@@ -655,10 +652,9 @@ impl<'t> Lowerer<'t, '_> {
         if written {
             return None;
         }
-        let vars = self.pure_vars(&[counter, bound])?;
-        let text = squeezed(&format!("{counter_text}{key_op}{bound_text}"));
+        let text = format!("{counter_text}{key_op}{bound_text}");
         Some(CountedLoop {
-            key: (TruthKey::Cond { text, vars }, holds),
+            key: (self.test_key(&text, &[counter, bound], &[])?, holds),
             updates,
             breaks_learn: prefix,
         })
