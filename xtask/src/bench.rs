@@ -77,17 +77,34 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
     let plain_parse_ms = stats["plain_tree_sitter"]["elapsed_ms"]
         .as_u64()
         .context("parse-stats JSON has no plain_tree_sitter.elapsed_ms")?;
+    let cache_dir = crate::workspace_root().join("target/bench-cache");
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    let cache = cache_dir.to_string_lossy().into_owned();
+    let cached = |args: &[&str]| -> Vec<String> {
+        let mut all = with_paths(args);
+        all.extend(["--cache".to_owned(), cache.clone()]);
+        all
+    };
+    let whole = ["check", "--format", "json"];
     for (job, args) in [
         (
-            "check, balloon rules (cold)",
-            with_paths(&["check", "--only", "balloon/*", "--format", "json"]),
+            "check, balloon rules (cold, no cache)",
+            with_paths(&[
+                "check",
+                "--only",
+                "balloon/*",
+                "--format",
+                "json",
+                "--no-cache",
+            ]),
         ),
-        (
-            "check, all rules (cold)",
-            with_paths(&["check", "--format", "json"]),
-        ),
+        ("check, all rules (cold, filling the cache)", cached(&whole)),
+        ("check, all rules (warm, nothing changed)", cached(&whole)),
     ] {
         jobs.push(measured(job, &binary, &args)?.1);
+    }
+    if dirs.is_empty() {
+        jobs.extend(edits(&binary, &tree, &cache)?);
     }
     let report = Report {
         tree: root,
@@ -104,6 +121,126 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
     std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("writing {}", json.display()))?;
     println!("\nwritten to {}", json.display());
+    Ok(())
+}
+
+/// The `.c` file and the header edited for the incremental jobs.
+const EDITED_C: &str = "mm/balloon_compaction.c";
+const EDITED_HEADER: &str = "include/linux/balloon_compaction.h";
+
+/// One file in each of ten directories, a commit each for `series`.
+const SERIES_FILES: [&str; 10] = [
+    "mm/balloon_compaction.c",
+    "drivers/virtio/virtio_balloon.c",
+    "kernel/locking/mutex.c",
+    "fs/ext4/inode.c",
+    "net/core/dev.c",
+    "block/blk-core.c",
+    "ipc/sem.c",
+    "sound/core/pcm.c",
+    "lib/kstrtox.c",
+    "drivers/gpu/drm/drm_gem.c",
+];
+
+/// The jobs after an edit, on a hard-linked copy of the tree (the
+/// extracted tree is never written): one `.c` file changed, one widely
+/// included header changed, `check --staged` in a git repository of the
+/// tree, and `series` over ten commits. All share the warm cache.
+fn edits(binary: &Path, tree: &Path, cache: &str) -> Result<Vec<Measure>> {
+    let copy = crate::workspace_root().join("target/bench-tree");
+    let _ = std::fs::remove_dir_all(&copy);
+    setup(Command::new("cp").arg("-al").arg(tree).arg(&copy))?;
+    let root = copy.to_string_lossy().into_owned();
+    let mut jobs = Vec::new();
+    let mut job = |name: &str, command: &[&str], extra: &[&str]| -> Result<()> {
+        let mut args = strings(command);
+        args.extend(strings(&[
+            "--format", "json", "--cache", cache, "--root", &root,
+        ]));
+        args.extend(strings(extra));
+        jobs.push(measured(name, binary, &args)?.1);
+        Ok(())
+    };
+    append_function(&copy, EDITED_C, 0)?;
+    job(
+        &format!("check after {EDITED_C} changed"),
+        &["check"],
+        &[&root],
+    )?;
+    append_function(&copy, EDITED_HEADER, 0)?;
+    job(
+        &format!("check after {EDITED_HEADER} changed"),
+        &["check"],
+        &[&root],
+    )?;
+
+    eprintln!("bench: a git repository of the tree …");
+    let git = |args: &[&str]| setup(Command::new("git").arg("-C").arg(&copy).args(args));
+    let commit = |args: &[&str]| {
+        let identity = [
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@localhost",
+            "commit",
+            "-q",
+        ];
+        git(&[&identity[..], args].concat())
+    };
+    git(&["init", "-q"])?;
+    git(&["add", "-A"])?;
+    commit(&["-m", "tree"])?;
+    for (n, when) in [(1, "first"), (2, "edited again")] {
+        append_function(&copy, EDITED_C, n)?;
+        git(&["add", EDITED_C])?;
+        job(
+            &format!("check --staged, one .c file ({when})"),
+            &["check", "--staged"],
+            &[],
+        )?;
+    }
+    git(&["reset", "-q", "--hard"])?;
+    for (n, file) in SERIES_FILES.iter().enumerate() {
+        append_function(&copy, file, 10 + n)?;
+        commit(&["-a", "-m", &format!("edit {file}")])?;
+    }
+    for when in ["first", "again"] {
+        job(
+            &format!("series over 10 commits ({when})"),
+            &["series", "HEAD~10..HEAD"],
+            &[],
+        )?;
+    }
+    std::fs::remove_dir_all(&copy).ok();
+    Ok(jobs)
+}
+
+/// Replaces `rel` in the copy `tree` (a hard link to the extracted tree's
+/// file) by a new file: its text with one more function, numbered `n`.
+fn append_function(tree: &Path, rel: &str, n: usize) -> Result<()> {
+    let path = tree.join(rel);
+    let mut text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    text.extend_from_slice(
+        format!("\nstatic inline int lockwarden_bench_edit_{n}(void)\n{{\n\treturn {n};\n}}\n")
+            .as_bytes(),
+    );
+    std::fs::remove_file(&path)?;
+    std::fs::write(&path, text)?;
+    Ok(())
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+/// Runs a setup command, failing when it fails.
+fn setup(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
     Ok(())
 }
 

@@ -67,6 +67,8 @@ pub struct Args {
     /// `--staged`, matching staged files are not checked.
     #[arg(long)]
     exclude: Vec<String>,
+    #[command(flatten)]
+    cache: crate::cache::CacheArgs,
 }
 
 /// The `--exclude` globs; a bad one is a usage error naming it.
@@ -141,6 +143,7 @@ fn check(args: &Args) -> Result<bool> {
     if args.staged {
         return crate::staged::check(crate::staged::Options {
             root: args.root.as_deref(),
+            cache: &args.cache,
             config,
             only,
             exclude: exclude_set(&settings.exclude)?,
@@ -171,13 +174,17 @@ fn check(args: &Args) -> Result<bool> {
         .iter()
         .map(|f| f.to_string_lossy().replace('\\', "/"))
         .collect();
-    let context = crate::files::include_context(&root, &files);
-    let crate::files::Inputs { contents, skipped } = read_inputs(
-        &root,
-        files.into_iter().chain(context).collect(),
-        &args.paths,
-    )?;
-    let checker = Checker::new(config);
+    let crate::files::Inputs {
+        mut contents,
+        mut skipped,
+    } = read_inputs(&root, files, &args.paths)?;
+    let context = crate::files::include_context_of(&root, &contents);
+    if !context.is_empty() {
+        let headers = read_inputs(&root, context, &[])?;
+        contents.extend(headers.contents);
+        skipped.extend(headers.skipped);
+    }
+    let checker = args.cache.attach(Checker::new(config), &root)?;
     let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
     let display = crate::progress::start(args.quiet);
     let outcome = checker.check_selected(contents, &selected)?;
@@ -204,12 +211,7 @@ fn check(args: &Args) -> Result<bool> {
     summary.incomplete.retain(|u| named.contains(&u.file));
     summary.incomplete.sort();
     let sources: BTreeMap<String, Vec<u8>> = if format == Format::Human {
-        let wanted: HashSet<&str> = findings
-            .iter()
-            .flat_map(|f| std::iter::once(&f.location).chain(f.labels.iter().map(|l| &l.location)))
-            .map(|l| l.file.as_str())
-            .collect();
-        outcome.analysis.program.sources_of(&wanted)
+        outcome.sources
     } else {
         BTreeMap::new()
     };

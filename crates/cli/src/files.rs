@@ -334,6 +334,17 @@ fn relative(root: &Path, abs: &Path) -> Result<PathBuf> {
 /// headers only x86's, so one architecture's view is analysed). They are
 /// analysed as context — their inline helpers summarised — and not reported.
 pub fn include_context(root: &Path, named: &[PathBuf]) -> Vec<PathBuf> {
+    use rayon::prelude::*;
+    let texts: Vec<(PathBuf, Vec<u8>)> = named
+        .par_iter()
+        .filter_map(|file| Some((file.clone(), read_source(&root.join(file)).ok()?)))
+        .collect();
+    include_context_of(root, &texts)
+}
+
+/// [`include_context`] of files already read (root-relative path, text).
+pub fn include_context_of(root: &Path, named: &[(PathBuf, Vec<u8>)]) -> Vec<PathBuf> {
+    use rayon::prelude::*;
     if !root.join("include/linux").is_dir() {
         return Vec::new();
     }
@@ -345,22 +356,26 @@ pub fn include_context(root: &Path, named: &[PathBuf]) -> Vec<PathBuf> {
         .filter_map(|e| e.path().strip_prefix(root).ok().map(Path::to_path_buf))
         .collect();
     let resolver = lockwarden_syntax::index::IncludeResolver::new(headers);
-    let named_set: std::collections::HashSet<&PathBuf> = named.iter().collect();
+    let named_set: std::collections::HashSet<&PathBuf> = named.iter().map(|(p, _)| p).collect();
     let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
-    let mut work: Vec<PathBuf> = named.to_vec();
     let mut context = Vec::new();
-    while let Some(file) = work.pop() {
-        let Ok(text) = read_source(&root.join(&file)) else {
-            continue;
-        };
-        for (path, system) in includes(&text) {
+    // The named files' includes, in parallel (a whole tree names every
+    // file); then the headers they reach, one at a time.
+    let mut work: Vec<(PathBuf, Vec<(String, bool)>)> = named
+        .par_iter()
+        .map(|(file, text)| (file.clone(), includes(text)))
+        .collect();
+    while let Some((file, included)) = work.pop() {
+        for (path, system) in included {
             for found in resolver.resolve(&file, &path, system) {
                 let other_arch = found.starts_with("arch") && !found.starts_with("arch/x86");
                 if other_arch || named_set.contains(&found) || !seen.insert(found.clone()) {
                     continue;
                 }
                 context.push(found.clone());
-                work.push(found);
+                if let Ok(text) = read_source(&root.join(&found)) {
+                    work.push((found, includes(&text)));
+                }
             }
         }
     }
@@ -368,27 +383,32 @@ pub fn include_context(root: &Path, named: &[PathBuf]) -> Vec<PathBuf> {
     context
 }
 
-/// The `#include` lines of a file: path and whether it is `<…>`.
-fn includes(text: &[u8]) -> Vec<(String, bool)> {
-    let text = String::from_utf8_lossy(text);
-    text.lines()
-        .filter_map(|line| {
-            let rest = line
-                .trim_start()
-                .strip_prefix('#')?
-                .trim_start()
-                .strip_prefix("include")?
-                .trim();
-            let (open, close, system) = match rest.chars().next()? {
-                '<' => ('<', '>', true),
-                '"' => ('"', '"', false),
-                _ => return None,
-            };
-            let inner = rest.strip_prefix(open)?;
-            let end = inner.find(close)?;
-            Some((inner[..end].to_owned(), system))
-        })
-        .collect()
+/// The `#include` lines of a file: the name and whether it is `<…>`.
+pub(crate) fn includes(text: &[u8]) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        let Some(rest) = line.trim_ascii_start().strip_prefix(b"#") else {
+            continue;
+        };
+        let Some(rest) = rest.trim_ascii_start().strip_prefix(b"include") else {
+            continue;
+        };
+        let rest = rest.trim_ascii_start();
+        let (close, system) = match rest.first() {
+            Some(b'<') => (b'>', true),
+            Some(b'"') => (b'"', false),
+            _ => continue,
+        };
+        if let Some(end) = rest[1..].iter().position(|&b| b == close) {
+            if end > 0 {
+                out.push((
+                    String::from_utf8_lossy(&rest[1..1 + end]).into_owned(),
+                    system,
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! itself is the workspace's root package, so that `cargo install --path .`
 //! (and pre-commit's `language: rust`) builds it from a checkout.
 
+mod cache;
 mod check;
 mod config;
 mod explain;

@@ -27,6 +27,7 @@ use lockwarden_rules::Checker;
 use lockwarden_syntax::index::IncludeResolver;
 
 use crate::config::print_error;
+use crate::files::includes;
 use crate::git::{Blob, Entry, Git, Tree};
 use crate::{mbox, patch};
 
@@ -69,6 +70,8 @@ pub struct Args {
     /// matches (`drivers/staging/**`, `*_test.c`): they are not checked.
     #[arg(long)]
     exclude: Vec<String>,
+    #[command(flatten)]
+    cache: crate::cache::CacheArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -142,7 +145,9 @@ fn series(args: &Args) -> Result<bool> {
         &lockwarden_rules::run::rules_of(&config.rules),
     )?;
     let exclude = crate::check::exclude_set(&settings.exclude)?;
-    let mut analyser = Analyser::new(Checker::new(config), only, exclude);
+    let tree = git.toplevel().unwrap_or_else(|_| dir.clone());
+    let checker = args.cache.attach(Checker::new(config), &tree)?;
+    let mut analyser = Analyser::new(checker, only, exclude);
     let steps = match &args.mbox {
         Some(path) => mbox_steps(&mut git, &mut analyser, path, args.base.as_deref())?,
         None => range_steps(
@@ -435,33 +440,6 @@ pub(crate) fn context(
         }
     }
     Ok(out)
-}
-
-/// The `#include`s of a C file: (name, whether `<…>`).
-pub(crate) fn includes(text: &[u8]) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    for line in text.split(|&b| b == b'\n') {
-        let line = String::from_utf8_lossy(line);
-        let Some(rest) = line.trim_start().strip_prefix('#') else {
-            continue;
-        };
-        let Some(rest) = rest.trim_start().strip_prefix("include") else {
-            continue;
-        };
-        let rest = rest.trim_start();
-        let (close, system) = match rest.chars().next() {
-            Some('<') => ('>', true),
-            Some('"') => ('"', false),
-            _ => continue,
-        };
-        if let Some(end) = rest[1..].find(close) {
-            let name = &rest[1..1 + end];
-            if !name.is_empty() {
-                out.push((name.to_owned(), system));
-            }
-        }
-    }
-    out
 }
 
 /// Runs the checker over file sets of trees, remembering results by content.

@@ -26,6 +26,8 @@ use crate::series::Analyser;
 pub struct Options<'a> {
     /// `--root`: a directory of the repository (default: the current one).
     pub root: Option<&'a Path>,
+    /// `--cache`, `--no-cache`.
+    pub cache: &'a crate::cache::CacheArgs,
     pub config: Config,
     pub only: Option<GlobSet>,
     /// `--exclude`: staged files it matches are not checked.
@@ -55,7 +57,8 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
         None => Tree::new(),
     };
     let after = git.index()?;
-    let mut analyser = Analyser::new(Checker::new(opts.config), opts.only, opts.exclude);
+    let checker = opts.cache.attach(Checker::new(opts.config), &top)?;
+    let mut analyser = Analyser::new(checker, opts.only, opts.exclude);
     let (delta, analysed, touched) = analyser.compare_full(&mut git, &before, &after)?;
     let mut findings = Vec::new();
     let mut summary = lockwarden_report::Summary::default();

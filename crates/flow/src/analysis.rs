@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
+use lockwarden_cache::{Cache, Key, KeyBuilder};
 use lockwarden_syntax::outline::{Outline, TypeRef};
 use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
@@ -16,14 +17,14 @@ use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, Change, ExitFact, Summary};
 
 /// An annotation on a function, as text (`__must_hold`, [`&b->lock`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Annotation {
     pub name: String,
     pub args: Vec<String>,
 }
 
 /// One function definition, lowered.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FunctionUnit {
     pub file: usize,
     pub name: String,
@@ -55,11 +56,13 @@ impl FunctionUnit {
 }
 
 /// One analysed file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FileUnit {
     /// Relative to the tree root.
     pub path: PathBuf,
-    /// The file's text, packed: [`FileUnit::source`] unpacks it.
+    /// The file's text, packed: [`FileUnit::source`] unpacks it. Not kept
+    /// in the cache: the text is at hand whenever the file is.
+    #[serde(skip)]
     source: PackedBytes,
     /// Function bodies counted for parse statistics, and those with errors.
     pub functions_counted: usize,
@@ -154,6 +157,30 @@ fn header_conditions(
 
 /// Parses and lowers `files` (path relative to the root, contents), in parallel.
 pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &LockApi) -> Program {
+    build_with(files, macros, api, None)
+}
+
+/// Where lowered files are kept between runs, and the stamp of everything
+/// outside a file that its lowering reads from configuration (the rule
+/// files, this build of the program).
+#[derive(Clone, Copy)]
+pub struct LoweredCache<'a> {
+    pub store: &'a dyn Cache,
+    pub stamp: Key,
+}
+
+/// Entry kind of a lowered file in the cache.
+const LOWERED: &str = "lowered";
+
+/// [`build`], taking each file's lowering from `cache` when everything it
+/// reads is unchanged: the file's path and text, the configuration stamp,
+/// and the headers' `return` and condition macros read off the whole tree.
+pub fn build_with(
+    files: Vec<(PathBuf, Vec<u8>)>,
+    macros: &CompiledMacros,
+    api: &LockApi,
+    cache: Option<LoweredCache<'_>>,
+) -> Program {
     crate::progress::files_started(files.len());
     // Headers' macros that are a `return` (`return_ACPI_STATUS(s)`) or hand
     // an argument to a condition wrapper, for every file: read off the
@@ -179,6 +206,7 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
     let forwarding: Vec<_> = forwarding.into_iter().flatten().collect();
     let header_conditions = header_conditions(&forwarding, api);
     drop(forwarding);
+    let tree_key = cache.map(|c| tree_key(&c.stamp, &return_macros, &header_conditions));
     let mut program = Program::default();
     // In chunks: a file's lowering holds tables (every identifier it
     // references, every record it defines) that the program keeps once,
@@ -192,14 +220,39 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
         let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = chunk
             .into_par_iter()
             .map(|(path, source)| {
-                let lowered = lower_file(
-                    path,
-                    source,
-                    macros,
-                    api,
-                    &return_macros,
-                    &header_conditions,
-                );
+                let cached = cache.zip(tree_key.as_ref()).map(|(cache, tree)| {
+                    let key = KeyBuilder::new(LOWERED)
+                        .key(tree)
+                        .part(path.as_os_str().as_encoded_bytes())
+                        .part(&source)
+                        .finish();
+                    (cache.store, key)
+                });
+                let hit = cached.and_then(|(store, key)| {
+                    let bytes = store.get(LOWERED, &key)?;
+                    let (mut file, functions): (FileUnit, Vec<FunctionUnit>) =
+                        postcard::from_bytes(&bytes).ok()?;
+                    (file.path == path).then(|| {
+                        file.source = PackedBytes::pack(&source);
+                        (file, functions)
+                    })
+                });
+                let lowered = hit.unwrap_or_else(|| {
+                    let lowered = lower_file(
+                        path,
+                        source,
+                        macros,
+                        api,
+                        &return_macros,
+                        &header_conditions,
+                    );
+                    if let Some((store, key)) = cached {
+                        if let Ok(bytes) = postcard::to_allocvec(&lowered) {
+                            store.put(LOWERED, &key, &bytes);
+                        }
+                    }
+                    lowered
+                });
                 crate::progress::file_done();
                 lowered
             })
@@ -219,6 +272,20 @@ pub fn build(files: Vec<(PathBuf, Vec<u8>)>, macros: &CompiledMacros, api: &Lock
 
 /// Files lowered at a time by [`build`].
 const BUILD_CHUNK_FILES: usize = 256;
+
+/// The key of what every file's lowering reads besides the file: the
+/// configuration stamp and the headers' macro tables, in a fixed order.
+fn tree_key(stamp: &Key, returns: &CallerExits, conditions: &HashMap<String, usize>) -> Key {
+    let mut key = KeyBuilder::new("tree");
+    key.key(stamp);
+    let mut returns: Vec<_> = returns.iter().collect();
+    returns.sort_by(|a, b| a.0.cmp(b.0));
+    key.part(&postcard::to_allocvec(&returns).unwrap_or_default());
+    let mut conditions: Vec<_> = conditions.iter().collect();
+    conditions.sort();
+    key.part(&postcard::to_allocvec(&conditions).unwrap_or_default());
+    key.finish()
+}
 
 impl Program {
     /// Adds a lowered file and its functions, moving the file's tables into

@@ -14,5 +14,5 @@ pub mod path;
 pub mod progress;
 pub mod summary;
 
-pub use analysis::{analyze, build, Analysis, FunctionResult, Program};
+pub use analysis::{analyze, build, build_with, Analysis, FunctionResult, LoweredCache, Program};
 pub use api::{LockApi, LockApiConfig};

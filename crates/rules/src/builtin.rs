@@ -1,6 +1,7 @@
 //! The built-in rule files, embedded in the binary from the project's
 //! `rules/` folder, and loading them together with user rule files.
 
+use lockwarden_cache::{Key, KeyBuilder};
 use lockwarden_flow::LockApiConfig;
 use lockwarden_syntax::MacroConfig;
 
@@ -28,11 +29,20 @@ pub struct Config {
     pub syntax: MacroConfig,
     pub locks: LockApiConfig,
     pub rules: RuleSet,
+    /// Names and texts of the files added, in order: what the configuration
+    /// is made of, for cache keys.
+    fingerprint: KeyBuilder,
 }
 
 impl Config {
+    /// The key of the rule files this configuration was built from.
+    pub fn key(&self) -> Key {
+        self.fingerprint.finish()
+    }
+
     /// Adds one rule file.
     pub fn add(&mut self, name: &str, text: &str) -> Result<(), RuleFileErrors> {
+        self.fingerprint.part(name.as_bytes()).part(text.as_bytes());
         let mut file = parse(name, text)?;
         self.syntax.extend(std::mem::take(&mut file.syntax));
         self.locks.extend(std::mem::take(&mut file.locks));

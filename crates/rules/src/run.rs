@@ -2,11 +2,14 @@
 //! parse and lower, solve bottom-up, run the rules, drop suppressed findings
 //! and note the suppressions that suppressed nothing.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
+use lockwarden_cache::{Cache, Key, KeyBuilder};
 use lockwarden_flow::analysis::Visitor;
-use lockwarden_flow::{analyze, build, Analysis, LockApi};
+use lockwarden_flow::{analyze, build, build_with, Analysis, LockApi, LoweredCache};
 use lockwarden_report::{
     dedup_fingerprints, sort_findings, Finding, LineIndex, RuleInfo, Summary, Unanalysed,
 };
@@ -15,7 +18,7 @@ use lockwarden_syntax::Span;
 
 use crate::builtin::Config;
 use crate::file::RuleSet;
-use crate::lock::{FactVisitor, FunctionFacts};
+use crate::lock::FactVisitor;
 
 use crate::suppress::{BadSuppressions, Suppressions, UNUSED_ID};
 
@@ -24,24 +27,60 @@ pub struct Checker {
     macros: CompiledMacros,
     api: LockApi,
     rules: RuleSet,
+    /// The key of the rule files.
+    config_key: Key,
+    /// Where lowered files and check results are kept between runs, with the
+    /// stamp every entry's key includes.
+    cache: Option<(Arc<dyn Cache>, Key)>,
 }
 
 /// What a check produced.
 pub struct Outcome {
-    pub analysis: Analysis<FunctionFacts>,
     /// Sorted by file and position, fingerprints unique, suppressions
     /// applied, with a note for each suppression that suppressed nothing.
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// The text of each file a finding or one of its labels points into, by
+    /// root-relative path.
+    pub sources: BTreeMap<String, Vec<u8>>,
+}
+
+/// Entry kind of a check's findings and summary in the cache.
+const RESULTS: &str = "results";
+
+/// What a cached check keeps: the findings and the summary, as JSON (the
+/// report's own serialisation).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedResult {
+    findings: Vec<Finding>,
+    summary: Summary,
 }
 
 impl Checker {
     pub fn new(config: Config) -> Checker {
         Checker {
+            config_key: config.key(),
             macros: config.syntax.compile(),
             api: config.locks.compile(),
             rules: config.rules,
+            cache: None,
         }
+    }
+
+    /// The stamp of a cache generation for this configuration run by the
+    /// program build `build` (see [`lockwarden_cache::DiskCache`]).
+    pub fn cache_stamp(&self, build: &Key) -> Key {
+        KeyBuilder::new("stamp")
+            .key(build)
+            .key(&self.config_key)
+            .finish()
+    }
+
+    /// Keeps lowered files and check results in `store`, under `stamp`
+    /// (from [`Checker::cache_stamp`]).
+    pub fn with_cache(mut self, store: Arc<dyn Cache>, stamp: Key) -> Checker {
+        self.cache = Some((store, stamp));
+        self
     }
 
     /// The documentation of every rule this checker runs.
@@ -80,8 +119,36 @@ impl Checker {
         selected: &dyn Fn(&str) -> bool,
     ) -> Result<Outcome, BadSuppressions> {
         let start = Instant::now();
-        let known = self.rules().into_iter().map(|r| r.id).collect();
-        let mut suppressions = Suppressions::parse(&files, known)?;
+        let known: Vec<String> = self.rules().into_iter().map(|r| r.id).collect();
+        let results_key = self.cache.as_ref().map(|(_, stamp)| {
+            let mut key = KeyBuilder::new(RESULTS);
+            key.key(stamp);
+            for id in known.iter().filter(|id| selected(id)) {
+                key.part(id.as_bytes());
+            }
+            for (path, text) in &files {
+                key.part(path.as_os_str().as_encoded_bytes()).part(text);
+            }
+            key.finish()
+        });
+        let mut suppressions = Suppressions::parse(&files, known.into_iter().collect())?;
+        if let Some(hit) = self.cached_result(results_key.as_ref()) {
+            let sources = sources_in(&hit.findings, |wanted| {
+                files
+                    .iter()
+                    .map(|(path, text)| (path.to_string_lossy().replace('\\', "/"), text))
+                    .filter(|(path, _)| wanted.contains(path.as_str()))
+                    .map(|(path, text)| (path, text.clone()))
+                    .collect()
+            });
+            let mut summary = hit.summary;
+            summary.elapsed_ms = start.elapsed().as_millis();
+            return Ok(Outcome {
+                findings: hit.findings,
+                summary,
+                sources,
+            });
+        }
         let core_selected = crate::lock::rules().iter().any(|r| selected(&r.id));
         let rule_set = self.rules.selected(selected);
         let files = if core_selected {
@@ -89,7 +156,11 @@ impl Checker {
         } else {
             closure(files, &rule_set)
         };
-        let program = build(files, &self.macros, &self.api);
+        let lowered = self.cache.as_ref().map(|(store, stamp)| LoweredCache {
+            store: store.as_ref(),
+            stamp: *stamp,
+        });
+        let program = build_with(files, &self.macros, &self.api, lowered);
         let analysis = analyze(program, &self.api, &FactVisitor);
         let core = if core_selected {
             crate::lock::check(&analysis)
@@ -119,12 +190,39 @@ impl Checker {
             elapsed_ms: start.elapsed().as_millis(),
             incomplete: unanalysed(&analysis),
         };
+        if let (Some((store, _)), Some(key)) = (&self.cache, &results_key) {
+            let kept = serde_json::json!({ "findings": &findings, "summary": &summary });
+            if let Ok(bytes) = serde_json::to_vec(&kept) {
+                store.put(RESULTS, key, &bytes);
+            }
+        }
+        let sources = sources_in(&findings, |wanted| analysis.program.sources_of(wanted));
         Ok(Outcome {
-            analysis,
             findings,
             summary,
+            sources,
         })
     }
+
+    /// The cached result under `key`, if there is a whole one.
+    fn cached_result(&self, key: Option<&Key>) -> Option<CachedResult> {
+        let (store, _) = self.cache.as_ref()?;
+        serde_json::from_slice(&store.get(RESULTS, key?)?).ok()
+    }
+}
+
+/// The texts of the files `findings` point into, from `texts_of` (given
+/// those files' paths).
+fn sources_in(
+    findings: &[Finding],
+    texts_of: impl FnOnce(&HashSet<&str>) -> BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, Vec<u8>> {
+    let wanted: HashSet<&str> = findings
+        .iter()
+        .flat_map(|f| std::iter::once(&f.location).chain(f.labels.iter().map(|l| &l.location)))
+        .map(|l| l.file.as_str())
+        .collect();
+    texts_of(&wanted)
 }
 
 /// The functions whose findings may be missing, and the files not parsed

@@ -9,7 +9,7 @@
 use super::Cfg;
 
 /// A [`Cfg`], serialised and compressed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct PackedCfg(PackedBytes);
 
 impl PackedCfg {
@@ -21,13 +21,15 @@ impl PackedCfg {
 
     /// The graph, as it was packed.
     pub fn unpack(&self) -> Cfg {
-        // The bytes were written by `pack` in this process.
+        // The bytes were written by `pack`, in this process or, through the
+        // cache, by this same build (the cache's generation stamp includes
+        // it, and a checksum guards each entry).
         postcard::from_bytes(&self.0.unpack()).expect("a packed graph")
     }
 }
 
 /// Bytes kept LZ4-compressed (a source file, for the findings in it).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct PackedBytes(Box<[u8]>);
 
 impl PackedBytes {

@@ -1,0 +1,206 @@
+//! The cache kept between runs (`--cache DIR`, issue 10): findings are the
+//! same cold, warm and after an edit, whatever state the cache is in, and an
+//! entry made from other inputs is never used.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use support::{lockwarden, scratch, write};
+
+/// `check --format json` of `tree` with `cache_args`.
+fn check(tree: &Path, cache_args: &[&str]) -> Output {
+    lockwarden()
+        .args(["check", "--format", "json", "-q", "--root"])
+        .arg(tree)
+        .args(cache_args)
+        .arg(tree)
+        .output()
+        .expect("run lockwarden")
+}
+
+/// The JSON report with the run's wall time zeroed: the rest is compared
+/// byte for byte.
+fn report(out: &Output) -> String {
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    v["summary"]["elapsed_ms"] = 0.into();
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The `lock/*` fixtures, copied into a scratch tree.
+fn fixture_tree(name: &str) -> std::path::PathBuf {
+    let tree = scratch("cache", name).join("tree");
+    for file in files_under(Path::new("fixtures/lock")) {
+        let rel = file.strip_prefix("fixtures/lock").unwrap();
+        std::fs::create_dir_all(tree.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&file, tree.join(rel)).unwrap();
+    }
+    tree
+}
+
+#[test]
+fn findings_are_identical_cold_warm_incremental_and_from_a_damaged_cache() {
+    let tree = fixture_tree("identical");
+    let cache = tree.parent().unwrap().join("cache");
+    let cache_args = ["--cache", cache.to_str().unwrap()];
+    let uncached = report(&check(&tree, &["--no-cache"]));
+    assert!(
+        uncached.contains("lock/double-acquire"),
+        "the fixtures have findings"
+    );
+    let cold = report(&check(&tree, &cache_args));
+    assert_eq!(cold, uncached, "cold run");
+    let entries = files_under(&cache);
+    assert!(
+        entries.len() > 10,
+        "the cold run filled the cache: {entries:?}"
+    );
+    let warm = report(&check(&tree, &cache_args));
+    assert_eq!(warm, uncached, "warm run");
+    assert_eq!(
+        files_under(&cache),
+        entries,
+        "a warm run finds everything kept"
+    );
+
+    // One file changed: its lowering and the results are made again, the
+    // other files' lowerings are reused.
+    let edited = tree.join("zz_added_leak.c");
+    write(
+        &edited,
+        "static DEFINE_MUTEX(zz_lock);\n\nint zz_leak(int a)\n{\n\tmutex_lock(&zz_lock);\n\tif (a)\n\t\treturn -EINVAL;\n\tmutex_unlock(&zz_lock);\n\treturn 0;\n}\n",
+    );
+    let incremental = report(&check(&tree, &cache_args));
+    let uncached = report(&check(&tree, &["--no-cache"]));
+    assert_eq!(incremental, uncached, "after one file changed");
+    assert!(incremental.contains("zz_leak"), "the new file's finding");
+
+    // Every entry damaged (truncated, or one byte flipped): recomputed.
+    for (n, entry) in files_under(&cache).iter().enumerate() {
+        if entry.file_name().is_some_and(|n| n == "last-used") {
+            continue;
+        }
+        let mut bytes = std::fs::read(entry).unwrap();
+        if n % 2 == 0 {
+            bytes.truncate(bytes.len() / 2);
+        } else if let Some(last) = bytes.last_mut() {
+            *last ^= 0x55;
+        }
+        std::fs::write(entry, bytes).unwrap();
+    }
+    assert_eq!(
+        report(&check(&tree, &cache_args)),
+        uncached,
+        "damaged cache"
+    );
+    assert_eq!(
+        report(&check(&tree, &cache_args)),
+        uncached,
+        "repaired cache"
+    );
+    std::fs::remove_dir_all(tree.parent().unwrap()).unwrap();
+}
+
+/// `caller()` in a.c calls `helper()` from another file; whether the
+/// caller's exit leaks depends on what the helper does.
+const CALLER: &str = "#include \"helper.h\"\n\nstatic DEFINE_SPINLOCK(big_lock);\n\nint caller(int a)\n{\n\thelper(&big_lock);\n\tif (a)\n\t\treturn -EINVAL;\n\tspin_unlock(&big_lock);\n\treturn 0;\n}\n";
+
+fn leaks_in_caller(out: &Output) -> bool {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["function"] == "caller" && f["rule"] == "lock/inconsistent-exit")
+}
+
+#[test]
+fn a_changed_callee_in_another_file_or_a_header_changes_the_callers_verdict() {
+    let dir = scratch("cache", "stale");
+    let tree = dir.join("tree");
+    let cache = dir.join("cache");
+    let cache_args = ["--cache", cache.to_str().unwrap()];
+    let locking = "void helper(spinlock_t *l)\n{\n\tspin_lock(l);\n}\n";
+    let not_locking = "void helper(spinlock_t *l)\n{\n\tcpu_relax();\n}\n";
+    write(&tree.join("a.c"), CALLER);
+    write(&tree.join("helper.h"), "void helper(spinlock_t *l);\n");
+    write(&tree.join("b.c"), locking);
+    assert!(leaks_in_caller(&check(&tree, &cache_args)), "helper locks");
+    assert!(leaks_in_caller(&check(&tree, &cache_args)), "warm");
+    write(&tree.join("b.c"), not_locking);
+    assert!(
+        !leaks_in_caller(&check(&tree, &cache_args)),
+        "the callee in b.c changed: the caller's cached verdict is not reused"
+    );
+
+    // The same through a header's inline function.
+    std::fs::remove_file(tree.join("b.c")).unwrap();
+    let inline = |body: &str| format!("static inline {body}");
+    write(&tree.join("helper.h"), &inline(locking));
+    assert!(
+        leaks_in_caller(&check(&tree, &cache_args)),
+        "inline helper locks"
+    );
+    write(&tree.join("helper.h"), &inline(not_locking));
+    assert!(
+        !leaks_in_caller(&check(&tree, &cache_args)),
+        "the header changed: the caller's cached verdict is not reused"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_cache_is_never_inside_the_analysed_tree() {
+    let dir = scratch("cache", "inside");
+    write(&dir.join("a.c"), CALLER);
+    let out = check(&dir, &["--cache", dir.join(".cache").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("inside the analysed tree"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join(".cache").exists(), "nothing written to the tree");
+    // The default location is outside the tree, and the tree is untouched.
+    let home = scratch("cache", "home");
+    let before = files_under(&dir);
+    let out = lockwarden()
+        .env("XDG_CACHE_HOME", &home)
+        .args(["check", "-q", "--format", "json", "--root"])
+        .arg(&dir)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    report(&out);
+    assert_eq!(files_under(&dir), before);
+    assert!(
+        home.join("lockwarden").is_dir(),
+        "default cache under XDG_CACHE_HOME"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&home).unwrap();
+}
