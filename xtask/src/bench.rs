@@ -103,9 +103,12 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
     ] {
         jobs.push(measured(job, &binary, &args)?.1);
     }
-    if dirs.is_empty() {
-        jobs.extend(edits(&binary, &tree, &cache)?);
-    }
+    // What was measured is printed even when a later job fails.
+    let edited = if dirs.is_empty() {
+        edits(&binary, &tree, &cache, &mut jobs)
+    } else {
+        Ok(())
+    };
     let report = Report {
         tree: root,
         paths: if dirs.is_empty() {
@@ -121,7 +124,7 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
     std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("writing {}", json.display()))?;
     println!("\nwritten to {}", json.display());
-    Ok(())
+    edited
 }
 
 /// The `.c` file and the header edited for the incremental jobs.
@@ -146,12 +149,11 @@ const SERIES_FILES: [&str; 10] = [
 /// extracted tree is never written): one `.c` file changed, one widely
 /// included header changed, `check --staged` in a git repository of the
 /// tree, and `series` over ten commits. All share the warm cache.
-fn edits(binary: &Path, tree: &Path, cache: &str) -> Result<Vec<Measure>> {
+fn edits(binary: &Path, tree: &Path, cache: &str, jobs: &mut Vec<Measure>) -> Result<()> {
     let copy = crate::workspace_root().join("target/bench-tree");
     let _ = std::fs::remove_dir_all(&copy);
     setup(Command::new("cp").arg("-al").arg(tree).arg(&copy))?;
     let root = copy.to_string_lossy().into_owned();
-    let mut jobs = Vec::new();
     let mut job = |name: &str, command: &[&str], extra: &[&str]| -> Result<()> {
         let mut args = strings(command);
         args.extend(strings(&[
@@ -188,11 +190,12 @@ fn edits(binary: &Path, tree: &Path, cache: &str) -> Result<Vec<Measure>> {
         git(&[&identity[..], args].concat())
     };
     git(&["init", "-q"])?;
-    git(&["add", "-A"])?;
+    // Debian's tree ignores everything at its top level (`/*`).
+    git(&["add", "-A", "-f", "."])?;
     commit(&["-m", "tree"])?;
     for (n, when) in [(1, "first"), (2, "edited again")] {
         append_function(&copy, EDITED_C, n)?;
-        git(&["add", EDITED_C])?;
+        git(&["add", "-f", EDITED_C])?;
         job(
             &format!("check --staged, one .c file ({when})"),
             &["check", "--staged"],
@@ -212,7 +215,7 @@ fn edits(binary: &Path, tree: &Path, cache: &str) -> Result<Vec<Measure>> {
         )?;
     }
     std::fs::remove_dir_all(&copy).ok();
-    Ok(jobs)
+    Ok(())
 }
 
 /// Replaces `rel` in the copy `tree` (a hard link to the extracted tree's

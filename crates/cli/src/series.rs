@@ -448,7 +448,8 @@ pub(crate) struct Analyser {
     only: Option<GlobSet>,
     /// `--exclude`: changed files it matches are not checked.
     exclude: GlobSet,
-    cache: HashMap<u64, Arc<Analysed>>,
+    /// This run's analyses, by the content key of their inputs.
+    analysed: HashMap<lockwarden_cache::Key, Arc<Analysed>>,
 }
 
 /// What one analysis found.
@@ -466,7 +467,7 @@ impl Analyser {
             checker,
             only,
             exclude,
-            cache: HashMap::new(),
+            analysed: HashMap::new(),
         }
     }
 
@@ -487,16 +488,14 @@ impl Analyser {
             Blob::Mem(_) => None,
         }))?;
         let mut sources = BTreeMap::new();
-        let mut key = Fnv::new();
+        let mut key = lockwarden_cache::KeyBuilder::new("file set");
         for (path, entry) in &entries {
             let bytes = git.contents(&entry.blob)?;
-            key.write(path.as_bytes());
-            key.write(&[0xff]);
-            key.write(&bytes);
-            key.write(&[0xff]);
+            key.part(path.as_bytes()).part(&bytes);
             sources.insert((*path).clone(), bytes);
         }
-        if let Some(hit) = self.cache.get(&key.0) {
+        let key = key.finish();
+        if let Some(hit) = self.analysed.get(&key) {
             return Ok(hit.clone());
         }
         let files: Vec<(PathBuf, Vec<u8>)> = sources
@@ -521,10 +520,10 @@ impl Analyser {
             summary,
             sources,
         });
-        if self.cache.len() > 64 {
-            self.cache.clear();
+        if self.analysed.len() > 64 {
+            self.analysed.clear();
         }
-        self.cache.insert(key.0, analysed.clone());
+        self.analysed.insert(key, analysed.clone());
         Ok(analysed)
     }
 
@@ -580,22 +579,6 @@ impl Analyser {
                 .collect(),
         };
         Ok((delta, Some(new), touched))
-    }
-}
-
-/// 64-bit FNV-1a, for cache keys.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
     }
 }
 

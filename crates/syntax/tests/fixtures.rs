@@ -16,8 +16,9 @@
 //! - `// expect-stray-bodies: N` — file-scope blocks lost to parse errors
 //!   (default 0).
 //!
-//! Every fixture is checked and every mismatch is collected, so one run shows
-//! all of them. The idiom pass must also preserve length and newlines.
+//! One test per fixture, run by name (`cargo test -p lockwarden-syntax --test
+//! fixtures -- guard.c`), listing every mismatch of that fixture. The idiom
+//! pass must also preserve length and newlines.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -379,28 +380,32 @@ fn check_globals_and_loops(
     }
 }
 
-#[test]
-fn syntax_fixtures() {
-    let macros = builtin_macros();
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let macros = std::sync::Arc::new(builtin_macros());
     let files = fixture_files();
     assert!(!files.is_empty(), "no fixtures in fixtures/syntax");
-    let mut report = String::new();
-    let mut failing = 0;
-    for path in &files {
-        let problems = check(path, &macros);
-        if problems.is_empty() {
-            continue;
-        }
-        failing += 1;
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let _ = writeln!(report, "fixtures/syntax/{name}:");
-        for p in problems {
-            let _ = writeln!(report, "  - {p}");
-        }
-    }
-    assert!(
-        failing == 0,
-        "{failing} of {} syntax fixtures failed:\n{report}",
-        files.len()
-    );
+    let trials = files
+        .into_iter()
+        .map(|path| {
+            let macros = macros.clone();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            libtest_mimic::Trial::test(name.clone(), move || {
+                let problems = check(&path, &macros);
+                if problems.is_empty() {
+                    return Ok(());
+                }
+                let mut report = format!("fixtures/syntax/{name}:\n");
+                for p in problems {
+                    let _ = writeln!(report, "  - {p}");
+                }
+                Err(report.into())
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
 }

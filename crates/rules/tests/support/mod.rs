@@ -6,21 +6,21 @@
 //! findings are written on the line of the finding: `/* expect: RULE-ID */`
 //! (several ids separated by commas or spaces); a fixture without one must
 //! produce no finding of the rules under test. The found and expected
-//! `(file, line, rule)` multisets are compared exactly; every fixture is
-//! checked before the test fails, with false positives and false negatives
-//! listed separately.
+//! `(file, line, rule)` multisets are compared exactly, with false
+//! positives and false negatives listed separately.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use lockwarden_rules::{builtin, Checker};
+use lockwarden_report::{render, Format, NoSources, RenderOptions, Report};
+use lockwarden_rules::Checker;
 
 /// One finding, as compared: file (relative to the case), line, rule id.
 type Key = (String, u32, String);
 
 /// A case: its name for messages and its files (relative path, contents).
-struct Fixture {
+pub struct Fixture {
     name: String,
     files: Vec<(PathBuf, Vec<u8>)>,
 }
@@ -151,154 +151,141 @@ fn multiset_minus<'a>(a: &'a [Key], b: &[Key]) -> Vec<&'a Key> {
         .collect()
 }
 
-/// Checks every fixture of `fixtures/<name>` against the rules whose id
-/// starts with `rules`, and fails once, listing every mismatch.
-pub fn check_fixtures(name: &str, rules: &str) {
+/// Every fixture of `fixtures/<suite>`, in name order.
+pub fn all_fixtures(suite: &str) -> Vec<Fixture> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures")
-        .join(name);
-    let checker = Checker::new(builtin::config().expect("built-in rule files load"));
-    assert!(
-        checker.rules().iter().any(|r| r.id.starts_with(rules)),
-        "no {rules}* rules in the built-in rule files"
-    );
+        .join(suite);
     let all = fixtures(&dir);
-    assert!(!all.is_empty(), "no fixtures in fixtures/{name}");
+    assert!(!all.is_empty(), "no fixtures in fixtures/{suite}");
+    all
+}
 
-    let mut false_positives = Vec::new();
-    let mut false_negatives = Vec::new();
-    let mut problems = Vec::new();
-    let mut known_gaps = Vec::new();
-    let (mut expected_total, mut found_total, mut failing) = (0, 0, 0);
-    for fixture in &all {
-        if fixture.files.is_empty() {
-            problems.push(format!("{}: no .c or .h files", fixture.name));
-            continue;
-        }
-        let prefix = if fixture.name.ends_with('/') {
-            fixture.name.clone()
+impl Fixture {
+    /// The fixture's name: its file name, or its directory's with a `/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Checks one fixture of `fixtures/<suite>` against the rules whose id starts
+/// with `rules`: `Err` lists its false positives, false negatives and
+/// malformed expectations. A `known-gap:` fixture documents an engine
+/// limitation: it passes while it mismatches, and fails once it matches (so
+/// its comment is removed). Returns the findings in gcc format, for the
+/// fixture's snapshot.
+pub fn check_fixture(
+    checker: &Checker,
+    suite: &str,
+    rules: &str,
+    fixture: &Fixture,
+) -> Result<String, String> {
+    if fixture.files.is_empty() {
+        return Err(format!("{}: no .c or .h files", fixture.name));
+    }
+    let prefix = format!(
+        "fixtures/{suite}/{}",
+        if fixture.name.ends_with('/') {
+            fixture.name.as_str()
         } else {
-            String::new()
-        };
-        let mut expected = Vec::new();
-        let mut severities = Severities::new();
-        for (path, source) in &fixture.files {
-            let file = path.to_string_lossy().replace('\\', "/");
-            let mut local = Vec::new();
-            expected.extend(expectations(
-                &file,
-                source,
-                rules,
-                &mut severities,
-                &mut local,
-            ));
-            problems.extend(local.into_iter().map(|p| format!("{prefix}{p}")));
+            ""
         }
-        let outcome = checker
-            .check(fixture.files.clone())
-            .unwrap_or_else(|bad| panic!("{}: {bad}", fixture.name));
-        let found: Vec<Key> = outcome
+    );
+    let mut expected = Vec::new();
+    let mut severities = Severities::new();
+    let mut problems = Vec::new();
+    for (path, source) in &fixture.files {
+        let file = path.to_string_lossy().replace('\\', "/");
+        let mut local = Vec::new();
+        expected.extend(expectations(
+            &file,
+            source,
+            rules,
+            &mut severities,
+            &mut local,
+        ));
+        problems.extend(local.into_iter().map(|p| format!("{prefix}{p}")));
+    }
+    let outcome = checker
+        .check(fixture.files.clone())
+        .map_err(|bad| format!("{}: {bad}", fixture.name))?;
+    let found: Vec<Key> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with(rules))
+        .map(|f| (f.location.file.clone(), f.location.line, f.rule.clone()))
+        .collect();
+    for f in &outcome.findings {
+        let key = (f.location.file.clone(), f.location.line, f.rule.clone());
+        if let Some(want) = severities.get(&key) {
+            if f.severity.as_str() != want {
+                problems.push(format!(
+                    "{prefix}{}:{} {}: severity {}, expected {want}",
+                    key.0,
+                    key.1,
+                    key.2,
+                    f.severity.as_str()
+                ));
+            }
+        }
+    }
+    let report = Report {
+        root: String::new(),
+        findings: outcome.findings,
+        summary: outcome.summary,
+    };
+    let gcc = render(
+        &report,
+        Format::Gcc,
+        &checker.rules(),
+        &NoSources,
+        &RenderOptions::default(),
+    );
+    let fps = multiset_minus(&found, &expected);
+    let fns = multiset_minus(&expected, &found);
+    let known_gap = fixture
+        .files
+        .iter()
+        .any(|(_, source)| String::from_utf8_lossy(source).contains("known-gap:"));
+    if known_gap {
+        return if fps.is_empty() && fns.is_empty() && problems.is_empty() {
+            Err(format!(
+                "{}: known gap is fixed; remove its known-gap comment",
+                fixture.name
+            ))
+        } else {
+            Ok(gcc)
+        };
+    }
+    if fps.is_empty() && fns.is_empty() && problems.is_empty() {
+        return Ok(gcc);
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} findings expected, {} found; {} false positives, {} false negatives",
+        expected.len(),
+        found.len(),
+        fps.len(),
+        fns.len()
+    );
+    for (file, line, rule) in fps {
+        let message = report
             .findings
             .iter()
-            .filter(|f| f.rule.starts_with(rules))
-            .map(|f| (f.location.file.clone(), f.location.line, f.rule.clone()))
-            .collect();
-        expected_total += expected.len();
-        found_total += found.len();
-        for f in &outcome.findings {
-            let key = (f.location.file.clone(), f.location.line, f.rule.clone());
-            if let Some(want) = severities.get(&key) {
-                if f.severity.as_str() != want {
-                    problems.push(format!(
-                        "{prefix}{}:{} {}: severity {}, expected {want}",
-                        key.0,
-                        key.1,
-                        key.2,
-                        f.severity.as_str()
-                    ));
-                }
-            }
-        }
-
-        let fps = multiset_minus(&found, &expected);
-        let fns = multiset_minus(&expected, &found);
-        // A fixture marked `known-gap:` documents an engine limitation: its
-        // mismatches are listed, not failed, and it must keep mismatching.
-        let known_gap = fixture
-            .files
-            .iter()
-            .any(|(_, source)| String::from_utf8_lossy(source).contains("known-gap:"));
-        if known_gap {
-            if fps.is_empty() && fns.is_empty() {
-                problems.push(format!(
-                    "{}: known gap is fixed; remove its known-gap comment",
-                    fixture.name
-                ));
-            } else {
-                known_gaps.push(format!(
-                    "{} ({} false positives, {} false negatives)",
-                    fixture.name,
-                    fps.len(),
-                    fns.len()
-                ));
-            }
-            continue;
-        }
-        if !fps.is_empty() || !fns.is_empty() {
-            failing += 1;
-        }
-        for (file, line, rule) in fps {
-            let message = outcome
-                .findings
-                .iter()
-                .find(|f| &f.location.file == file && f.location.line == *line && &f.rule == rule)
-                .map(|f| f.message.as_str())
-                .unwrap_or_default();
-            false_positives.push(format!("{prefix}{file}:{line} {rule} {message}"));
-        }
-        for (file, line, rule) in fns {
-            false_negatives.push(format!("{prefix}{file}:{line} {rule}"));
-        }
-    }
-
-    if false_positives.is_empty() && false_negatives.is_empty() && problems.is_empty() {
-        eprintln!(
-            "{} {name} fixtures, {expected_total} findings expected; known engine gaps ({}): {}",
-            all.len(),
-            known_gaps.len(),
-            known_gaps.join(", ")
-        );
-        return;
-    }
-    let mut report = String::new();
-    let _ = writeln!(
-        report,
-        "{failing} of {} {name} fixtures failed; {expected_total} findings expected, \
-         {found_total} found; {} false positives, {} false negatives",
-        all.len(),
-        false_positives.len(),
-        false_negatives.len()
-    );
-    for (title, list) in [
-        ("false positives (found, not expected)", &false_positives),
-        ("false negatives (expected, not found)", &false_negatives),
-        ("malformed fixtures", &problems),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
-        let _ = writeln!(report, "{title}:");
-        for item in list {
-            let _ = writeln!(report, "  fixtures/{name}/{item}");
-        }
-    }
-    if !known_gaps.is_empty() {
+            .find(|f| &f.location.file == file && f.location.line == *line && &f.rule == rule)
+            .map(|f| f.message.as_str())
+            .unwrap_or_default();
         let _ = writeln!(
-            report,
-            "known engine gaps ({}): {}",
-            known_gaps.len(),
-            known_gaps.join(", ")
+            out,
+            "  false positive: {prefix}{file}:{line} {rule} {message}"
         );
     }
-    panic!("{report}");
+    for (file, line, rule) in fns {
+        let _ = writeln!(out, "  false negative: {prefix}{file}:{line} {rule}");
+    }
+    for problem in problems {
+        let _ = writeln!(out, "  malformed: {problem}");
+    }
+    Err(out)
 }

@@ -1,0 +1,5 @@
+void f(void)
+{
+	char *p = "ÿþÃ(";
+	mutex_lock(&â‚);
+}
