@@ -1,7 +1,21 @@
 //! Every kind of error in a rule file is a diagnostic whose span points at
-//! the bad text (SPEC.md §3). Each test writes a broken rule file, loads it,
+//! the bad text (SPEC.md §3). Each check writes a broken rule file, loads it,
 //! converts the error's byte offset to a 1-based line and column, and
-//! compares that with where the bad text is in the test's TOML literal.
+//! compares that with where the bad text is in the check's TOML literal.
+//!
+//! Most checks have one shape: a rule file loaded on its own is rejected with
+//! exactly one error, whose span starts at the only occurrence of a needle in
+//! the text and whose message mentions some words. Those are the rows of
+//! [`CASES`], run by `every_rule_file_error_points_at_its_text`, which reports
+//! every failing row by name at once. To add one, append a [`Case`] to
+//! [`CASES`] with a new unique `name`, the rule file as a raw string `text`,
+//! a `needle` that occurs exactly once in it, and the words `what` the message
+//! must contain. A check that needs more (several errors, the built-in rule
+//! files, a label, help, a position that is not a needle's start) is its own
+//! `#[test]` below the table, using the same helpers.
+
+use std::collections::HashSet;
+use std::panic::{self, AssertUnwindSafe};
 
 use lockwarden_rules::builtin::{self, Config};
 use lockwarden_rules::file::{parse, RuleFileError, RuleFileErrors, RuleSet};
@@ -9,37 +23,344 @@ use lockwarden_rules::file::{parse, RuleFileError, RuleFileErrors, RuleSet};
 /// How the rule files of these tests are named in diagnostics.
 const NAME: &str = "rules/broken.toml";
 
+/// A rule file that, loaded on its own, must be rejected with exactly one
+/// error that points at `needle` and mentions `what` (see [`check_points_at`]).
+struct Case {
+    /// Names the case in failures; unique in [`CASES`].
+    name: &'static str,
+    /// The whole rule file.
+    text: &'static str,
+    /// Text that occurs exactly once in `text`, where the error must point.
+    needle: &'static str,
+    /// Words the error's message must contain.
+    what: &'static str,
+}
+
+/// The rule files whose single error is checked by `every_rule_file_error_points_at_its_text`.
+const CASES: &[Case] = &[
+    Case {
+        name: "toml_syntax_error",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock" "other_lock"]
+"#,
+        needle: r#""other_lock""#,
+        what: "invalid rule file",
+    },
+    Case {
+        name: "unknown_key",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+
+[[rule]]
+id = "x/needs-lock"
+kind = "forbid"
+summary = "s"
+class = "pages-lock"
+scope = "balloon code"
+colour = "red"
+"#,
+        needle: "colour",
+        what: "unknown field `colour`",
+    },
+    Case {
+        name: "unknown_top_level_table",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[scopes]]
+id = "balloon code"
+"#,
+        needle: "scopes",
+        what: "unknown field `scopes`",
+    },
+    Case {
+        name: "unknown_rule_kind",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+
+[[rule]]
+id = "x/needs-lock"
+kind = "allow"
+summary = "s"
+class = "pages-lock"
+scope = "balloon code"
+"#,
+        needle: r#""allow""#,
+        what: "allow",
+    },
+    Case {
+        name: "unknown_class_in_rule",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[access]]
+id = "private-write"
+summary = "writes page->private"
+shapes = ["page->private"]
+
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+
+[[rule]]
+id = "x/needs-lock"
+kind = "require"
+summary = "s"
+class = "page-lock"
+access = "private-write"
+scope = "balloon code"
+"#,
+        needle: r#""page-lock""#,
+        what: "unknown lock class `page-lock`",
+    },
+    Case {
+        name: "unknown_scope_in_rule",
+        text: r#"
+[[class]]
+id = "page-lock"
+summary = "a page lock"
+kinds = ["page lock"]
+
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+
+[[rule]]
+id = "x/no-page-lock"
+kind = "forbid"
+summary = "s"
+class = "page-lock"
+scope = "ballon code"
+"#,
+        needle: r#""ballon code""#,
+        what: "unknown scope `ballon code`",
+    },
+    Case {
+        name: "unknown_access_in_rule",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+globals = ["pages_lock"]
+
+[[access]]
+id = "private-write"
+summary = "writes page->private"
+shapes = ["page->private"]
+
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+
+[[rule]]
+id = "x/needs-lock"
+kind = "require"
+summary = "s"
+class = "pages-lock"
+access = "private-writes"
+scope = "balloon code"
+"#,
+        needle: r#""private-writes""#,
+        what: "unknown access `private-writes`",
+    },
+    Case {
+        name: "bad_file_glob_in_scope",
+        text: r#"
+[[scope]]
+id = "balloon code"
+files = [
+  "mm/balloon*.c",
+  "drivers/[virtio/virtio_balloon.c",
+]
+"#,
+        needle: r#""drivers/[virtio/virtio_balloon.c""#,
+        what: "bad glob",
+    },
+    Case {
+        name: "bad_function_glob_in_scope",
+        text: r#"
+[[scope]]
+id = "balloon code"
+files = ["mm/balloon*.c"]
+functions = ["balloon_*", "{vb_,vmballoon_*"]
+"#,
+        needle: r#""{vb_,vmballoon_*""#,
+        what: "bad glob",
+    },
+    Case {
+        name: "malformed_struct_field_in_class",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+fields = ["struct balloon_dev_info.pages_lock", "balloon_dev_info.pages_lock"]
+"#,
+        needle: r#""balloon_dev_info.pages_lock""#,
+        what: "is not `struct NAME.field`",
+    },
+    Case {
+        name: "malformed_struct_field_without_field",
+        text: r#"
+[[class]]
+id = "pages-lock"
+summary = "the pages lock"
+fields = ["struct balloon_dev_info."]
+"#,
+        needle: r#""struct balloon_dev_info.""#,
+        what: "is not `struct NAME.field`",
+    },
+    Case {
+        name: "malformed_struct_field_in_access",
+        text: r#"
+[[access]]
+id = "private-write"
+summary = "writes page->private"
+writes = ["struct page->private"]
+"#,
+        needle: r#""struct page->private""#,
+        what: "is not `struct NAME.field`",
+    },
+    Case {
+        name: "access_that_matches_nothing",
+        text: r#"
+[[access]]
+id = "private-write"
+summary = "writes page->private"
+"#,
+        needle: r#""private-write""#,
+        what: "access `private-write` matches nothing",
+    },
+    Case {
+        name: "scope_with_empty_files_list",
+        text: r#"
+[[scope]]
+id = "nowhere"
+files = []
+"#,
+        needle: "[]",
+        what: "`files` of scope `nowhere` lists no file: its rules would never apply",
+    },
+    Case {
+        name: "scope_without_files_key",
+        text: r#"
+[[scope]]
+id = "nowhere"
+functions = ["balloon_*"]
+"#,
+        needle: r#""nowhere""#,
+        what: "scope `nowhere` has no `files`",
+    },
+];
+
+/// Runs every row of [`CASES`] and fails once, naming each failing case.
+#[test]
+fn every_rule_file_error_points_at_its_text() {
+    let mut names = HashSet::new();
+    for case in CASES {
+        assert!(
+            names.insert(case.name),
+            "two cases are named `{}`",
+            case.name
+        );
+    }
+    let failures: Vec<String> = CASES
+        .iter()
+        .filter_map(|case| {
+            run_case(case)
+                .err()
+                .map(|why| format!("case `{}`: {why}", case.name))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Loads `case.text` and checks its one error; a panic (in the loader, say)
+/// is a failure of this case, not of the whole table.
+fn run_case(case: &Case) -> Result<(), String> {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let err = try_load_error(case.text)?;
+        check_points_at(&err, case.text, case.needle, case.what)
+    }));
+    outcome.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic with no message");
+        Err(format!("panicked: {message}"))
+    })
+}
+
 /// Loads `text` as a rule file on its own; it must be rejected.
-fn load_errors(text: &str) -> Vec<RuleFileError> {
+fn try_load_errors(text: &str) -> Result<Vec<RuleFileError>, String> {
     let mut config = Config::default();
     match config.add(NAME, text) {
-        Ok(()) => panic!("the rule file was accepted:\n{text}"),
-        Err(RuleFileErrors(errors)) => errors,
+        Ok(()) => Err(format!("the rule file was accepted:\n{text}")),
+        Err(RuleFileErrors(errors)) => Ok(errors),
     }
 }
 
+/// [`try_load_errors`], panicking if the file is accepted.
+fn load_errors(text: &str) -> Vec<RuleFileError> {
+    try_load_errors(text).unwrap_or_else(|why| panic!("{why}"))
+}
+
 /// Loads `text` as a rule file on its own; it must be rejected with one error.
+fn try_load_error(text: &str) -> Result<RuleFileError, String> {
+    one_error(try_load_errors(text)?)
+}
+
+/// [`try_load_error`], panicking unless there is exactly one error.
 fn load_error(text: &str) -> RuleFileError {
-    let mut errors = load_errors(text);
-    assert_eq!(
-        errors.len(),
-        1,
-        "want one error, got:\n{}",
-        RuleFileErrors(errors)
-    );
-    errors.remove(0)
+    try_load_error(text).unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// The only error of `errors`.
+fn one_error(mut errors: Vec<RuleFileError>) -> Result<RuleFileError, String> {
+    if errors.len() == 1 {
+        Ok(errors.remove(0))
+    } else {
+        Err(format!(
+            "want one error, got {}:\n{}",
+            errors.len(),
+            RuleFileErrors(errors)
+        ))
+    }
+}
+
+/// The only error of `errors`, panicking if there is not exactly one.
 fn only(errors: RuleFileErrors) -> RuleFileError {
-    let RuleFileErrors(mut errors) = errors;
-    assert_eq!(
-        errors.len(),
-        1,
-        "want one error, got:\n{}",
-        RuleFileErrors(errors)
-    );
-    errors.remove(0)
+    let RuleFileErrors(errors) = errors;
+    one_error(errors).unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// The 1-based line and column (in characters) of byte `offset` of `text`.
@@ -55,54 +376,64 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Asserts that `err` is about `text`, named [`NAME`], that its span starts
+/// Checks that `err` is about `text`, named [`NAME`], that its span starts
 /// where the only occurrence of `needle` starts and covers it (or, for a
 /// syntax error, starts inside it), and that its message mentions `what`.
-fn assert_points_at(err: &RuleFileError, text: &str, needle: &str, what: &str) {
-    assert_eq!(
-        text.matches(needle).count(),
-        1,
-        "test bug: `{needle}` must occur exactly once in the rule file"
-    );
+fn check_points_at(
+    err: &RuleFileError,
+    text: &str,
+    needle: &str,
+    what: &str,
+) -> Result<(), String> {
+    let occurrences = text.matches(needle).count();
+    if occurrences != 1 {
+        return Err(format!(
+            "test bug: `{needle}` must occur exactly once in the rule file, \
+             it occurs {occurrences} times"
+        ));
+    }
     let at = text.find(needle).unwrap();
     let offset = err.span.offset();
     let len = err.span.len();
+    let Some(spanned) = text.get(offset..offset + len) else {
+        return Err(format!(
+            "`{}` has span {offset}..{}, not a slice of the {}-byte rule file",
+            err.message,
+            offset + len,
+            text.len()
+        ));
+    };
     let expected = line_col(text, at);
     let got = line_col(text, offset);
-    assert_eq!(
-        got,
-        expected,
-        "`{}` points at {NAME}:{}:{} (`{}`), want {NAME}:{}:{} (`{needle}`)",
-        err.message,
-        got.0,
-        got.1,
-        text.get(offset..offset + len).unwrap_or("?"),
-        expected.0,
-        expected.1
-    );
-    let spanned = &text[offset..offset + len];
-    assert!(
-        spanned.starts_with(needle) || needle.starts_with(spanned),
-        "span `{spanned}` does not cover `{needle}`"
-    );
-    assert_eq!(err.src.name(), NAME, "diagnostic names the wrong file");
-    assert!(
-        err.message.contains(what),
-        "message `{}` does not mention `{what}`",
-        err.message
-    );
+    if got != expected {
+        return Err(format!(
+            "`{}` points at {NAME}:{}:{} (`{spanned}`), want {NAME}:{}:{} (`{needle}`)",
+            err.message, got.0, got.1, expected.0, expected.1
+        ));
+    }
+    if !(spanned.starts_with(needle) || needle.starts_with(spanned)) {
+        return Err(format!("span `{spanned}` does not cover `{needle}`"));
+    }
+    if err.src.name() != NAME {
+        return Err(format!(
+            "diagnostic names the wrong file: `{}`, want `{NAME}`",
+            err.src.name()
+        ));
+    }
+    if !err.message.contains(what) {
+        return Err(format!(
+            "message `{}` does not mention `{what}`",
+            err.message
+        ));
+    }
+    Ok(())
 }
 
-#[test]
-fn toml_syntax_error() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-globals = ["pages_lock" "other_lock"]
-"#;
-    let err = load_error(text);
-    assert_points_at(&err, text, r#""other_lock""#, "invalid rule file");
+/// [`check_points_at`], panicking with its complaint.
+fn assert_points_at(err: &RuleFileError, text: &str, needle: &str, what: &str) {
+    if let Err(why) = check_points_at(err, text, needle, what) {
+        panic!("{why}");
+    }
 }
 
 #[test]
@@ -129,246 +460,6 @@ id = "balloon code"
 }
 
 #[test]
-fn unknown_key() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-globals = ["pages_lock"]
-
-[[scope]]
-id = "balloon code"
-files = ["mm/balloon*.c"]
-
-[[rule]]
-id = "x/needs-lock"
-kind = "forbid"
-summary = "s"
-class = "pages-lock"
-scope = "balloon code"
-colour = "red"
-"#;
-    let err = load_error(text);
-    assert_points_at(&err, text, "colour", "unknown field `colour`");
-}
-
-#[test]
-fn unknown_top_level_table() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-globals = ["pages_lock"]
-
-[[scopes]]
-id = "balloon code"
-"#;
-    let err = load_error(text);
-    assert_points_at(&err, text, "scopes", "unknown field `scopes`");
-}
-
-#[test]
-fn unknown_rule_kind() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-globals = ["pages_lock"]
-
-[[scope]]
-id = "balloon code"
-files = ["mm/balloon*.c"]
-
-[[rule]]
-id = "x/needs-lock"
-kind = "allow"
-summary = "s"
-class = "pages-lock"
-scope = "balloon code"
-"#;
-    let err = load_error(text);
-    assert_points_at(&err, text, r#""allow""#, "allow");
-}
-
-#[test]
-fn unknown_class_in_rule() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-globals = ["pages_lock"]
-
-[[access]]
-id = "private-write"
-summary = "writes page->private"
-shapes = ["page->private"]
-
-[[scope]]
-id = "balloon code"
-files = ["mm/balloon*.c"]
-
-[[rule]]
-id = "x/needs-lock"
-kind = "require"
-summary = "s"
-class = "page-lock"
-access = "private-write"
-scope = "balloon code"
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""page-lock""#,
-        "unknown lock class `page-lock`",
-    );
-}
-
-#[test]
-fn unknown_scope_in_rule() {
-    let text = r#"
-[[class]]
-id = "page-lock"
-summary = "a page lock"
-kinds = ["page lock"]
-
-[[scope]]
-id = "balloon code"
-files = ["mm/balloon*.c"]
-
-[[rule]]
-id = "x/no-page-lock"
-kind = "forbid"
-summary = "s"
-class = "page-lock"
-scope = "ballon code"
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""ballon code""#,
-        "unknown scope `ballon code`",
-    );
-}
-
-#[test]
-fn unknown_access_in_rule() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-globals = ["pages_lock"]
-
-[[access]]
-id = "private-write"
-summary = "writes page->private"
-shapes = ["page->private"]
-
-[[scope]]
-id = "balloon code"
-files = ["mm/balloon*.c"]
-
-[[rule]]
-id = "x/needs-lock"
-kind = "require"
-summary = "s"
-class = "pages-lock"
-access = "private-writes"
-scope = "balloon code"
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""private-writes""#,
-        "unknown access `private-writes`",
-    );
-}
-
-#[test]
-fn bad_file_glob_in_scope() {
-    let text = r#"
-[[scope]]
-id = "balloon code"
-files = [
-  "mm/balloon*.c",
-  "drivers/[virtio/virtio_balloon.c",
-]
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""drivers/[virtio/virtio_balloon.c""#,
-        "bad glob",
-    );
-}
-
-#[test]
-fn bad_function_glob_in_scope() {
-    let text = r#"
-[[scope]]
-id = "balloon code"
-files = ["mm/balloon*.c"]
-functions = ["balloon_*", "{vb_,vmballoon_*"]
-"#;
-    let err = load_error(text);
-    assert_points_at(&err, text, r#""{vb_,vmballoon_*""#, "bad glob");
-}
-
-#[test]
-fn malformed_struct_field_in_class() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-fields = ["struct balloon_dev_info.pages_lock", "balloon_dev_info.pages_lock"]
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""balloon_dev_info.pages_lock""#,
-        "is not `struct NAME.field`",
-    );
-}
-
-#[test]
-fn malformed_struct_field_without_field() {
-    let text = r#"
-[[class]]
-id = "pages-lock"
-summary = "the pages lock"
-fields = ["struct balloon_dev_info."]
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""struct balloon_dev_info.""#,
-        "is not `struct NAME.field`",
-    );
-}
-
-#[test]
-fn malformed_struct_field_in_access() {
-    let text = r#"
-[[access]]
-id = "private-write"
-summary = "writes page->private"
-writes = ["struct page->private"]
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""struct page->private""#,
-        "is not `struct NAME.field`",
-    );
-}
-
-#[test]
 fn class_with_no_members() {
     let text = r#"
 [[class]]
@@ -388,22 +479,6 @@ summary = "the pages lock"
         "lock class `pages-lock` has no members",
     );
     assert!(err.help.is_some(), "no help for a class without members");
-}
-
-#[test]
-fn access_that_matches_nothing() {
-    let text = r#"
-[[access]]
-id = "private-write"
-summary = "writes page->private"
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        r#""private-write""#,
-        "access `private-write` matches nothing",
-    );
 }
 
 #[test]
@@ -711,29 +786,6 @@ summary = "clashes"
             &format!("rule id `{builtin}` is a built-in rule's id"),
         );
     }
-}
-
-#[test]
-fn scope_with_no_files() {
-    let text = r#"
-[[scope]]
-id = "nowhere"
-files = []
-"#;
-    let err = load_error(text);
-    assert_points_at(
-        &err,
-        text,
-        "[]",
-        "`files` of scope `nowhere` lists no file: its rules would never apply",
-    );
-    let text = r#"
-[[scope]]
-id = "nowhere"
-functions = ["balloon_*"]
-"#;
-    let err = load_error(text);
-    assert_points_at(&err, text, r#""nowhere""#, "scope `nowhere` has no `files`");
 }
 
 /// Every error of a file is reported, in the order of the file, and one
