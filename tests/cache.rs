@@ -204,3 +204,43 @@ fn the_cache_is_never_inside_the_analysed_tree() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+#[test]
+fn concurrent_runs_share_one_cache() {
+    let tree = fixture_tree("concurrent");
+    let cache = tree.parent().unwrap().join("cache");
+    let uncached = report(&check(&tree, &["--no-cache"]));
+    // Four runs at once on an empty cache: they write the same entries
+    // side by side, and each must see whole entries or none.
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            lockwarden()
+                .args(["check", "--format", "json", "-q", "--root"])
+                .arg(&tree)
+                .arg("--cache")
+                .arg(&cache)
+                .arg(&tree)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run lockwarden")
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert_eq!(report(&out), uncached, "a concurrent run");
+    }
+    assert_eq!(
+        report(&check(&tree, &["--cache", cache.to_str().unwrap()])),
+        uncached
+    );
+    let temporaries: Vec<_> = files_under(&cache)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".tmp"))
+        })
+        .collect();
+    assert!(temporaries.is_empty(), "{temporaries:?}");
+    std::fs::remove_dir_all(tree.parent().unwrap()).unwrap();
+}
