@@ -5,17 +5,24 @@
 mod support;
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use support::{lockwarden, scratch, write};
 
-/// `check --format json` of `tree` with `cache_args`.
-fn check(tree: &Path, cache_args: &[&str]) -> Output {
-    lockwarden()
+/// The command `check --format json` of `tree` with `cache_args`.
+fn check_command(tree: &Path, cache_args: &[&str]) -> Command {
+    let mut command = lockwarden();
+    command
         .args(["check", "--format", "json", "-q", "--root"])
         .arg(tree)
         .args(cache_args)
-        .arg(tree)
+        .arg(tree);
+    command
+}
+
+/// Runs [`check_command`].
+fn check(tree: &Path, cache_args: &[&str]) -> Output {
+    check_command(tree, cache_args)
         .output()
         .expect("run lockwarden")
 }
@@ -214,12 +221,7 @@ fn concurrent_runs_share_one_cache() {
     // side by side, and each must see whole entries or none.
     let runs: Vec<_> = (0..4)
         .map(|_| {
-            lockwarden()
-                .args(["check", "--format", "json", "-q", "--root"])
-                .arg(&tree)
-                .arg("--cache")
-                .arg(&cache)
-                .arg(&tree)
+            check_command(&tree, &["--cache", cache.to_str().unwrap()])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

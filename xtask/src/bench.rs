@@ -59,7 +59,7 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
     };
     let root = tree.to_string_lossy().into_owned();
     let with_paths = |args: &[&str]| -> Vec<String> {
-        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut all = strings(args);
         all.extend(["--root".to_owned(), root.clone()]);
         all.extend(paths.iter().cloned());
         all

@@ -12,11 +12,9 @@
 //! - The cache is best effort: a directory that cannot be written makes the
 //!   run slower, never wrong and never failed.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// A 256-bit content key (BLAKE3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,33 +75,6 @@ pub trait Cache: Sync + Send {
     fn put(&self, kind: &str, key: &Key, payload: &[u8]);
 }
 
-/// Entries in memory, for tests and for one process's repeated analyses.
-#[derive(Default)]
-pub struct MemoryCache(Mutex<HashMap<(String, Key), Vec<u8>>>);
-
-impl MemoryCache {
-    /// Entries stored so far.
-    pub fn len(&self) -> usize {
-        self.0.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Cache for MemoryCache {
-    fn get(&self, kind: &str, key: &Key) -> Option<Vec<u8>> {
-        self.0.lock().ok()?.get(&(kind.to_owned(), *key)).cloned()
-    }
-
-    fn put(&self, kind: &str, key: &Key, payload: &[u8]) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert((kind.to_owned(), *key), payload.to_vec());
-        }
-    }
-}
-
 /// Entries as files under `<base>/<stamp>/<kind>/<2 hex>/<62 hex>`.
 ///
 /// The stamp names a generation: everything that changes what an entry
@@ -132,11 +103,6 @@ impl DiskCache {
         std::fs::write(&marker, b"")?;
         prune_generations(base, &dir);
         Ok(DiskCache { dir })
-    }
-
-    /// The generation's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn path(&self, kind: &str, key: &Key) -> PathBuf {

@@ -45,16 +45,9 @@ pub struct Outcome {
     pub sources: BTreeMap<String, Vec<u8>>,
 }
 
-/// Entry kind of a check's findings and summary in the cache.
+/// Entry kind of a check's findings and summary in the cache, kept as the
+/// JSON of `(findings, summary)` (the report's own serialisation).
 const RESULTS: &str = "results";
-
-/// What a cached check keeps: the findings and the summary, as JSON (the
-/// report's own serialisation).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CachedResult {
-    findings: Vec<Finding>,
-    summary: Summary,
-}
 
 impl Checker {
     pub fn new(config: Config) -> Checker {
@@ -132,8 +125,8 @@ impl Checker {
             key.finish()
         });
         let mut suppressions = Suppressions::parse(&files, known.into_iter().collect())?;
-        if let Some(hit) = self.cached_result(results_key.as_ref()) {
-            let sources = sources_in(&hit.findings, |wanted| {
+        if let Some((findings, mut summary)) = self.cached_result(results_key.as_ref()) {
+            let sources = sources_in(&findings, |wanted| {
                 files
                     .iter()
                     .map(|(path, text)| (path.to_string_lossy().replace('\\', "/"), text))
@@ -141,10 +134,9 @@ impl Checker {
                     .map(|(path, text)| (path, text.clone()))
                     .collect()
             });
-            let mut summary = hit.summary;
             summary.elapsed_ms = start.elapsed().as_millis();
             return Ok(Outcome {
-                findings: hit.findings,
+                findings,
                 summary,
                 sources,
             });
@@ -191,8 +183,7 @@ impl Checker {
             incomplete: unanalysed(&analysis),
         };
         if let (Some((store, _)), Some(key)) = (&self.cache, &results_key) {
-            let kept = serde_json::json!({ "findings": &findings, "summary": &summary });
-            if let Ok(bytes) = serde_json::to_vec(&kept) {
+            if let Ok(bytes) = serde_json::to_vec(&(&findings, &summary)) {
                 store.put(RESULTS, key, &bytes);
             }
         }
@@ -205,7 +196,7 @@ impl Checker {
     }
 
     /// The cached result under `key`, if there is a whole one.
-    fn cached_result(&self, key: Option<&Key>) -> Option<CachedResult> {
+    fn cached_result(&self, key: Option<&Key>) -> Option<(Vec<Finding>, Summary)> {
         let (store, _) = self.cache.as_ref()?;
         serde_json::from_slice(&store.get(RESULTS, key?)?).ok()
     }
