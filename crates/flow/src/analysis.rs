@@ -1264,6 +1264,13 @@ fn analyze_function<V: Visitor>(
             self.program.owner_of(self.function, lock)
         }
 
+        fn type_of(&self, path: &Path) -> Option<String> {
+            self.program
+                .type_of(self.function, path)
+                .filter(|t| t.pointers == 0 && t.record_tag().is_some())
+                .map(|t| t.base)
+        }
+
         fn named_lock(&self, global: &str) -> Option<&str> {
             self.overlay.named_locks.get(global).map(String::as_str)
         }

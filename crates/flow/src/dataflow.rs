@@ -538,6 +538,12 @@ pub trait Summaries {
         None
     }
 
+    /// The type of the object `path` names (`struct sock` for `*sk`), as
+    /// far as declarations in the analysed code tell.
+    fn type_of(&self, _path: &Path) -> Option<String> {
+        None
+    }
+
     /// The named lock of the lock API a global is (`rtnl_mutex` is RTNL).
     fn named_lock(&self, _global: &str) -> Option<&str> {
         None
@@ -663,6 +669,12 @@ impl<'a> Cursor<'a> {
     /// What `node` does to locks on a path in `state`.
     pub fn effects(&self, node: NodeId, state: &State) -> Vec<AppliedEffect<'a>> {
         effects_at(self.cfg, node, state, &self.calls)
+    }
+
+    /// The locks held in `state` that a release of `lock`, untouched there,
+    /// may release under another name: unknown from there on.
+    pub fn held_under_another_name(&self, state: &State, lock: &Path) -> Vec<Path> {
+        held_under_another_name(state, lock, &self.cfg.locals, self.calls.summaries)
     }
 
     /// The states after `node` on a path that reaches it in `state`: one,
@@ -958,40 +970,92 @@ fn pointers_to(lock: &Path) -> impl Iterator<Item = TruthKey> + '_ {
 /// (`rq = i915_request_create(ce)` takes `ce->timeline->mutex`, and
 /// `i915_request_add(rq)` releases `rq->timeline->mutex`). Such a held
 /// lock becomes unknown, which no rule judges: one lock never gets two
-/// names. Otherwise distinct variables name distinct objects, as everywhere
-/// in the engine unless an alias says otherwise: a parameter or a global is
-/// the caller's own object.
+/// names. So may an object reached through a pointer stored in another
+/// (`transport_handle_queue_full(cmd, dev, …)` takes `dev->qf_cmd_lock` and
+/// releases `cmd->se_dev->qf_cmd_lock`; every caller passes `cmd->se_dev`
+/// as `dev`). Otherwise distinct variables name distinct objects, as
+/// everywhere in the engine unless an alias says otherwise: two parameters
+/// of one type are the two objects the caller gave.
 fn under_another_name(state: &mut State, cfg: &Cfg, lock: &Path, calls: &Calls<'_>) -> bool {
-    let Some(Step::Field(field)) = lock.steps.last() else {
-        return false;
-    };
-    if !state.level(lock).is_callers() || !state.lock_exists(lock) {
+    let others = held_under_another_name(state, lock, &cfg.locals, calls.summaries);
+    if others.is_empty() {
         return false;
     }
-    let Some(record) = calls.summaries.record_of(lock) else {
-        return false;
-    };
-    let from_local = lock.root_var().is_some_and(|v| cfg.locals.contains(v));
-    let others: Vec<Path> = state
-        .locks
-        .iter()
-        .filter(|(path, level)| {
-            *path != lock
-                && (path.root == lock.root || from_local)
-                && level.max > 0
-                && !level.unknown
-                && path.steps.last() == Some(&Step::Field(field.clone()))
-        })
-        .map(|(path, _)| path.clone())
-        .filter(|path| calls.summaries.record_of(path).as_ref() == Some(&record))
-        .collect();
     for other in &others {
         if let Some(level) = state.locks.get_mut(other) {
             level.unknown = true;
             level.min = clamp(level.min - 1);
         }
     }
-    !others.is_empty()
+    // And the name released may be the caller's lock after all: released
+    // or not, unknown too (`put_chip()` drops the caller's `chip->mutex`
+    // while holding `loaner->mutex`, then takes `chip->mutex` again).
+    let released = state
+        .locks
+        .entry(lock.clone())
+        .or_insert_with(Level::untouched);
+    released.unknown = true;
+    released.min = clamp(released.min - 1);
+    true
+}
+
+/// The locks held here that `lock`, untouched here, may be under another
+/// name (see [`under_another_name`]).
+fn held_under_another_name(
+    state: &State,
+    lock: &Path,
+    locals: &HashSet<String>,
+    summaries: &dyn Summaries,
+) -> Vec<Path> {
+    if !state.level(lock).is_callers() || !state.lock_exists(lock) {
+        return Vec::new();
+    }
+    let Some(kind) = object_kind(lock, summaries) else {
+        return Vec::new();
+    };
+    state
+        .locks
+        .iter()
+        .filter(|(path, level)| *path != lock && level.max > 0 && !level.unknown)
+        .map(|(path, _)| path)
+        .filter(|path| {
+            path.root == lock.root
+                || [*path, lock]
+                    .iter()
+                    .any(|p| p.root_var().is_some_and(|v| locals.contains(v)))
+                || through_stored_pointer(path)
+                || through_stored_pointer(lock)
+        })
+        .filter(|path| object_kind(path, summaries).as_ref() == Some(&kind))
+        .cloned()
+        .collect()
+}
+
+/// Whether `path` follows a pointer read from a field (`cmd->se_dev->…`):
+/// such a pointer may point to any object of its type, one the function
+/// was also given among them.
+fn through_stored_pointer(path: &Path) -> bool {
+    path.steps
+        .windows(2)
+        .any(|w| matches!(w, [Step::Field(_), Step::Deref]))
+}
+
+/// What two names of one lock have in common: for a lock that is a record
+/// itself, its type (`lock_sock(sk)` holds `*sk`, `release_sock(sock->sk)`
+/// releases `*sock->sk`: a `struct sock` each); otherwise the record type
+/// owning its last field and the steps from that field on (`Scsi_Host`,
+/// `->host_lock`, `*` for `*sh->host_lock`).
+fn object_kind(lock: &Path, summaries: &dyn Summaries) -> Option<(String, Vec<Step>)> {
+    if lock.steps.last() == Some(&Step::Deref) {
+        if let Some(record) = summaries.type_of(lock) {
+            return Some((record, vec![Step::Deref]));
+        }
+    }
+    let field = lock
+        .steps
+        .iter()
+        .rposition(|s| matches!(s, Step::Field(_)))?;
+    Some((summaries.record_of(lock)?, lock.steps[field..].to_vec()))
 }
 
 impl Pending {

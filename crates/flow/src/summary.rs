@@ -614,6 +614,13 @@ fn exits_of_paths(
                 steps.extend(steps_under(object, lock)?);
                 Some(steps)
             }
+            // `return dp83640_clock_get(clock);`: what the callee returns.
+            ReturnValue::Call(id) => {
+                let object = call_returned_object(cfg, *id, summaries)?;
+                let mut steps = vec![Step::Deref];
+                steps.extend(steps_under(&object, lock)?);
+                Some(steps)
+            }
             _ => None,
         };
         let mut held_returns = paths
@@ -1237,6 +1244,23 @@ fn steps_under(object: &Path, lock: &Path) -> Option<Vec<Step>> {
             .chain(lock.steps[inner.len()..].iter().cloned())
             .collect()
     })
+}
+
+/// The object the call at `node` returns, when its callee returns one the
+/// caller names (`dp83640_clock_get(clock)` returns `*clock`).
+fn call_returned_object(
+    cfg: &Cfg,
+    node: crate::cfg::NodeId,
+    summaries: &dyn Summaries,
+) -> Option<Path> {
+    let Op::Call(call) = cfg.ops.get(node as usize)? else {
+        return None;
+    };
+    summaries
+        .summary(call.callee.as_deref()?)?
+        .returns_object
+        .as_ref()?
+        .substitute(&call.args, None)
 }
 
 /// The one object every pointer-returning `return` returns, in the

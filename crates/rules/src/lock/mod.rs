@@ -239,6 +239,12 @@ impl Visitor for FactVisitor {
                                 facts.events.push(e);
                             }
                             mark_released(&mut handling, &level);
+                            // Maybe a lock a callee took, under another name
+                            // (`kfd_unlock_pdd(pdd)` after `pdd =
+                            // kfd_lock_pdd_by_id(p, …)` took `p->mutex`).
+                            for other in cursor.held_under_another_name(state, &lock) {
+                                mark_released(&mut handling, &state.level(&other));
+                            }
                         }
                         // Handed to a callee that may release it (under a
                         // condition of its own, `if (owner == id)
