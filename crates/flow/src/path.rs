@@ -192,6 +192,9 @@ pub struct PathResolver<'t, 'f> {
     pub api: &'f LockApi,
     /// Locals assigned exactly once, with the expression assigned.
     aliases: HashMap<String, Node<'t>>,
+    /// Locals that copy what a parameter points to, before anything runs:
+    /// see [`PathResolver::entry_copies`].
+    entry_copies: HashMap<String, Path>,
     /// Locals given a value once, where they are declared or by one
     /// assignment, and never assigned again.
     fixed: std::collections::HashSet<String>,
@@ -287,6 +290,7 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             file,
             api,
             aliases: HashMap::new(),
+            entry_copies: HashMap::new(),
             fixed: given_once.difference(&reassigned).cloned().collect(),
             assigned_params: params
                 .iter()
@@ -309,6 +313,9 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         for (name, (count, value)) in assigned {
             if count != 1 || params.contains(&name) {
                 continue;
+            }
+            if let Some(copy) = value.and_then(|v| resolver.entry_copy(v, body, params)) {
+                resolver.entry_copies.insert(name.clone(), copy);
             }
             let reads_written_field = |v: Node<'t>| {
                 lockwarden_syntax::walk::any(v, |n| {
@@ -337,6 +344,32 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             }
         }
         resolver
+    }
+
+    /// Locals given, in a declaration of the body's own block (so before
+    /// any statement runs), what a parameter points to, and never assigned
+    /// again (`struct nvkm_chan *chan = *pchan;`): each names the object the
+    /// caller's pointer designated on entry, whatever is stored through the
+    /// parameter later (`*pchan = NULL;`), as `*pchan`.
+    pub fn entry_copies(&self) -> HashMap<String, Path> {
+        self.entry_copies.clone()
+    }
+
+    fn entry_copy(&self, value: Node<'_>, body: Node<'_>, params: &[String]) -> Option<Path> {
+        let declaration = value.parent()?.parent()?;
+        if declaration.kind_id() != kind::DECLARATION || declaration.parent() != Some(body) {
+            return None;
+        }
+        let value = strip(value);
+        if value.kind_id() != kind::POINTER_EXPRESSION || self.operator(value) != "*" {
+            return None;
+        }
+        let pointer = strip(value.child_by_field_id(field::ARGUMENT)?);
+        let name = self.file.node_text(pointer);
+        (pointer.kind_id() == kind::IDENTIFIER
+            && params.iter().any(|p| p == name)
+            && !self.assigned_params.contains(name))
+        .then(|| Path::var(name).push(Step::Deref))
     }
 
     /// The lvalue each local aliasing a variable or field designates.

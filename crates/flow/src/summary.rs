@@ -1126,10 +1126,10 @@ pub fn summarize(
                 steps: steps.clone(),
             },
             None => {
-                let named =
-                    LockRef::from_path(&fact.lock, params, &cfg.locals, false).or_else(|| {
-                        LockRef::from_path(fact.exported.as_ref()?, params, &cfg.locals, false)
-                    });
+                let lock = entry_named(cfg, &fact.lock);
+                let named = LockRef::from_path(&lock, params, &cfg.locals, false).or_else(|| {
+                    LockRef::from_path(fact.exported.as_ref()?, params, &cfg.locals, false)
+                });
                 match named {
                     Some(lock) => lock,
                     None => continue,
@@ -1206,6 +1206,19 @@ pub fn summarize(
         caller_scope: false,
         returns_object,
         returns_errno: returns_errno(cfg, summaries),
+    }
+}
+
+/// `lock` named through the parameter whose pointee a local copied on entry
+/// (`chan->cgrp->lock` is `(*pchan)->cgrp->lock` after `chan = *pchan`).
+fn entry_named(cfg: &Cfg, lock: &Path) -> Path {
+    match lock.root_var().and_then(|v| cfg.entry_copies.get(v)) {
+        Some(copy) => {
+            let mut named = copy.clone();
+            named.steps.extend_from_slice(&lock.steps);
+            named
+        }
+        None => lock.clone(),
     }
 }
 

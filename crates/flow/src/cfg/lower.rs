@@ -62,6 +62,7 @@ pub fn lower(
             incomplete: false,
             records_owner: false,
             local_aliases: HashMap::new(),
+            entry_copies: HashMap::new(),
             locals: HashSet::new(),
             handed_to_callbacks: Vec::new(),
             constant_conds: HashMap::new(),
@@ -105,6 +106,7 @@ pub fn lower(
         });
     }
     l.cfg.local_aliases = l.paths.alias_lvalues();
+    l.cfg.entry_copies = l.paths.entry_copies();
     l.cfg.records_owner = records_owner(file, body);
     l.cfg.constant_conds = constant_conds(&l.cfg);
     l.cfg.exclusive = exclusive_conds(&l.cfg);

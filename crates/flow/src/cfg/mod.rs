@@ -370,6 +370,10 @@ pub struct Cfg {
     /// file->private_data`, everywhere replaced by it): a macro's free
     /// identifier `ctx` is the caller's variable, by the same name.
     pub local_aliases: HashMap<String, Path>,
+    /// Locals that copy, on entry, what a parameter points to (`chan =
+    /// *pchan`): a lock under one is the caller's, named through the
+    /// parameter.
+    pub entry_copies: HashMap<String, Path>,
     /// Names declared inside the body.
     pub locals: HashSet<String>,
     /// The function's parameter names.
