@@ -224,7 +224,26 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         let mut objects_given: HashMap<String, u32> = HashMap::new();
         // Variables given to an iterator macro: its cursor among them.
         let mut iterator_args = std::collections::HashSet::new();
+        // Locals whose address a call is given: the call may store through
+        // it (`pte_offset_map_lock(mm, pmd, addr, &ptl)`), another value.
+        let mut address_passed = std::collections::HashSet::new();
         lockwarden_syntax::walk::preorder(body, |node| {
+            if node.kind_id() == kind::POINTER_EXPRESSION
+                && node
+                    .child_by_field_id(field::OPERATOR)
+                    .is_some_and(|op| file.node_text(op) == "&")
+                && node
+                    .parent()
+                    .is_some_and(|p| p.kind_id() == kind::ARGUMENT_LIST)
+            {
+                if let Some(var) = node
+                    .child_by_field_id(field::ARGUMENT)
+                    .map(strip)
+                    .filter(|a| a.kind_id() == kind::IDENTIFIER)
+                {
+                    address_passed.insert(file.node_text(var).to_owned());
+                }
+            }
             if node.kind_id() == kind::ASSIGNMENT_EXPRESSION {
                 if let Some(left) = node
                     .child_by_field_id(field::LEFT)
@@ -312,6 +331,9 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         }
         for (name, (count, value)) in assigned {
             if count != 1 || params.contains(&name) {
+                continue;
+            }
+            if address_passed.contains(&name) {
                 continue;
             }
             if let Some(copy) = value.and_then(|v| resolver.entry_copy(v, body, params)) {
