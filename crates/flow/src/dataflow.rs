@@ -1749,7 +1749,7 @@ fn when_key(on: &LockRef, call: &crate::cfg::Call) -> Option<TruthKey> {
 /// What a call's result points to, in the caller's terms, when the callee
 /// returns an object the caller names (`p = card_lock_port(c)` returns
 /// `&c->port`).
-fn returned_object(summary: &Summary, call: &crate::cfg::Call) -> Option<Path> {
+pub(crate) fn returned_object(summary: &Summary, call: &crate::cfg::Call) -> Option<Path> {
     summary
         .returns_object
         .as_ref()?

@@ -1269,11 +1269,7 @@ fn call_returned_object(
     let Op::Call(call) = cfg.ops.get(node as usize)? else {
         return None;
     };
-    summaries
-        .summary(call.callee.as_deref()?)?
-        .returns_object
-        .as_ref()?
-        .substitute(&call.args, None)
+    crate::dataflow::returned_object(summaries.summary(call.callee.as_deref()?)?, call)
 }
 
 /// The one object every pointer-returning `return` returns, in the
