@@ -227,6 +227,7 @@ impl<'t, 'f> PathResolver<'t, 'f> {
         // Locals whose address a call is given: the call may store through
         // it (`pte_offset_map_lock(mm, pmd, addr, &ptl)`), another value.
         let mut address_passed = std::collections::HashSet::new();
+        let mut stepped_params = std::collections::HashSet::new();
         lockwarden_syntax::walk::preorder(body, |node| {
             if node.kind_id() == kind::POINTER_EXPRESSION
                 && node
@@ -242,6 +243,18 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                     .filter(|a| a.kind_id() == kind::IDENTIFIER)
                 {
                     address_passed.insert(file.node_text(var).to_owned());
+                }
+            }
+            // `++depth`: a stepped parameter holds another value.
+            if node.kind_id() == kind::UPDATE_EXPRESSION {
+                if let Some(var) = node
+                    .child_by_field_id(field::ARGUMENT)
+                    .map(strip)
+                    .filter(|a| a.kind_id() == kind::IDENTIFIER)
+                    .map(|a| file.node_text(a))
+                    .filter(|v| params.iter().any(|p| p == v))
+                {
+                    stepped_params.insert(var.to_owned());
                 }
             }
             if node.kind_id() == kind::ASSIGNMENT_EXPRESSION {
@@ -313,7 +326,7 @@ impl<'t, 'f> PathResolver<'t, 'f> {
             fixed: given_once.difference(&reassigned).cloned().collect(),
             assigned_params: params
                 .iter()
-                .filter(|p| assigned.contains_key(*p))
+                .filter(|p| assigned.contains_key(*p) || stepped_params.contains(*p))
                 .cloned()
                 .collect(),
         };
@@ -411,6 +424,11 @@ impl<'t, 'f> PathResolver<'t, 'f> {
     /// Whether the body assigns parameter `name`.
     pub fn is_assigned_param(&self, name: &str) -> bool {
         self.assigned_params.contains(name)
+    }
+
+    /// The parameters the body assigns or steps.
+    pub fn assigned_params(&self) -> std::collections::HashSet<String> {
+        self.assigned_params.clone()
     }
 
     /// Whether `name` keeps the one value it is given: an iterator macro

@@ -3,6 +3,7 @@
 //! states at its returns.
 
 use lockwarden_syntax::Span;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::api::Success;
@@ -237,12 +238,15 @@ pub enum ExitKind {
         if_true: i8,
         if_false: i8,
     },
-    /// Acquired when something the caller sees has truth `acquired_when`,
-    /// a try result handed back otherwise (`dma_resv_lock(obj, ctx)`: taken
-    /// with a NULL context, tried with one).
+    /// Changed by `fixed` when something the caller sees has truth
+    /// `fixed_when`, a try result handed back otherwise: taken on one side
+    /// (`dma_resv_lock(obj, ctx)`: taken with a NULL context, tried with
+    /// one), or untouched on one side (`if (raw) return 0; return
+    /// pmecc_enable(…);`).
     OnParamTry {
         on: LockRef,
-        acquired_when: bool,
+        fixed_when: bool,
+        fixed: i8,
         success: Success,
     },
     /// Changed exactly when a condition on the caller's arguments holds,
@@ -414,7 +418,7 @@ fn exits_of_paths(
     summaries: &dyn Summaries,
 ) -> Vec<ExitFact> {
     // Every (return, path) pair: a return reached with different path facts counts once per disjunct.
-    let returns: Vec<(Span, &ReturnValue, &State)> = cfg
+    let returns: Vec<(Span, &ReturnValue, Cow<'_, State>)> = cfg
         .ops
         .iter()
         .enumerate()
@@ -423,11 +427,15 @@ fn exits_of_paths(
             _ => None,
         })
         .flat_map(|(i, span, value)| {
-            solution.states[i]
-                .states
-                .iter()
-                .map(move |s| (span, value, s))
+            solution.states[i].states.iter().map(move |s| {
+                let state = named_through_returned(value, s).map_or(Cow::Borrowed(s), Cow::Owned);
+                (span, value, state)
+            })
         })
+        .collect();
+    let returns: Vec<(Span, &ReturnValue, &State)> = returns
+        .iter()
+        .map(|(span, value, state)| (*span, *value, state.as_ref()))
         .collect();
     // Locks held, released, or still an untested try result (`return spin_trylock(l);`).
     let mut locks: Vec<&Path> = returns
@@ -580,6 +588,8 @@ fn exits_of_paths(
             ExitKind::Inconsistent
         } else if let Some(kind) = conditional_by_value(&paths, &levels) {
             acquired_on_param_else_tried(&paths, &levels, params, cfg, &kind).unwrap_or(kind)
+        } else if let Some(kind) = tried_on_param_else_unchanged(&paths, &levels, params, cfg) {
+            kind
         } else if let Some(kind) = conditional_on_param(&paths, &levels, params, cfg, |key| {
             tested_unlocked(cfg, solution, key, lock)
         }) {
@@ -604,9 +614,13 @@ fn exits_of_paths(
                     .filter(|p| **p != itself)
                     .cloned()
                     .or_else(|| state.pointer_of(v))
-                    .unwrap_or(itself);
-                (object.root == lock.root && lock.steps.starts_with(&object.steps))
-                    .then(|| lock.steps[object.steps.len()..].to_vec())
+                    .unwrap_or_else(|| itself.clone());
+                // Under the object, or under the variable itself (named
+                // through it at this return, see `named_through_returned`).
+                [object, itself]
+                    .into_iter()
+                    .find(|o| o.root == lock.root && lock.steps.starts_with(&o.steps))
+                    .map(|o| lock.steps[o.steps.len()..].to_vec())
             }
             ReturnValue::Address(text) | ReturnValue::Field(text) => {
                 let object = cfg.returned_objects.get(text)?;
@@ -687,6 +701,41 @@ fn exits_of_paths(
     facts
 }
 
+/// The state at a return of a variable that stands for another object on
+/// its path (`cgrp = chan->cgrp; … return cgrp;`), with the locks under that
+/// object named through the variable, as a path that took them through the
+/// variable names them: one lock, one name across the returns.
+fn named_through_returned(value: &ReturnValue, state: &State) -> Option<State> {
+    let ReturnValue::Var(var) = value else {
+        return None;
+    };
+    let object = state.pointer_of(var)?;
+    let under = |p: &Path| {
+        p.root == object.root
+            && p.steps.len() > object.steps.len()
+            && p.steps.starts_with(&object.steps)
+    };
+    let renamed = |p: &Path| Path {
+        root: Root::Var(var.clone()),
+        steps: p.steps[object.steps.len()..].to_vec(),
+    };
+    let movable = |p: &Path| under(p) && !state.locks.contains_key(&renamed(p));
+    if !state.locks.keys().any(movable) {
+        return None;
+    }
+    let mut state = state.clone();
+    let moved: Vec<Path> = state.locks.keys().filter(|p| movable(p)).cloned().collect();
+    for path in moved {
+        if let Some(level) = state.locks.remove(&path) {
+            state.locks.insert(renamed(&path), level);
+        }
+    }
+    for pending in state.pending.iter_mut().filter(|p| under(&p.lock)) {
+        pending.lock = renamed(&pending.lock);
+    }
+    Some(state)
+}
+
 /// The one depth change of the builds that change the lock, when every two
 /// returns that differ in it took opposite sides of a preprocessor
 /// condition: one configuration is built at a time, and in each the
@@ -749,7 +798,9 @@ fn conditional_on_param(
     let (_, _, first) = paths.first()?;
     let candidates = first.facts.keys().filter_map(|key| {
         let on = match key {
-            TruthKey::Var(v) => LockRef::from_path(&Path::var(v), params, &cfg.locals, false),
+            TruthKey::Var(v) if !cfg.assigned_params.contains(v) => {
+                LockRef::from_path(&Path::var(v), params, &cfg.locals, false)
+            }
             TruthKey::Value(path) if tested_unlocked(key) => {
                 LockRef::from_path(path, params, &cfg.locals, false)
             }
@@ -915,7 +966,7 @@ fn acquired_or_tried_on_param(
             .iter()
             .any(|p| &p.lock == lock && p.kind == PendingKind::Acquire)
     };
-    params.iter().find_map(|param| {
+    callers_params(params, cfg).find_map(|param| {
         let key = TruthKey::Var(param.clone());
         let mut held_when: Option<bool> = None;
         for ((_, _, state), level) in paths.iter().zip(levels) {
@@ -931,11 +982,12 @@ fn acquired_or_tried_on_param(
                 _ => held_when = Some(side),
             }
         }
-        let acquired_when = held_when?;
+        let fixed_when = held_when?;
         let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
         Some(ExitKind::OnParamTry {
             on,
-            acquired_when,
+            fixed_when,
+            fixed: 1,
             success: *success,
         })
     })
@@ -955,7 +1007,7 @@ fn acquired_on_param_else_tried(
     let ExitKind::Conditional(success) = by_value else {
         return None;
     };
-    params.iter().find_map(|param| {
+    callers_params(params, cfg).find_map(|param| {
         let key = TruthKey::Var(param.clone());
         // Per truth of the parameter: some return, every return held.
         let (mut seen, mut all_held) = ([false; 2], [true; 2]);
@@ -971,8 +1023,63 @@ fn acquired_on_param_else_tried(
         let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
         Some(ExitKind::OnParamTry {
             on,
-            acquired_when,
+            fixed_when: acquired_when,
+            fixed: 1,
             success: *success,
+        })
+    })
+}
+
+/// The parameters that hold what the caller passed wherever the body tests
+/// them: not assigned or stepped by it (`++depth` before a recursive call).
+fn callers_params<'p>(params: &'p [String], cfg: &'p Cfg) -> impl Iterator<Item = &'p String> {
+    params.iter().filter(|p| !cfg.assigned_params.contains(*p))
+}
+
+/// A conditional acquire on one side of a parameter, the lock untouched on
+/// the other (`if (raw) return 0; ret = pmecc_enable(…); return ret;`):
+/// within the caller's choice the return value tells, so the caller
+/// passing that side tests the result, and the caller passing the other
+/// has nothing to release.
+fn tried_on_param_else_unchanged(
+    paths: &[(Span, &ReturnValue, &State)],
+    levels: &[Level],
+    params: &[String],
+    cfg: &Cfg,
+) -> Option<ExitKind> {
+    callers_params(params, cfg).find_map(|param| {
+        let key = TruthKey::Var(param.clone());
+        // A return before the parameter is tested (`if (size > max) return
+        // -EINVAL;`) is on either side: untouched, as on the fixed side, and
+        // told apart from the held returns, as on the tried side.
+        let truths: Vec<Option<bool>> = paths
+            .iter()
+            .map(|(_, _, state)| state.facts.get(&key).copied())
+            .collect();
+        let untouched = |i: usize| levels[i].min == 0 && levels[i].max == 0;
+        let fixed_when = [false, true].into_iter().find(|&t| {
+            (0..paths.len()).any(|i| truths[i] == Some(t))
+                && (0..paths.len()).any(|i| truths[i] == Some(!t))
+                && (0..paths.len()).all(|i| truths[i] == Some(!t) || untouched(i))
+        })?;
+        let (tried_paths, tried_levels): (Vec<_>, Vec<_>) = paths
+            .iter()
+            .zip(levels)
+            .zip(&truths)
+            .filter(|(_, &t)| t != Some(fixed_when))
+            .map(|((p, l), _)| (*p, l.clone()))
+            .unzip();
+        let Some(ExitKind::Conditional(success)) =
+            conditional_by_value(&tried_paths, &tried_levels)
+        else {
+            return None;
+        };
+        let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
+        Some(ExitKind::OnParamTry {
+            on,
+            fixed_when,
+            fixed: 0,
+            success,
         })
     })
 }
@@ -1152,15 +1259,17 @@ pub fn summarize(
                 .collect(),
             ExitKind::OnParamTry {
                 on,
-                acquired_when,
+                fixed_when,
+                fixed,
                 success,
-            } => vec![
-                (Change::Acquire, Some((on.clone(), *acquired_when))),
-                (
+            } => change_of(*fixed)
+                .map(|c| (c, Some((on.clone(), *fixed_when))))
+                .into_iter()
+                .chain([(
                     Change::TryAcquire(*success),
-                    Some((on.clone(), !acquired_when)),
-                ),
-            ],
+                    Some((on.clone(), !fixed_when)),
+                )])
+                .collect(),
             ExitKind::Inconsistent | ExitKind::Unknown | ExitKind::OnCallerCondition => {
                 vec![(Change::Unknown, None)]
             }

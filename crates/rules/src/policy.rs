@@ -46,8 +46,9 @@ pub struct Evidence {
 /// Evidence for every function with analysed callers.
 ///
 /// A function's lock is released by its callers when one releases it after
-/// the call, or keeps it on every return and is itself released by its own
-/// callers (a wrapper of a wrapper): worked out to a fixpoint, top down.
+/// the call, or returns holding it and is itself released by its own
+/// callers (a wrapper of a wrapper, a conditional acquire passed up through
+/// a caller's return): worked out to a fixpoint, top down.
 pub(crate) fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap {
     let by_callee = handling_by_callee(analysis);
     let mut released: HashSet<usize> = by_callee
@@ -62,7 +63,7 @@ pub(crate) fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap
             .filter(|(_, sites)| {
                 sites
                     .iter()
-                    .any(|(caller, h)| h.kept && released.contains(caller))
+                    .any(|(caller, h)| h.passed_up && released.contains(caller))
             })
             .map(|(&callee, _)| callee)
             .collect();

@@ -63,6 +63,7 @@ pub fn lower(
             records_owner: false,
             local_aliases: HashMap::new(),
             entry_copies: HashMap::new(),
+            assigned_params: HashSet::new(),
             locals: HashSet::new(),
             handed_to_callbacks: Vec::new(),
             constant_conds: HashMap::new(),
@@ -107,6 +108,7 @@ pub fn lower(
     }
     l.cfg.local_aliases = l.paths.alias_lvalues();
     l.cfg.entry_copies = l.paths.entry_copies();
+    l.cfg.assigned_params = l.paths.assigned_params();
     l.cfg.records_owner = records_owner(file, body);
     l.cfg.constant_conds = constant_conds(&l.cfg);
     l.cfg.exclusive = exclusive_conds(&l.cfg);

@@ -378,6 +378,9 @@ pub struct Cfg {
     pub locals: HashSet<String>,
     /// The function's parameter names.
     pub params: Vec<String>,
+    /// Parameters the body assigns or steps (`++depth`): past that, the
+    /// name no longer holds what the caller passed.
+    pub assigned_params: HashSet<String>,
     /// Declared types of locals, where the declaration says.
     pub local_types: HashMap<String, TypeRef>,
     /// Variables whose objects are passed to a call through a pointer, with

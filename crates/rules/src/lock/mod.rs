@@ -88,9 +88,10 @@ pub struct CallHandling {
     pub result_used: bool,
     /// The caller releases, on some path, the lock the call took.
     pub released: bool,
-    /// The caller returns holding the lock the call took, on every return
-    /// after the call: itself a wrapper, if its own callers release it.
-    pub kept: bool,
+    /// The caller returns holding the lock the call took, on some return
+    /// after the call: it hands the lock up (a wrapper, or a conditional
+    /// acquire of its own), and its own callers decide.
+    pub passed_up: bool,
     /// The caller returns the call's try result untested (a try wrapper of
     /// the try wrapper).
     pub forwarded: bool,
@@ -162,7 +163,6 @@ impl Visitor for FactVisitor {
         // Calls whose callee may leave a lock held, by call span: a lock
         // acquired "at" one of them was taken by that callee.
         let mut handling: HashMap<Span, CallHandling> = HashMap::new();
-        let mut returned_holding: HashMap<Span, bool> = HashMap::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let Op::Call(call) = op else { continue };
             let Some(summary) = cursor.callee_summary(node as NodeId) else {
@@ -179,7 +179,7 @@ impl Visitor for FactVisitor {
                         callee: call.callee.clone().unwrap_or_default(),
                         result_used: call.result_used,
                         released: false,
-                        kept: false,
+                        passed_up: false,
                         forwarded: false,
                     },
                 );
@@ -257,14 +257,12 @@ impl Visitor for FactVisitor {
                     }
                 }
                 if let Op::Return { .. } = op {
-                    // Returned holding what the call took, on every return
-                    // after it: a wrapper of the wrapper.
+                    // Returned holding what the call took: handed up.
                     for level in state.locks.values() {
-                        let Some(site) = level.acquired_at.filter(|a| handling.contains_key(a))
-                        else {
+                        let Some(h) = level.acquired_at.and_then(|a| handling.get_mut(&a)) else {
                             continue;
                         };
-                        *returned_holding.entry(site).or_insert(true) &= level.min > 0;
+                        h.passed_up |= level.min > 0;
                     }
                     // `return foo_trylock(x);`: the caller hands the try result on.
                     for p in &state.pending {
@@ -276,11 +274,6 @@ impl Visitor for FactVisitor {
             }
             if matches!(op, Op::Call(_) | Op::Write { .. }) {
                 held_and_dropped(node, states, &mut facts);
-            }
-        }
-        for (site, kept) in returned_holding {
-            if let Some(h) = handling.get_mut(&site) {
-                h.kept = kept;
             }
         }
         facts.events.sort_by_key(|e| (e.at.start, e.kind as u8));
