@@ -1881,13 +1881,8 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             if let Some(pointee) = pointee {
                 let object = state.canonical(pointee);
                 // A returned copy (`ret = mi; mutex_lock(&mi->lock); …
-                // return ret;`) returns the locks under what it names. A
-                // copy of a field names it only to say what a return hands
-                // back (`cgrp = chan->cgrp; … return cgrp;`): elsewhere the
-                // body's fixed locals already name what fields held.
-                let returned = calls.returned_vars.contains(to);
-                let of_field = matches!(from, TruthKey::Value(_));
-                if returned || (!of_field && worth_an_alias(state, cfg, &object)) {
+                // return ret;`) returns the locks under what it names.
+                if worth_an_alias(state, cfg, &object) || calls.returned_vars.contains(to) {
                     state
                         .aliases
                         .insert(Path::var(to).push(Step::Deref), object);

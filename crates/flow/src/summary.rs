@@ -418,7 +418,7 @@ fn exits_of_paths(
     summaries: &dyn Summaries,
 ) -> Vec<ExitFact> {
     // Every (return, path) pair: a return reached with different path facts counts once per disjunct.
-    let returns: Vec<(Span, &ReturnValue, Cow<'_, State>)> = cfg
+    let returns: Vec<(Span, &ReturnValue, &State)> = cfg
         .ops
         .iter()
         .enumerate()
@@ -427,10 +427,22 @@ fn exits_of_paths(
             _ => None,
         })
         .flat_map(|(i, span, value)| {
-            solution.states[i].states.iter().map(move |s| {
-                let state = named_through_returned(value, s).map_or(Cow::Borrowed(s), Cow::Owned);
-                (span, value, state)
-            })
+            solution.states[i]
+                .states
+                .iter()
+                .map(move |s| (span, value, s))
+        })
+        .collect();
+    let names: HashSet<&Path> = returns
+        .iter()
+        .flat_map(|(_, _, s)| s.locks.keys())
+        .collect();
+    let returns: Vec<(Span, &ReturnValue, Cow<'_, State>)> = returns
+        .iter()
+        .map(|&(span, value, s)| {
+            let state =
+                named_through_returned(value, s, &names).map_or(Cow::Borrowed(s), Cow::Owned);
+            (span, value, state)
         })
         .collect();
     let returns: Vec<(Span, &ReturnValue, &State)> = returns
@@ -703,9 +715,14 @@ fn exits_of_paths(
 
 /// The state at a return of a variable that stands for another object on
 /// its path (`cgrp = chan->cgrp; … return cgrp;`), with the locks under that
-/// object named through the variable, as a path that took them through the
-/// variable names them: one lock, one name across the returns.
-fn named_through_returned(value: &ReturnValue, state: &State) -> Option<State> {
+/// object named through the variable where another return's path names a
+/// lock so (`cgrp = cgrp_get(…); … return cgrp;`): one lock, one name
+/// across the returns. A name no other path uses stays as it is.
+fn named_through_returned(
+    value: &ReturnValue,
+    state: &State,
+    names: &HashSet<&Path>,
+) -> Option<State> {
     let ReturnValue::Var(var) = value else {
         return None;
     };
@@ -719,7 +736,12 @@ fn named_through_returned(value: &ReturnValue, state: &State) -> Option<State> {
         root: Root::Var(var.clone()),
         steps: p.steps[object.steps.len()..].to_vec(),
     };
-    let movable = |p: &Path| under(p) && !state.locks.contains_key(&renamed(p));
+    let movable = |p: &Path| {
+        under(p) && {
+            let name = renamed(p);
+            names.contains(&name) && !state.locks.contains_key(&name)
+        }
+    };
     if !state.locks.keys().any(movable) {
         return None;
     }

@@ -149,14 +149,10 @@ impl<'t> Lowerer<'t, '_> {
                     let constant = text.to_owned();
                     return Some(self.add(Op::AssignConst { var, constant }, cur));
                 }
-                // `start_pte = pte;`, `cgrp = chan->cgrp;`: the copy holds
-                // what the original holds.
+                // `start_pte = pte;`: the copy holds what the original holds.
                 if let Some(from) = self.truth_key(value) {
                     let pointee = match from {
                         TruthKey::Var(_) => self.paths.pointee(value, 1),
-                        TruthKey::Value(_) if strip(value).kind_id() == kind::FIELD_EXPRESSION => {
-                            self.paths.pointee(value, 1)
-                        }
                         _ => None,
                     };
                     return Some(self.add(
