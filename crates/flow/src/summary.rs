@@ -714,10 +714,10 @@ fn exits_of_paths(
 }
 
 /// The state at a return of a variable that stands for another object on
-/// its path (`cgrp = chan->cgrp; … return cgrp;`), with the locks under that
-/// object named through the variable where another return's path names a
-/// lock so (`cgrp = cgrp_get(…); … return cgrp;`): one lock, one name
-/// across the returns. A name no other path uses stays as it is.
+/// its path (`wp = oldest; … return wp;`), with the locks under that object
+/// named through the variable where another return's path names a lock so
+/// (`mutex_lock(&wp->lock); return wp;`): one lock, one name across the
+/// returns. A name no other path uses stays as it is.
 fn named_through_returned(
     value: &ReturnValue,
     state: &State,
@@ -820,7 +820,7 @@ fn conditional_on_param(
     let (_, _, first) = paths.first()?;
     let candidates = first.facts.keys().filter_map(|key| {
         let on = match key {
-            TruthKey::Var(v) if !cfg.assigned_params.contains(v) => {
+            TruthKey::Var(v) if holds_callers_value(cfg, v) => {
                 LockRef::from_path(&Path::var(v), params, &cfg.locals, false)
             }
             TruthKey::Value(path) if tested_unlocked(key) => {
@@ -1052,10 +1052,17 @@ fn acquired_on_param_else_tried(
     })
 }
 
+/// Whether `var`, where the body tests it, holds what the caller passed:
+/// no parameter the body assigns or steps (`++depth` before a recursive
+/// call). A local is no parameter, which `LockRef::from_path` says.
+fn holds_callers_value(cfg: &Cfg, var: &str) -> bool {
+    !cfg.assigned_params.contains(var)
+}
+
 /// The parameters that hold what the caller passed wherever the body tests
-/// them: not assigned or stepped by it (`++depth` before a recursive call).
+/// them (see [`holds_callers_value`]).
 fn callers_params<'p>(params: &'p [String], cfg: &'p Cfg) -> impl Iterator<Item = &'p String> {
-    params.iter().filter(|p| !cfg.assigned_params.contains(*p))
+    params.iter().filter(|p| holds_callers_value(cfg, p))
 }
 
 /// A conditional acquire on one side of a parameter, the lock untouched on
