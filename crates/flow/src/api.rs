@@ -26,6 +26,11 @@ pub enum Effect {
     /// A test whose result is nonzero when the lock is held
     /// (`mutex_is_locked`).
     HeldTest,
+    /// A sparse context statement (`__acquire(x)`, `__release(x)`): the
+    /// author accounts for the lock by hand here (a lock handed to another
+    /// function, one of two names for one lock), so its state on this path
+    /// is unknown.
+    ContextStatement,
     /// The call may drop any held lock of its kind, and the caller may take
     /// it again (`handle_mm_fault()` and the mmap lock on `VM_FAULT_RETRY`):
     /// what the calling function does with locks of that kind is not judged.
@@ -101,6 +106,9 @@ pub struct Family {
     /// Tests that return nonzero when the lock is held (`mutex_is_locked`).
     #[serde(default)]
     pub held_test: Vec<String>,
+    /// Sparse context statements (`__acquire`, `__release`).
+    #[serde(default)]
+    pub context_statement: Vec<String>,
     /// Calls that acquire and return a pointer to the lock (`pmd_lock`).
     #[serde(default)]
     pub acquire_returned: Vec<String>,
@@ -162,6 +170,10 @@ pub struct FlowMacros {
     /// A trailing `*` matches any rest of the name.
     #[serde(default)]
     pub pure_predicates: Vec<String>,
+    /// Tests of the build configuration in C (`IS_ENABLED(CONFIG_X)`): one
+    /// answer per build, as an `#if` has.
+    #[serde(default)]
+    pub config_tests: Vec<String>,
     /// Flags a return value carries to say a lock is held on return
     /// (`VM_FAULT_LOCKED`): such a return is told apart from others.
     #[serde(default)]
@@ -252,6 +264,7 @@ impl LockApiConfig {
         f.error_values.extend(other.flow.error_values);
         f.error_tests.extend(other.flow.error_tests);
         f.pure_predicates.extend(other.flow.pure_predicates);
+        f.config_tests.extend(other.flow.config_tests);
         f.lock_status_flags.extend(other.flow.lock_status_flags);
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
@@ -285,7 +298,7 @@ impl LockApiConfig {
             };
             // `ptl = pmd_lock(…)`: the lock is what the result points to.
             let returned = LockRef::returned();
-            let groups: [(&Vec<String>, Effect, Success, &LockRef); 9] = [
+            let groups: [(&Vec<String>, Effect, Success, &LockRef); 10] = [
                 (&fam.acquire, Effect::Acquire, Success::Nonzero, &lock),
                 (&fam.release, Effect::Release, Success::Nonzero, &lock),
                 (
@@ -314,6 +327,12 @@ impl LockApiConfig {
                 ),
                 (&fam.held_test, Effect::HeldTest, Success::Nonzero, &lock),
                 (
+                    &fam.context_statement,
+                    Effect::ContextStatement,
+                    Success::Nonzero,
+                    &lock,
+                ),
+                (
                     &fam.acquire_returned,
                     Effect::Acquire,
                     Success::Nonzero,
@@ -334,7 +353,12 @@ impl LockApiConfig {
                         kind: &fam.kind,
                         recursive: fam.recursive,
                     };
-                    primitives.insert(name.clone(), primitive.summary(lock.clone(), None));
+                    // Sparse names a context as the author likes: the
+                    // lock's address (`&cq->lock`), a pointer to it, or the
+                    // lock itself (`__acquire(rcq->cq_lock)`): both readings.
+                    let also = (effect == Effect::ContextStatement && fam.named.is_none())
+                        .then(|| (LockRef::arg(fam.arg, 0), false));
+                    primitives.insert(name.clone(), primitive.summary(lock.clone(), also));
                 }
             }
         }
@@ -380,6 +404,7 @@ impl LockApiConfig {
             error_values: set(&self.flow.error_values),
             error_tests: set(&self.flow.error_tests),
             pure_predicates: self.flow.pure_predicates.clone(),
+            config_tests: set(&self.flow.config_tests),
             lock_status_flags: set(&self.flow.lock_status_flags),
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
@@ -423,6 +448,7 @@ impl Primitive<'_> {
             Effect::AssertHeld => Some(Change::Require),
             Effect::AssertNotHeld => Some(Change::NotHeld),
             Effect::HeldTest => Some(Change::HeldTest),
+            Effect::ContextStatement => Some(Change::Unknown),
             Effect::MayRelease => None,
         };
         let effect = |lock: LockRef, recursive: bool| SummaryEffect {
@@ -462,6 +488,7 @@ pub struct LockApi {
     error_values: HashSet<String>,
     error_tests: HashSet<String>,
     pure_predicates: Vec<String>,
+    config_tests: HashSet<String>,
     lock_status_flags: HashSet<String>,
     guard: HashSet<String>,
     scoped_guard: HashSet<String>,
@@ -529,6 +556,11 @@ impl LockApi {
                 Some(prefix) => name.starts_with(prefix),
                 None => name == p,
             })
+    }
+
+    /// Whether `name` tests the build configuration (`IS_ENABLED`).
+    pub fn is_config_test(&self, name: &str) -> bool {
+        self.config_tests.contains(name)
     }
 
     pub fn is_guard(&self, name: &str) -> bool {

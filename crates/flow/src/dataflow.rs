@@ -1425,8 +1425,17 @@ fn under_result(call: &crate::cfg::Call, lock: &Path) -> bool {
     })
 }
 
+/// Whether `key` is what the function's caller passed: a parameter, or a
+/// field under one.
 fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
-    matches!(key, TruthKey::Var(v) if cfg.params.contains(v))
+    match key {
+        TruthKey::Var(v) => cfg.params.contains(v),
+        // `rwc->anon_lock`: the summary may depend on it as well.
+        TruthKey::Value(p) => p
+            .root_var()
+            .is_some_and(|r| cfg.params.iter().any(|q| q == r)),
+        _ => false,
+    }
 }
 
 /// What the function's calls bring from their callees, worked out once per

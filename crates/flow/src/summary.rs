@@ -304,11 +304,6 @@ pub struct ExitFact {
     /// The name the caller knows a handed-over lock by (`(*foliop)->…`
     /// for `folio`'s lock after `*foliop = folio`).
     pub exported: Option<Path>,
-    /// Returns that differ in the lock but return values a caller may
-    /// confuse are told apart by what the caller passed (`if (global)
-    /// lock(…)`): only the values of returns the caller's arguments do not
-    /// tell apart say whether it holds the lock.
-    pub apart_by_arguments: bool,
 }
 
 impl ExitFact {
@@ -668,8 +663,6 @@ fn exits_of_paths(
                 max: every_element_depth.unwrap_or(level.max),
             })
             .collect();
-        let apart_by_arguments =
-            kind == ExitKind::Inconsistent && separation() == Separation::ByArgumentsAndValues;
         facts.push(ExitFact {
             lock: lock.clone(),
             kind,
@@ -683,7 +676,6 @@ fn exits_of_paths(
             exported: paths
                 .iter()
                 .find_map(|(_, _, state)| exported_name(cfg, state, lock)),
-            apart_by_arguments,
         });
     }
     // An object of the caller's handed to a callback the caller chose
@@ -707,7 +699,6 @@ fn exits_of_paths(
             returned_steps: None,
             handed_over: false,
             exported: None,
-            apart_by_arguments: false,
         });
     }
     facts
@@ -949,10 +940,10 @@ fn separation_by_caller(
             by_values = true;
         }
     }
-    match (by_arguments, by_values) {
-        (false, _) => Separation::None,
-        (true, false) => Separation::ByArguments,
-        (true, true) => Separation::ByArgumentsAndValues,
+    if by_arguments && !by_values {
+        Separation::ByArguments
+    } else {
+        Separation::None
     }
 }
 
@@ -964,9 +955,6 @@ enum Separation {
     None,
     /// Every two are told apart by what the caller passed.
     ByArguments,
-    /// By what the caller passed, and where that agrees, by the values
-    /// returned: within what the caller chose, a conditional acquire.
-    ByArgumentsAndValues,
 }
 
 /// Held on every path where a parameter has one truth, a try result of
@@ -1486,8 +1474,8 @@ fn change_of(delta: i8) -> Option<Change> {
     }
 }
 
-/// Whether every return holds the same nonzero number of (non-nesting)
-/// locks more or fewer than on entry, though not the same locks: a wrapper
+/// Whether every return holds the same nonzero number of locks (sections
+/// such as RCU aside) more or fewer than on entry, though not the same locks: a wrapper
 /// that takes one of several locks depending on a condition
 /// (`if (shareable) down_read(&a->sem); else down_read(&b->sem);`).
 pub fn same_count_on_every_exit(cfg: &Cfg, solution: &Solution) -> bool {
@@ -1500,7 +1488,12 @@ pub fn same_count_on_every_exit(cfg: &Cfg, solution: &Solution) -> bool {
         .map(|state| {
             let mut total = 0i32;
             for (lock, level) in &state.locks {
-                if level.recursive || !state.lock_exists(lock) {
+                // A named nesting lock (RCU) is a section, no lock of an
+                // object that another could stand for; a read lock of one
+                // (`down_read(&t->u.lock)` or `read_lock_bh(&t->u.spinlock)`,
+                // a union's two names) counts.
+                let section = level.recursive && matches!(lock.root, crate::path::Root::Named(_));
+                if section || !state.lock_exists(lock) {
                     continue;
                 }
                 if level.min != level.max {

@@ -7,11 +7,14 @@
 //! them into verdicts:
 //! - **Indistinguishable returns are bugs**: held on some returns and not on
 //!   others, with return values the caller cannot tell apart (`void`, the
-//!   same value, an error code returned holding it).
+//!   same value, an error code returned holding it), whoever calls it:
+//!   what the caller passed (`if (locked) spin_lock(…)`) does not tell them
+//!   apart.
 //! - **Nobody else can release it**: the same on a lock callers cannot name.
 //! - **Conditional acquires need evidence**: on a lock callers can name, with
 //!   values that tell the returns apart, an annotation or the callers decide:
-//!   one tests the result and releases the lock, and none ignores it.
+//!   one tests the result and releases the lock, and none ignores it where
+//!   the call may be a try.
 //! - **Acquires the same way**: held on every return is an acquire wrapper
 //!   when annotated or when callers release it, never when the function
 //!   releases that lock itself.
@@ -39,7 +42,7 @@ pub struct Evidence {
     pub released: bool,
     /// A caller returns the call's try result to its own caller.
     pub forwarded: bool,
-    /// A caller ignores the result of a call that may leave a lock held.
+    /// A caller ignores the result of a call that may be a try there.
     pub ignored: bool,
 }
 
@@ -78,7 +81,7 @@ pub(crate) fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap
             let evidence = Evidence {
                 released: released.contains(&callee),
                 forwarded: sites.iter().any(|(_, h)| h.forwarded),
-                ignored: sites.iter().any(|(_, h)| !h.result_used),
+                ignored: sites.iter().any(|(_, h)| !h.result_used && h.tried),
             };
             (callee, evidence)
         })
@@ -255,16 +258,6 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
             unheld: unheld_span,
         })
     };
-    // The caller's own argument, or a field under it, decides (`if
-    // (lock_ioc) spin_lock(…)`, `if (pipe->files) mutex_lock(…)`, `if
-    // (walker->flags & WALK_SHARED) rcu_read_lock();`): the caller can tell
-    // the returns apart by what it passed.
-    if matches!(
-        exit.kind,
-        ExitKind::OnParam { .. } | ExitKind::OnParamTry { .. } | ExitKind::OnCallerCondition
-    ) {
-        return None;
-    }
     // Indistinguishable returns are bugs, whoever calls the function.
     if held.iter().any(|h| h.value == ReturnValue::Negative) {
         return verdict(Severity::Warning, Reason::ErrorHeld);
@@ -278,13 +271,13 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
                 .any(|u| h.value.same_as(&u.value) == Some(certain))
         })
     };
-    // Returns the values alone do not tell apart may still be told apart
-    // by what the caller passed (`if (global) mutex_lock_killable(&l)`):
-    // then within the caller's choice it is a conditional acquire, below.
-    if same(true) && !exit.apart_by_arguments {
+    // What the caller passed does not tell them apart for SPEC §3: the
+    // values returned do, or the returns are indistinguishable (`if
+    // (global) mutex_lock_killable(&l); … return 0;`).
+    if same(true) {
         return verdict(Severity::Warning, Reason::SameValue);
     }
-    if !annotated && same(false) && !exit.apart_by_arguments {
+    if !annotated && same(false) {
         return verdict(Severity::Warning, Reason::MaybeSameValue);
     }
     // Nobody else can release a lock on an object only this function names,

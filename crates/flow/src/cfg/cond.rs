@@ -78,46 +78,28 @@ impl<'t> Lowerer<'t, '_> {
                                 // `>= 0` is its negation.
                                 _ => {
                                     let (t, f) = if op == ">=" { (f, t) } else { (t, f) };
-                                    // `if (idx < 0)`: the variable holds an errno
-                                    // on the true side and none on the other.
-                                    let errno =
-                                        (strip(tested).kind_id() == kind::IDENTIFIER).then(|| {
-                                            TruthKey::Errno(self.text(strip(tested)).to_owned())
-                                        });
-                                    let learn = |l: &mut Self, truth: bool, to: NodeId| match &errno
-                                    {
-                                        Some(key) => {
-                                            let n = l.new_node(Op::Assign {
-                                                key: key.clone(),
-                                                value: Some(truth),
-                                            });
-                                            l.link(n, to, EdgeCond::Always);
-                                            n
-                                        }
-                                        None => to,
-                                    };
-                                    let negative = learn(self, true, t);
-                                    let first_new = self.cfg.ops.len();
-                                    let not_negative = self.new_node(Op::Nop);
-                                    self.cond(tested, cur, negative, not_negative);
-                                    let sources = cur
-                                        .into_iter()
-                                        .map(|c| c as usize)
-                                        .chain(first_new..self.cfg.ops.len());
-                                    for n in sources {
-                                        for edge in &mut self.cfg.succs[n] {
-                                            if edge.to == not_negative {
-                                                if let EdgeCond::Truth(key, false) = &edge.cond {
-                                                    edge.cond =
-                                                        EdgeCond::Settle(key.clone(), false);
-                                                }
-                                            }
-                                        }
-                                    }
-                                    let after = learn(self, false, f);
-                                    self.link(not_negative, after, EdgeCond::Always);
+                                    self.negative_split(tested, cur, t, f);
                                 }
                             };
+                        }
+                        // `ret == -EINTR`: where it holds, the value is an
+                        // errno, nonzero: a try result compared with one
+                        // failed there. Where it does not, nothing is known.
+                        if matches!(op.as_str(), "==" | "!=") {
+                            let tested = if self.is_errno(right) {
+                                Some(left)
+                            } else if self.is_errno(left) {
+                                Some(right)
+                            } else {
+                                None
+                            };
+                            if let Some(tested) = tested {
+                                let (equal, unequal) = if op == "==" { (t, f) } else { (f, t) };
+                                let sides = (equal, unequal);
+                                if self.compare_with_errno(e, strip(tested), cur, sides) {
+                                    return;
+                                }
+                            }
                         }
                     }
                     _ => {}
@@ -375,6 +357,8 @@ impl<'t> Lowerer<'t, '_> {
             (kind::BINARY_EXPRESSION, Some(l), Some(r)) if self.operator(e) == "==" => {
                 return Some((equality_key(self.text(l), self.text(r), vars), false));
             }
+            // One answer per build: the key of `#if IS_ENABLED(CONFIG_X)`.
+            _ if self.is_config_test(e) => format!("#if {}", self.text(e)),
             _ => self.text(e).to_owned(),
         };
         let text = squeezed(&text);
@@ -435,7 +419,18 @@ impl<'t> Lowerer<'t, '_> {
         e.kind_id() == kind::CALL_EXPRESSION
             && e.child_by_field_id(field::FUNCTION)
                 .filter(|f| f.kind_id() == kind::IDENTIFIER)
-                .is_some_and(|f| self.api.is_pure_predicate(self.text(f)))
+                .is_some_and(|f| {
+                    let name = self.text(f);
+                    self.api.is_pure_predicate(name) || self.api.is_config_test(name)
+                })
+    }
+
+    /// `IS_ENABLED(CONFIG_X)`: the build configuration, as `#if` tests it.
+    fn is_config_test(&self, e: Node<'_>) -> bool {
+        e.kind_id() == kind::CALL_EXPRESSION
+            && e.child_by_field_id(field::FUNCTION)
+                .filter(|f| f.kind_id() == kind::IDENTIFIER)
+                .is_some_and(|f| self.api.is_config_test(self.text(f)))
     }
 
     /// The key a branch on `e` tests: a variable, or a field's lvalue path.
@@ -506,6 +501,94 @@ impl<'t> Lowerer<'t, '_> {
             kind::NUMBER_LITERAL => !self.is_zero(arg),
             _ => false,
         }
+    }
+
+    /// Lowers `tested < 0`: edges to `t` where the value is negative (an
+    /// errno: nonzero, and the variable learns it holds one) and to `f`
+    /// where it is not (which settles a try result only as "no error").
+    fn negative_split(&mut self, tested: Node<'t>, cur: Cur, t: NodeId, f: NodeId) {
+        // `if (idx < 0)`: the variable holds an errno
+        // on the true side and none on the other.
+        let errno = (strip(tested).kind_id() == kind::IDENTIFIER)
+            .then(|| TruthKey::Errno(self.text(strip(tested)).to_owned()));
+        let learn = |l: &mut Self, truth: bool, to: NodeId| match &errno {
+            Some(key) => {
+                let n = l.new_node(Op::Assign {
+                    key: key.clone(),
+                    value: Some(truth),
+                });
+                l.link(n, to, EdgeCond::Always);
+                n
+            }
+            None => to,
+        };
+        let negative = learn(self, true, t);
+        let first_new = self.cfg.ops.len();
+        let not_negative = self.new_node(Op::Nop);
+        self.cond(tested, cur, negative, not_negative);
+        let sources = cur
+            .into_iter()
+            .map(|c| c as usize)
+            .chain(first_new..self.cfg.ops.len());
+        for n in sources {
+            for edge in &mut self.cfg.succs[n] {
+                if edge.to == not_negative {
+                    if let EdgeCond::Truth(key, false) = &edge.cond {
+                        edge.cond = EdgeCond::Settle(key.clone(), false);
+                    }
+                }
+            }
+        }
+        let after = learn(self, false, f);
+        self.link(not_negative, after, EdgeCond::Always);
+    }
+
+    /// `tested == -EXXX` (the comparison `e`) with edges to `equal` and
+    /// `unequal`, when `tested` is a variable or a call: on the equal side
+    /// it is nonzero (a try result in it failed; a path that knows it zero
+    /// is not taken). False when `tested` is neither, and nothing was
+    /// lowered.
+    fn compare_with_errno(
+        &mut self,
+        e: Node<'t>,
+        tested: Node<'t>,
+        cur: Cur,
+        (equal, unequal): (NodeId, NodeId),
+    ) -> bool {
+        let errno_side = self.new_node(Op::Nop);
+        let key = match tested.kind_id() {
+            kind::IDENTIFIER => {
+                // In terms of `e`'s own truth: `ret != -EINTR` is true on
+                // the unequal side.
+                if self.operator(e) == "==" {
+                    self.opaque_cond(e, cur, errno_side, unequal);
+                } else {
+                    self.opaque_cond(e, cur, unequal, errno_side);
+                }
+                TruthKey::Var(self.text(tested).to_owned())
+            }
+            kind::CALL_EXPRESSION => {
+                let tested_use = ResultUse {
+                    tested: true,
+                    ..ResultUse::default()
+                };
+                let (end, call) = self.call(tested, cur, tested_use);
+                let (Some(end), Some(call)) = (end, call) else {
+                    if let Some(end) = end {
+                        self.link(end, errno_side, EdgeCond::Always);
+                        self.link(end, unequal, EdgeCond::Always);
+                        self.link(errno_side, equal, EdgeCond::Always);
+                    }
+                    return true;
+                };
+                self.link(end, errno_side, EdgeCond::Always);
+                self.link(end, unequal, EdgeCond::Always);
+                TruthKey::Call(call)
+            }
+            _ => return false,
+        };
+        self.link(errno_side, equal, EdgeCond::Truth(key, true));
+        true
     }
 
     pub(super) fn is_zero(&self, e: Node<'_>) -> bool {

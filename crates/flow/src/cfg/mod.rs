@@ -97,16 +97,23 @@ impl TruthKey {
             (TruthKey::Var(v), TruthKey::Errno(w) | TruthKey::Status(w)) => v == w,
             // A field assigned changes the conditions that read it, not one
             // reading a sibling field (`hwc->config_base = …` leaves
-            // `event->attr.type == PERF_TYPE_RAW` as it was). A condition
-            // with a call may read any field of what it is given.
+            // `event->attr.type == PERF_TYPE_RAW` as it was). A call reads
+            // all of what it is given: a field containing the one assigned
+            // (`list_empty(&p->list)` after `p->list.next = …`). A call
+            // given the whole object (`drm_dev_needs_global_mutex(dev)`
+            // after `dev->registered = true`) is treated as the calls
+            // between the two tests are, which may write any field too:
+            // only what the condition names is tracked.
             (TruthKey::Value(p), TruthKey::Cond { text, vars }) => {
+                let mut fields = p.steps.iter().filter_map(|s| match s {
+                    crate::path::Step::Field(f) => Some(f),
+                    _ => None,
+                });
                 p.root_var().is_some_and(|r| vars.iter().any(|v| v == r))
-                    && match p.steps.iter().rev().find_map(|s| match s {
-                        crate::path::Step::Field(f) => Some(f),
-                        _ => None,
-                    }) {
-                        Some(field) if !text.contains('(') => mentions_word(text, field),
-                        _ => true,
+                    && match fields.next_back() {
+                        None => true,
+                        Some(field) if mentions_word(text, field) => true,
+                        Some(_) => text.contains('(') && fields.any(|f| mentions_word(text, f)),
                     }
             }
             (TruthKey::Value(p), TruthKey::Value(q)) => {

@@ -86,6 +86,10 @@ pub struct CallHandling {
     pub callee: String,
     /// The result is tested, stored or returned.
     pub result_used: bool,
+    /// The call may be a try here: not when what the caller passes makes
+    /// the callee take the lock outright (`dma_resv_lock(obj, NULL)`),
+    /// where ignoring the result ignores nothing.
+    pub tried: bool,
     /// The caller releases, on some path, the lock the call took.
     pub released: bool,
     /// The caller returns holding the lock the call took, on some return
@@ -178,6 +182,7 @@ impl Visitor for FactVisitor {
                     CallHandling {
                         callee: call.callee.clone().unwrap_or_default(),
                         result_used: call.result_used,
+                        tried: false,
                         released: false,
                         passed_up: false,
                         forwarded: false,
@@ -190,6 +195,11 @@ impl Visitor for FactVisitor {
             let states = cursor.states_before(node);
             for state in states {
                 for effect in cursor.effects(node, state) {
+                    if let (Op::Call(call), Change::TryAcquire(_)) = (op, &effect.change) {
+                        if let Some(h) = handling.get_mut(&call.span) {
+                            h.tried |= effect.applies != Some(false);
+                        }
+                    }
                     if effect.applies != Some(true) || !state.lock_exists(&effect.lock) {
                         continue;
                     }
