@@ -1475,9 +1475,10 @@ fn change_of(delta: i8) -> Option<Change> {
 }
 
 /// Whether every return holds the same nonzero number of locks (sections
-/// such as RCU aside) more or fewer than on entry, though not the same locks: a wrapper
-/// that takes one of several locks depending on a condition
-/// (`if (shareable) down_read(&a->sem); else down_read(&b->sem);`).
+/// such as RCU aside) more or fewer than on entry, though not the same
+/// locks: a wrapper that takes one of several locks depending on a
+/// condition (`if (shareable) down_read(&a->sem); else
+/// down_read(&b->sem);`, a union's `u.spinlock` or `u.lock`).
 pub fn same_count_on_every_exit(cfg: &Cfg, solution: &Solution) -> bool {
     let mut totals = cfg
         .ops
