@@ -58,20 +58,22 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// The `lock/*` fixtures, copied into a scratch tree.
-fn fixture_tree(name: &str) -> std::path::PathBuf {
-    let tree = scratch("cache", name).join("tree");
+/// The `lock/*` fixtures, copied into a scratch directory's `tree/`
+/// (the directory is removed when the returned guard is dropped).
+fn fixture_tree(name: &str) -> (support::Scratch, std::path::PathBuf) {
+    let dir = scratch("cache", name);
+    let tree = dir.join("tree");
     for file in files_under(Path::new("fixtures/lock")) {
         let rel = file.strip_prefix("fixtures/lock").unwrap();
         std::fs::create_dir_all(tree.join(rel).parent().unwrap()).unwrap();
         std::fs::copy(&file, tree.join(rel)).unwrap();
     }
-    tree
+    (dir, tree)
 }
 
 #[test]
 fn findings_are_identical_cold_warm_incremental_and_from_a_damaged_cache() {
-    let tree = fixture_tree("identical");
+    let (_dir, tree) = fixture_tree("identical");
     let cache = tree.parent().unwrap().join("cache");
     let cache_args = ["--cache", cache.to_str().unwrap()];
     let uncached = report(&check(&tree, &["--no-cache"]));
@@ -214,7 +216,7 @@ fn the_cache_is_never_inside_the_analysed_tree() {
 
 #[test]
 fn concurrent_runs_share_one_cache() {
-    let tree = fixture_tree("concurrent");
+    let (_dir, tree) = fixture_tree("concurrent");
     let cache = tree.parent().unwrap().join("cache");
     let uncached = report(&check(&tree, &["--no-cache"]));
     // Four runs at once on an empty cache: they write the same entries

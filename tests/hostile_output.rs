@@ -433,7 +433,7 @@ fn exclude_leaves_out_walked_files_but_never_named_ones() {
         files.dedup();
         (out.status.code(), files)
     };
-    let walked = [dir.clone()];
+    let walked = [dir.to_path_buf()];
     assert_eq!(
         files_reported(&["--exclude", "staging/**"], &walked),
         (Some(1), vec!["a.c".to_owned()])

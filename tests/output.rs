@@ -3,7 +3,9 @@
 //! root-relative), gcc `note:` lines for the evidence, colour and width only
 //! on a terminal (`--color`, `NO_COLOR`), and long functions elided.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn lockwarden(dir: &Path) -> Command {
@@ -15,11 +17,8 @@ fn lockwarden(dir: &Path) -> Command {
 }
 
 /// A scratch directory of its own for this test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lockwarden-output-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir.canonicalize().expect("canonical scratch dir")
+fn scratch(name: &str) -> support::Scratch {
+    support::scratch("output", name)
 }
 
 fn write(path: &Path, text: &str) {
@@ -58,7 +57,7 @@ scope = "my driver"
 
 /// A kernel-like tree (found as the root from any directory in it) with the
 /// scoped driver, a file with a double acquire, and the rule file.
-fn tree(name: &str) -> PathBuf {
+fn tree(name: &str) -> support::Scratch {
     let root = scratch(name);
     write(&root.join("MAINTAINERS"), "");
     std::fs::create_dir_all(root.join("include/linux")).expect("include/linux");

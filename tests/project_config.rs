@@ -3,14 +3,15 @@
 //! error naming the file. (`check --staged` and `series` read it from the
 //! repository's top level: tests/git_workflows.rs.)
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Output;
 
 /// A scratch tree of its own for this test: `a.c` with a double acquire (an
 /// error), `staging/b.c` leaking on some paths (a warning only).
-fn tree(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lockwarden-config-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+fn tree(name: &str) -> support::Scratch {
+    let dir = support::scratch("config", name);
     std::fs::create_dir_all(dir.join("staging")).expect("scratch dir");
     std::fs::copy("fixtures/lock/guard_double.c", dir.join("a.c")).expect("copy");
     std::fs::copy("fixtures/lock/fall_off_end_held.c", dir.join("staging/b.c")).expect("copy");

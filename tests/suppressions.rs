@@ -2,7 +2,7 @@
 //! `lockwarden: ignore` comment silences a finding, that a rule id it names
 //! must exist, and that one which silences nothing is a note.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 mod support;
@@ -42,7 +42,7 @@ fn driver(above: &str, lock: &str, bail: &str) -> String {
 }
 
 /// A scratch directory holding `widget.c` with `source`.
-fn widget_dir(name: &str, source: &str) -> PathBuf {
+fn widget_dir(name: &str, source: &str) -> support::Scratch {
     let dir = scratch("suppress", name);
     std::fs::write(dir.join("widget.c"), source).expect("write widget.c");
     dir

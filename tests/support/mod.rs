@@ -12,13 +12,52 @@ pub fn lockwarden() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lockwarden"))
 }
 
+/// A scratch directory of one test, removed with everything in it when
+/// the test is done (dropped), so runs leave nothing in the temporary
+/// directory. It reads as the `Path` it is.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Make what a test made unreadable removable again first.
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+rwx")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A fresh scratch directory of its own for one test of one suite.
-pub fn scratch(suite: &str, name: &str) -> PathBuf {
+pub fn scratch(suite: &str, name: &str) -> Scratch {
     let dir =
         std::env::temp_dir().join(format!("lockwarden-{suite}-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch directory");
-    dir
+    // As the tool prints it (no symlink between the temporary directory and
+    // the tree).
+    Scratch(dir.canonicalize().expect("canonical scratch directory"))
 }
 
 /// Writes `text` to `path`, creating its directory.
