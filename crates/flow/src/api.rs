@@ -174,6 +174,10 @@ pub struct FlowMacros {
     /// answer per build, as an `#if` has.
     #[serde(default)]
     pub config_tests: Vec<String>,
+    /// Errnos with which a try-acquire says the acquire context it was
+    /// given holds the lock already (`ww_mutex_lock()`'s `EALREADY`).
+    #[serde(default)]
+    pub already_held: Vec<String>,
     /// Flags a return value carries to say a lock is held on return
     /// (`VM_FAULT_LOCKED`): such a return is told apart from others.
     #[serde(default)]
@@ -265,6 +269,7 @@ impl LockApiConfig {
         f.error_tests.extend(other.flow.error_tests);
         f.pure_predicates.extend(other.flow.pure_predicates);
         f.config_tests.extend(other.flow.config_tests);
+        f.already_held.extend(other.flow.already_held);
         f.lock_status_flags.extend(other.flow.lock_status_flags);
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
@@ -405,6 +410,7 @@ impl LockApiConfig {
             error_tests: set(&self.flow.error_tests),
             pure_predicates: self.flow.pure_predicates.clone(),
             config_tests: set(&self.flow.config_tests),
+            already_held: set(&self.flow.already_held),
             lock_status_flags: set(&self.flow.lock_status_flags),
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
@@ -489,6 +495,7 @@ pub struct LockApi {
     error_tests: HashSet<String>,
     pure_predicates: Vec<String>,
     config_tests: HashSet<String>,
+    already_held: HashSet<String>,
     lock_status_flags: HashSet<String>,
     guard: HashSet<String>,
     scoped_guard: HashSet<String>,
@@ -561,6 +568,12 @@ impl LockApi {
     /// Whether `name` tests the build configuration (`IS_ENABLED`).
     pub fn is_config_test(&self, name: &str) -> bool {
         self.config_tests.contains(name)
+    }
+
+    /// Whether a try result equal to `-name` says the acquire context held
+    /// the lock already (`EALREADY`).
+    pub fn is_already_held(&self, name: &str) -> bool {
+        self.already_held.contains(name)
     }
 
     pub fn is_guard(&self, name: &str) -> bool {

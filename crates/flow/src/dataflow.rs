@@ -77,6 +77,9 @@ pub struct Level {
     /// since (`if (WARN_ON(!mutex_is_locked(l))) return -EINVAL;` in an
     /// unlock helper): a path where the caller broke the precondition.
     pub absent: bool,
+    /// A try whose result this key holds failed here: it may yet say the
+    /// acquire context held the lock already (`ret == -EALREADY`).
+    pub failed_in: Option<TruthKey>,
 }
 
 impl Level {
@@ -98,6 +101,7 @@ impl Level {
             acquired_in: None,
             linked: false,
             absent: false,
+            failed_in: None,
         }
     }
 
@@ -168,6 +172,7 @@ impl Level {
             acquired_in: self.acquired_in.or(other.acquired_in),
             linked: self.linked || other.linked,
             absent: self.absent && other.absent,
+            failed_in: self.failed_in.clone().or_else(|| other.failed_in.clone()),
         };
         let changed = joined != *self;
         *self = joined;
@@ -1124,6 +1129,27 @@ fn apply_edge(
         EdgeCond::Always => return true,
         EdgeCond::Truth(key, truthy) => (key, truthy, true),
         EdgeCond::Settle(key, truthy) => (key, truthy, false),
+        // The context held it already: the lock stands as no call here says.
+        EdgeCond::AlreadyHeld(key) => {
+            let (already, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
+                .into_iter()
+                .partition(|p| p.kind == PendingKind::Acquire && p.tested_by(key));
+            state.pending = kept;
+            for p in already {
+                state
+                    .locks
+                    .entry(p.lock)
+                    .or_insert_with(Level::untouched)
+                    .failed_in = Some(key.clone());
+            }
+            for level in state.locks.values_mut() {
+                if level.failed_in.as_ref() == Some(key) {
+                    level.failed_in = None;
+                    level.may_have_changed();
+                }
+            }
+            return true;
+        }
     };
     // `type == A` holds: `type == B` does not (`if (PERF_TYPE_RAW ==
     // event->attr.type) mutex_unlock(…)` on the path that matched another
@@ -1290,6 +1316,7 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
             .or_insert_with(Level::untouched);
         level.touched = true;
         level.owned = true;
+        level.failed_in = Some(p.key.clone());
     }
     if acquired {
         acquire(state, &p.lock, p.site, p.recursive);

@@ -86,17 +86,18 @@ impl<'t> Lowerer<'t, '_> {
                         // errno, nonzero: a try result compared with one
                         // failed there. Where it does not, nothing is known.
                         if matches!(op.as_str(), "==" | "!=") {
-                            let tested = if self.is_errno(right) {
-                                Some(left)
+                            let operands = if self.is_errno(right) {
+                                Some((left, right))
                             } else if self.is_errno(left) {
-                                Some(right)
+                                Some((right, left))
                             } else {
                                 None
                             };
-                            if let Some(tested) = tested {
+                            if let Some((tested, errno)) = operands {
                                 let (equal, unequal) = if op == "==" { (t, f) } else { (f, t) };
                                 let sides = (equal, unequal);
-                                if self.compare_with_errno(e, strip(tested), cur, sides) {
+                                let tested = strip(tested);
+                                if self.compare_with_errno(e, tested, errno, cur, sides) {
                                     return;
                                 }
                             }
@@ -543,15 +544,17 @@ impl<'t> Lowerer<'t, '_> {
         self.link(not_negative, after, EdgeCond::Always);
     }
 
-    /// `tested == -EXXX` (the comparison `e`) with edges to `equal` and
-    /// `unequal`, when `tested` is a variable or a call: on the equal side
-    /// it is nonzero (a try result in it failed; a path that knows it zero
-    /// is not taken). False when `tested` is neither, and nothing was
-    /// lowered.
+    /// `tested == errno` (the comparison `e`, `errno` a negated constant)
+    /// with edges to `equal` and `unequal`, when `tested` is a variable or a
+    /// call: on the equal side it is nonzero (a try result in it failed, or
+    /// found its lock held by its acquire context: `already_held`; a path
+    /// that knows it zero is not taken). False when `tested` is neither,
+    /// and nothing was lowered.
     fn compare_with_errno(
         &mut self,
         e: Node<'t>,
         tested: Node<'t>,
+        errno: Node<'t>,
         cur: Cur,
         (equal, unequal): (NodeId, NodeId),
     ) -> bool {
@@ -587,7 +590,16 @@ impl<'t> Lowerer<'t, '_> {
             }
             _ => return false,
         };
-        self.link(errno_side, equal, EdgeCond::Truth(key, true));
+        let already_held = strip(errno)
+            .child_by_field_id(field::ARGUMENT)
+            .is_some_and(|name| self.api.is_already_held(self.text(strip(name))));
+        if already_held {
+            let context_held = self.new_node(Op::Nop);
+            self.link(errno_side, context_held, EdgeCond::Truth(key.clone(), true));
+            self.link(context_held, equal, EdgeCond::AlreadyHeld(key));
+        } else {
+            self.link(errno_side, equal, EdgeCond::Truth(key, true));
+        }
         true
     }
 

@@ -143,6 +143,11 @@ pub enum EdgeCond {
     /// (`false`) without saying more about the value: the false side of
     /// `ret < 0` is "not an error", not "zero".
     Settle(TruthKey, bool),
+    /// The try results stored in the key found their lock held already by
+    /// the acquire context they were given (`ret == -EALREADY` after
+    /// `ww_mutex_lock()`, tested before or not): held, though by no call of
+    /// this function, so unknown here.
+    AlreadyHeld(TruthKey),
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
