@@ -11,38 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A scratch directory of its own for this test, removed when dropped.
-struct Scratch(PathBuf);
+mod support;
 
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "lockwarden-adversarial-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).expect("mkdir");
-        }
-        std::fs::write(&path, bytes).expect("write");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory of this suite's own, removed when dropped.
+fn scratch(name: &str) -> support::Scratch {
+    support::scratch("adversarial", name)
 }
 
 const HEADER: &str =
@@ -200,7 +173,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 #[test]
 fn parentheses_and_braces_nested_100000_deep() {
-    let dir = Scratch::new("nesting");
+    let dir = scratch("nesting");
     let n = 100_000;
     let parens = format!(
         "{HEADER}int deep_parens(int x)\n{{\n\treturn {}x{};\n}}\n\n",
@@ -255,7 +228,7 @@ fn parentheses_and_braces_nested_100000_deep() {
 
 #[test]
 fn a_50_mb_file() {
-    let dir = Scratch::new("large");
+    let dir = scratch("large");
     // Twice the largest file of Linux 6.12 (a 24 MB register header): a
     // firmware dump in a comment, then register definitions, then the bug.
     let mut text = String::with_capacity(51 << 20);
@@ -302,7 +275,7 @@ fn a_50_mb_file() {
 
 #[test]
 fn ten_thousand_gotos() {
-    let dir = Scratch::new("gotos");
+    let dir = scratch("gotos");
     // An unwinding ladder: each step jumps to its own label on error, the
     // labels undo in reverse order and release the lock.
     let mut text =
@@ -336,7 +309,7 @@ fn ten_thousand_gotos() {
 
 #[test]
 fn a_50000_case_switch() {
-    let dir = Scratch::new("switch");
+    let dir = scratch("switch");
     let mut text = format!("{HEADER}int decode(int op)\n{{\n\tswitch (op) {{\n");
     for i in 0..50_000 {
         text.push_str(&format!("\tcase {i}:\n\t\treturn {};\n", i * 3));
@@ -353,7 +326,7 @@ fn a_50000_case_switch() {
 
 #[test]
 fn nul_bytes_crlf_and_non_utf8() {
-    let dir = Scratch::new("bytes");
+    let dir = scratch("bytes");
     // Stray NULs in a comment and between statements (gcc warns and
     // ignores them): the file is C, and analysed.
     let nul = bug_file("with_nuls")
@@ -407,7 +380,7 @@ fn nul_bytes_crlf_and_non_utf8() {
 
 #[test]
 fn unterminated_comments_literals_and_conditionals() {
-    let dir = Scratch::new("unterminated");
+    let dir = scratch("unterminated");
     let cases = [
         ("comment.c", "/* never closed\nint hidden;\n"),
         ("line_comment.c", "// continued \\\n"),
@@ -443,7 +416,7 @@ fn mkfifo(path: &Path) {
 #[cfg(unix)]
 #[test]
 fn a_fifo_and_a_directory_named_x_c() {
-    let dir = Scratch::new("fifo");
+    let dir = scratch("fifo");
     dir.write("bug.c", bug_file("beside"));
     dir.write("x.c/inner.c", bug_file("in_directory"));
     mkfifo(&dir.path().join("fifo.c"));
@@ -480,7 +453,7 @@ fn a_fifo_and_a_directory_named_x_c() {
 #[test]
 fn symbolic_link_loops() {
     use std::os::unix::fs::symlink;
-    let dir = Scratch::new("links");
+    let dir = scratch("links");
     dir.write("bug.c", bug_file("beside"));
     dir.write("real/target.c", bug_file("linked"));
     let root = dir.path();

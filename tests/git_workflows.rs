@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod support;
 use support::kernel_tree;
@@ -16,28 +15,8 @@ use support::kernel_tree;
 const LW: &str = env!("CARGO_BIN_EXE_lockwarden");
 
 /// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("lockwarden-git-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn temp_dir(name: &str) -> support::Scratch {
+    support::scratch("git", name)
 }
 
 /// Git isolated from the user's and the system's configuration.
@@ -294,8 +273,8 @@ const DEV_C: &str = "drivers/foo/dev.c";
 
 /// A repository with a clean base and a series: introduce, move (text
 /// unchanged), move with the line edited, fix. Returns (dir, base, commits).
-fn series_repo() -> (TempDir, String, Vec<String>) {
-    let repo = TempDir::new("series");
+fn series_repo() -> (support::Scratch, String, Vec<String>) {
+    let repo = temp_dir("series");
     let dir = repo.path();
     git(dir, &["init", "-q"]);
     write(dir, "drivers/foo/dev.h", DEV_H);
@@ -593,7 +572,7 @@ fn bad_ranges_are_usage_errors() {
         let out = lw(dir, &["series", range]);
         assert_eq!(out.status.code(), Some(2), "{range}: {}", stderr(&out));
     }
-    let elsewhere = TempDir::new("not-a-repo");
+    let elsewhere = temp_dir("not-a-repo");
     let out = Command::new(LW)
         .current_dir(elsewhere.path())
         .env(
@@ -612,8 +591,8 @@ fn bad_ranges_are_usage_errors() {
 }
 
 /// A repository whose HEAD is clean, for the staged checks.
-fn staged_repo() -> TempDir {
-    let repo = TempDir::new("staged");
+fn staged_repo() -> support::Scratch {
+    let repo = temp_dir("staged");
     let dir = repo.path();
     git(dir, &["init", "-q"]);
     write(dir, "drivers/foo/dev.h", DEV_H);
@@ -747,7 +726,7 @@ fn staged_honours_git_index_file() {
 
 #[test]
 fn staged_outside_a_repository_is_a_usage_error() {
-    let elsewhere = TempDir::new("no-repo");
+    let elsewhere = temp_dir("no-repo");
     let out = Command::new(LW)
         .current_dir(elsewhere.path())
         .env(
@@ -883,7 +862,7 @@ fn pre_commit_framework_runs_our_system_hook() {
         );
     };
     // A hook repository holding our .pre-commit-hooks.yaml.
-    let hooks = TempDir::new("hook-repo");
+    let hooks = temp_dir("hook-repo");
     let hooks_dir = hooks.path();
     git(hooks_dir, &["init", "-q"]);
     let yaml = std::fs::read_to_string(
@@ -904,7 +883,7 @@ fn pre_commit_framework_runs_our_system_hook() {
         ),
     );
     commit_all(dir, "pre-commit config");
-    let home = TempDir::new("pre-commit-home");
+    let home = temp_dir("pre-commit-home");
     let bin_dir = Path::new(LW).parent().unwrap();
     let path = format!(
         "{}:{}:{}",
@@ -1042,7 +1021,7 @@ fn sarif_output_passes_microsofts_validator() {
     };
     let (repo, base, _) = series_repo();
     let dir = repo.path();
-    let work = TempDir::new("sarif");
+    let work = temp_dir("sarif");
     // A tree with findings, as `check` and as `series` report it.
     git(dir, &["checkout", "-q", "HEAD~1"]);
     let check = lw(dir, &["check", "--format", "sarif", "."]);
@@ -1107,7 +1086,7 @@ fn edit_file(dir: &Path, path: &str, old: &str, new: &str) {
 #[test]
 fn balloon_series_on_the_real_tree_fixes_and_introduces_what_it_should() {
     let tree = kernel_tree();
-    let repo = TempDir::new("balloon");
+    let repo = temp_dir("balloon");
     let dir = repo.path();
     git(dir, &["init", "-q"]);
     for file in [

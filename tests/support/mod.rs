@@ -17,6 +17,23 @@ pub fn lockwarden() -> Command {
 /// directory. It reads as the `Path` it is.
 pub struct Scratch(PathBuf);
 
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `bytes` to `name` under the directory, creating its
+    /// directories; the file's path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create directory");
+        }
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        path
+    }
+}
+
 impl std::ops::Deref for Scratch {
     type Target = Path;
 
@@ -39,20 +56,27 @@ impl AsRef<std::ffi::OsStr> for Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // Make what a test made unreadable removable again first.
-        let _ = Command::new("chmod")
-            .arg("-R")
-            .arg("u+rwx")
-            .arg(&self.0)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.0);
+        if std::fs::remove_dir_all(&self.0).is_err() {
+            // A test made part of it unreadable: readable again, then gone.
+            let _ = Command::new("chmod")
+                .arg("-R")
+                .arg("u+rwx")
+                .arg(&self.0)
+                .status();
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
-/// A fresh scratch directory of its own for one test of one suite.
+/// A fresh scratch directory of its own for one test of one suite (a
+/// counter keeps two of one test apart).
 pub fn scratch(suite: &str, name: &str) -> Scratch {
-    let dir =
-        std::env::temp_dir().join(format!("lockwarden-{suite}-{name}-{}", std::process::id()));
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!(
+        "lockwarden-{suite}-{name}-{}-{n}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch directory");
     // As the tool prints it (no symlink between the temporary directory and

@@ -415,23 +415,25 @@ impl<'t> Lowerer<'t, '_> {
             .unwrap_or_else(|| name.to_owned())
     }
 
+    /// The name a call expression calls, when it names a function.
+    fn called_name(&self, e: Node<'_>) -> Option<&str> {
+        (e.kind_id() == kind::CALL_EXPRESSION)
+            .then(|| e.child_by_field_id(field::FUNCTION))
+            .flatten()
+            .filter(|f| f.kind_id() == kind::IDENTIFIER)
+            .map(|f| self.text(f))
+    }
+
     /// A call to a predicate the rule file says is pure (`folio_test_anon(f)`).
     pub(super) fn is_pure_call(&self, e: Node<'_>) -> bool {
-        e.kind_id() == kind::CALL_EXPRESSION
-            && e.child_by_field_id(field::FUNCTION)
-                .filter(|f| f.kind_id() == kind::IDENTIFIER)
-                .is_some_and(|f| {
-                    let name = self.text(f);
-                    self.api.is_pure_predicate(name) || self.api.is_config_test(name)
-                })
+        self.called_name(e)
+            .is_some_and(|name| self.api.is_pure_predicate(name) || self.api.is_config_test(name))
     }
 
     /// `IS_ENABLED(CONFIG_X)`: the build configuration, as `#if` tests it.
     fn is_config_test(&self, e: Node<'_>) -> bool {
-        e.kind_id() == kind::CALL_EXPRESSION
-            && e.child_by_field_id(field::FUNCTION)
-                .filter(|f| f.kind_id() == kind::IDENTIFIER)
-                .is_some_and(|f| self.api.is_config_test(self.text(f)))
+        self.called_name(e)
+            .is_some_and(|name| self.api.is_config_test(name))
     }
 
     /// The key a branch on `e` tests: a variable, or a field's lvalue path.
