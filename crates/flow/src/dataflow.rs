@@ -398,6 +398,13 @@ impl State {
             .unwrap_or_else(Level::untouched)
     }
 
+    /// The level of `lock` on this path, made untouched if it has none.
+    fn level_entry(&mut self, lock: &Path) -> &mut Level {
+        self.locks
+            .entry(lock.clone())
+            .or_insert_with(Level::untouched)
+    }
+
     /// Forgets what was known of `key` and everything under it.
     fn kill(&mut self, key: &TruthKey) {
         self.facts.retain(|k, _| !key.covers(k));
@@ -833,10 +840,7 @@ fn acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
     if !state.lock_exists(lock) {
         return;
     }
-    let level = state
-        .locks
-        .entry(lock.clone())
-        .or_insert_with(Level::untouched);
+    let level = state.level_entry(lock);
     level.min = clamp(level.min + 1);
     level.max = clamp(level.max + 1);
     level.touched = true;
@@ -851,10 +855,7 @@ fn may_acquire(state: &mut State, lock: &Path, site: Span, recursive: bool) {
     if !state.lock_exists(lock) {
         return;
     }
-    let level = state
-        .locks
-        .entry(lock.clone())
-        .or_insert_with(Level::untouched);
+    let level = state.level_entry(lock);
     level.max = clamp(level.max + 1);
     level.owned = true;
     level.recursive |= recursive;
@@ -913,10 +914,7 @@ fn release(state: &mut State, lock: &Path, site: Span, ownerless: bool) {
         return;
     }
     let lock = &released_lock(state, lock);
-    let level = state
-        .locks
-        .entry(lock.clone())
-        .or_insert_with(Level::untouched);
+    let level = state.level_entry(lock);
     // Releasing a lock this function never touched: the caller held it.
     if level.is_callers() {
         level.asserted = true;
@@ -995,10 +993,7 @@ fn under_another_name(state: &mut State, cfg: &Cfg, lock: &Path, calls: &Calls<'
     // And the name released may be the caller's lock after all: released
     // or not, unknown too (`put_chip()` drops the caller's `chip->mutex`
     // while holding `loaner->mutex`, then takes `chip->mutex` again).
-    let released = state
-        .locks
-        .entry(lock.clone())
-        .or_insert_with(Level::untouched);
+    let released = state.level_entry(lock);
     released.unknown = true;
     released.min = clamp(released.min - 1);
     true
@@ -1092,10 +1087,7 @@ fn drop_pending(state: &mut State, key: &TruthKey) {
         }
         if p.kind == PendingKind::Release {
             if state.lock_exists(&p.lock) {
-                let level = state
-                    .locks
-                    .entry(p.lock.clone())
-                    .or_insert_with(Level::untouched);
+                let level = state.level_entry(&p.lock);
                 level.min = clamp(level.min - 1);
             }
         } else {
@@ -1136,11 +1128,7 @@ fn apply_edge(
                 .partition(|p| p.kind == PendingKind::Acquire && p.tested_by(key));
             state.pending = kept;
             for p in already {
-                state
-                    .locks
-                    .entry(p.lock)
-                    .or_insert_with(Level::untouched)
-                    .failed_in = Some(key.clone());
+                state.level_entry(&p.lock).failed_in = Some(key.clone());
             }
             for level in state.locks.values_mut() {
                 if level.failed_in.as_ref() == Some(key) {
@@ -1281,10 +1269,7 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
         // did not hold it (`if (WARN_ON(!mutex_is_locked(l))) return
         // -EINVAL;` in an unlock helper), a path the exit facts leave out.
         if !acquired && state.lock_exists(&p.lock) {
-            let level = state
-                .locks
-                .entry(p.lock.clone())
-                .or_insert_with(Level::untouched);
+            let level = state.level_entry(&p.lock);
             if level.max <= 0 && !level.touched {
                 level.absent = true;
             }
@@ -1294,10 +1279,7 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
     if p.kind == PendingKind::Release {
         // A conditional release (a callee that drops the lock on failure).
         if acquired && state.lock_exists(&p.lock) {
-            let level = state
-                .locks
-                .entry(p.lock.clone())
-                .or_insert_with(Level::untouched);
+            let level = state.level_entry(&p.lock);
             if level.is_callers() {
                 level.asserted = true;
             }
@@ -1310,10 +1292,7 @@ fn settle(state: &mut State, p: Pending, truthy: bool) {
     }
     if !acquired {
         // A failed try: this function now knows the lock is not held here.
-        let level = state
-            .locks
-            .entry(p.lock.clone())
-            .or_insert_with(Level::untouched);
+        let level = state.level_entry(&p.lock);
         level.touched = true;
         level.owned = true;
         level.failed_in = Some(p.key.clone());
@@ -1435,11 +1414,15 @@ fn store_pointer(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
 /// summary). Every other pointer store (`node->next = other`) would only
 /// grow the state.
 fn worth_an_alias(state: &State, cfg: &Cfg, object: &Path) -> bool {
-    cfg.rooted_at_param(object)
-        || state
-            .locks
-            .keys()
-            .any(|lock| lock.root == object.root && lock.steps.starts_with(&object.steps))
+    cfg.rooted_at_param(object) || holds_a_lock_under(state, object)
+}
+
+/// Whether a lock under `object` has a state on this path.
+fn holds_a_lock_under(state: &State, object: &Path) -> bool {
+    state
+        .locks
+        .keys()
+        .any(|lock| lock.root == object.root && lock.steps.starts_with(&object.steps))
 }
 
 /// Whether `lock` is under the pointer the call's result is stored in.
@@ -1917,8 +1900,19 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
             if let Some(pointee) = pointee {
                 let object = state.canonical(pointee);
                 // A returned copy (`ret = mi; mutex_lock(&mi->lock); …
-                // return ret;`) returns the locks under what it names.
-                if worth_an_alias(state, cfg, &object) || calls.returned_vars.contains(to) {
+                // return ret;`) returns the locks under what it names. A
+                // field read (`cgrp = chan->cgrp;`) names another lock's
+                // object only where a lock under it has a state: on one
+                // path of several (`if (!parent) parent = mnt->mnt_root;`
+                // before `inode_lock(d_inode(parent))`), it would give the
+                // lock taken next two names.
+                let worth = match from {
+                    TruthKey::Var(_) => {
+                        worth_an_alias(state, cfg, &object) || calls.returned_vars.contains(to)
+                    }
+                    _ => holds_a_lock_under(state, &object),
+                };
+                if worth {
                     state
                         .aliases
                         .insert(Path::var(to).push(Step::Deref), object);
@@ -1946,6 +1940,16 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
     alternative
 }
 
+/// `rq = i915_request_get(rq)`: the call is given the variable's own value,
+/// and hands back that object.
+fn given_itself(call: &crate::cfg::Call, var: &str) -> bool {
+    call.args.iter().any(|a| {
+        a.lvalue
+            .as_ref()
+            .is_some_and(|p| p.root_var() == Some(var) && p.steps.is_empty())
+    })
+}
+
 /// What a call does to the state on one path.
 fn apply_call(
     cfg: &Cfg,
@@ -1967,6 +1971,23 @@ fn apply_call(
     let mut result_truth = None;
     if let (None, Some(path)) = (&call.result_var, &call.result_lvalue) {
         state.kill(&TruthKey::Value(path.clone()));
+    }
+    // The result variable will name a new object: a lock still held
+    // through its old value (taken by this same call on an earlier pass of
+    // a loop, `ptl = pmd_trans_huge_lock(…)`) is out of reach by that
+    // name from here, before the call takes the new object's.
+    for v in call.result_var.iter().chain(&call.result_alias) {
+        if given_itself(call, v) {
+            continue;
+        }
+        for (path, level) in state.locks.iter_mut() {
+            if path.root_var() == Some(v.as_str())
+                && path.steps.first() == Some(&Step::Deref)
+                && level.max > 0
+            {
+                level.unknown = true;
+            }
+        }
     }
     // Callbacks run by this call may release held locks with these fields.
     if let Some(fields) = calls.callback_fields.get(&node) {
@@ -2062,11 +2083,7 @@ fn apply_call(
             .is_some_and(|k| calls.may_drop.iter().any(|d| d == k))
             && state.lock_exists(lock)
         {
-            state
-                .locks
-                .entry(lock.clone())
-                .or_insert_with(Level::untouched)
-                .unknown = true;
+            state.level_entry(lock).unknown = true;
         }
         // A caller's lock released (or changed) while a lock of the
         // same record type and field is held here: maybe one lock
@@ -2156,20 +2173,14 @@ fn apply_call(
             // Result ignored: the lock may or may not be gone.
             Change::TryRelease(_) => {
                 if state.lock_exists(lock) {
-                    let level = state
-                        .locks
-                        .entry(lock.clone())
-                        .or_insert_with(Level::untouched);
+                    let level = state.level_entry(lock);
                     level.min = clamp(level.min - 1);
                 }
             }
             // `lockdep_assert_held()`, or a callee that asserts it:
             // held from here, and the caller's precondition.
             Change::Require => {
-                let level = state
-                    .locks
-                    .entry(lock.clone())
-                    .or_insert_with(Level::untouched);
+                let level = state.level_entry(lock);
                 // Its own assertion says the lock is held from here;
                 // a callee's requirement only passes the
                 // precondition on (the caller may meet it on some
@@ -2192,11 +2203,7 @@ fn apply_call(
             }
             Change::Unknown => {
                 if state.lock_exists(lock) {
-                    state
-                        .locks
-                        .entry(lock.clone())
-                        .or_insert_with(Level::untouched)
-                        .may_have_changed();
+                    state.level_entry(lock).may_have_changed();
                 }
             }
             Change::Opaque => {
@@ -2218,11 +2225,7 @@ fn apply_call(
         // `rq = i915_request_get(rq)`: a call given the variable's own
         // value hands back that object (a reference taken): it still
         // carries the locks it carried.
-        let given_itself = call.args.iter().any(|a| {
-            a.lvalue
-                .as_ref()
-                .is_some_and(|p| p.root_var() == Some(v) && p.steps.is_empty())
-        });
+        let given_itself = given_itself(call, v);
         let carried: Vec<Path> = if given_itself {
             state
                 .locks

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use crate::api::Success;
 use crate::cfg::{ArgPaths, Cfg, EdgeCond, Op, ReturnValue, TruthKey};
-use crate::dataflow::{resolve_calls, Level, PendingKind, Solution, State, Summaries};
+use crate::dataflow::{resolve_calls, Level, Pending, PendingKind, Solution, State, Summaries};
 use crate::path::{Path, Root, Step};
 
 /// The net change a call makes to one lock.
@@ -279,6 +279,9 @@ pub struct ReturnFact {
     /// The lock's depth relative to entry, at least and at most.
     pub min: i8,
     pub max: i8,
+    /// It returns a try of the lock untested (`return
+    /// down_write_trylock(l);`): held exactly when the value says so.
+    pub forwards_try: bool,
 }
 
 /// The exit state of one lock: facts, not verdicts; the reporting policy
@@ -505,20 +508,11 @@ fn exits_of_paths(
             continue;
         }
         let forwarded = paths.iter().find_map(|(_, value, state)| {
-            let key = match value {
-                ReturnValue::Call(id) => TruthKey::Call(*id),
-                ReturnValue::Var(v) => TruthKey::Var(v.clone()),
-                _ => return None,
-            };
-            state
-                .pending
-                .iter()
-                .find(|p| p.tested_by(&key) && &p.lock == lock)
-                .and_then(|p| match p.kind {
-                    PendingKind::Release => Some(ExitKind::ConditionalRelease(p.success)),
-                    PendingKind::Acquire => Some(ExitKind::Conditional(p.success)),
-                    PendingKind::HeldTest => None,
-                })
+            forwarded_try(value, state, lock).and_then(|p| match p.kind {
+                PendingKind::Release => Some(ExitKind::ConditionalRelease(p.success)),
+                PendingKind::Acquire => Some(ExitKind::Conditional(p.success)),
+                PendingKind::HeldTest => None,
+            })
         });
         // Held on a path that returns an errno (`return -EBUSY;`, or
         // `return ret;` after `ret = -EBUSY;`), among the paths `counted`.
@@ -655,12 +649,31 @@ fn exits_of_paths(
         let returns = paths
             .iter()
             .zip(&levels)
-            .map(|((span, value, state), level)| ReturnFact {
-                span: *span,
-                value: value_on_path(value, state),
-                // Every element, however many: held (or dropped) as one.
-                min: every_element_depth.unwrap_or(level.min),
-                max: every_element_depth.unwrap_or(level.max),
+            .map(|((span, value, state), level)| {
+                // A try of the lock returned untested may have taken (or
+                // dropped) it: the caller's test of the value decides, so
+                // it is neither a return with the lock nor one without, and
+                // its value tells which. A result this path tested already
+                // (`if (ret) return ret;`) keeps the side its test chose.
+                let untested = forwarded_try(value, state, lock).filter(|p| {
+                    !state
+                        .facts
+                        .keys()
+                        .any(|k| p.key.covers(k) || p.alias.as_ref().is_some_and(|a| a.covers(k)))
+                });
+                let (min, max) = match untested.map(|p| p.kind) {
+                    Some(PendingKind::Acquire) => (level.min, level.max.max(level.min + 1)),
+                    Some(PendingKind::Release) => (level.min.min(level.max - 1), level.max),
+                    _ => (level.min, level.max),
+                };
+                ReturnFact {
+                    span: *span,
+                    value: value_on_path(value, state),
+                    forwards_try: untested.is_some_and(|p| p.kind == PendingKind::Acquire),
+                    // Every element, however many: held (or dropped) as one.
+                    min: every_element_depth.unwrap_or(min),
+                    max: every_element_depth.unwrap_or(max),
+                }
             })
             .collect();
         facts.push(ExitFact {
@@ -785,6 +798,21 @@ fn depth_by_build(paths: &[(Span, &ReturnValue, &State)], levels: &[Level]) -> O
 
 /// What a return returns on a path: `return vma;` where `vma` was tested
 /// NULL returns zero.
+/// The untested try of `lock` whose result the return hands back
+/// (`return spin_trylock(l);`, `ret = mutex_lock_interruptible(l); return
+/// ret;`).
+fn forwarded_try<'s>(value: &ReturnValue, state: &'s State, lock: &Path) -> Option<&'s Pending> {
+    let key = match value {
+        ReturnValue::Call(id) => TruthKey::Call(*id),
+        ReturnValue::Var(v) => TruthKey::Var(v.clone()),
+        _ => return None,
+    };
+    state
+        .pending
+        .iter()
+        .find(|p| p.tested_by(&key) && &p.lock == lock)
+}
+
 fn value_on_path(value: &ReturnValue, state: &State) -> ReturnValue {
     match value {
         ReturnValue::Var(v) if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) => {

@@ -233,10 +233,15 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     // release the analysis cannot pair with an acquire it did not see.
     let held: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.min > 0).collect();
     let unheld: Vec<&ReturnFact> = exit.returns.iter().filter(|r| r.max <= 0).collect();
+    // A return of an untested try is without the lock when the try failed,
+    // and its value tells the caller which (`return down_write_trylock(l);`
+    // beside `down_write(l); return true;`): a return without it, never one
+    // of the same value as a return with it.
+    let tried = exit.returns.iter().any(|r| r.forwards_try);
     let primary_held = held.iter().map(|r| r.span).min_by_key(|s| s.start)?;
     // Held on every return of the builds that take it: each build's
     // function is an acquire wrapper or leaks, as one that always takes it.
-    if unheld.is_empty() || matches!(exit.kind, ExitKind::ByBuild(_)) {
+    if (unheld.is_empty() && !tried) || matches!(exit.kind, ExitKind::ByBuild(_)) {
         return (!annotated).then(|| leak(exit, cx, &held)).flatten();
     }
     // A function that takes one of several locks and returns holding one
@@ -248,7 +253,14 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         .iter()
         .filter(|r| r.min == 0)
         .map(|r| r.span)
-        .min_by_key(|s| s.start);
+        .min_by_key(|s| s.start)
+        .or_else(|| {
+            exit.returns
+                .iter()
+                .filter(|r| r.forwards_try)
+                .map(|r| r.span)
+                .min_by_key(|s| s.start)
+        });
     let verdict = |severity, reason| {
         Some(Verdict {
             rule: ExitRule::Inconsistent,

@@ -151,8 +151,9 @@ impl<'t> Lowerer<'t, '_> {
                 }
                 // `start_pte = pte;`: the copy holds what the original holds.
                 if let Some(from) = self.truth_key(value) {
+                    // `cgrp = chan->cgrp;` names what the field points to.
                     let pointee = match from {
-                        TruthKey::Var(_) => self.paths.pointee(value, 1),
+                        TruthKey::Var(_) | TruthKey::Value(_) => self.paths.pointee(value, 1),
                         _ => None,
                     };
                     return Some(self.add(

@@ -190,6 +190,9 @@ impl Visitor for FactVisitor {
                 );
             }
         }
+        // The locks each such call takes, and every lock released here.
+        let mut taken_by_call: HashMap<Span, HashSet<Path>> = HashMap::new();
+        let mut released: HashSet<Path> = HashSet::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let node = node as NodeId;
             let states = cursor.states_before(node);
@@ -198,6 +201,16 @@ impl Visitor for FactVisitor {
                     if let (Op::Call(call), Change::TryAcquire(_)) = (op, &effect.change) {
                         if let Some(h) = handling.get_mut(&call.span) {
                             h.tried |= effect.applies != Some(false);
+                        }
+                    }
+                    if let (Op::Call(call), Change::Acquire | Change::TryAcquire(_)) =
+                        (op, &effect.change)
+                    {
+                        if handling.contains_key(&call.span) && effect.applies != Some(false) {
+                            taken_by_call
+                                .entry(call.span)
+                                .or_default()
+                                .insert(effect.lock.clone());
                         }
                     }
                     if effect.applies != Some(true) || !state.lock_exists(&effect.lock) {
@@ -249,6 +262,15 @@ impl Visitor for FactVisitor {
                                 facts.events.push(e);
                             }
                             mark_released(&mut handling, &level);
+                            // Held here on some path, taken by a call: any
+                            // call that took it under this name may be the
+                            // one that reached this release.
+                            let by_call =
+                                level.acquired_at.is_some_and(|a| handling.contains_key(&a));
+                            if level.max > 0 && by_call {
+                                released.insert(lock.clone());
+                                released.insert(effect.lock.clone());
+                            }
                             // Maybe a lock a callee took, under another name
                             // (`kfd_unlock_pdd(pdd)` after `pdd =
                             // kfd_lock_pdd_by_id(p, …)` took `p->mutex`).
@@ -284,6 +306,17 @@ impl Visitor for FactVisitor {
             }
             if matches!(op, Op::Call(_) | Op::Write { .. }) {
                 held_and_dropped(node, states, &mut facts);
+            }
+        }
+        // One lock, one name: a release of a lock held there under the name
+        // a call took it by releases what that call took, whichever of two
+        // calls on the way took it (`tty = a(…); if (!tty) tty = b(…); …
+        // tty_unlock(tty);`), where the path remembers one of them.
+        for (span, locks) in &taken_by_call {
+            if locks.iter().any(|l| released.contains(l)) {
+                if let Some(h) = handling.get_mut(span) {
+                    h.released = true;
+                }
             }
         }
         facts.events.sort_by_key(|e| (e.at.start, e.kind as u8));
