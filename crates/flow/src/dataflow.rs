@@ -697,6 +697,33 @@ impl<'a> Cursor<'a> {
         std::iter::once(state).chain(alternative).collect()
     }
 
+    /// Whether every lock the call at `node` takes, by its callee's
+    /// summary, is a semaphore that counts or signals here
+    /// (`__down(&barrier->lock)` where that name counts): the caller takes
+    /// no lock it could release.
+    pub fn takes_only_counters(&self, node: NodeId) -> bool {
+        let (Op::Call(call), Some(summary)) =
+            (&self.cfg.ops[node as usize], self.callee_summary(node))
+        else {
+            return false;
+        };
+        let mut taken = summary
+            .effects
+            .iter()
+            .filter(|e| matches!(e.change, Change::Acquire | Change::TryAcquire(_)))
+            .peekable();
+        taken.peek().is_some()
+            && taken.all(|e| {
+                e.lock
+                    .substitute(&call.args, call.result_lvalue.as_ref())
+                    .is_some_and(|lock| {
+                        self.calls
+                            .summaries
+                            .is_counter_or_signal(&lock, e.kind.as_deref())
+                    })
+            })
+    }
+
     /// The summary a call at `node` applies, if any.
     pub fn callee_summary(&self, node: NodeId) -> Option<&'a Summary> {
         match &self.cfg.ops[node as usize] {

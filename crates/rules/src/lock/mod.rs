@@ -183,7 +183,11 @@ impl Visitor for FactVisitor {
                         callee: call.callee.clone().unwrap_or_default(),
                         result_used: call.result_used,
                         tried: false,
-                        released: false,
+                        // A caller that counts with the semaphore the callee
+                        // takes (a barrier, a slot count) holds no lock it
+                        // could release: no caller of a wrapper is judged
+                        // for what it does with a counter.
+                        released: cursor.takes_only_counters(node as NodeId),
                         passed_up: false,
                         forwarded: false,
                     },
