@@ -530,15 +530,6 @@ fn exits_of_paths(
             Some(ExitKind::Consistent(d)) => Some(d),
             _ => None,
         };
-        // Worked out once, where the kind needs it.
-        let mut separation_memo = None;
-        let mut separation = || {
-            *separation_memo.get_or_insert_with(|| {
-                separation_by_caller(&paths, &levels, params, |key| {
-                    tested_unlocked(cfg, solution, key, lock)
-                })
-            })
-        };
         let kind = if all_linked {
             ExitKind::Opaque
         } else if let Some(kind) = all_elements.clone() {
@@ -595,7 +586,9 @@ fn exits_of_paths(
             tested_unlocked(cfg, solution, key, lock)
         }) {
             kind
-        } else if separation() == Separation::ByArguments {
+        } else if told_apart_by_arguments(&paths, &levels, params, |key| {
+            tested_unlocked(cfg, solution, key, lock)
+        }) {
             ExitKind::OnCallerCondition
         } else {
             ExitKind::Inconsistent
@@ -796,8 +789,6 @@ fn depth_by_build(paths: &[(Span, &ReturnValue, &State)], levels: &[Level]) -> O
     apart.then_some(depth)
 }
 
-/// What a return returns on a path: `return vma;` where `vma` was tested
-/// NULL returns zero.
 /// The untested try of `lock` whose result the return hands back
 /// (`return spin_trylock(l);`, `ret = mutex_lock_interruptible(l); return
 /// ret;`).
@@ -813,6 +804,8 @@ fn forwarded_try<'s>(value: &ReturnValue, state: &'s State, lock: &Path) -> Opti
         .find(|p| p.tested_by(&key) && &p.lock == lock)
 }
 
+/// What a return returns on a path: `return vma;` where `vma` was tested
+/// NULL returns zero.
 fn value_on_path(value: &ReturnValue, state: &State) -> ReturnValue {
     match value {
         ReturnValue::Var(v) if state.facts.get(&TruthKey::Var(v.clone())) == Some(&false) => {
@@ -888,21 +881,19 @@ fn conditional_on_param(
     })
 }
 
-/// How the returns that differ in the lock are told apart by what the
-/// caller passed: conditions over parameters, fields under them, constants
-/// and globals, tested before the lock is taken (`if (lh->write) { if
-/// (static_branch_unlikely(&k) && lh->cache->no_sleep) write_lock_bh(…);
-/// else down_write(…); }`). Two returns that agree on every such condition
-/// both know never differ in the lock's depth, unless what they return
-/// tells them apart (`if (global) mutex_lock_killable(&l)` returns 0
-/// holding `l` when `global` is set, an error without it); and some
-/// returns the values alone do not tell apart differ.
-fn separation_by_caller(
+/// Whether every two returns that differ in the lock are told apart by
+/// what the caller passed: conditions over parameters, fields under them,
+/// constants and globals, tested before the lock is taken (`if (lh->write)
+/// { if (static_branch_unlikely(&k) && lh->cache->no_sleep)
+/// write_lock_bh(…); else down_write(…); }`). Two returns that agree on
+/// every such condition both know never differ in the lock's depth, and
+/// some returns differ.
+fn told_apart_by_arguments(
     paths: &[(Span, &ReturnValue, &State)],
     levels: &[Level],
     params: &[String],
     tested_unlocked: impl Fn(&TruthKey) -> bool,
-) -> Separation {
+) -> bool {
     let is_param = |v: &str| params.iter().any(|p| p == v);
     let callers = |key: &TruthKey| match key {
         TruthKey::Cond { vars, .. } => {
@@ -925,7 +916,7 @@ fn separation_by_caller(
     keys.dedup();
     keys.retain(|k| tested_unlocked(k));
     if !keys.iter().any(|k| reads_param(k)) || levels.iter().any(|l| l.min != l.max) {
-        return Separation::None;
+        return false;
     }
     // A dispatch on a value (`switch (cmd)`, `if (cmd == X)`) selects an
     // operation, and an operation that takes a lock drops it: the value
@@ -940,7 +931,7 @@ fn separation_by_caller(
         .any(|k| k.constant_comparison().is_some());
     let pairs = levels.iter().any(|l| l.min > 0) && levels.iter().any(|l| l.max < 0);
     if dispatch && !pairs {
-        return Separation::None;
+        return false;
     }
     let truths: Vec<Vec<Option<bool>>> = paths
         .iter()
@@ -951,38 +942,19 @@ fn separation_by_caller(
             .zip(b)
             .any(|(x, y)| matches!((x, y), (Some(x), Some(y)) if x != y))
     };
-    let values: Vec<ReturnValue> = paths
-        .iter()
-        .map(|(_, value, state)| value_on_path(value, state))
-        .collect();
-    let (mut by_arguments, mut by_values) = (false, false);
+    let mut by_arguments = false;
     for i in 0..paths.len() {
         for j in i + 1..paths.len() {
-            if levels[i].min == levels[j].min || apart(&truths[i], &truths[j]) {
-                by_arguments |= levels[i].min != levels[j].min;
+            if levels[i].min == levels[j].min {
                 continue;
             }
-            if values[i].same_as(&values[j]).is_some() {
-                return Separation::None;
+            if !apart(&truths[i], &truths[j]) {
+                return false;
             }
-            by_values = true;
+            by_arguments = true;
         }
     }
-    if by_arguments && !by_values {
-        Separation::ByArguments
-    } else {
-        Separation::None
-    }
-}
-
-/// How a function's returns that differ in a lock are told apart by its
-/// callers (see [`separation_by_caller`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Separation {
-    /// Not by what the caller passed alone.
-    None,
-    /// Every two are told apart by what the caller passed.
-    ByArguments,
+    by_arguments
 }
 
 /// Held on every path where a parameter has one truth, a try result of

@@ -94,8 +94,7 @@ impl<'t> Lowerer<'t, '_> {
                                 None
                             };
                             if let Some((tested, errno)) = operands {
-                                let (equal, unequal) = if op == "==" { (t, f) } else { (f, t) };
-                                let sides = (equal, unequal);
+                                let sides = if op == "==" { (t, f) } else { (f, t) };
                                 let tested = strip(tested);
                                 if self.compare_with_errno(e, tested, errno, cur, sides) {
                                     return;
@@ -578,16 +577,15 @@ impl<'t> Lowerer<'t, '_> {
                     ..ResultUse::default()
                 };
                 let (end, call) = self.call(tested, cur, tested_use);
-                let (Some(end), Some(call)) = (end, call) else {
-                    if let Some(end) = end {
-                        self.link(end, errno_side, EdgeCond::Always);
-                        self.link(end, unequal, EdgeCond::Always);
-                        self.link(errno_side, equal, EdgeCond::Always);
-                    }
+                let Some(end) = end else {
                     return true;
                 };
                 self.link(end, errno_side, EdgeCond::Always);
                 self.link(end, unequal, EdgeCond::Always);
+                let Some(call) = call else {
+                    self.link(errno_side, equal, EdgeCond::Always);
+                    return true;
+                };
                 TruthKey::Call(call)
             }
             _ => return false,

@@ -202,19 +202,18 @@ impl Visitor for FactVisitor {
             let states = cursor.states_before(node);
             for state in states {
                 for effect in cursor.effects(node, state) {
-                    if let (Op::Call(call), Change::TryAcquire(_)) = (op, &effect.change) {
-                        if let Some(h) = handling.get_mut(&call.span) {
-                            h.tried |= effect.applies != Some(false);
-                        }
-                    }
                     if let (Op::Call(call), Change::Acquire | Change::TryAcquire(_)) =
                         (op, &effect.change)
                     {
-                        if handling.contains_key(&call.span) && effect.applies != Some(false) {
-                            taken_by_call
-                                .entry(call.span)
-                                .or_default()
-                                .insert(effect.lock.clone());
+                        if let Some(h) = handling.get_mut(&call.span) {
+                            let may_apply = effect.applies != Some(false);
+                            h.tried |= may_apply && matches!(effect.change, Change::TryAcquire(_));
+                            if may_apply {
+                                taken_by_call
+                                    .entry(call.span)
+                                    .or_default()
+                                    .insert(effect.lock.clone());
+                            }
                         }
                     }
                     if effect.applies != Some(true) || !state.lock_exists(&effect.lock) {
