@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use lockwarden_cache::{Cache, Key, KeyBuilder};
 use lockwarden_syntax::outline::{Outline, TypeRef};
@@ -13,6 +14,7 @@ use rayon::prelude::*;
 use crate::api::LockApi;
 use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedBytes, PackedCfg};
 use crate::dataflow::{solve, Cursor, Summaries};
+use crate::memo::{Answer, Memo, MemoCodec, MemoRef, Oracle, Question, Recorder, Trace};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, Change, ExitFact, Summary};
 
@@ -90,6 +92,10 @@ pub struct FileUnit {
     /// The program the file is built into (see [`LockApi::program_of`]):
     /// calls resolve within it.
     pub program: usize,
+    /// The key its lowering is kept under, when a cache is in use: its
+    /// functions' results are kept under a key made from it.
+    #[serde(skip)]
+    memo_key: Option<Key>,
 }
 
 impl FileUnit {
@@ -237,7 +243,7 @@ pub fn build_with(
                         (file, functions)
                     })
                 });
-                let lowered = hit.unwrap_or_else(|| {
+                let mut lowered = hit.unwrap_or_else(|| {
                     let lowered = lower_file(
                         path,
                         source,
@@ -253,6 +259,7 @@ pub fn build_with(
                     }
                     lowered
                 });
+                lowered.0.memo_key = cached.map(|(_, key)| key);
                 crate::progress::file_done();
                 lowered
             })
@@ -363,6 +370,7 @@ fn lower_file(
             globals: Vec::new(),
             counters: Vec::new(),
             prototypes: Vec::new(),
+            memo_key: None,
         };
         return (unit, Vec::new());
     };
@@ -463,6 +471,7 @@ fn lower_file(
         prototypes: outline.prototypes.iter().map(|p| p.name.clone()).collect(),
         prototype_annotations,
         failed: false,
+        memo_key: None,
         stray_bodies: outline.stray_bodies.clone(),
         records: outline
             .records
@@ -658,7 +667,7 @@ fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
 }
 
 /// The analysis of one function.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionResult<O> {
     pub summary: Summary,
     pub exits: Vec<ExitFact>,
@@ -673,7 +682,7 @@ pub struct FunctionResult<O> {
 }
 
 /// Why a function was not analysed fully.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Incomplete {
     /// Statements or expressions nested deeper than lowering follows.
     Nesting,
@@ -695,7 +704,7 @@ impl Incomplete {
 /// solved (its states are dropped afterwards): where checks that need the
 /// lock sets at every node, not only the summary, do their work.
 pub trait Visitor: Sync {
-    type Output: Send + Default;
+    type Output: Send + Sync + Default;
 
     fn visit(
         &self,
@@ -718,6 +727,8 @@ impl Visitor for NoVisitor {
 pub struct Analysis<O = ()> {
     pub program: Program,
     pub results: Vec<FunctionResult<O>>,
+    /// How many results were kept from an earlier run, not solved.
+    pub reused: usize,
     /// Direct call sites of each function, by index.
     pub callers: Vec<u32>,
     /// The lock API the program was analysed with.
@@ -1034,6 +1045,143 @@ fn signals(
 /// Solves every function, callees before callers; `visitor` reads each
 /// function's states once it is solved.
 pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Analysis<V::Output> {
+    analyze_memo(program, api, visitor, None)
+}
+
+/// [`analyze`], reusing from `cache` the result of every function whose
+/// file is unchanged and whose solve would ask the same questions and get
+/// the same answers (see [`crate::memo`]), and keeping what it solves.
+pub fn analyze_with<V>(
+    program: Program,
+    api: &LockApi,
+    visitor: &V,
+    cache: Option<&dyn Cache>,
+) -> Analysis<V::Output>
+where
+    V: Visitor,
+    V::Output: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let codec = crate::memo::Postcard;
+    analyze_memo(
+        program,
+        api,
+        visitor,
+        cache.map(|c| Memos::<V::Output> {
+            store: c,
+            codec: &codec,
+            visitor: std::any::type_name::<V>(),
+        }),
+    )
+}
+
+/// Where function results are kept between runs, and how.
+struct Memos<'a, O> {
+    store: &'a dyn Cache,
+    codec: &'a dyn MemoCodec<O>,
+    /// The visitor whose output the results carry.
+    visitor: &'static str,
+}
+
+/// Entry kind of a file's function results in the cache.
+const SOLVED: &str = "solved";
+
+impl<O> Memos<'_, O> {
+    /// The key of the results of `file`'s functions: its lowering's key
+    /// and the visitor; `None` for a file lowered without the cache.
+    fn key(&self, file: &FileUnit) -> Option<Key> {
+        Some(
+            KeyBuilder::new(SOLVED)
+                .key(file.memo_key.as_ref()?)
+                .part(self.visitor.as_bytes())
+                .finish(),
+        )
+    }
+
+    /// The kept results of every function of the program, where a file's
+    /// entry has one for it (same name and place).
+    fn load(&self, program: &Program, by_file: &[Vec<usize>]) -> Vec<Mutex<Option<Box<Memo<O>>>>>
+    where
+        O: Send,
+    {
+        let mut loaded: Vec<Mutex<Option<Box<Memo<O>>>>> = (0..program.functions.len())
+            .map(|_| Mutex::new(None))
+            .collect();
+        let found: Vec<(usize, Box<Memo<O>>)> = program
+            .files
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(file, unit)| {
+                let memos = self
+                    .key(unit)
+                    .and_then(|key| self.store.get(SOLVED, &key))
+                    .and_then(|bytes| self.codec.decode(&bytes))
+                    .unwrap_or_default();
+                let functions = &by_file[file];
+                let matching = memos.len() == functions.len();
+                functions
+                    .iter()
+                    .zip(memos)
+                    .filter(move |(&i, memo)| {
+                        let f = &program.functions[i];
+                        matching && memo.name == f.name && memo.span == f.span
+                    })
+                    .map(|(&i, memo)| (i, Box::new(memo)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (i, memo) in found {
+            loaded[i] = Mutex::new(Some(memo));
+        }
+        loaded
+    }
+
+    /// Keeps the results of each file with a function solved afresh.
+    fn save(
+        &self,
+        program: &Program,
+        by_file: &[Vec<usize>],
+        results: &[FunctionResult<O>],
+        traces: &[Trace],
+        fresh: &[bool],
+    ) where
+        O: Sync,
+    {
+        program
+            .files
+            .par_iter()
+            .enumerate()
+            .for_each(|(file, unit)| {
+                let functions = &by_file[file];
+                if !functions.iter().any(|&i| fresh[i]) {
+                    return;
+                }
+                let Some(key) = self.key(unit) else { return };
+                let memos: Vec<MemoRef<'_, O>> = functions
+                    .iter()
+                    .map(|&i| MemoRef {
+                        name: &program.functions[i].name,
+                        span: program.functions[i].span,
+                        trace: &traces[i],
+                        result: &results[i],
+                    })
+                    .collect();
+                if let Some(bytes) = self.codec.encode(&memos) {
+                    self.store.put(SOLVED, &key, &bytes);
+                }
+            });
+    }
+}
+
+/// What solving one strongly connected component gave each member: its
+/// result, the questions its solve asked, whether it was solved afresh.
+type Solved<O> = Vec<(usize, FunctionResult<O>, Trace, bool)>;
+
+fn analyze_memo<V: Visitor>(
+    program: Program,
+    api: &LockApi,
+    visitor: &V,
+    memos: Option<Memos<'_, V::Output>>,
+) -> Analysis<V::Output> {
     let n = program.functions.len();
     let named_locks = named_lock_objects(&program, api);
     let mut counters: HashMap<PathBuf, HashSet<String>> = HashMap::new();
@@ -1094,77 +1242,190 @@ pub fn analyze<V: Visitor>(program: Program, api: &LockApi, visitor: &V) -> Anal
     for (s, &l) in level.iter().enumerate() {
         by_level[l].push(s);
     }
+    let mut by_file: Vec<Vec<usize>> = vec![Vec::new(); program.files.len()];
+    for (i, f) in program.functions.iter().enumerate() {
+        by_file[f.file].push(i);
+    }
+    let loaded = memos.as_ref().map(|m| m.load(&program, &by_file));
+    let files_by_path: HashMap<String, u32> = match &loaded {
+        Some(_) => program
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.report_path(), i as u32))
+            .collect(),
+        None => HashMap::new(),
+    };
     let mut summaries: Vec<Option<Summary>> = vec![None; n];
+    let mut summary_keys: Vec<Option<Key>> = vec![None; n];
     let mut results: Vec<FunctionResult<V::Output>> = (0..n).map(|_| Default::default()).collect();
+    let mut traces: Vec<Trace> = vec![Trace::default(); n];
+    let mut fresh: Vec<bool> = vec![false; n];
     crate::progress::functions_started(n);
     for sccs_here in &by_level {
-        let done: Vec<Vec<(usize, FunctionResult<V::Output>)>> = sccs_here
+        let shared = Shared {
+            program: &program,
+            api,
+            base: &summaries,
+            keys: &summary_keys,
+            named_locks: &named_locks,
+            counters: &counters,
+            signals: &signals,
+            files_by_path: &files_by_path,
+        };
+        let done: Vec<Solved<V::Output>> = sccs_here
             .par_iter()
             .map(|&s| {
                 let members = &sccs[s];
-                let mut local = summaries.clone_subset(members);
-                let mut solved: HashMap<usize, FunctionResult<V::Output>> = HashMap::new();
-                // Recursive SCCs: rounds until the summaries settle (bounded),
-                // each re-solving only members whose callees' summaries changed.
-                let recursive = members.len() > 1 || callees[members[0]].contains(&members[0]);
-                let rounds = if recursive { MAX_SCC_ROUNDS } else { 1 };
-                let mut dirty: Vec<usize> = members.clone();
-                for _ in 0..rounds {
-                    let mut changed: HashSet<usize> = HashSet::new();
-                    for &m in &dirty {
-                        let view = Overlay {
-                            base: &summaries,
-                            local: &local,
-                            named_locks: &named_locks,
-                            counters: &counters,
-                            signals: &signals,
-                        };
-                        let r = analyze_function(&program, m, &view, api, visitor);
-                        if local.get(&m) != Some(&r.summary) {
-                            changed.insert(m);
-                        }
-                        local.insert(m, r.summary.clone());
-                        solved.insert(m, r);
-                    }
-                    if changed.is_empty() {
-                        break;
-                    }
-                    dirty = members
-                        .iter()
-                        .copied()
-                        .filter(|&m| callees[m].iter().any(|c| changed.contains(c)))
-                        .collect();
-                }
+                let reused = loaded
+                    .as_ref()
+                    .and_then(|loaded| reuse(&shared, members, loaded));
+                let solved =
+                    reused.unwrap_or_else(|| solve_component(&shared, visitor, members, &callees));
                 crate::progress::functions_done(members.len());
-                solved.into_iter().collect::<Vec<_>>()
+                solved
             })
             .collect();
         // One copy of each summary: callers read it from `summaries` while
         // solving, and it moves into the result at the end.
-        for (m, mut r) in done.into_iter().flatten() {
-            summaries[m] = Some(std::mem::take(&mut r.summary));
+        for (m, mut r, trace, solved_here) in done.into_iter().flatten() {
+            let summary = std::mem::take(&mut r.summary);
+            summary_keys[m] = Some(crate::memo::summary_key(&summary));
+            summaries[m] = Some(summary);
             results[m] = r;
+            traces[m] = trace;
+            fresh[m] = solved_here;
         }
     }
     for (result, summary) in results.iter_mut().zip(summaries) {
         result.summary = summary.unwrap_or_default();
     }
+    if let Some(memos) = &memos {
+        memos.save(&program, &by_file, &results, &traces, &fresh);
+    }
     Analysis {
         program,
         results,
+        reused: fresh.iter().filter(|&&solved| !solved).count(),
         callers,
         api: api.clone(),
     }
+}
+
+/// The kept results of a strongly connected component, when every member
+/// has one and every question its solve asked gets the same answer now
+/// (the members' own summaries answered by the kept ones).
+fn reuse<O>(
+    shared: &Shared<'_>,
+    members: &[usize],
+    loaded: &[Mutex<Option<Box<Memo<O>>>>],
+) -> Option<Solved<O>> {
+    let take = |m: usize| loaded[m].lock().unwrap_or_else(|e| e.into_inner()).take();
+    let give_back = |kept: Vec<Box<Memo<O>>>| {
+        for (&m, memo) in members.iter().zip(kept) {
+            *loaded[m].lock().unwrap_or_else(|e| e.into_inner()) = Some(memo);
+        }
+    };
+    let mut kept: Vec<Box<Memo<O>>> = Vec::with_capacity(members.len());
+    for &m in members {
+        match take(m) {
+            Some(memo) => kept.push(memo),
+            None => {
+                give_back(kept);
+                return None;
+            }
+        }
+    }
+    let local: HashMap<usize, Summary> = members
+        .iter()
+        .zip(&kept)
+        .map(|(&m, memo)| (m, memo.result.summary.clone()))
+        .collect();
+    let overlay = Overlay {
+        shared,
+        members,
+        local: &local,
+    };
+    let holds = members
+        .iter()
+        .zip(&kept)
+        .all(|(&m, memo)| crate::memo::holds(&memo.trace, &View::new(&overlay, m)));
+    if !holds {
+        give_back(kept);
+        return None;
+    }
+    Some(
+        members
+            .iter()
+            .zip(kept)
+            .map(|(&m, memo)| (m, memo.result, memo.trace, false))
+            .collect(),
+    )
+}
+
+/// Solves a strongly connected component: recursive ones in rounds until
+/// the summaries settle (bounded), each re-solving only members whose
+/// callees' summaries changed.
+fn solve_component<V: Visitor>(
+    shared: &Shared<'_>,
+    visitor: &V,
+    members: &[usize],
+    callees: &[Vec<usize>],
+) -> Solved<V::Output> {
+    let mut local: HashMap<usize, Summary> = HashMap::new();
+    let mut solved: HashMap<usize, FunctionResult<V::Output>> = HashMap::new();
+    // Every round's questions: a later round may not ask what an earlier
+    // one did, and the group's results follow from both.
+    let mut asked: HashMap<usize, Vec<(Question, Answer)>> = HashMap::new();
+    let recursive = members.len() > 1 || callees[members[0]].contains(&members[0]);
+    let rounds = if recursive { MAX_SCC_ROUNDS } else { 1 };
+    let mut dirty: Vec<usize> = members.to_vec();
+    for _ in 0..rounds {
+        let mut changed: HashSet<usize> = HashSet::new();
+        for &m in &dirty {
+            let overlay = Overlay {
+                shared,
+                members,
+                local: &local,
+            };
+            let (r, answers) = analyze_function(&View::new(&overlay, m), visitor);
+            if local.get(&m) != Some(&r.summary) {
+                changed.insert(m);
+            }
+            local.insert(m, r.summary.clone());
+            solved.insert(m, r);
+            asked.entry(m).or_default().extend(answers);
+        }
+        if changed.is_empty() {
+            break;
+        }
+        dirty = members
+            .iter()
+            .copied()
+            .filter(|&m| callees[m].iter().any(|c| changed.contains(c)))
+            .collect();
+    }
+    solved
+        .into_iter()
+        .map(|(m, r)| {
+            let trace = Trace::pack(asked.remove(&m).unwrap_or_default());
+            (m, r, trace, true)
+        })
+        .collect()
 }
 
 /// Rounds over a recursive group of functions before its summaries are
 /// taken as they stand.
 const MAX_SCC_ROUNDS: usize = 4;
 
-/// Summaries of the SCC being solved, over those already final.
-struct Overlay<'a> {
+/// What every solve reads of the program besides its callees' summaries
+/// being solved with it.
+struct Shared<'a> {
+    program: &'a Program,
+    api: &'a LockApi,
+    /// Summaries already final, and their content keys.
     base: &'a [Option<Summary>],
-    local: &'a HashMap<usize, Summary>,
+    keys: &'a [Option<Key>],
     /// Globals that are a named lock of the lock API (`rtnl_mutex` is RTNL).
     named_locks: &'a HashMap<String, String>,
     /// Counters (semaphores given a count other than 1), by the directory
@@ -1172,6 +1433,16 @@ struct Overlay<'a> {
     counters: &'a HashMap<PathBuf, HashSet<String>>,
     /// Signals between contexts (see [`signals`]), by directory.
     signals: &'a HashMap<PathBuf, HashSet<String>>,
+    /// File indexes by report path (for kept results' questions).
+    files_by_path: &'a HashMap<String, u32>,
+}
+
+/// Summaries of the SCC being solved, over those already final.
+struct Overlay<'a> {
+    shared: &'a Shared<'a>,
+    /// The functions solved together.
+    members: &'a [usize],
+    local: &'a HashMap<usize, Summary>,
 }
 
 /// The globals behind the named locks of the lock API, read off the
@@ -1224,100 +1495,145 @@ fn named_lock_objects(program: &Program, api: &LockApi) -> HashMap<String, Strin
         .collect()
 }
 
-trait CloneSubset {
-    fn clone_subset(&self, members: &[usize]) -> HashMap<usize, Summary>;
+/// The program as the solve of function `function` sees it.
+struct View<'a> {
+    program: &'a Program,
+    api: &'a LockApi,
+    function: &'a FunctionUnit,
+    overlay: &'a Overlay<'a>,
 }
 
-impl CloneSubset for Vec<Option<Summary>> {
-    fn clone_subset(&self, members: &[usize]) -> HashMap<usize, Summary> {
-        members
-            .iter()
-            .filter_map(|&m| self[m].clone().map(|s| (m, s)))
-            .collect()
+impl<'a> View<'a> {
+    fn new(overlay: &'a Overlay<'a>, index: usize) -> View<'a> {
+        let program = overlay.shared.program;
+        View {
+            program,
+            api: overlay.shared.api,
+            function: &program.functions[index],
+            overlay,
+        }
     }
 }
 
+impl Summaries for View<'_> {
+    fn summary(&self, callee: &str) -> Option<&Summary> {
+        if let Some(primitive) = self.program.primitive(self.api, self.function.file, callee) {
+            return Some(primitive);
+        }
+        let i = self.program.resolve(self.function.file, callee)?;
+        self.overlay
+            .local
+            .get(&i)
+            .or(self.overlay.shared.base[i].as_ref())
+    }
+
+    fn record_of(&self, lock: &Path) -> Option<String> {
+        self.program.owner_of(self.function, lock)
+    }
+
+    fn type_of(&self, path: &Path) -> Option<String> {
+        self.program
+            .type_of(self.function, path)
+            .filter(|t| t.pointers == 0 && t.record_tag().is_some())
+            .map(|t| t.base)
+    }
+
+    fn named_lock(&self, global: &str) -> Option<&str> {
+        self.overlay
+            .shared
+            .named_locks
+            .get(global)
+            .map(String::as_str)
+    }
+
+    fn is_signal_kind(&self, kind: &str) -> bool {
+        self.api.is_signal_kind(kind)
+    }
+
+    fn external_declared_in(&self, callee: &str, file: u32) -> bool {
+        self.program
+            .declared
+            .get(callee)
+            .is_some_and(|files| files.contains(&file))
+            && self.api.primitive(callee).is_none()
+            && self.program.resolve(self.function.file, callee).is_none()
+    }
+
+    fn is_link(&self, callee: &str) -> bool {
+        self.api.is_link(callee)
+    }
+
+    fn home_of(&self, callee: &str) -> Option<u32> {
+        let i = self.program.resolve(self.function.file, callee)?;
+        Some(self.program.functions[i].file as u32)
+    }
+
+    fn is_counter_or_signal(&self, lock: &Path, kind: Option<&str>) -> bool {
+        let Some(dir) = self.program.files[self.function.file].path.parent() else {
+            return false;
+        };
+        let Some(name) = lock.last_name() else {
+            return false;
+        };
+        let named_in = |by_dir: &HashMap<PathBuf, HashSet<String>>| {
+            by_dir.get(dir).is_some_and(|names| names.contains(name))
+        };
+        named_in(self.overlay.shared.counters)
+            || (kind.is_some_and(|k| self.api.is_signal_kind(k))
+                && named_in(self.overlay.shared.signals))
+    }
+}
+
+impl Oracle for View<'_> {
+    fn summary_key(&self, callee: &str) -> Option<Key> {
+        if self
+            .program
+            .primitive(self.api, self.function.file, callee)
+            .is_some()
+        {
+            // The lock API is in the configuration stamp: the name says it.
+            return Some(lockwarden_cache::key_of("primitive", callee.as_bytes()));
+        }
+        let i = self.program.resolve(self.function.file, callee)?;
+        match self.overlay.local.get(&i) {
+            Some(summary) => Some(crate::memo::summary_key(summary)),
+            None => self.overlay.shared.keys[i],
+        }
+    }
+
+    fn member_home(&self, callee: &str) -> Option<String> {
+        let i = self.program.resolve(self.function.file, callee)?;
+        self.overlay
+            .members
+            .contains(&i)
+            .then(|| self.file_path(self.program.functions[i].file as u32))
+    }
+
+    fn annotations_key(&self) -> Key {
+        let annotations = self.program.annotations(self.function);
+        lockwarden_cache::key_of(
+            "annotations",
+            &postcard::to_allocvec(&annotations).unwrap_or_default(),
+        )
+    }
+
+    fn file_path(&self, file: u32) -> String {
+        self.program.files[file as usize].report_path()
+    }
+
+    fn file_index(&self, path: &str) -> Option<u32> {
+        self.overlay.shared.files_by_path.get(path).copied()
+    }
+}
+
+/// Solves one function through `view`, recording what it asks.
 fn analyze_function<V: Visitor>(
-    program: &Program,
-    i: usize,
-    view: &Overlay<'_>,
-    api: &LockApi,
+    view: &View<'_>,
     visitor: &V,
-) -> FunctionResult<V::Output> {
-    let f = &program.functions[i];
-    struct View<'a> {
-        program: &'a Program,
-        api: &'a LockApi,
-        function: &'a FunctionUnit,
-        overlay: &'a Overlay<'a>,
-    }
-    impl Summaries for View<'_> {
-        fn summary(&self, callee: &str) -> Option<&Summary> {
-            if let Some(primitive) = self.program.primitive(self.api, self.function.file, callee) {
-                return Some(primitive);
-            }
-            let i = self.program.resolve(self.function.file, callee)?;
-            self.overlay.local.get(&i).or(self.overlay.base[i].as_ref())
-        }
-
-        fn record_of(&self, lock: &Path) -> Option<String> {
-            self.program.owner_of(self.function, lock)
-        }
-
-        fn type_of(&self, path: &Path) -> Option<String> {
-            self.program
-                .type_of(self.function, path)
-                .filter(|t| t.pointers == 0 && t.record_tag().is_some())
-                .map(|t| t.base)
-        }
-
-        fn named_lock(&self, global: &str) -> Option<&str> {
-            self.overlay.named_locks.get(global).map(String::as_str)
-        }
-
-        fn is_signal_kind(&self, kind: &str) -> bool {
-            self.api.is_signal_kind(kind)
-        }
-
-        fn external_declared_in(&self, callee: &str, file: u32) -> bool {
-            self.program
-                .declared
-                .get(callee)
-                .is_some_and(|files| files.contains(&file))
-                && self.api.primitive(callee).is_none()
-                && self.program.resolve(self.function.file, callee).is_none()
-        }
-
-        fn is_link(&self, callee: &str) -> bool {
-            self.api.is_link(callee)
-        }
-
-        fn home_of(&self, callee: &str) -> Option<u32> {
-            let i = self.program.resolve(self.function.file, callee)?;
-            Some(self.program.functions[i].file as u32)
-        }
-
-        fn is_counter_or_signal(&self, lock: &Path, kind: Option<&str>) -> bool {
-            let Some(dir) = self.program.files[self.function.file].path.parent() else {
-                return false;
-            };
-            let Some(name) = lock.last_name() else {
-                return false;
-            };
-            let named_in = |by_dir: &HashMap<PathBuf, HashSet<String>>| {
-                by_dir.get(dir).is_some_and(|names| names.contains(name))
-            };
-            named_in(self.overlay.counters)
-                || (kind.is_some_and(|k| self.api.is_signal_kind(k))
-                    && named_in(self.overlay.signals))
-        }
-    }
-    let view = View {
-        program,
-        api,
-        function: f,
-        overlay: view,
-    };
+) -> (FunctionResult<V::Output>, Vec<(Question, Answer)>) {
+    let program = view.program;
+    let f = view.function;
+    let recorder = Recorder::new(view);
     let annotations = program.annotations(f);
     let entry_held: Vec<Path> = annotations
         .iter()
@@ -1326,12 +1642,12 @@ fn analyze_function<V: Visitor>(
         .filter_map(|arg| annotation_path(arg, &f.params))
         .collect();
     let cfg = f.cfg();
-    let solution = solve(&cfg, &entry_held, &view);
-    let exit_facts = exits(&cfg, &solution, &f.params, &view);
-    let mut summary = summarize(&exit_facts, &f.params, &cfg, &solution, &view);
+    let solution = solve(&cfg, &entry_held, &recorder);
+    let exit_facts = exits(&cfg, &solution, &f.params, &recorder);
+    let mut summary = summarize(&exit_facts, &f.params, &cfg, &solution, &recorder);
     summary.caller_scope = f.is_macro;
-    let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, &view), &exit_facts);
-    FunctionResult {
+    let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, &recorder), &exit_facts);
+    let result = FunctionResult {
         swaps_locks: same_count_on_every_exit(&cfg, &solution),
         summary,
         exits: exit_facts,
@@ -1344,7 +1660,9 @@ fn analyze_function<V: Visitor>(
         },
         entry_held,
         visited,
-    }
+    };
+    drop(solution);
+    (result, recorder.answers())
 }
 
 /// The lock an annotation argument names: `&b->lock` and `b->lock` are the
@@ -1505,11 +1823,16 @@ pub(crate) mod test_support {
         analyze_files(&[("t.c", src)])
     }
 
+    /// The built-in macro vocabulary, compiled.
+    pub fn macros() -> lockwarden_syntax::CompiledMacros {
+        let syntax: Files = toml::from_str(include_str!("../../../rules/syntax.toml")).unwrap();
+        syntax.syntax.compile()
+    }
+
     /// Analyses C files, by root-relative path, with the built-in rule files.
     pub fn analyze_files(files: &[(&str, &str)]) -> Analysis {
-        let syntax: Files = toml::from_str(include_str!("../../../rules/syntax.toml")).unwrap();
         let locks: Files = toml::from_str(include_str!("../../../rules/locks.toml")).unwrap();
-        let macros = syntax.syntax.compile();
+        let macros = macros();
         let api = locks.locks.compile();
         let files = files
             .iter()
@@ -1692,5 +2015,133 @@ mod engine_tests {
              \tspin_unlock(&ctx->lock);\n}\n",
         );
         assert_eq!(exit_kinds(&a, "walk"), Vec::<(String, String)>::new());
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    //! Results kept between runs: reused when nothing they asked changed,
+    //! never when something did.
+    use super::test_support::analyze_files;
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A cache in memory.
+    #[derive(Default)]
+    struct MemoryCache(Mutex<HashMap<(String, Key), Vec<u8>>>);
+
+    impl Cache for MemoryCache {
+        fn get(&self, kind: &str, key: &Key) -> Option<Vec<u8>> {
+            let entries = self.0.lock().unwrap();
+            entries.get(&(kind.to_owned(), *key)).cloned()
+        }
+
+        fn put(&self, kind: &str, key: &Key, payload: &[u8]) {
+            let mut entries = self.0.lock().unwrap();
+            entries.insert((kind.to_owned(), *key), payload.to_vec());
+        }
+    }
+
+    /// The built-in rule files' configuration, as `analyze_files` uses it.
+    fn analyze_cached(cache: &MemoryCache, files: &[(&str, &str)]) -> Analysis {
+        let reference = analyze_files(files);
+        let api = reference.api.clone();
+        let macros = super::test_support::macros();
+        let files = files
+            .iter()
+            .map(|(path, src)| (PathBuf::from(path), src.as_bytes().to_vec()))
+            .collect();
+        let lowered = LoweredCache {
+            store: cache,
+            stamp: lockwarden_cache::key_of("stamp", b"test"),
+        };
+        let program = build_with(files, &macros, &api, Some(lowered));
+        let analysis = analyze_with(program, &api, &NoVisitor, Some(cache));
+        // Reused or solved, every function's result is the one a run
+        // without the cache gives.
+        for (i, f) in analysis.program.functions.iter().enumerate() {
+            let j = reference
+                .program
+                .functions
+                .iter()
+                .position(|g| g.name == f.name && g.span == f.span)
+                .unwrap();
+            assert_eq!(
+                format!("{:?}", analysis.results[i]),
+                format!("{:?}", reference.results[j]),
+                "{}",
+                f.name
+            );
+        }
+        analysis
+    }
+
+    const CALLER: &str = "void caller(struct dev *d)\n{\n\tgrab(d);\n\td->n++;\n}\n";
+    const GRAB: &str =
+        "void grab(struct dev *d)\n{\n\tspin_lock(&d->lock);\n}\n\nint other(void)\n{\n\treturn 0;\n}\n";
+
+    fn exit_of(a: &Analysis, name: &str) -> Vec<(String, String)> {
+        super::test_support::exit_kinds(a, name)
+    }
+
+    #[test]
+    fn an_unchanged_tree_reuses_every_result() {
+        let cache = MemoryCache::default();
+        let files = [("a.c", CALLER), ("b.c", GRAB)];
+        assert_eq!(analyze_cached(&cache, &files).reused, 0);
+        let again = analyze_cached(&cache, &files);
+        assert_eq!(again.reused, again.program.functions.len());
+    }
+
+    #[test]
+    fn a_callee_whose_summary_changes_re_solves_its_caller() {
+        let cache = MemoryCache::default();
+        let before = analyze_cached(&cache, &[("a.c", CALLER), ("b.c", GRAB)]);
+        assert_eq!(exit_of(&before, "caller")[0].1, "Consistent(1)");
+        let released = GRAB.replace(
+            "spin_lock(&d->lock);",
+            "spin_lock(&d->lock);\n\tspin_unlock(&d->lock);",
+        );
+        let after = analyze_cached(&cache, &[("a.c", CALLER), ("b.c", &released)]);
+        assert_eq!(after.reused, 0);
+        assert!(exit_of(&after, "caller").is_empty());
+    }
+
+    #[test]
+    fn a_callee_re_solved_to_the_same_summary_leaves_its_caller_kept() {
+        let cache = MemoryCache::default();
+        analyze_cached(&cache, &[("a.c", CALLER), ("b.c", GRAB)]);
+        // Another function of the callee's file changes: the file's
+        // functions are solved again, their caller is not.
+        let edited = GRAB.replace("return 0;", "return 1;");
+        let after = analyze_cached(&cache, &[("a.c", CALLER), ("b.c", &edited)]);
+        assert_eq!(after.reused, 1);
+        assert_eq!(exit_of(&after, "caller")[0].1, "Consistent(1)");
+    }
+
+    #[test]
+    fn a_header_that_changes_a_callee_re_solves_its_caller() {
+        let cache = MemoryCache::default();
+        let header = "static inline void grab(struct dev *d)\n{\n\tspin_lock(&d->lock);\n}\n";
+        let caller = format!("#include \"dev.h\"\n{CALLER}");
+        let before = analyze_cached(&cache, &[("a.c", &caller), ("dev.h", header)]);
+        assert_eq!(exit_of(&before, "caller")[0].1, "Consistent(1)");
+        let header = header.replace("spin_lock", "spin_unlock");
+        let after = analyze_cached(&cache, &[("a.c", &caller), ("dev.h", &header)]);
+        assert_eq!(exit_of(&after, "caller")[0].1, "Consistent(-1)");
+    }
+
+    #[test]
+    fn recursive_groups_are_kept_and_checked_as_a_whole() {
+        let cache = MemoryCache::default();
+        let ping = "void ping(struct dev *d, int n)\n{\n\tif (n)\n\t\tpong(d, n - 1);\n}\n";
+        let pong = "void pong(struct dev *d, int n)\n{\n\tspin_lock(&d->lock);\n\tping(d, n);\n}\n";
+        let files = [("a.c", ping), ("b.c", pong)];
+        analyze_cached(&cache, &files);
+        assert_eq!(analyze_cached(&cache, &files).reused, 2);
+        // One member changes: both are solved again.
+        let pong = pong.replace("spin_lock", "spin_unlock");
+        let after = analyze_cached(&cache, &[("a.c", ping), ("b.c", &pong)]);
+        assert_eq!(after.reused, 0);
     }
 }

@@ -38,7 +38,7 @@ pub enum Effect {
 }
 
 /// When a try-acquire succeeded.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum Success {
     /// A nonzero (true, non-NULL) result: `spin_trylock`, `trylock_page`.

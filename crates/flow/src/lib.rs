@@ -10,9 +10,12 @@ pub mod analysis;
 pub mod api;
 pub mod cfg;
 pub mod dataflow;
+pub mod memo;
 pub mod path;
 pub mod progress;
 pub mod summary;
 
-pub use analysis::{analyze, build, build_with, Analysis, FunctionResult, LoweredCache, Program};
+pub use analysis::{
+    analyze, analyze_with, build, build_with, Analysis, FunctionResult, LoweredCache, Program,
+};
 pub use api::{LockApi, LockApiConfig};

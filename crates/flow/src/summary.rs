@@ -12,7 +12,7 @@ use crate::dataflow::{resolve_calls, Level, Pending, PendingKind, Solution, Stat
 use crate::path::{Path, Root, Step};
 
 /// The net change a call makes to one lock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     Acquire,
     Release,
@@ -40,7 +40,7 @@ pub enum Change {
 }
 
 /// Where a summarised lock is rooted, in terms a caller can substitute.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RefRoot {
     Param(usize),
     Global(String),
@@ -50,7 +50,7 @@ pub enum RefRoot {
 }
 
 /// A lock named in callee terms.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct LockRef {
     pub root: RefRoot,
     pub steps: Vec<Step>,
@@ -176,7 +176,7 @@ fn success_text(success: Success) -> &'static str {
 }
 
 /// One effect of a summarised function.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SummaryEffect {
     pub lock: LockRef,
     pub change: Change,
@@ -192,7 +192,7 @@ pub struct SummaryEffect {
 }
 
 /// What a call to a function does to its caller's locks.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub effects: Vec<SummaryEffect>,
     /// Lock kinds the function may drop and retake out of sight (a
@@ -222,7 +222,7 @@ pub struct Summary {
 }
 
 /// How a lock stands across a function's returns.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitKind {
     /// The same depth change on every return.
     Consistent(i8),
@@ -270,7 +270,7 @@ pub enum ExitKind {
 }
 
 /// One path reaching a return, as one lock stands there.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ReturnFact {
     pub span: Span,
     /// What it returns, as the path knows it (`return ret;` after `ret =
@@ -286,7 +286,7 @@ pub struct ReturnFact {
 
 /// The exit state of one lock: facts, not verdicts; the reporting policy
 /// (crates/rules) decides what is a bug.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ExitFact {
     pub lock: Path,
     /// What callers are told (the summary).

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use lockwarden_cache::{Cache, Key, KeyBuilder};
 use lockwarden_flow::analysis::Visitor;
-use lockwarden_flow::{analyze, build, build_with, Analysis, LockApi, LoweredCache};
+use lockwarden_flow::{analyze, analyze_with, build, build_with, Analysis, LockApi, LoweredCache};
 use lockwarden_report::{
     dedup_fingerprints, sort_findings, Finding, LineIndex, RuleInfo, Summary, Unanalysed,
 };
@@ -153,7 +153,12 @@ impl Checker {
             stamp: *stamp,
         });
         let program = build_with(files, &self.macros, &self.api, lowered);
-        let analysis = analyze(program, &self.api, &FactVisitor);
+        let analysis = analyze_with(
+            program,
+            &self.api,
+            &FactVisitor,
+            self.cache.as_ref().map(|(store, _)| store.as_ref()),
+        );
         let core = if core_selected {
             crate::lock::check(&analysis)
         } else {

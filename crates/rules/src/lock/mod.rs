@@ -47,7 +47,7 @@ pub fn rules() -> Vec<RuleInfo> {
 }
 
 /// A node where a rule's condition held on some path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LockEvent {
     pub lock: Path,
     pub at: Span,
@@ -69,7 +69,7 @@ impl LockEvent {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EventKind {
     /// A non-recursive lock acquired while certainly held.
     DoubleAcquire,
@@ -81,7 +81,7 @@ pub enum EventKind {
 }
 
 /// How one call site handles a lock its callee may leave held.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CallHandling {
     pub callee: String,
     /// The result is tested, stored or returned.
@@ -102,7 +102,7 @@ pub struct CallHandling {
 }
 
 /// What the rules keep of one function's solved states.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionFacts {
     pub events: Vec<LockEvent>,
     /// At each call and write: the locks this function certainly holds
@@ -118,7 +118,7 @@ pub struct FunctionFacts {
 
 /// A set of values at some nodes, kept for every function of a tree: the
 /// calls of one critical section share one set.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NodeSets<T> {
     sets: Vec<Vec<T>>,
     at: HashMap<NodeId, u32>,
