@@ -67,6 +67,17 @@ pub fn key_of(domain: &str, bytes: &[u8]) -> Key {
     KeyBuilder::new(domain).part(bytes).finish()
 }
 
+/// The key of everything `reader` gives, read a buffer at a time (the
+/// program's own executable, tens of megabytes, on every run: never all
+/// in memory).
+pub fn key_of_reader(domain: &str, mut reader: impl std::io::Read) -> std::io::Result<Key> {
+    let mut content = blake3::Hasher::new();
+    content.update_reader(&mut reader)?;
+    Ok(KeyBuilder::new(domain)
+        .key(&Key(*content.finalize().as_bytes()))
+        .finish())
+}
+
 /// A store of entries by kind (`lowered`, `results`) and key.
 pub trait Cache: Sync + Send {
     /// The entry's payload, or `None` when it is missing or corrupt.
@@ -214,6 +225,17 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_read_key_depends_on_every_byte() {
+        let key = |bytes: &[u8]| super::key_of_reader("build", bytes).unwrap();
+        let big = vec![7u8; 1 << 20];
+        let mut other = big.clone();
+        *other.last_mut().unwrap() = 8;
+        assert_eq!(key(&big), key(&big.clone()));
+        assert_ne!(key(&big), key(&other));
+        assert_ne!(key(&big), key(&big[1..]));
+    }
+
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {

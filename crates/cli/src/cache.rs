@@ -107,9 +107,11 @@ fn is_inside(dir: &Path, tree: &Path) -> bool {
 /// The identity of this build: the hash of the running executable (a
 /// rebuilt program may lower or judge differently, under the same version).
 fn build_key() -> Key {
-    let exe = std::env::current_exe().and_then(std::fs::read);
+    let exe = std::env::current_exe()
+        .and_then(std::fs::File::open)
+        .and_then(|file| lockwarden_cache::key_of_reader("build", file));
     match exe {
-        Ok(bytes) => lockwarden_cache::key_of("build", &bytes),
+        Ok(key) => key,
         // Unreadable: a key no other run shares, so nothing is reused.
         Err(_) => lockwarden_cache::key_of(
             "build",
