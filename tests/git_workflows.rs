@@ -670,6 +670,56 @@ fn staged_reports_only_what_the_change_introduces() {
     );
 }
 
+/// A header in one directory whose function its users in another call
+/// under their lock.
+const GRAB_H: &str = "struct pool { spinlock_t lock; int n; };\n\nstatic inline void pool_add(struct pool *p)\n{\n\tp->n++;\n}\n\nstatic inline int pool_size(struct pool *p)\n{\n\treturn p->n;\n}\n";
+const POOL_USER: &str = "#include <linux/pool.h>\n\nvoid fill(struct pool *p)\n{\n\tspin_lock(&p->lock);\n\tpool_add(p);\n\tspin_unlock(&p->lock);\n}\n";
+
+#[test]
+fn a_header_edit_is_checked_in_the_files_that_use_what_it_changed() {
+    let repo = temp_dir("header-users");
+    let dir = repo.path();
+    git(dir, &["init", "-q"]);
+    write(dir, "include/linux/pool.h", GRAB_H);
+    write(dir, "drivers/pool/user.c", POOL_USER);
+    // Uses only what the edit leaves alone: not analysed for it.
+    write(
+        dir,
+        "drivers/size/size.c",
+        "#include <linux/pool.h>\n\nint size(struct pool *p)\n{\n\treturn pool_size(p);\n}\n",
+    );
+    let base = commit_all(dir, "base");
+    // `pool_add` now takes the lock its callers already hold, and keeps it.
+    let edited = GRAB_H.replace("\tp->n++;", "\tspin_lock(&p->lock);\n\tp->n++;");
+    write(dir, "include/linux/pool.h", &edited);
+    git(dir, &["add", "include/linux/pool.h"]);
+    let out = lw(dir, &["check", "--staged", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings[0]["rule"], "lock/double-acquire", "{report}");
+    assert!(
+        findings.iter().all(|f| f["file"] == "drivers/pool/user.c"),
+        "{report}"
+    );
+    assert_eq!(
+        report["summary"]["files"], 2,
+        "the header and its user: {report}"
+    );
+    // The same commit in a series.
+    commit_all(dir, "pool_add locks");
+    let out = lw(
+        dir,
+        &["series", &format!("{base}..HEAD"), "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let series = json(&out);
+    assert_eq!(
+        series[0]["introduced"][0]["file"], "drivers/pool/user.c",
+        "{series}"
+    );
+}
+
 #[test]
 fn staged_honours_git_index_file() {
     let repo = staged_repo();

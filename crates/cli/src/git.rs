@@ -328,6 +328,40 @@ impl Git {
         Ok(tree)
     }
 
+    /// The `.c`/`.h` files of commit `commit` that use any of `names` as a
+    /// word (`git grep`): the files whose analysis a header's edit of those
+    /// names may change.
+    pub fn files_using(&self, commit: &str, names: &[String]) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = self.command();
+        cmd.args(["grep", "-l", "-w", "-F", "--no-color"]);
+        for name in names {
+            cmd.arg("-e").arg(name);
+        }
+        // No pathspec: the command reads pathspecs literally.
+        cmd.arg(commit);
+        let out = cmd
+            .output()
+            .map_err(|e| Internal(format!("cannot run `git`: {e}")))?;
+        // Status 1: no file uses them.
+        match out.status.code() {
+            Some(0) | Some(1) => {}
+            _ => bail!(
+                "`git grep` in {commit} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }
+        let prefix = format!("{commit}:");
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.strip_prefix(&prefix))
+            .filter(|path| path.ends_with(".c") || path.ends_with(".h"))
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// The new-side line ranges (1-based, inclusive) that the index changes
     /// in `path` relative to `head` (`None`: everything is new).
     pub fn staged_changed_lines(&self, head: Option<&str>, path: &str) -> Result<Vec<(u32, u32)>> {

@@ -218,7 +218,12 @@ fn range_steps(git: &mut Git, analyser: &mut Analyser, range: &str) -> Result<Ve
         let after = tree_of(git, &mut trees, id)?;
         trees.retain(|k, _| k == id);
         let delta = analyser
-            .compare(git, &before, &after)
+            .compare(
+                git,
+                &before,
+                &after,
+                info.parents.first().map(String::as_str),
+            )
             .with_context(|| format!("commit {id} `{}`", info.subject))?;
         steps.push(Step {
             label: format!("[PATCH {}/{}]", n + 1, count),
@@ -275,8 +280,10 @@ fn mbox_steps(
         for fp in &files {
             apply_file(git, &mut after, fp).map_err(|e| anyhow!("{name}: {e}"))?;
         }
+        // Files that use a header's edited names are looked up in the
+        // base: one an earlier patch of the series adds is not found.
         let delta = analyser
-            .compare(git, &tree, &after)
+            .compare(git, &tree, &after, Some(&base_id))
             .with_context(|| name.clone())?;
         steps.push(Step {
             label,
@@ -386,14 +393,19 @@ pub(crate) fn touched(before: &Tree, after: &Tree) -> BTreeSet<String> {
 }
 
 /// The files to analyse for a change of `touched` between `trees`: the
-/// touched files, the other `.c`/`.h` files of their directories, and the
-/// headers the touched files include, in any of the trees.
+/// touched files, the other `.c`/`.h` files of their directories, the
+/// files of commit `base` (the first tree's, when it is one) that use a
+/// name a touched header defines differently in the two trees, and the
+/// headers all of those include, in any of the trees.
 pub(crate) fn context(
     git: &mut Git,
     trees: &[&Tree],
     touched: &BTreeSet<String>,
+    base: Option<&str>,
 ) -> Result<BTreeSet<String>> {
     let mut out: BTreeSet<String> = touched.clone();
+    let users = header_users(git, trees, touched, base)?;
+    out.extend(users.iter().cloned());
     let dirs: BTreeSet<&str> = touched
         .iter()
         .map(|p| p.rsplit_once('/').map_or("", |(d, _)| d))
@@ -416,6 +428,7 @@ pub(crate) fn context(
         }
         let sources: Vec<(&String, &Entry)> = touched
             .iter()
+            .chain(&users)
             .filter_map(|p| tree.get_key_value(p))
             .filter(|(_, e)| e.is_regular())
             .collect();
@@ -440,6 +453,44 @@ pub(crate) fn context(
         }
     }
     Ok(out)
+}
+
+/// The files of commit `base` that use a name a touched header defines
+/// differently in the first and the last of `trees` (a function, macro or
+/// record): their functions' verdicts may depend on it.
+fn header_users(
+    git: &mut Git,
+    trees: &[&Tree],
+    touched: &BTreeSet<String>,
+    base: Option<&str>,
+) -> Result<BTreeSet<String>> {
+    let (Some(base), Some(first), Some(last)) = (base, trees.first(), trees.last()) else {
+        return Ok(BTreeSet::new());
+    };
+    let mut names: Vec<String> = Vec::new();
+    for path in touched.iter().filter(|p| p.ends_with(".h")) {
+        let mut text = |tree: &Tree| -> Result<Arc<Vec<u8>>> {
+            match tree.get(path).filter(|e| e.is_regular()) {
+                Some(entry) => git.contents(&entry.blob),
+                None => Ok(Arc::new(Vec::new())),
+            }
+        };
+        let (before, after) = (text(first)?, text(last)?);
+        names.extend(lockwarden_syntax::scan::changed_definitions(
+            &before, &after,
+        ));
+    }
+    names.sort_unstable();
+    names.dedup();
+    let users = git.files_using(base, &names)?;
+    Ok(users
+        .into_iter()
+        .filter(|p| {
+            trees
+                .iter()
+                .any(|t| t.get(p).is_some_and(Entry::is_regular))
+        })
+        .collect())
 }
 
 /// Runs the checker over file sets of trees, remembering results by content.
@@ -528,8 +579,14 @@ impl Analyser {
     }
 
     /// What changing `before` into `after` introduced and fixed.
-    pub fn compare(&mut self, git: &mut Git, before: &Tree, after: &Tree) -> Result<Delta> {
-        let (delta, _, _) = self.compare_full(git, before, after)?;
+    pub fn compare(
+        &mut self,
+        git: &mut Git,
+        before: &Tree,
+        after: &Tree,
+        base: Option<&str>,
+    ) -> Result<Delta> {
+        let (delta, _, _) = self.compare_full(git, before, after, base)?;
         Ok(delta)
     }
 
@@ -540,13 +597,14 @@ impl Analyser {
         git: &mut Git,
         before: &Tree,
         after: &Tree,
+        base: Option<&str>,
     ) -> Result<(Delta, Option<Arc<Analysed>>, BTreeSet<String>)> {
         let mut touched = touched(before, after);
         touched.retain(|p| !crate::check::is_excluded(&self.exclude, Path::new(p)));
         if touched.is_empty() {
             return Ok((Delta::default(), None, touched));
         }
-        let paths = context(git, &[before, after], &touched)?;
+        let paths = context(git, &[before, after], &touched, base)?;
         let old = self.analyse(git, before, &paths)?;
         let new = self.analyse(git, after, &paths)?;
         // Findings in excluded files (read as context) are not reported.

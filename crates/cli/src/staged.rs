@@ -2,9 +2,10 @@
 //!
 //! Analyses the index — not the work tree — exactly as `series` analyses a
 //! commit ([`crate::series::Analyser::compare_full`]): the staged `.c`/`.h`
-//! files that differ from HEAD, with the other files of their directories and
-//! the headers they include taken from the index as context, against the same
-//! files in HEAD. It reports the findings the staged change introduces (a
+//! files that differ from HEAD, with the other files of their directories,
+//! the files anywhere in HEAD that use a name a staged header defines
+//! differently (`git grep`), and the headers all of those include, taken
+//! from the index as context, against the same files in HEAD. It reports the findings the staged change introduces (a
 //! fingerprint not found in HEAD) and those whose primary line lies in a
 //! changed hunk of a staged file. `GIT_INDEX_FILE` is honoured, so the check
 //! sees what `git commit` is about to record, also for `git commit -a` and
@@ -59,7 +60,8 @@ pub fn check(opts: Options<'_>) -> Result<bool> {
     let after = git.index()?;
     let checker = opts.cache.attach(Checker::new(opts.config), &top)?;
     let mut analyser = Analyser::new(checker, opts.only, opts.exclude);
-    let (delta, analysed, touched) = analyser.compare_full(&mut git, &before, &after)?;
+    let (delta, analysed, touched) =
+        analyser.compare_full(&mut git, &before, &after, head.as_deref())?;
     let mut findings = Vec::new();
     let mut summary = lockwarden_report::Summary::default();
     let mut sources = BTreeMap::new();
