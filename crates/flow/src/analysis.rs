@@ -48,6 +48,65 @@ pub struct FunctionUnit {
     pub local_types: HashMap<String, TypeRef>,
     /// The graph, packed: [`FunctionUnit::cfg`] unpacks it.
     graph: PackedCfg,
+    /// Its calls as the call graph needs them ([`CallNames`], postcard),
+    /// read off the graph when it is lowered: building the call graph
+    /// unpacks no graph.
+    calls: Vec<u8>,
+}
+
+/// A function's calls, by name, before the program resolves them.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CallNames {
+    /// Each call's callee (`None` through a pointer) and the functions it
+    /// is given as arguments (callbacks it may run), a call site each.
+    calls: Vec<(Option<String>, Vec<String>)>,
+    /// Calls to lock primitives taking or releasing a lock of a signal
+    /// kind: the callee, whether it releases, and the lock's last name.
+    signal_effects: Vec<(String, bool, String)>,
+}
+
+impl CallNames {
+    fn of(cfg: &Cfg, api: &LockApi) -> CallNames {
+        let mut names = CallNames::default();
+        for op in &cfg.ops {
+            let Op::Call(call) = op else { continue };
+            names.calls.push((
+                call.callee.clone(),
+                call.passed_functions(cfg).map(str::to_owned).collect(),
+            ));
+            let Some((callee, summary)) = call
+                .callee
+                .as_deref()
+                .and_then(|c| Some((c, api.primitive(c)?)))
+            else {
+                continue;
+            };
+            for effect in &summary.effects {
+                if !effect
+                    .kind
+                    .as_deref()
+                    .is_some_and(|k| api.is_signal_kind(k))
+                {
+                    continue;
+                }
+                let Some(lock) = effect
+                    .lock
+                    .substitute(&call.args, call.result_lvalue.as_ref())
+                else {
+                    continue;
+                };
+                let Some(name) = lock.last_name() else {
+                    continue;
+                };
+                names.signal_effects.push((
+                    callee.to_owned(),
+                    effect.change == Change::Release,
+                    name.to_owned(),
+                ));
+            }
+        }
+        names
+    }
 }
 
 impl FunctionUnit {
@@ -544,6 +603,7 @@ fn lower_functions(
                 locals: cfg.locals.clone(),
                 local_types: cfg.local_types.clone(),
                 graph: PackedCfg::pack(&cfg),
+                calls: postcard::to_allocvec(&CallNames::of(&cfg, api)).unwrap_or_default(),
             })
         })
         .collect()
@@ -877,80 +937,50 @@ impl Program {
         anns
     }
 
-    /// The call edges of function `i` (its graph unpacked), resolved; calls
-    /// to lock primitives apply the primitive's summary and are no edges.
-    /// Also every definition each direct call may reach, a call site each.
-    fn call_edges(&self, i: usize, cfg: &Cfg, api: &LockApi) -> CallEdges {
+    /// The call edges of function `i`, resolved; calls to lock primitives
+    /// apply the primitive's summary and are no edges. Also every
+    /// definition each direct call may reach, a call site each.
+    fn call_edges(&self, i: usize, names: &CallNames, api: &LockApi) -> CallEdges {
         let f = &self.functions[i];
-        let calls = || {
-            cfg.ops.iter().filter_map(|op| match op {
-                Op::Call(c) => Some(c),
-                _ => None,
-            })
-        };
-        let mut callees: Vec<usize> = calls()
-            .filter(|c| {
-                c.callee
+        let calls = &names.calls;
+        let mut callees: Vec<usize> = calls
+            .iter()
+            .filter(|(callee, _)| {
+                callee
                     .as_deref()
                     .is_none_or(|n| self.primitive(api, f.file, n).is_none())
             })
             // The callee, and functions passed as arguments (callbacks it may
             // run), are solved first.
-            .flat_map(|c| {
-                c.callee
+            .flat_map(|(callee, passed)| {
+                callee
                     .as_deref()
                     .into_iter()
-                    .chain(c.passed_functions(cfg))
+                    .chain(passed.iter().map(String::as_str))
             })
             .filter_map(|name| self.resolve(f.file, name))
             .collect();
         callees.sort_unstable();
         callees.dedup();
-        let sites = calls()
-            .flat_map(|c| {
-                c.callee
-                    .iter()
-                    .flat_map(|name| self.reachable(f.file, name))
-            })
+        let sites = calls
+            .iter()
+            .flat_map(|(callee, _)| callee.iter().flat_map(|name| self.reachable(f.file, name)))
             .collect();
         (callees, sites)
     }
 
     /// The locks of a signal kind (see [`LockApi::is_signal_kind`]) that
     /// function `i` releases and those it takes, by their own names.
-    fn signal_uses(&self, i: usize, cfg: &Cfg, api: &LockApi) -> SignalUses {
+    fn signal_uses(&self, i: usize, names: &CallNames, api: &LockApi) -> SignalUses {
         let f = &self.functions[i];
         let mut uses = SignalUses::default();
-        for op in &cfg.ops {
-            let Op::Call(call) = op else { continue };
-            let Some(summary) = call
-                .callee
-                .as_deref()
-                .and_then(|c| self.primitive(api, f.file, c))
-            else {
+        for (callee, releases, name) in &names.signal_effects {
+            if self.primitive(api, f.file, callee).is_none() {
                 continue;
-            };
-            for effect in &summary.effects {
-                if !effect
-                    .kind
-                    .as_deref()
-                    .is_some_and(|k| api.is_signal_kind(k))
-                {
-                    continue;
-                }
-                let Some(lock) = effect
-                    .lock
-                    .substitute(&call.args, call.result_lvalue.as_ref())
-                else {
-                    continue;
-                };
-                let Some(name) = lock.last_name() else {
-                    continue;
-                };
-                match effect.change {
-                    Change::Release => uses.released.push(name.to_owned()),
-                    _ => uses.taken.push(name.to_owned()),
-                }
+            }
+            match releases {
+                true => uses.released.push(name.clone()),
+                false => uses.taken.push(name.clone()),
             }
         }
         uses
@@ -1182,7 +1212,15 @@ fn analyze_memo<V: Visitor>(
     visitor: &V,
     memos: Option<Memos<'_, V::Output>>,
 ) -> Analysis<V::Output> {
+    let mut program = program;
     let n = program.functions.len();
+    // Only the call graph reads the call names, once: they are gone
+    // before the results grow.
+    let calls: Vec<Vec<u8>> = program
+        .functions
+        .iter_mut()
+        .map(|f| std::mem::take(&mut f.calls))
+        .collect();
     let named_locks = named_lock_objects(&program, api);
     let mut counters: HashMap<PathBuf, HashSet<String>> = HashMap::new();
     for file in &program.files {
@@ -1196,13 +1234,14 @@ fn analyze_memo<V: Visitor>(
     let (edges, uses): (Vec<CallEdges>, Vec<SignalUses>) = (0..n)
         .into_par_iter()
         .map(|i| {
-            let cfg = program.functions[i].cfg();
+            let names: CallNames = postcard::from_bytes(&calls[i]).unwrap_or_default();
             (
-                program.call_edges(i, &cfg, api),
-                program.signal_uses(i, &cfg, api),
+                program.call_edges(i, &names, api),
+                program.signal_uses(i, &names, api),
             )
         })
         .unzip();
+    drop(calls);
     let (callees, sites): (Vec<Vec<usize>>, Vec<Vec<usize>>) = edges.into_iter().unzip();
     let mut callers_of: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (caller, callee) in sites
