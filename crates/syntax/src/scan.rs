@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::lexer::{tokenize, TokenKind};
+use crate::lexer::{tokenize, Token, TokenKind};
 
 /// Function names defined and called in `src`, each sorted and deduplicated.
 pub fn defined_and_called(src: &[u8]) -> (Vec<String>, Vec<String>) {
@@ -31,19 +31,7 @@ pub fn defined_and_called(src: &[u8]) -> (Vec<String>, Vec<String>) {
                     called.push(name);
                 } else {
                     // Find the matching `)` and see whether a body follows.
-                    let mut parens = 0usize;
-                    let mut j = i + 1;
-                    while j < tokens.len() {
-                        if tokens[j].is_punct(b'(') {
-                            parens += 1;
-                        } else if tokens[j].is_punct(b')') {
-                            parens -= 1;
-                            if parens == 0 {
-                                break;
-                            }
-                        }
-                        j += 1;
-                    }
+                    let j = matching(&tokens, i + 1, b'(', b')');
                     if tokens.get(j + 1).is_some_and(|n| n.is_punct(b'{')) {
                         defined.push(name);
                     }
@@ -85,21 +73,6 @@ fn definitions(src: &[u8]) -> HashMap<String, Vec<&[u8]>> {
     let mut out: HashMap<String, Vec<&[u8]>> = HashMap::new();
     let mut depth = 0usize;
     let mut i = 0;
-    // The index of the `}` closing the `{` at `open`.
-    let closing = |open: usize| {
-        let mut level = 0usize;
-        for (j, t) in tokens.iter().enumerate().skip(open) {
-            if t.is_punct(b'{') {
-                level += 1;
-            } else if t.is_punct(b'}') {
-                level -= 1;
-                if level == 0 {
-                    return j;
-                }
-            }
-        }
-        tokens.len() - 1
-    };
     while i < tokens.len() {
         let t = tokens[i];
         match t.kind {
@@ -132,19 +105,7 @@ fn definitions(src: &[u8]) -> HashMap<String, Vec<&[u8]>> {
                     .then_some((i + 1, i + 2))
                 } else if tokens.get(i + 1).is_some_and(|n| n.is_punct(b'(')) {
                     // `name(…) {`: skip to the matching `)`.
-                    let mut parens = 0usize;
-                    let mut j = i + 1;
-                    while j < tokens.len() {
-                        if tokens[j].is_punct(b'(') {
-                            parens += 1;
-                        } else if tokens[j].is_punct(b')') {
-                            parens -= 1;
-                            if parens == 0 {
-                                break;
-                            }
-                        }
-                        j += 1;
-                    }
+                    let j = matching(&tokens, i + 1, b'(', b')');
                     tokens
                         .get(j + 1)
                         .is_some_and(|n| n.is_punct(b'{'))
@@ -153,7 +114,7 @@ fn definitions(src: &[u8]) -> HashMap<String, Vec<&[u8]>> {
                     None
                 };
                 if let Some((name_at, open)) = body {
-                    let close = closing(open);
+                    let close = matching(&tokens, open, b'{', b'}').min(tokens.len() - 1);
                     let name = String::from_utf8_lossy(tokens[name_at].text(src)).into_owned();
                     let text = &src[t.start as usize..tokens[close].end as usize];
                     out.entry(name).or_default().push(text);
@@ -166,6 +127,23 @@ fn definitions(src: &[u8]) -> HashMap<String, Vec<&[u8]>> {
         i += 1;
     }
     out
+}
+
+/// The index of the `close` token matching the `open` one at `at`
+/// (`tokens.len()` when there is none).
+fn matching(tokens: &[Token], at: usize, open: u8, close: u8) -> usize {
+    let mut level = 0usize;
+    for (j, t) in tokens.iter().enumerate().skip(at) {
+        if t.is_punct(open) {
+            level += 1;
+        } else if t.is_punct(close) {
+            level = level.saturating_sub(1);
+            if level == 0 {
+                return j;
+            }
+        }
+    }
+    tokens.len()
 }
 
 #[cfg(test)]
