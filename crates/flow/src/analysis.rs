@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::api::LockApi;
 use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedBytes, PackedCfg};
 use crate::dataflow::{solve, Cursor, Summaries};
-use crate::memo::{Answer, Memo, MemoCodec, MemoRef, Oracle, Question, Recorder, Trace};
+use crate::memo::{Answer, Memo, Memos, Oracle, Question, Recorder, Trace};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, Change, ExitFact, Summary};
 
@@ -154,7 +154,7 @@ pub struct FileUnit {
     /// The key its lowering is kept under, when a cache is in use: its
     /// functions' results are kept under a key made from it.
     #[serde(skip)]
-    memo_key: Option<Key>,
+    pub(crate) memo_key: Option<Key>,
 }
 
 impl FileUnit {
@@ -1102,104 +1102,6 @@ where
             visitor: std::any::type_name::<V>(),
         }),
     )
-}
-
-/// Where function results are kept between runs, and how.
-struct Memos<'a, O> {
-    store: &'a dyn Cache,
-    codec: &'a dyn MemoCodec<O>,
-    /// The visitor whose output the results carry.
-    visitor: &'static str,
-}
-
-/// Entry kind of a file's function results in the cache.
-const SOLVED: &str = "solved";
-
-impl<O> Memos<'_, O> {
-    /// The key of the results of `file`'s functions: its lowering's key
-    /// and the visitor; `None` for a file lowered without the cache.
-    fn key(&self, file: &FileUnit) -> Option<Key> {
-        Some(
-            KeyBuilder::new(SOLVED)
-                .key(file.memo_key.as_ref()?)
-                .part(self.visitor.as_bytes())
-                .finish(),
-        )
-    }
-
-    /// The kept results of every function of the program, where a file's
-    /// entry has one for it (same name and place).
-    fn load(&self, program: &Program, by_file: &[Vec<usize>]) -> Vec<Mutex<Option<Box<Memo<O>>>>>
-    where
-        O: Send,
-    {
-        let mut loaded: Vec<Mutex<Option<Box<Memo<O>>>>> = (0..program.functions.len())
-            .map(|_| Mutex::new(None))
-            .collect();
-        let found: Vec<(usize, Box<Memo<O>>)> = program
-            .files
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(file, unit)| {
-                let memos = self
-                    .key(unit)
-                    .and_then(|key| self.store.get(SOLVED, &key))
-                    .and_then(|bytes| self.codec.decode(&bytes))
-                    .unwrap_or_default();
-                let functions = &by_file[file];
-                let matching = memos.len() == functions.len();
-                functions
-                    .iter()
-                    .zip(memos)
-                    .filter(move |(&i, memo)| {
-                        let f = &program.functions[i];
-                        matching && memo.name == f.name && memo.span == f.span
-                    })
-                    .map(|(&i, memo)| (i, Box::new(memo)))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        for (i, memo) in found {
-            loaded[i] = Mutex::new(Some(memo));
-        }
-        loaded
-    }
-
-    /// Keeps the results of each file with a function solved afresh.
-    fn save(
-        &self,
-        program: &Program,
-        by_file: &[Vec<usize>],
-        results: &[FunctionResult<O>],
-        traces: &[Trace],
-        fresh: &[bool],
-    ) where
-        O: Sync,
-    {
-        program
-            .files
-            .par_iter()
-            .enumerate()
-            .for_each(|(file, unit)| {
-                let functions = &by_file[file];
-                if !functions.iter().any(|&i| fresh[i]) {
-                    return;
-                }
-                let Some(key) = self.key(unit) else { return };
-                let memos: Vec<MemoRef<'_, O>> = functions
-                    .iter()
-                    .map(|&i| MemoRef {
-                        name: &program.functions[i].name,
-                        span: program.functions[i].span,
-                        trace: &traces[i],
-                        result: &results[i],
-                    })
-                    .collect();
-                if let Some(bytes) = self.codec.encode(&memos) {
-                    self.store.put(SOLVED, &key, &bytes);
-                }
-            });
-    }
 }
 
 /// What solving one strongly connected component gave each member: its

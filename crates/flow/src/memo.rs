@@ -21,13 +21,15 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
-use lockwarden_cache::{key_of, Key};
+use lockwarden_cache::{key_of, Cache, Key, KeyBuilder};
 use lockwarden_syntax::Span;
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::FunctionResult;
+use crate::analysis::{FileUnit, FunctionResult, Program};
 use crate::dataflow::Summaries;
 use crate::path::Path;
 use crate::summary::Summary;
@@ -270,5 +272,107 @@ impl<O: Serialize + DeserializeOwned> MemoCodec<O> for Postcard {
 
     fn decode(&self, bytes: &[u8]) -> Option<Vec<Memo<O>>> {
         postcard::from_bytes(bytes).ok()
+    }
+}
+
+/// Where function results are kept between runs, and how.
+pub(crate) struct Memos<'a, O> {
+    pub store: &'a dyn Cache,
+    pub codec: &'a dyn MemoCodec<O>,
+    /// The visitor whose output the results carry.
+    pub visitor: &'static str,
+}
+
+/// Entry kind of a file's function results in the cache.
+const SOLVED: &str = "solved";
+
+impl<O> Memos<'_, O> {
+    /// The key of the results of `file`'s functions: its lowering's key
+    /// and the visitor; `None` for a file lowered without the cache.
+    fn key(&self, file: &FileUnit) -> Option<Key> {
+        Some(
+            KeyBuilder::new(SOLVED)
+                .key(file.memo_key.as_ref()?)
+                .part(self.visitor.as_bytes())
+                .finish(),
+        )
+    }
+
+    /// The kept results of every function of the program, where a file's
+    /// entry has one for it (same name and place).
+    pub(crate) fn load(
+        &self,
+        program: &Program,
+        by_file: &[Vec<usize>],
+    ) -> Vec<Mutex<Option<Box<Memo<O>>>>>
+    where
+        O: Send,
+    {
+        let mut loaded: Vec<Mutex<Option<Box<Memo<O>>>>> = (0..program.functions.len())
+            .map(|_| Mutex::new(None))
+            .collect();
+        let found: Vec<(usize, Box<Memo<O>>)> = program
+            .files
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(file, unit)| {
+                let memos = self
+                    .key(unit)
+                    .and_then(|key| self.store.get(SOLVED, &key))
+                    .and_then(|bytes| self.codec.decode(&bytes))
+                    .unwrap_or_default();
+                let functions = &by_file[file];
+                let matching = memos.len() == functions.len();
+                functions
+                    .iter()
+                    .zip(memos)
+                    .filter(move |(&i, memo)| {
+                        let f = &program.functions[i];
+                        matching && memo.name == f.name && memo.span == f.span
+                    })
+                    .map(|(&i, memo)| (i, Box::new(memo)))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (i, memo) in found {
+            loaded[i] = Mutex::new(Some(memo));
+        }
+        loaded
+    }
+
+    /// Keeps the results of each file with a function solved afresh.
+    pub(crate) fn save(
+        &self,
+        program: &Program,
+        by_file: &[Vec<usize>],
+        results: &[FunctionResult<O>],
+        traces: &[Trace],
+        fresh: &[bool],
+    ) where
+        O: Sync,
+    {
+        program
+            .files
+            .par_iter()
+            .enumerate()
+            .for_each(|(file, unit)| {
+                let functions = &by_file[file];
+                if !functions.iter().any(|&i| fresh[i]) {
+                    return;
+                }
+                let Some(key) = self.key(unit) else { return };
+                let memos: Vec<MemoRef<'_, O>> = functions
+                    .iter()
+                    .map(|&i| MemoRef {
+                        name: &program.functions[i].name,
+                        span: program.functions[i].span,
+                        trace: &traces[i],
+                        result: &results[i],
+                    })
+                    .collect();
+                if let Some(bytes) = self.codec.encode(&memos) {
+                    self.store.put(SOLVED, &key, &bytes);
+                }
+            });
     }
 }
