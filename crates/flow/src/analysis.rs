@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use lockwarden_cache::{Cache, Key, KeyBuilder};
 use lockwarden_syntax::outline::{Outline, TypeRef};
@@ -14,7 +13,7 @@ use rayon::prelude::*;
 use crate::api::LockApi;
 use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedBytes, PackedCfg};
 use crate::dataflow::{solve, Cursor, Summaries};
-use crate::memo::{Answer, Memo, Memos, Oracle, Question, Recorder, Trace};
+use crate::memo::{Answer, Candidates, Memo, Memos, Oracle, Origin, Question, Recorder, Trace};
 use crate::path::{Path, Step};
 use crate::summary::{exits, same_count_on_every_exit, summarize, Change, ExitFact, Summary};
 
@@ -1105,8 +1104,8 @@ where
 }
 
 /// What solving one strongly connected component gave each member: its
-/// result, the questions its solve asked, whether it was solved afresh.
-type Solved<O> = Vec<(usize, FunctionResult<O>, Trace, bool)>;
+/// result, the questions its solve asked, where it comes from.
+type Solved<O> = Vec<(usize, FunctionResult<O>, Trace, Origin)>;
 
 fn analyze_memo<V: Visitor>(
     program: Program,
@@ -1201,7 +1200,7 @@ fn analyze_memo<V: Visitor>(
     let mut summary_keys: Vec<Option<Key>> = vec![None; n];
     let mut results: Vec<FunctionResult<V::Output>> = (0..n).map(|_| Default::default()).collect();
     let mut traces: Vec<Trace> = vec![Trace::default(); n];
-    let mut fresh: Vec<bool> = vec![false; n];
+    let mut origin: Vec<Origin> = vec![Origin::Solved; n];
     crate::progress::functions_started(n);
     for sccs_here in &by_level {
         let shared = Shared {
@@ -1229,79 +1228,90 @@ fn analyze_memo<V: Visitor>(
             .collect();
         // One copy of each summary: callers read it from `summaries` while
         // solving, and it moves into the result at the end.
-        for (m, mut r, trace, solved_here) in done.into_iter().flatten() {
+        for (m, mut r, trace, from) in done.into_iter().flatten() {
             let summary = std::mem::take(&mut r.summary);
             summary_keys[m] = Some(crate::memo::summary_key(&summary));
             summaries[m] = Some(summary);
             results[m] = r;
             traces[m] = trace;
-            fresh[m] = solved_here;
+            origin[m] = from;
         }
     }
     for (result, summary) in results.iter_mut().zip(summaries) {
         result.summary = summary.unwrap_or_default();
     }
     if let Some(memos) = &memos {
-        memos.save(&program, &by_file, &results, &traces, &fresh);
+        memos.save(&program, &by_file, &results, &traces, &origin);
     }
     Analysis {
         program,
         results,
-        reused: fresh.iter().filter(|&&solved| !solved).count(),
+        reused: origin.iter().filter(|&&o| o != Origin::Solved).count(),
         callers,
         api: api.clone(),
     }
 }
 
 /// The kept results of a strongly connected component, when every member
-/// has one and every question its solve asked gets the same answer now
-/// (the members' own summaries answered by the kept ones).
-fn reuse<O>(
-    shared: &Shared<'_>,
-    members: &[usize],
-    loaded: &[Mutex<Option<Box<Memo<O>>>>],
-) -> Option<Solved<O>> {
-    let take = |m: usize| loaded[m].lock().unwrap_or_else(|e| e.into_inner()).take();
-    let give_back = |kept: Vec<Box<Memo<O>>>| {
-        for (&m, memo) in members.iter().zip(kept) {
-            *loaded[m].lock().unwrap_or_else(|e| e.into_inner()) = Some(memo);
-        }
-    };
-    let mut kept: Vec<Box<Memo<O>>> = Vec::with_capacity(members.len());
-    for &m in members {
-        match take(m) {
-            Some(memo) => kept.push(memo),
-            None => {
-                give_back(kept);
-                return None;
+/// has one in the same variant of their files' entries and every question
+/// its solve asked gets the same answer now (the members' own summaries
+/// answered by the kept ones); newer variants are tried first.
+fn reuse<O>(shared: &Shared<'_>, members: &[usize], loaded: &[Candidates<O>]) -> Option<Solved<O>> {
+    let lock = |m: usize| loaded[m].lock().unwrap_or_else(|e| e.into_inner());
+    let variants: Vec<u8> = lock(members[0]).iter().map(|(v, _)| *v).collect();
+    for variant in variants {
+        let take = |m: usize| {
+            let mut candidates = lock(m);
+            let at = candidates.iter().position(|(v, _)| *v == variant)?;
+            Some(candidates.swap_remove(at).1)
+        };
+        let give_back = |kept: Vec<Box<Memo<O>>>| {
+            for (&m, memo) in members.iter().zip(kept) {
+                lock(m).push((variant, memo));
+            }
+        };
+        let mut kept: Vec<Box<Memo<O>>> = Vec::with_capacity(members.len());
+        for &m in members {
+            match take(m) {
+                Some(memo) => kept.push(memo),
+                None => break,
             }
         }
-    }
-    let local: HashMap<usize, Summary> = members
-        .iter()
-        .zip(&kept)
-        .map(|(&m, memo)| (m, memo.result.summary.clone()))
-        .collect();
-    let overlay = Overlay {
-        shared,
-        members,
-        local: &local,
-    };
-    let holds = members
-        .iter()
-        .zip(&kept)
-        .all(|(&m, memo)| crate::memo::holds(&memo.trace, &View::new(&overlay, m)));
-    if !holds {
-        give_back(kept);
-        return None;
-    }
-    Some(
-        members
+        if kept.len() < members.len() {
+            give_back(kept);
+            continue;
+        }
+        let local: HashMap<usize, Summary> = members
             .iter()
-            .zip(kept)
-            .map(|(&m, memo)| (m, memo.result, memo.trace, false))
-            .collect(),
-    )
+            .zip(&kept)
+            .map(|(&m, memo)| (m, memo.result.summary.clone()))
+            .collect();
+        let overlay = Overlay {
+            shared,
+            members,
+            local: &local,
+        };
+        let holds = members
+            .iter()
+            .zip(&kept)
+            .all(|(&m, memo)| crate::memo::holds(&memo.trace, &View::new(&overlay, m)));
+        if !holds {
+            give_back(kept);
+            continue;
+        }
+        // The other variants' results are not needed any more.
+        for &m in members {
+            lock(m).clear();
+        }
+        return Some(
+            members
+                .iter()
+                .zip(kept)
+                .map(|(&m, memo)| (m, memo.result, memo.trace, Origin::Kept(variant)))
+                .collect(),
+        );
+    }
+    None
 }
 
 /// Solves a strongly connected component: recursive ones in rounds until
@@ -1350,7 +1360,7 @@ fn solve_component<V: Visitor>(
         .into_iter()
         .map(|(m, r)| {
             let trace = Trace::pack(asked.remove(&m).unwrap_or_default());
-            (m, r, trace, true)
+            (m, r, trace, Origin::Solved)
         })
         .collect()
 }
@@ -2070,6 +2080,19 @@ mod memo_tests {
         let header = header.replace("spin_lock", "spin_unlock");
         let after = analyze_cached(&cache, &[("a.c", &caller), ("dev.h", &header)]);
         assert_eq!(exit_of(&after, "caller")[0].1, "Consistent(-1)");
+    }
+
+    #[test]
+    fn a_run_over_part_of_the_tree_and_one_over_all_of_it_keep_their_own_results() {
+        let cache = MemoryCache::default();
+        let whole = [("a.c", CALLER), ("b.c", GRAB)];
+        let part = [("a.c", CALLER)];
+        analyze_cached(&cache, &whole);
+        // `grab()` is not analysed in the part: `caller` is solved again.
+        assert_eq!(analyze_cached(&cache, &part).reused, 0);
+        let again = analyze_cached(&cache, &whole);
+        assert_eq!(again.reused, again.program.functions.len());
+        assert_eq!(analyze_cached(&cache, &part).reused, 1);
     }
 
     #[test]

@@ -298,56 +298,68 @@ impl<O> Memos<'_, O> {
         )
     }
 
-    /// The kept results of every function of the program, where a file's
-    /// entry has one for it (same name and place).
-    pub(crate) fn load(
-        &self,
-        program: &Program,
-        by_file: &[Vec<usize>],
-    ) -> Vec<Mutex<Option<Box<Memo<O>>>>>
+    /// The kept results of every function of the program, where one of its
+    /// file's entry's variants has one for it (same name and place), with
+    /// the variant's index.
+    pub(crate) fn load(&self, program: &Program, by_file: &[Vec<usize>]) -> Vec<Candidates<O>>
     where
         O: Send,
     {
-        let mut loaded: Vec<Mutex<Option<Box<Memo<O>>>>> = (0..program.functions.len())
-            .map(|_| Mutex::new(None))
+        let mut loaded: Vec<Candidates<O>> = (0..program.functions.len())
+            .map(|_| Mutex::new(Vec::new()))
             .collect();
-        let found: Vec<(usize, Box<Memo<O>>)> = program
+        let found: Vec<(usize, u8, Box<Memo<O>>)> = program
             .files
             .par_iter()
             .enumerate()
             .flat_map_iter(|(file, unit)| {
-                let memos = self
-                    .key(unit)
-                    .and_then(|key| self.store.get(SOLVED, &key))
-                    .and_then(|bytes| self.codec.decode(&bytes))
-                    .unwrap_or_default();
                 let functions = &by_file[file];
-                let matching = memos.len() == functions.len();
-                functions
-                    .iter()
-                    .zip(memos)
-                    .filter(move |(&i, memo)| {
-                        let f = &program.functions[i];
-                        matching && memo.name == f.name && memo.span == f.span
+                self.variants(unit)
+                    .into_iter()
+                    .enumerate()
+                    .flat_map(|(variant, bytes)| {
+                        let memos = self.codec.decode(&bytes).unwrap_or_default();
+                        let matching = memos.len() == functions.len();
+                        functions
+                            .iter()
+                            .zip(memos)
+                            .filter(move |(&i, memo)| {
+                                let f = &program.functions[i];
+                                matching && memo.name == f.name && memo.span == f.span
+                            })
+                            .map(move |(&i, memo)| (i, variant as u8, Box::new(memo)))
                     })
-                    .map(|(&i, memo)| (i, Box::new(memo)))
                     .collect::<Vec<_>>()
             })
             .collect();
-        for (i, memo) in found {
-            loaded[i] = Mutex::new(Some(memo));
+        for (i, variant, memo) in found {
+            loaded[i]
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((variant, memo));
         }
         loaded
     }
 
-    /// Keeps the results of each file with a function solved afresh.
+    /// The variants of `file`'s entry, newest first, each packed.
+    fn variants(&self, file: &FileUnit) -> Vec<Vec<u8>> {
+        self.key(file)
+            .and_then(|key| self.store.get(SOLVED, &key))
+            .and_then(|bytes| postcard::from_bytes(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Keeps the results of each file with a function solved afresh, as the
+    /// newest variant of its entry; the newest earlier variant none of its
+    /// results came from stays beside it (a run over another part of the
+    /// tree), the others go.
     pub(crate) fn save(
         &self,
         program: &Program,
         by_file: &[Vec<usize>],
         results: &[FunctionResult<O>],
         traces: &[Trace],
-        fresh: &[bool],
+        origin: &[Origin],
     ) where
         O: Sync,
     {
@@ -357,7 +369,7 @@ impl<O> Memos<'_, O> {
             .enumerate()
             .for_each(|(file, unit)| {
                 let functions = &by_file[file];
-                if !functions.iter().any(|&i| fresh[i]) {
+                if !functions.iter().any(|&i| origin[i] == Origin::Solved) {
                     return;
                 }
                 let Some(key) = self.key(unit) else { return };
@@ -370,9 +382,35 @@ impl<O> Memos<'_, O> {
                         result: &results[i],
                     })
                     .collect();
-                if let Some(bytes) = self.codec.encode(&memos) {
+                let Some(ours) = self.codec.encode(&memos) else {
+                    return;
+                };
+                let used = |variant: usize| {
+                    functions
+                        .iter()
+                        .any(|&i| origin[i] == Origin::Kept(variant as u8))
+                };
+                let other = self
+                    .variants(unit)
+                    .into_iter()
+                    .enumerate()
+                    .find(|(variant, _)| !used(*variant))
+                    .map(|(_, bytes)| bytes);
+                let variants: Vec<Vec<u8>> = std::iter::once(ours).chain(other).collect();
+                if let Ok(bytes) = postcard::to_allocvec(&variants) {
                     self.store.put(SOLVED, &key, &bytes);
                 }
             });
     }
+}
+
+/// A function's kept results, one per variant of its file's entry.
+pub(crate) type Candidates<O> = Mutex<Vec<(u8, Box<Memo<O>>)>>;
+
+/// Where a function's result of this run comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Solved,
+    /// Kept in this variant of its file's entry.
+    Kept(u8),
 }
