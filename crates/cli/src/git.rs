@@ -328,9 +328,8 @@ impl Git {
         Ok(tree)
     }
 
-    /// The `.c`/`.h` files of commit `commit` that use any of `names` as a
-    /// word (`git grep`): the files whose analysis a header's edit of those
-    /// names may change.
+    /// The files of commit `commit` that use any of `names` as a word
+    /// (`git grep`).
     pub fn files_using(&self, commit: &str, names: &[String]) -> Result<Vec<String>> {
         if names.is_empty() {
             return Ok(Vec::new());
@@ -357,7 +356,6 @@ impl Git {
         Ok(String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|line| line.strip_prefix(&prefix))
-            .filter(|path| path.ends_with(".c") || path.ends_with(".h"))
             .map(str::to_owned)
             .collect())
     }

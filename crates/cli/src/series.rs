@@ -486,9 +486,10 @@ fn header_users(
     Ok(users
         .into_iter()
         .filter(|p| {
-            trees
-                .iter()
-                .any(|t| t.get(p).is_some_and(Entry::is_regular))
+            is_c(p)
+                && trees
+                    .iter()
+                    .any(|t| t.get(p).is_some_and(Entry::is_regular))
         })
         .collect())
 }

@@ -1212,6 +1212,7 @@ fn analyze_memo<V: Visitor>(
             counters: &counters,
             signals: &signals,
             files_by_path: &files_by_path,
+            records: memos.is_some(),
         };
         let done: Vec<Solved<V::Output>> = sccs_here
             .par_iter()
@@ -1230,7 +1231,9 @@ fn analyze_memo<V: Visitor>(
         // solving, and it moves into the result at the end.
         for (m, mut r, trace, from) in done.into_iter().flatten() {
             let summary = std::mem::take(&mut r.summary);
-            summary_keys[m] = Some(crate::memo::summary_key(&summary));
+            if memos.is_some() {
+                summary_keys[m] = Some(crate::memo::summary_key(&summary));
+            }
             summaries[m] = Some(summary);
             results[m] = r;
             traces[m] = trace;
@@ -1386,6 +1389,9 @@ struct Shared<'a> {
     signals: &'a HashMap<PathBuf, HashSet<String>>,
     /// File indexes by report path (for kept results' questions).
     files_by_path: &'a HashMap<String, u32>,
+    /// Results are kept between runs: each solve notes its questions, and
+    /// each summary gets its content key.
+    records: bool,
 }
 
 /// Summaries of the SCC being solved, over those already final.
@@ -1584,7 +1590,12 @@ fn analyze_function<V: Visitor>(
 ) -> (FunctionResult<V::Output>, Vec<(Question, Answer)>) {
     let program = view.program;
     let f = view.function;
-    let recorder = Recorder::new(view);
+    // Without a cache nothing keeps the questions: none are noted.
+    let recorder = view.overlay.shared.records.then(|| Recorder::new(view));
+    let asked: &dyn Summaries = match &recorder {
+        Some(recorder) => recorder,
+        None => view,
+    };
     let annotations = program.annotations(f);
     let entry_held: Vec<Path> = annotations
         .iter()
@@ -1593,11 +1604,11 @@ fn analyze_function<V: Visitor>(
         .filter_map(|arg| annotation_path(arg, &f.params))
         .collect();
     let cfg = f.cfg();
-    let solution = solve(&cfg, &entry_held, &recorder);
-    let exit_facts = exits(&cfg, &solution, &f.params, &recorder);
-    let mut summary = summarize(&exit_facts, &f.params, &cfg, &solution, &recorder);
+    let solution = solve(&cfg, &entry_held, asked);
+    let exit_facts = exits(&cfg, &solution, &f.params, asked);
+    let mut summary = summarize(&exit_facts, &f.params, &cfg, &solution, asked);
     summary.caller_scope = f.is_macro;
-    let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, &recorder), &exit_facts);
+    let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, asked), &exit_facts);
     let result = FunctionResult {
         swaps_locks: same_count_on_every_exit(&cfg, &solution),
         summary,
@@ -1612,8 +1623,7 @@ fn analyze_function<V: Visitor>(
         entry_held,
         visited,
     };
-    drop(solution);
-    (result, recorder.answers())
+    (result, recorder.map(Recorder::answers).unwrap_or_default())
 }
 
 /// The lock an annotation argument names: `&b->lock` and `b->lock` are the
