@@ -16,6 +16,7 @@
 //! pointer known to be NULL does not exist on that path.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use lockwarden_syntax::Span;
 
@@ -209,24 +210,38 @@ pub enum PendingKind {
 /// The lock state at a program point.
 #[derive(Clone, Debug, Default)]
 pub struct State {
-    pub locks: BTreeMap<Path, Level>,
+    /// Shared until written (`locks_mut`): most nodes leave a state as it
+    /// was, so a copy per node and path costs a count, not a map.
+    pub locks: Arc<BTreeMap<Path, Level>>,
     pub pending: Vec<Pending>,
     /// The truth of tested variables and fields on this path.
-    pub facts: BTreeMap<TruthKey, bool>,
+    pub facts: Arc<BTreeMap<TruthKey, bool>>,
     /// Names that stand for another lock's object on this path: a pointer
     /// stored where it is read back (`args->lock = &t->lock` makes
     /// `*args->lock` the object `t->lock`). One lock, one name.
-    pub aliases: BTreeMap<Path, Path>,
+    pub aliases: Arc<BTreeMap<Path, Path>>,
 }
 
 impl State {
+    pub fn locks_mut(&mut self) -> &mut BTreeMap<Path, Level> {
+        Arc::make_mut(&mut self.locks)
+    }
+
+    pub fn facts_mut(&mut self) -> &mut BTreeMap<TruthKey, bool> {
+        Arc::make_mut(&mut self.facts)
+    }
+
+    pub fn aliases_mut(&mut self) -> &mut BTreeMap<Path, Path> {
+        Arc::make_mut(&mut self.aliases)
+    }
+
     /// The same locks at the same standing, and the same pending results.
     fn same_locks(&self, other: &State) -> bool {
         self.locks.len() == other.locks.len()
             && self
                 .locks
                 .iter()
-                .zip(&other.locks)
+                .zip(other.locks.iter())
                 .all(|((p, a), (q, b))| p == q && a.same_standing(b))
             && self.pending.len() == other.pending.len()
             && self.pending.iter().all(|p| {
@@ -242,16 +257,19 @@ impl State {
     /// both agree. Whether `self` changed.
     fn join(&mut self, other: &State) -> bool {
         let mut changed = false;
-        let untouched = Level::untouched();
-        for (key, level) in self.locks.iter_mut() {
-            changed |= level.join(other.locks.get(key).unwrap_or(&untouched));
-        }
-        for (key, level) in &other.locks {
-            if !self.locks.contains_key(key) {
-                let mut joined = Level::untouched();
-                joined.join(level);
-                self.locks.insert(key.clone(), joined);
-                changed = true;
+        // A map shared with `other` joins into itself unchanged.
+        if !Arc::ptr_eq(&self.locks, &other.locks) {
+            let untouched = Level::untouched();
+            for (key, level) in self.locks_mut().iter_mut() {
+                changed |= level.join(other.locks.get(key).unwrap_or(&untouched));
+            }
+            for (key, level) in other.locks.iter() {
+                if !self.locks.contains_key(key) {
+                    let mut joined = Level::untouched();
+                    joined.join(level);
+                    self.locks_mut().insert(key.clone(), joined);
+                    changed = true;
+                }
             }
         }
         for p in &other.pending {
@@ -260,15 +278,30 @@ impl State {
                 changed = true;
             }
         }
-        let before = (self.facts.len(), self.aliases.len());
-        self.facts.retain(|k, v| other.facts.get(k) == Some(v));
-        self.aliases.retain(|k, v| other.aliases.get(k) == Some(v));
-        changed | ((self.facts.len(), self.aliases.len()) != before)
+        if self
+            .facts
+            .iter()
+            .any(|(k, v)| other.facts.get(k) != Some(v))
+        {
+            self.facts_mut()
+                .retain(|k, v| other.facts.get(k) == Some(v));
+            changed = true;
+        }
+        if self
+            .aliases
+            .iter()
+            .any(|(k, v)| other.aliases.get(k) != Some(v))
+        {
+            self.aliases_mut()
+                .retain(|k, v| other.aliases.get(k) == Some(v));
+            changed = true;
+        }
+        changed
     }
 
     /// The one name of the lock `lock` designates on this path.
     pub fn canonical(&self, lock: &Path) -> Path {
-        for (name, object) in &self.aliases {
+        for (name, object) in self.aliases.iter() {
             if name.root == lock.root && lock.steps.starts_with(&name.steps) {
                 let mut canonical = object.clone();
                 canonical
@@ -345,7 +378,7 @@ impl State {
         &'s mut self,
         wanted: impl Fn(&str) -> bool + 's,
     ) -> impl Iterator<Item = &'s mut Level> + 's {
-        self.locks
+        self.locks_mut()
             .iter_mut()
             .filter_map(move |(path, level)| match path.steps.last() {
                 Some(crate::path::Step::Field(f)) if wanted(f) => Some(level),
@@ -361,7 +394,7 @@ impl State {
         args: &[ArgPaths],
     ) -> impl Iterator<Item = &'s mut Level> + 's {
         let objects: Vec<Path> = args.iter().filter_map(|a| a.pointee.clone()).collect();
-        self.locks
+        self.locks_mut()
             .iter_mut()
             .filter(move |(path, _)| {
                 objects
@@ -384,7 +417,7 @@ impl State {
             .filter_map(|a| a.pointee.as_ref())
             .flat_map(|p| [p.clone(), self.canonical(p)])
             .collect();
-        self.locks
+        self.locks_mut()
             .iter_mut()
             .filter(move |(path, _)| path.owner().is_some_and(|owner| objects.contains(&owner)))
             .map(|(_, level)| level)
@@ -400,14 +433,16 @@ impl State {
 
     /// The level of `lock` on this path, made untouched if it has none.
     fn level_entry(&mut self, lock: &Path) -> &mut Level {
-        self.locks
+        self.locks_mut()
             .entry(lock.clone())
             .or_insert_with(Level::untouched)
     }
 
     /// Forgets what was known of `key` and everything under it.
     fn kill(&mut self, key: &TruthKey) {
-        self.facts.retain(|k, _| !key.covers(k));
+        if self.facts.keys().any(|k| key.covers(k)) {
+            self.facts_mut().retain(|k, _| !key.covers(k));
+        }
     }
 }
 
@@ -415,6 +450,10 @@ impl State {
 #[derive(Clone, Debug, Default)]
 pub struct Disjuncts {
     pub states: Vec<State>,
+    /// Whether each state has been carried across the node as it is now: a
+    /// visit of the node transfers only the others (its successors hold
+    /// what the rest gave them already).
+    carried: Vec<bool>,
     /// How alike two states must be to merge here; it only loosens, once
     /// too many states met here.
     merging: Merging,
@@ -498,31 +537,53 @@ impl Disjuncts {
         exclusive: &crate::cfg::Exclusive,
     ) -> bool {
         let merging = self.merging;
-        if let Some(d) = self
+        if let Some(i) = self
             .states
-            .iter_mut()
-            .find(|d| merging.alike(d, &state, matters, exclusive))
+            .iter()
+            .position(|d| merging.alike(d, &state, matters, exclusive))
         {
-            return d.join(&state);
+            let changed = self.states[i].join(&state);
+            self.carried[i] &= !changed;
+            return changed;
         }
         self.states.push(state);
+        self.carried.push(false);
         while self.states.len() > MAX_DISJUNCTS {
             self.merging = self.merging.looser();
             let mut merged: Vec<State> = Vec::new();
-            for s in std::mem::take(&mut self.states) {
+            let mut carried: Vec<bool> = Vec::new();
+            let states = std::mem::take(&mut self.states);
+            for (s, was_carried) in states.into_iter().zip(std::mem::take(&mut self.carried)) {
                 match merged
-                    .iter_mut()
-                    .find(|m| self.merging.alike(m, &s, matters, exclusive))
+                    .iter()
+                    .position(|m| self.merging.alike(m, &s, matters, exclusive))
                 {
                     Some(m) => {
-                        m.join(&s);
+                        let changed = merged[m].join(&s);
+                        carried[m] &= !changed;
                     }
-                    None => merged.push(s),
+                    None => {
+                        merged.push(s);
+                        carried.push(was_carried);
+                    }
                 }
             }
             self.states = merged;
+            self.carried = carried;
         }
         true
+    }
+
+    /// The states not yet carried across the node, marked carried.
+    fn take_uncarried(&mut self) -> Vec<State> {
+        let mut out = Vec::new();
+        for (state, carried) in self.states.iter().zip(self.carried.iter_mut()) {
+            if !*carried {
+                *carried = true;
+                out.push(state.clone());
+            }
+        }
+        out
     }
 }
 
@@ -598,7 +659,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         let mut level = Level::untouched();
         level.asserted = true;
         level.required = true;
-        entry.locks.insert(lock.clone(), level);
+        entry.locks_mut().insert(lock.clone(), level);
     }
     let calls = Calls::new(cfg, summaries);
     let tracked = tracked_keys(cfg, &calls);
@@ -622,13 +683,21 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             incomplete = true;
             break;
         }
-        for mut state in states[node as usize].states.clone() {
+        for mut state in states[node as usize].take_uncarried() {
             work_done += 1 + state.facts.len() + state.locks.len() + state.aliases.len();
             let alternative = transfer(cfg, node, &mut state, &calls);
             for mut state in std::iter::once(state).chain(alternative) {
-                state.facts.retain(|k, _| tracked.contains(k));
-                for edge in &cfg.succs[node as usize] {
-                    let mut out = state.clone();
+                if state.facts.keys().any(|k| !tracked.contains(k)) {
+                    state.facts_mut().retain(|k, _| tracked.contains(k));
+                }
+                let succs = &cfg.succs[node as usize];
+                for (k, edge) in succs.iter().enumerate() {
+                    // The last successor takes the state itself.
+                    let mut out = if k + 1 == succs.len() {
+                        std::mem::take(&mut state)
+                    } else {
+                        state.clone()
+                    };
                     let matters = |key: &TruthKey, with_returns: bool| {
                         liveness
                             .get_or_init(|| liveness::Liveness::new(cfg, &calls, &tracked))
@@ -963,7 +1032,7 @@ fn release(state: &mut State, lock: &Path, site: Span, ownerless: bool) {
 /// The pointers on the way to `lock` are not NULL on this path.
 fn learn_not_null(state: &mut State, lock: &Path) {
     for key in pointers_to(lock) {
-        state.facts.entry(key).or_insert(true);
+        state.facts_mut().entry(key).or_insert(true);
     }
 }
 
@@ -1012,7 +1081,7 @@ fn under_another_name(state: &mut State, cfg: &Cfg, lock: &Path, calls: &Calls<'
         return false;
     }
     for other in &others {
-        if let Some(level) = state.locks.get_mut(other) {
+        if let Some(level) = state.locks_mut().get_mut(other) {
             level.unknown = true;
             level.min = clamp(level.min - 1);
         }
@@ -1157,7 +1226,7 @@ fn apply_edge(
             for p in already {
                 state.level_entry(&p.lock).failed_in = Some(key.clone());
             }
-            for level in state.locks.values_mut() {
+            for level in state.locks_mut().values_mut() {
                 if level.failed_in.as_ref() == Some(key) {
                     level.failed_in = None;
                     level.may_have_changed();
@@ -1175,7 +1244,7 @@ fn apply_edge(
                 if state.facts.get(other) == Some(&true) {
                     return false;
                 }
-                state.facts.insert(other.clone(), false);
+                state.facts_mut().insert(other.clone(), false);
             }
         }
     }
@@ -1183,7 +1252,7 @@ fn apply_edge(
         if state.facts.get(key) == Some(&!*truthy) {
             return false;
         }
-        state.facts.insert(key.clone(), *truthy);
+        state.facts_mut().insert(key.clone(), *truthy);
         // A variable standing for a pointer read elsewhere (`state =
         // lock_and_get(sd)` is `sd->active_state`): that pointer has the
         // same truth, and the locks under it exist or not with it.
@@ -1192,7 +1261,7 @@ fn apply_edge(
                 if !*truthy {
                     forget_under_null(state, &pointer);
                 }
-                state.facts.insert(pointer_key(pointer), *truthy);
+                state.facts_mut().insert(pointer_key(pointer), *truthy);
             }
             if !*truthy {
                 forget_under_null(state, &Path::var(v));
@@ -1211,7 +1280,7 @@ fn apply_edge(
         state.pending = blurred;
         for p in kept.into_iter().filter(|p| p.kind == PendingKind::Acquire) {
             may_acquire(state, &p.lock, p.site, p.recursive);
-            if let Some(level) = state.locks.get_mut(&p.lock) {
+            if let Some(level) = state.locks_mut().get_mut(&p.lock) {
                 level.untested = None;
             }
         }
@@ -1237,7 +1306,7 @@ fn apply_edge(
 fn forget_under_null(state: &mut State, pointer: &Path) {
     let mut under = pointer.steps.clone();
     under.push(Step::Deref);
-    state.locks.retain(|lock, level| {
+    state.locks_mut().retain(|lock, level| {
         !(level.min > 0 && lock.root == pointer.root && lock.steps.starts_with(&under))
     });
 }
@@ -1245,7 +1314,7 @@ fn forget_under_null(state: &mut State, pointer: &Path) {
 /// The path now knows `key`'s truth: a fact, and the try results stored
 /// there are settled (`ci = lock_cluster_or_swap_info(…)` split on `ci`).
 fn learn(state: &mut State, key: &TruthKey, truth: bool) {
-    state.facts.insert(key.clone(), truth);
+    state.facts_mut().insert(key.clone(), truth);
     settle_tested_by(state, key, truth);
 }
 
@@ -1337,7 +1406,7 @@ fn set_carrier<'k>(state: &mut State, lock: &Path, keys: impl IntoIterator<Item 
         TruthKey::Var(v) => Some(v.clone()),
         _ => None,
     });
-    if let (Some(carrier), Some(level)) = (carrier, state.locks.get_mut(lock)) {
+    if let (Some(carrier), Some(level)) = (carrier, state.locks_mut().get_mut(lock)) {
         if lock.root_var() != Some(carrier.as_str()) {
             level.carrier = Some(carrier);
         }
@@ -1358,19 +1427,28 @@ fn forget_released(state: &mut State, var: &str, site: Option<Span>) {
 /// [`forget_released`], for locks behind the variable's pointer only when
 /// `through_pointer` (`*ptl`, `p->lock`; not `global_lock` itself).
 fn forget_pointee(state: &mut State, var: &str, site: Option<Span>, through_pointer: bool) {
-    for level in state.locks.values_mut() {
+    let named = |p: &Path| p.root_var() == Some(var);
+    let touches_var = state
+        .locks
+        .iter()
+        .any(|(path, level)| named(path) || level.carrier.as_deref() == Some(var))
+        || state.aliases.iter().any(|(a, b)| named(a) || named(b));
+    if !touches_var {
+        return;
+    }
+    for level in state.locks_mut().values_mut() {
         if level.carrier.as_deref() == Some(var) && (site.is_none() || level.acquired_at != site) {
             level.carrier = None;
         }
     }
-    state.aliases.retain(|name, object| {
+    state.aliases_mut().retain(|name, object| {
         let stale = |p: &Path| {
             p.root_var() == Some(var)
                 && (!through_pointer || p.steps.first() == Some(&crate::path::Step::Deref))
         };
         !stale(name) && !stale(object)
     });
-    state.locks.retain(|path, level| {
+    state.locks_mut().retain(|path, level| {
         if path.root_var() != Some(var)
             || (site.is_some() && level.acquired_at == site)
             || (through_pointer && path.steps.first() != Some(&crate::path::Step::Deref))
@@ -1405,7 +1483,7 @@ fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
     // guards the linking; it is not handed on.
     let container_owner = container.owner();
     let objects = [state.canonical(&object), object];
-    for (path, level) in state.locks.iter_mut() {
+    for (path, level) in state.locks_mut().iter_mut() {
         let under = objects
             .iter()
             .any(|o| path.root == o.root && path.steps.starts_with(&o.steps));
@@ -1425,14 +1503,14 @@ fn store_pointer(state: &mut State, cfg: &Cfg, target: &Path, object: &Path) {
     let name = target.clone().push(Step::Deref);
     let object = state.canonical(object);
     if cfg.rooted_at_param(target) && !cfg.caller_nameable(&object) {
-        for (path, level) in state.locks.iter_mut() {
+        for (path, level) in state.locks_mut().iter_mut() {
             if path.root == object.root && path.steps.starts_with(&object.steps) && level.max > 0 {
                 level.handed_over = true;
             }
         }
     }
     if name != object && worth_an_alias(state, cfg, &object) {
-        state.aliases.insert(name, object);
+        state.aliases_mut().insert(name, object);
     }
 }
 
@@ -1881,7 +1959,7 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                     .iter()
                     .any(|(path, level)| level.touched && key.covers_lock(path));
             if let Some(v) = value.filter(|_| !clears_touched) {
-                state.facts.insert(key.clone(), v);
+                state.facts_mut().insert(key.clone(), v);
             }
             if let TruthKey::Var(v) = key {
                 forget_released(state, v, None);
@@ -1941,13 +2019,13 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
                 };
                 if worth {
                     state
-                        .aliases
+                        .aliases_mut()
                         .insert(Path::var(to).push(Step::Deref), object);
                 }
             }
             let to = TruthKey::Var(to.clone());
             if let Some(truth) = state.facts.get(from).copied() {
-                state.facts.insert(to.clone(), truth);
+                state.facts_mut().insert(to.clone(), truth);
             }
             for p in state.pending.iter_mut().filter(|p| p.tested_by(from)) {
                 if p.alias.is_none() {
@@ -1958,7 +2036,7 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
         Op::AssignConst { var, constant } => {
             for cond in cfg.constant_conds.get(var).into_iter().flatten() {
                 if let Some(truth) = cond.truth_with(constant) {
-                    state.facts.insert(cond.key.clone(), truth);
+                    state.facts_mut().insert(cond.key.clone(), truth);
                 }
             }
         }
@@ -2007,7 +2085,7 @@ fn apply_call(
         if given_itself(call, v) {
             continue;
         }
-        for (path, level) in state.locks.iter_mut() {
+        for (path, level) in state.locks_mut().iter_mut() {
             if path.root_var() == Some(v.as_str())
                 && path.steps.first() == Some(&Step::Deref)
                 && level.max > 0
@@ -2085,7 +2163,7 @@ fn apply_call(
     // the one the variable pointed to before (`folio = get_folio(…)` after
     // `if (!folio)`): what was known of that pointer is gone.
     if let Some(result) = &call.result_lvalue {
-        state.facts.remove(&pointer_key(result.clone()));
+        state.facts_mut().remove(&pointer_key(result.clone()));
     }
     for effect in effects_at(cfg, node, state, calls) {
         let lock = &effect.lock;
@@ -2128,7 +2206,7 @@ fn apply_call(
             Change::Acquire => {
                 acquire(state, lock, effect.site, effect.recursive);
                 set_carrier(state, lock, [&key]);
-                if let Some(level) = state.locks.get_mut(lock) {
+                if let Some(level) = state.locks_mut().get_mut(lock) {
                     level.acquired_in = effect.via.and_then(|v| calls.summaries.home_of(v));
                 }
                 // The sure side of a try (`ww_mutex_lock(l, NULL)`): the call
@@ -2221,7 +2299,7 @@ fn apply_call(
             // dropped the lock (`->freeze(bdev)` releasing
             // `bd_holder_lock`), and the path goes on without it.
             Change::NotHeld => {
-                if let Some(level) = state.locks.get_mut(lock).filter(|l| l.max > 0) {
+                if let Some(level) = state.locks_mut().get_mut(lock).filter(|l| l.max > 0) {
                     level.min = level.min.min(0);
                     level.max = 0;
                     level.touched = true;
@@ -2234,7 +2312,7 @@ fn apply_call(
                 }
             }
             Change::Opaque => {
-                if let Some(level) = state.locks.get_mut(lock) {
+                if let Some(level) = state.locks_mut().get_mut(lock) {
                     level.may_have_changed();
                 }
             }
@@ -2265,7 +2343,7 @@ fn apply_call(
         };
         forget_released(state, v, Some(call.span));
         for lock in &carried {
-            if let Some(level) = state.locks.get_mut(lock) {
+            if let Some(level) = state.locks_mut().get_mut(lock) {
                 level.carrier = Some(v.clone());
             }
         }
@@ -2274,7 +2352,7 @@ fn apply_call(
         }
     }
     if let Some(truth) = result_truth {
-        state.facts.insert(key.clone(), truth);
+        state.facts_mut().insert(key.clone(), truth);
     }
     // The result is another name for the object the callee returns.
     if let (Some(result), Some(object)) = (
@@ -2284,7 +2362,7 @@ fn apply_call(
         let name = result.clone().push(Step::Deref);
         let object = state.canonical(&object);
         if name != object && worth_an_alias(state, cfg, &object) {
-            state.aliases.insert(name, object);
+            state.aliases_mut().insert(name, object);
         }
     }
     // `pte_offset_map_nolock(…, &ptl)`: the pointer `ptl` may point
@@ -2298,7 +2376,7 @@ fn apply_call(
     // (cookie->locked) xa_lock(…)` in the callee, `&cookie` here): still
     // known after the call, for the call that reads it next.
     for (key, truth) in conditions {
-        state.facts.insert(key, truth);
+        state.facts_mut().insert(key, truth);
     }
     for (lock, site, recursive) in locked_results {
         acquire(state, &lock, site, recursive);
@@ -2337,7 +2415,7 @@ mod tests {
         level.min = 1;
         level.max = 1;
         level.touched = true;
-        held.locks.insert(lock.clone(), level);
+        held.locks_mut().insert(lock.clone(), level);
         let mut joined = held.clone();
         assert!(
             !joined.join(&held),

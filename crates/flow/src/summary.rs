@@ -745,8 +745,8 @@ fn named_through_returned(
     let mut state = state.clone();
     let moved: Vec<Path> = state.locks.keys().filter(|p| movable(p)).cloned().collect();
     for path in moved {
-        if let Some(level) = state.locks.remove(&path) {
-            state.locks.insert(renamed(&path), level);
+        if let Some(level) = state.locks_mut().remove(&path) {
+            state.locks_mut().insert(renamed(&path), level);
         }
     }
     for pending in state.pending.iter_mut().filter(|p| under(&p.lock)) {
@@ -1434,7 +1434,7 @@ fn stores_at_exit(cfg: &Cfg, solution: &Solution, params: &[String]) -> Vec<(Loc
         .filter(|(_, op)| matches!(op, Op::Return { .. }))
         .flat_map(|(i, _)| solution.states[i].states.iter());
     for state in return_states {
-        for (name, object) in &state.aliases {
+        for (name, object) in state.aliases.iter() {
             if name.steps.last() != Some(&Step::Deref) {
                 continue;
             }
@@ -1488,7 +1488,7 @@ pub fn same_count_on_every_exit(cfg: &Cfg, solution: &Solution) -> bool {
         .flat_map(|(i, _)| solution.states[i].states.iter())
         .map(|state| {
             let mut total = 0i32;
-            for (lock, level) in &state.locks {
+            for (lock, level) in state.locks.iter() {
                 // A named nesting lock (RCU) is a section, no lock of an
                 // object that another could stand for; a read lock of one
                 // (`down_read(&t->u.lock)` or `read_lock_bh(&t->u.spinlock)`,
