@@ -11,7 +11,9 @@ use lockwarden_syntax::{field, kind, CompiledMacros, Fact, ParsedFile, Span};
 use rayon::prelude::*;
 
 use crate::api::LockApi;
-use crate::cfg::{lower, CallerExit, CallerExits, Cfg, FileFacts, Op, PackedBytes, PackedCfg};
+use crate::cfg::{
+    lower, CallerExit, CallerExits, Cfg, FileFacts, NodeId, Op, PackedBytes, PackedCfg,
+};
 use crate::dataflow::{solve, Cursor, Summaries};
 use crate::memo::{Answer, Candidates, Memo, Memos, Oracle, Origin, Question, Recorder, Trace};
 use crate::path::{Path, Step};
@@ -48,8 +50,8 @@ pub struct FunctionUnit {
     /// The graph, packed: [`FunctionUnit::cfg`] unpacks it.
     graph: PackedCfg,
     /// Its calls as the call graph needs them ([`CallNames`], postcard),
-    /// read off the graph when it is lowered: building the call graph
-    /// unpacks no graph.
+    /// read off the graph when it is lowered: building the call graph, and
+    /// rules that follow calls, unpack no graph.
     calls: Vec<u8>,
 }
 
@@ -62,12 +64,37 @@ struct CallNames {
     /// Calls to lock primitives taking or releasing a lock of a signal
     /// kind: the callee, whether it releases, and the lock's last name.
     signal_effects: Vec<(String, bool, String)>,
+    /// Every call by name and every guard taking a lock, in graph order.
+    sites: Vec<NamedCall>,
+}
+
+/// A call by name in a function's graph, or a guard taking a lock there
+/// (named by the primitive its class stands for).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct NamedCall {
+    pub callee: String,
+    pub node: NodeId,
+    pub span: Span,
+    pub guard: bool,
 }
 
 impl CallNames {
     fn of(cfg: &Cfg, api: &LockApi) -> CallNames {
         let mut names = CallNames::default();
-        for op in &cfg.ops {
+        for (node, op) in cfg.ops.iter().enumerate() {
+            let site = match op {
+                Op::Call(call) => call.callee.as_ref().map(|c| (c, call.span, false)),
+                Op::GuardAcquire(guard) => Some((&guard.primitive, guard.span, true)),
+                _ => None,
+            };
+            if let Some((callee, span, guard)) = site {
+                names.sites.push(NamedCall {
+                    callee: callee.clone(),
+                    node: node as NodeId,
+                    span,
+                    guard,
+                });
+            }
             let Op::Call(call) = op else { continue };
             names.calls.push((
                 call.callee.clone(),
@@ -112,6 +139,16 @@ impl FunctionUnit {
     /// The function's graph, unpacked (a copy: unpack once per use).
     pub fn cfg(&self) -> Cfg {
         self.graph.unpack()
+    }
+
+    /// The function's calls by name and its guards, in graph order,
+    /// without unpacking the graph.
+    pub fn named_calls(&self) -> Vec<NamedCall> {
+        self.call_names().sites
+    }
+
+    fn call_names(&self) -> CallNames {
+        postcard::from_bytes(&self.calls).unwrap_or_default()
     }
 }
 
@@ -276,55 +313,63 @@ pub fn build_with(
     // references, every record it defines) that the program keeps once,
     // so only a chunk's worth is alive at a time.
     let mut files = files.into_iter();
+    // A chunk joins the program (one thread) while the next is lowered.
+    let mut joining: Vec<(FileUnit, Vec<FunctionUnit>)> = Vec::new();
     loop {
         let chunk: Vec<(PathBuf, Vec<u8>)> = files.by_ref().take(BUILD_CHUNK_FILES).collect();
-        if chunk.is_empty() {
+        if chunk.is_empty() && joining.is_empty() {
             break;
         }
-        let lowered: Vec<(FileUnit, Vec<FunctionUnit>)> = chunk
-            .into_par_iter()
-            .map(|(path, source)| {
-                let cached = cache.zip(tree_key.as_ref()).map(|(cache, tree)| {
-                    let key = KeyBuilder::new(LOWERED)
-                        .key(tree)
-                        .part(path.as_os_str().as_encoded_bytes())
-                        .part(&source)
-                        .finish();
-                    (cache.store, key)
-                });
-                let hit = cached.and_then(|(store, key)| {
-                    let bytes = store.get(LOWERED, &key)?;
-                    let (mut file, functions): (FileUnit, Vec<FunctionUnit>) =
-                        postcard::from_bytes(&bytes).ok()?;
-                    (file.path == path).then(|| {
-                        file.source = PackedBytes::pack(&source);
-                        (file, functions)
-                    })
-                });
-                let mut lowered = hit.unwrap_or_else(|| {
-                    let lowered = lower_file(
-                        path,
-                        source,
-                        macros,
-                        api,
-                        &return_macros,
-                        &header_conditions,
-                    );
-                    if let Some((store, key)) = cached {
-                        if let Ok(bytes) = postcard::to_allocvec(&lowered) {
-                            store.put(LOWERED, &key, &bytes);
+        let lower_chunk = || -> Vec<(FileUnit, Vec<FunctionUnit>)> {
+            chunk
+                .into_par_iter()
+                .map(|(path, source)| {
+                    let cached = cache.zip(tree_key.as_ref()).map(|(cache, tree)| {
+                        let key = KeyBuilder::new(LOWERED)
+                            .key(tree)
+                            .part(path.as_os_str().as_encoded_bytes())
+                            .part(&source)
+                            .finish();
+                        (cache.store, key)
+                    });
+                    let hit = cached.and_then(|(store, key)| {
+                        let bytes = store.get(LOWERED, &key)?;
+                        let (mut file, functions): (FileUnit, Vec<FunctionUnit>) =
+                            postcard::from_bytes(&bytes).ok()?;
+                        (file.path == path).then(|| {
+                            file.source = PackedBytes::pack(&source);
+                            (file, functions)
+                        })
+                    });
+                    let mut lowered = hit.unwrap_or_else(|| {
+                        let lowered = lower_file(
+                            path,
+                            source,
+                            macros,
+                            api,
+                            &return_macros,
+                            &header_conditions,
+                        );
+                        if let Some((store, key)) = cached {
+                            if let Ok(bytes) = postcard::to_allocvec(&lowered) {
+                                store.put(LOWERED, &key, &bytes);
+                            }
                         }
-                    }
+                        lowered
+                    });
+                    lowered.0.memo_key = cached.map(|(_, key)| key);
+                    crate::progress::file_done();
                     lowered
-                });
-                lowered.0.memo_key = cached.map(|(_, key)| key);
-                crate::progress::file_done();
-                lowered
-            })
-            .collect();
-        for (file, functions) in lowered {
-            program.add_file(file, functions);
-        }
+                })
+                .collect()
+        };
+        let program = &mut program;
+        let join_chunk = move || {
+            for (file, functions) in std::mem::take(&mut joining) {
+                program.add_file(file, functions);
+            }
+        };
+        (joining, ()) = rayon::join(lower_chunk, join_chunk);
     }
     // Only functions' references are asked for (can a function be reached
     // other than by a call?).
@@ -360,18 +405,19 @@ impl Program {
         // The file's tables move into the program's; each file keeps only
         // the references to its own static functions (who can call them).
         let references = std::mem::take(&mut file.references);
-        for (name, count) in &references {
-            *self.references.entry(name.clone()).or_default() += count;
-        }
         let statics: HashSet<&str> = functions
             .iter()
             .filter(|f| f.is_static)
             .map(|f| f.name.as_str())
             .collect();
         file.references = references
-            .into_iter()
+            .iter()
             .filter(|(name, _)| statics.contains(name.as_str()))
+            .map(|(name, count)| (name.clone(), *count))
             .collect();
+        for (name, count) in references {
+            *self.references.entry(name).or_default() += count;
+        }
         for (name, anns) in std::mem::take(&mut file.prototype_annotations) {
             self.prototype_annotations
                 .entry(name)
@@ -394,10 +440,13 @@ impl Program {
         }
         for mut f in functions.drain(..) {
             f.file = file_index;
-            self.by_name
-                .entry(f.name.clone())
-                .or_default()
-                .push(self.functions.len());
+            match self.by_name.get_mut(&f.name) {
+                Some(indices) => indices.push(self.functions.len()),
+                None => {
+                    self.by_name
+                        .insert(f.name.clone(), vec![self.functions.len()]);
+                }
+            }
             self.functions.push(f);
         }
         self.files.push(file);
@@ -1113,15 +1162,7 @@ fn analyze_memo<V: Visitor>(
     visitor: &V,
     memos: Option<Memos<'_, V::Output>>,
 ) -> Analysis<V::Output> {
-    let mut program = program;
     let n = program.functions.len();
-    // Only the call graph reads the call names, once: they are gone
-    // before the results grow.
-    let calls: Vec<Vec<u8>> = program
-        .functions
-        .iter_mut()
-        .map(|f| std::mem::take(&mut f.calls))
-        .collect();
     let named_locks = named_lock_objects(&program, api);
     let mut counters: HashMap<PathBuf, HashSet<String>> = HashMap::new();
     for file in &program.files {
@@ -1135,14 +1176,13 @@ fn analyze_memo<V: Visitor>(
     let (edges, uses): (Vec<CallEdges>, Vec<SignalUses>) = (0..n)
         .into_par_iter()
         .map(|i| {
-            let names: CallNames = postcard::from_bytes(&calls[i]).unwrap_or_default();
+            let names = program.functions[i].call_names();
             (
                 program.call_edges(i, &names, api),
                 program.signal_uses(i, &names, api),
             )
         })
         .unzip();
-    drop(calls);
     let (callees, sites): (Vec<Vec<usize>>, Vec<Vec<usize>>) = edges.into_iter().unzip();
     let mut callers_of: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (caller, callee) in sites

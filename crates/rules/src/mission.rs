@@ -69,24 +69,15 @@ struct Ctx<'a> {
 /// Runs every rule of `set`.
 pub fn check(analysis: &Analysis<FunctionFacts>, set: &RuleSet) -> Vec<Finding> {
     let program = &analysis.program;
-    // Each graph unpacked once, in parallel: the call sites of every callee.
+    // The call sites of every callee, no graph unpacked.
     let sites: Vec<Vec<(usize, NodeId, Span)>> = program
         .functions
         .par_iter()
         .map(|f| {
-            let cfg = f.cfg();
-            cfg.ops
-                .iter()
-                .enumerate()
-                .filter_map(|(node, op)| {
-                    let Op::Call(c) = op else { return None };
-                    let name = c.callee.as_deref()?;
-                    if analysis.api.primitive(name).is_some() {
-                        return None;
-                    }
-                    let callee = program.resolve(f.file, name)?;
-                    Some((callee, node as NodeId, c.span))
-                })
+            f.named_calls()
+                .into_iter()
+                .filter(|c| !c.guard && analysis.api.primitive(&c.callee).is_none())
+                .filter_map(|c| Some((program.resolve(f.file, &c.callee)?, c.node, c.span)))
                 .collect()
         })
         .collect();
@@ -459,21 +450,18 @@ impl Ctx<'_> {
         let mut takes: Vec<Option<Vec<Step_>>> = (0..n)
             .into_par_iter()
             .map(|i| {
-                let cfg = program.functions[i].cfg();
-                let (span, what) = cfg.ops.iter().find_map(|op| match op {
-                    Op::Call(c) if kind_matches(op) => Some((
-                        c.span,
-                        format!("{}() here", c.callee.as_deref().unwrap_or("lock")),
-                    )),
-                    Op::GuardAcquire(guard) if kind_matches(op) => {
-                        Some((guard.span, "guard here".to_owned()))
-                    }
-                    _ => None,
-                })?;
+                let first = program.functions[i]
+                    .named_calls()
+                    .into_iter()
+                    .find(|c| primitive_of_kind(&c.callee))?;
                 Some(vec![Step_ {
                     function: i,
-                    span,
-                    message: what,
+                    span: first.span,
+                    message: if first.guard {
+                        "guard here".to_owned()
+                    } else {
+                        format!("{}() here", first.callee)
+                    },
                 }])
             })
             .collect();
