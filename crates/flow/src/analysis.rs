@@ -167,7 +167,7 @@ pub struct FileUnit {
     /// Identifier uses of each name other than direct calls (address taken,
     /// stored in an ops table, exported). Once the file is in a
     /// [`Program`], only the names of the file's static functions.
-    pub references: HashMap<String, u32>,
+    pub references: NameMap<u32>,
     /// The tables below are moved into the [`Program`]'s (empty there).
     /// Annotations of prototypes in this file, by function name.
     pub prototype_annotations: HashMap<String, Vec<Annotation>>,
@@ -205,22 +205,27 @@ impl FileUnit {
     }
 }
 
+/// A table by name over the whole tree: millions of identifiers are
+/// hashed while files join the program, with a fast fixed hash (no input
+/// here is chosen to collide).
+pub type NameMap<V> = HashMap<String, V, foldhash::fast::FixedState>;
+
 /// All lowered files and functions.
 #[derive(Debug, Default)]
 pub struct Program {
     pub files: Vec<FileUnit>,
     pub functions: Vec<FunctionUnit>,
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: NameMap<Vec<usize>>,
     /// Every non-call reference to each name, over all files.
-    references: HashMap<String, u32>,
+    references: NameMap<u32>,
     /// Annotations from prototypes anywhere, by function name.
-    prototype_annotations: HashMap<String, Vec<Annotation>>,
+    prototype_annotations: NameMap<Vec<Annotation>>,
     /// Fields of every record, by record name (first definition wins).
-    records: HashMap<String, HashMap<String, TypeRef>>,
+    records: NameMap<HashMap<String, TypeRef>>,
     /// Types of file-scope variables, by name (first definition wins).
-    global_types: HashMap<String, TypeRef>,
+    global_types: NameMap<TypeRef>,
     /// Functions declared by a prototype, with the files declaring them.
-    declared: HashMap<String, Vec<u32>>,
+    declared: NameMap<Vec<u32>>,
 }
 
 /// The headers' macros that hand one of their arguments to a condition
@@ -469,7 +474,7 @@ fn lower_file(
             source: packed_source,
             functions_counted: 0,
             functions_with_errors: 0,
-            references: HashMap::new(),
+            references: NameMap::default(),
             prototype_annotations: HashMap::new(),
             failed: true,
             stray_bodies: Vec::new(),
@@ -730,8 +735,8 @@ fn counters(source: &[u8], api: &LockApi) -> Vec<String> {
 }
 
 /// Counts identifier uses that are not direct calls or declarations.
-fn references(file: &ParsedFile, api: &LockApi) -> HashMap<String, u32> {
-    let mut refs: HashMap<String, u32> = HashMap::new();
+fn references(file: &ParsedFile, api: &LockApi) -> NameMap<u32> {
+    let mut refs: NameMap<u32> = NameMap::default();
     lockwarden_syntax::walk::preorder_with_ancestors(file.tree.root_node(), |node, ancestors| {
         if node.kind_id() != kind::IDENTIFIER {
             return true;
