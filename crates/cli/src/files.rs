@@ -355,8 +355,13 @@ pub fn include_context_of(root: &Path, named: &[(PathBuf, Vec<u8>)]) -> Vec<Path
         .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "h"))
         .filter_map(|e| e.path().strip_prefix(root).ok().map(Path::to_path_buf))
         .collect();
-    let resolver = lockwarden_syntax::index::IncludeResolver::new(headers);
     let named_set: std::collections::HashSet<&PathBuf> = named.iter().map(|(p, _)| p).collect();
+    // Context is only ever a header not named: a whole tree names them all,
+    // and its files' includes need not be read.
+    if headers.iter().all(|h| named_set.contains(h)) {
+        return Vec::new();
+    }
+    let resolver = lockwarden_syntax::index::IncludeResolver::new(headers);
     let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut context = Vec::new();
     // The named files' includes, in parallel (a whole tree names every
