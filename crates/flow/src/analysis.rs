@@ -184,6 +184,10 @@ pub struct FileUnit {
     pub counters: Vec<String>,
     /// Functions this file declares by a prototype.
     pub prototypes: Vec<String>,
+    /// Names this file stores in a field (`.attach = mtk_wed_attach`,
+    /// `ops->attach = f`), by field name: the functions a call through a
+    /// field of that name may run.
+    pub stored_in_fields: Vec<(String, String)>,
     /// The program the file is built into (see [`LockApi::program_of`]):
     /// calls resolve within it.
     pub program: usize,
@@ -226,6 +230,9 @@ pub struct Program {
     global_types: NameMap<TypeRef>,
     /// Functions declared by a prototype, with the files declaring them.
     declared: NameMap<Vec<u32>>,
+    /// The functions stored in fields of each name, over all files, that
+    /// are annotated to release a lock (the only ones asked about).
+    stored_in_fields: NameMap<std::collections::BTreeSet<String>>,
 }
 
 /// The headers' macros that hand one of their arguments to a condition
@@ -382,6 +389,26 @@ pub fn build_with(
     program
         .references
         .retain(|name, _| by_name.contains_key(name));
+    // Of what fields hold, only functions annotated to release a lock
+    // matter.
+    let releases = |name: &String| {
+        let annotated = |anns: &[Annotation]| anns.iter().any(|a| a.name == "__releases");
+        by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .any(|&i| annotated(&program.functions[i].annotations))
+            || program
+                .prototype_annotations
+                .get(name)
+                .is_some_and(|anns| annotated(anns))
+    };
+    let mut stored = std::mem::take(&mut program.stored_in_fields);
+    for names in stored.values_mut() {
+        names.retain(|name| releases(name));
+    }
+    stored.retain(|_, names| !names.is_empty());
+    program.stored_in_fields = stored;
     program
 }
 
@@ -434,6 +461,9 @@ impl Program {
                 .entry(name)
                 .or_insert_with(|| fields.into_iter().collect());
         }
+        for (field, name) in std::mem::take(&mut file.stored_in_fields) {
+            self.stored_in_fields.entry(field).or_default().insert(name);
+        }
         for name in std::mem::take(&mut file.prototypes) {
             self.declared
                 .entry(name)
@@ -482,6 +512,7 @@ fn lower_file(
             globals: Vec::new(),
             counters: Vec::new(),
             prototypes: Vec::new(),
+            stored_in_fields: Vec::new(),
             memo_key: None,
         };
         return (unit, Vec::new());
@@ -573,12 +604,14 @@ fn lower_file(
         false,
     );
     functions.extend(macro_units);
+    let (references, stored_in_fields) = references(&parsed, api);
     let unit = FileUnit {
         program: api.program_of(&path),
         path,
         functions_counted: outline.function_count(),
         functions_with_errors: outline.functions_with_errors(),
-        references: references(&parsed, api),
+        references,
+        stored_in_fields,
         counters: counters(&parsed.source, api),
         prototypes: outline.prototypes.iter().map(|p| p.name.clone()).collect(),
         prototype_annotations,
@@ -735,8 +768,11 @@ fn counters(source: &[u8], api: &LockApi) -> Vec<String> {
 }
 
 /// Counts identifier uses that are not direct calls or declarations.
-fn references(file: &ParsedFile, api: &LockApi) -> NameMap<u32> {
+/// The file's non-call references to each name, and the names it stores
+/// in fields (field, name).
+fn references(file: &ParsedFile, api: &LockApi) -> (NameMap<u32>, Vec<(String, String)>) {
     let mut refs: NameMap<u32> = NameMap::default();
+    let mut stored: Vec<(String, String)> = Vec::new();
     lockwarden_syntax::walk::preorder_with_ancestors(file.tree.root_node(), |node, ancestors| {
         if node.kind_id() != kind::IDENTIFIER {
             return true;
@@ -744,6 +780,12 @@ fn references(file: &ParsedFile, api: &LockApi) -> NameMap<u32> {
         let Some(&parent) = ancestors.last() else {
             return false;
         };
+        // An upper-case name is a constant or a macro, not a function.
+        let name = file.node_text(node);
+        let constant = !name.chars().any(|c| c.is_ascii_lowercase());
+        if let (false, Some(field)) = (constant, field_stored_in(file, node, ancestors)) {
+            stored.push((field.to_owned(), name.to_owned()));
+        }
         let is_call = parent.kind_id() == kind::CALL_EXPRESSION
             && parent.child_by_field_id(field::FUNCTION) == Some(node);
         // `guard(perf_ctx_lock)(…)` names a guard class, not the function.
@@ -776,7 +818,41 @@ fn references(file: &ParsedFile, api: &LockApi) -> NameMap<u32> {
         }
         false
     });
-    refs
+    stored.sort();
+    stored.dedup();
+    (refs, stored)
+}
+
+/// The field an identifier is stored in: `.attach = name` in an
+/// initializer, `x->attach = name` or `x.attach = name`, with or without
+/// `&`.
+fn field_stored_in<'f>(
+    file: &'f ParsedFile,
+    node: tree_sitter::Node<'_>,
+    ancestors: &[tree_sitter::Node<'_>],
+) -> Option<&'f str> {
+    let mut value = node;
+    let mut up = ancestors.iter().rev();
+    let mut parent = *up.next()?;
+    if parent.kind_id() == kind::POINTER_EXPRESSION {
+        value = parent;
+        parent = *up.next()?;
+    }
+    let field = match parent.kind_id() {
+        kind::INITIALIZER_PAIR if parent.child_by_field_id(field::VALUE) == Some(value) => {
+            let designator = parent.child_by_field_id(field::DESIGNATOR)?;
+            (designator.kind_id() == kind::FIELD_DESIGNATOR).then_some(designator)?
+        }
+        kind::ASSIGNMENT_EXPRESSION if parent.child_by_field_id(field::RIGHT) == Some(value) => {
+            let left = parent.child_by_field_id(field::LEFT)?;
+            (left.kind_id() == kind::FIELD_EXPRESSION)
+                .then_some(left)?
+                .child_by_field_id(field::FIELD)?
+        }
+        _ => return None,
+    };
+    let text = file.node_text(field).trim_start_matches('.').trim();
+    (!text.is_empty()).then_some(text)
 }
 
 /// The analysis of one function.
@@ -967,6 +1043,36 @@ impl Program {
             steps: path.steps[..last_field].to_vec(),
         };
         self.type_of(f, &prefix).map(|t| t.base)
+    }
+
+    /// The locks, by name, that functions stored in fields named `field`
+    /// are annotated to release (`__releases(RCU)`), leaving out those
+    /// named by the function's own parameters.
+    pub fn released_through_field(&self, field: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for name in self.stored_in_fields.get(field).into_iter().flatten() {
+            for &i in self.by_name.get(name).into_iter().flatten() {
+                let f = &self.functions[i];
+                let released = self
+                    .annotations(f)
+                    .into_iter()
+                    .filter(|a| a.name == "__releases")
+                    .flat_map(|a| a.args)
+                    .filter_map(|arg| annotation_path(&arg, &f.params))
+                    .filter(|p| {
+                        p.root_var()
+                            .is_none_or(|r| !f.params.iter().any(|q| q == r))
+                    });
+                for path in released {
+                    let path = path.to_string();
+                    if !out.contains(&path) {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Non-call references to `name` anywhere in the program.
@@ -1570,6 +1676,10 @@ impl Summaries for View<'_> {
         Some(self.program.functions[i].file as u32)
     }
 
+    fn released_through_field(&self, field: &str) -> Vec<String> {
+        self.program.released_through_field(field)
+    }
+
     fn is_counter_or_signal(&self, lock: &Path, kind: Option<&str>) -> bool {
         let Some(dir) = self.program.files[self.function.file].path.parent() else {
             return false;
@@ -2123,6 +2233,31 @@ mod memo_tests {
         let after = analyze_cached(&cache, &[("a.c", CALLER), ("b.c", &edited)]);
         assert_eq!(after.reused, 1);
         assert_eq!(exit_of(&after, "caller")[0].1, "Consistent(1)");
+    }
+
+    #[test]
+    fn a_callback_annotated_in_another_file_re_solves_callers_through_its_field() {
+        let cache = MemoryCache::default();
+        let caller =
+            "struct ops { int (*attach)(void); };\nstruct dev { const struct ops *ops; };\n\
+                      int attach_dev(struct dev *d)\n{\n\tint ret;\n\n\trcu_read_lock();\n\
+                      \tret = d->ops->attach();\n\treturn ret;\n}\n";
+        let impl_plain = "static int do_attach(void)\n{\n\treturn 0;\n}\n\
+                          static const struct ops the_ops = { .attach = do_attach };\n";
+        let before = analyze_cached(&cache, &[("a.c", caller), ("b.c", impl_plain)]);
+        assert_eq!(exit_of(&before, "attach_dev")[0].1, "Consistent(1)");
+        // The callback, in another file, is now annotated to drop RCU: the
+        // caller's call through `->attach` may release it.
+        let annotated = impl_plain.replace(
+            "static int do_attach(void)\n{\n\treturn 0;",
+            "static int do_attach(void)\n\t__releases(RCU)\n{\n\trcu_read_unlock();\n\treturn 0;",
+        );
+        let after = analyze_cached(&cache, &[("a.c", caller), ("b.c", &annotated)]);
+        assert_eq!(after.reused, 0);
+        assert_eq!(
+            exit_of(&after, "attach_dev"),
+            vec![("RCU".to_owned(), "Unknown".to_owned())]
+        );
     }
 
     #[test]

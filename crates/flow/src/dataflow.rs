@@ -646,6 +646,13 @@ pub trait Summaries {
         None
     }
 
+    /// The locks, by name, that the functions the program stores in fields
+    /// named `field` are annotated to release (`__releases(RCU)`): a call
+    /// through such a field may release them.
+    fn released_through_field(&self, _field: &str) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether `callee` links an object into a container.
     fn is_link(&self, _callee: &str) -> bool {
         false
@@ -1570,6 +1577,9 @@ struct Calls<'a> {
     /// The keys each call's effects depend on (`XQ_LOCK(d, q)` and
     /// `XQ_UNLOCK(d, q)` on `d->lockless`).
     read_by_calls: HashMap<NodeId, Vec<TruthKey>>,
+    /// Per call through a field, the locks (by name) that functions stored
+    /// in fields of that name are annotated to release.
+    released_through_field: HashMap<NodeId, Vec<String>>,
 }
 
 impl Calls<'_> {
@@ -1607,8 +1617,15 @@ impl<'a> Calls<'a> {
         let mut may_drop: Vec<String> = Vec::new();
         let mut callback_fields = HashMap::new();
         let mut read_by_calls: HashMap<NodeId, Vec<TruthKey>> = HashMap::new();
+        let mut released_through_field = HashMap::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let Op::Call(call) = op else { continue };
+            if let Some(field) = &call.through_field {
+                let released = summaries.released_through_field(field);
+                if !released.is_empty() {
+                    released_through_field.insert(node as NodeId, released);
+                }
+            }
             let callee = call.callee.as_deref().and_then(|c| summaries.summary(c));
             let mut fields: Vec<String> = Vec::new();
             if let Some(summary) = callee {
@@ -1659,6 +1676,7 @@ impl<'a> Calls<'a> {
             callback_fields,
             returned_vars,
             read_by_calls,
+            released_through_field,
         }
     }
 }
@@ -2112,6 +2130,27 @@ fn apply_call(
             if level.max > 0 {
                 level.unknown = true;
                 level.min = clamp(level.min - 1);
+            }
+        }
+    }
+    // So may it drop a lock that a function the program stores in a field
+    // of that name is annotated to release (`dev->ops->attach(dev)`, with
+    // `.attach = mtk_wed_attach` and `mtk_wed_attach() __releases(RCU)`).
+    if let Some(released) = calls.released_through_field.get(&node) {
+        let named = |path: &Path| {
+            let name = path.to_string();
+            released.contains(&name)
+        };
+        if state
+            .locks
+            .iter()
+            .any(|(path, level)| level.max > 0 && named(path))
+        {
+            for (path, level) in state.locks_mut().iter_mut() {
+                if level.max > 0 && named(path) {
+                    level.unknown = true;
+                    level.min = clamp(level.min - 1);
+                }
             }
         }
     }

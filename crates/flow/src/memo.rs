@@ -5,7 +5,8 @@
 //! and on what the rest of the program answered while it was solved: its
 //! callees' summaries, record and object types, named locks, counters and
 //! signals, where a callee is defined and whether a header declares it,
-//! the annotations of its prototypes. [`Recorder`] notes each question the
+//! the annotations of its prototypes, what the functions stored in a field
+//! it calls through release. [`Recorder`] notes each question the
 //! solve (and the visitor reading its states) asks, with its answer; the
 //! result is kept with that [`Trace`], and a later run reuses it when the
 //! file is unchanged and every question gets the same answer again
@@ -53,6 +54,8 @@ pub enum Question {
     ExternalDeclaredIn(String, String),
     /// The path of the file defining the callee.
     HomeOf(String),
+    /// The locks functions stored in fields of this name release.
+    ReleasedThroughField(String),
 }
 
 /// What the program answered.
@@ -112,6 +115,9 @@ fn answer(oracle: &dyn Oracle, question: &Question) -> Answer {
         ),
         Question::HomeOf(callee) => {
             Answer::Text(oracle.home_of(callee).map(|f| oracle.file_path(f)))
+        }
+        Question::ReleasedThroughField(field) => {
+            Answer::Text(Some(oracle.released_through_field(field).join("\n")))
         }
     }
 }
@@ -233,6 +239,11 @@ impl Summaries for Recorder<'_> {
     fn home_of(&self, callee: &str) -> Option<u32> {
         self.note(Question::HomeOf(callee.to_owned()));
         self.oracle.home_of(callee)
+    }
+
+    fn released_through_field(&self, field: &str) -> Vec<String> {
+        self.note(Question::ReleasedThroughField(field.to_owned()));
+        self.oracle.released_through_field(field)
     }
 }
 

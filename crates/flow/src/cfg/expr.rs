@@ -545,6 +545,13 @@ impl<'t> Lowerer<'t, '_> {
             ),
             (None, None) => None,
         };
+        let through_field = match (&callee, function) {
+            (None, Some(f)) => self.paths.lvalue(f).and_then(|p| match p.steps.last() {
+                Some(crate::path::Step::Field(name)) => Some(name.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
         if let Some(from_param) = indirect {
             for a in &arg_paths {
                 let root = a
@@ -581,6 +588,7 @@ impl<'t> Lowerer<'t, '_> {
                 result_negated: result.negated,
                 result_alias: result.alias,
                 indirect,
+                through_field,
                 clobbers,
                 result_var: result.var,
                 nests,

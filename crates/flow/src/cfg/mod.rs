@@ -232,6 +232,10 @@ pub struct Call {
     /// parameter (`filler(file, folio)`, `mapping->a_ops->writepage(…)`
     /// with `mapping` a parameter), a callback the caller chose.
     pub indirect: Option<bool>,
+    /// Called through a pointer read from a field (`dev->ops->attach(dev)`):
+    /// the field's name. Any function the program stores in a field of
+    /// that name may run here.
+    pub through_field: Option<String>,
     /// Whether the result is tested, assigned or returned.
     pub result_used: bool,
     /// Variables whose address is passed: the call may change them.
