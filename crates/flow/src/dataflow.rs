@@ -278,25 +278,8 @@ impl State {
                 changed = true;
             }
         }
-        if self
-            .facts
-            .iter()
-            .any(|(k, v)| other.facts.get(k) != Some(v))
-        {
-            self.facts_mut()
-                .retain(|k, v| other.facts.get(k) == Some(v));
-            changed = true;
-        }
-        if self
-            .aliases
-            .iter()
-            .any(|(k, v)| other.aliases.get(k) != Some(v))
-        {
-            self.aliases_mut()
-                .retain(|k, v| other.aliases.get(k) == Some(v));
-            changed = true;
-        }
-        changed
+        changed |= keep_agreed(&mut self.facts, &other.facts);
+        changed | keep_agreed(&mut self.aliases, &other.aliases)
     }
 
     /// The one name of the lock `lock` designates on this path.
@@ -444,6 +427,20 @@ impl State {
             self.facts_mut().retain(|k, _| !key.covers(k));
         }
     }
+}
+
+/// Keeps the entries of `map` that `other` has alike; whether any went.
+/// The map is copied only when one goes.
+fn keep_agreed<K: Ord + Clone, V: PartialEq + Clone>(
+    map: &mut Arc<BTreeMap<K, V>>,
+    other: &BTreeMap<K, V>,
+) -> bool {
+    let agreed = |k: &K, v: &V| other.get(k) == Some(v);
+    if map.iter().all(|(k, v)| agreed(k, v)) {
+        return false;
+    }
+    Arc::make_mut(map).retain(|k, v| agreed(k, v));
+    true
 }
 
 /// The states reaching one node: kept apart by their path facts.
