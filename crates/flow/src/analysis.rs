@@ -58,21 +58,21 @@ pub struct FunctionUnit {
 /// A function's calls, by name, before the program resolves them.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct CallNames {
-    /// Each call's callee (`None` through a pointer) and the functions it
-    /// is given as arguments (callbacks it may run), a call site each.
-    calls: Vec<(Option<String>, Vec<String>)>,
+    /// Every call and every guard taking a lock, in graph order.
+    sites: Vec<CallSite>,
     /// Calls to lock primitives taking or releasing a lock of a signal
     /// kind: the callee, whether it releases, and the lock's last name.
     signal_effects: Vec<(String, bool, String)>,
-    /// Every call by name and every guard taking a lock, in graph order.
-    sites: Vec<NamedCall>,
 }
 
-/// A call by name in a function's graph, or a guard taking a lock there
-/// (named by the primitive its class stands for).
+/// A call in a function's graph, or a guard taking a lock there (named by
+/// the primitive its class stands for).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct NamedCall {
-    pub callee: String,
+pub struct CallSite {
+    /// `None` through a pointer.
+    pub callee: Option<String>,
+    /// The functions it is given as arguments (callbacks it may run).
+    pub passed: Vec<String>,
     pub node: NodeId,
     pub span: Span,
     pub guard: bool,
@@ -82,24 +82,28 @@ impl CallNames {
     fn of(cfg: &Cfg, api: &LockApi) -> CallNames {
         let mut names = CallNames::default();
         for (node, op) in cfg.ops.iter().enumerate() {
-            let site = match op {
-                Op::Call(call) => call.callee.as_ref().map(|c| (c, call.span, false)),
-                Op::GuardAcquire(guard) => Some((&guard.primitive, guard.span, true)),
-                _ => None,
+            let node = node as NodeId;
+            let call = match op {
+                Op::Call(call) => call,
+                Op::GuardAcquire(guard) => {
+                    names.sites.push(CallSite {
+                        callee: Some(guard.primitive.clone()),
+                        passed: Vec::new(),
+                        node,
+                        span: guard.span,
+                        guard: true,
+                    });
+                    continue;
+                }
+                _ => continue,
             };
-            if let Some((callee, span, guard)) = site {
-                names.sites.push(NamedCall {
-                    callee: callee.clone(),
-                    node: node as NodeId,
-                    span,
-                    guard,
-                });
-            }
-            let Op::Call(call) = op else { continue };
-            names.calls.push((
-                call.callee.clone(),
-                call.passed_functions(cfg).map(str::to_owned).collect(),
-            ));
+            names.sites.push(CallSite {
+                callee: call.callee.clone(),
+                passed: call.passed_functions(cfg).map(str::to_owned).collect(),
+                node,
+                span: call.span,
+                guard: false,
+            });
             let Some((callee, summary)) = call
                 .callee
                 .as_deref()
@@ -141,9 +145,9 @@ impl FunctionUnit {
         self.graph.unpack()
     }
 
-    /// The function's calls by name and its guards, in graph order,
-    /// without unpacking the graph.
-    pub fn named_calls(&self) -> Vec<NamedCall> {
+    /// The function's calls and its guards, in graph order, without
+    /// unpacking the graph.
+    pub fn call_sites(&self) -> Vec<CallSite> {
         self.call_names().sites
     }
 
@@ -390,22 +394,16 @@ pub fn build_with(
         .references
         .retain(|name, _| by_name.contains_key(name));
     // Of what fields hold, only functions annotated to release a lock
-    // matter.
-    let releases = |name: &String| {
-        let annotated = |anns: &[Annotation]| anns.iter().any(|a| a.name == "__releases");
-        by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .any(|&i| annotated(&program.functions[i].annotations))
-            || program
-                .prototype_annotations
-                .get(name)
-                .is_some_and(|anns| annotated(anns))
-    };
+    // their callers hold matter.
     let mut stored = std::mem::take(&mut program.stored_in_fields);
     for names in stored.values_mut() {
-        names.retain(|name| releases(name));
+        names.retain(|name| {
+            by_name.get(name).into_iter().flatten().any(|&i| {
+                !program
+                    .released_by_annotation(&program.functions[i])
+                    .is_empty()
+            })
+        });
     }
     stored.retain(|_, names| !names.is_empty());
     program.stored_in_fields = stored;
@@ -767,9 +765,8 @@ fn counters(source: &[u8], api: &LockApi) -> Vec<String> {
     out
 }
 
-/// Counts identifier uses that are not direct calls or declarations.
-/// The file's non-call references to each name, and the names it stores
-/// in fields (field, name).
+/// Counts identifier uses that are not direct calls or declarations, by
+/// name; and the names the file stores in fields, as (field, name).
 fn references(file: &ParsedFile, api: &LockApi) -> (NameMap<u32>, Vec<(String, String)>) {
     let mut refs: NameMap<u32> = NameMap::default();
     let mut stored: Vec<(String, String)> = Vec::new();
@@ -1049,30 +1046,34 @@ impl Program {
     /// are annotated to release (`__releases(RCU)`), leaving out those
     /// named by the function's own parameters.
     pub fn released_through_field(&self, field: &str) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for name in self.stored_in_fields.get(field).into_iter().flatten() {
-            for &i in self.by_name.get(name).into_iter().flatten() {
-                let f = &self.functions[i];
-                let released = self
-                    .annotations(f)
-                    .into_iter()
-                    .filter(|a| a.name == "__releases")
-                    .flat_map(|a| a.args)
-                    .filter_map(|arg| annotation_path(&arg, &f.params))
-                    .filter(|p| {
-                        p.root_var()
-                            .is_none_or(|r| !f.params.iter().any(|q| q == r))
-                    });
-                for path in released {
-                    let path = path.to_string();
-                    if !out.contains(&path) {
-                        out.push(path);
-                    }
-                }
-            }
-        }
+        let mut out: Vec<String> = self
+            .stored_in_fields
+            .get(field)
+            .into_iter()
+            .flatten()
+            .flat_map(|name| self.by_name.get(name).into_iter().flatten())
+            .flat_map(|&i| self.released_by_annotation(&self.functions[i]))
+            .collect();
         out.sort();
+        out.dedup();
         out
+    }
+
+    /// The locks, by name, that `f` is annotated to release
+    /// (`__releases(RCU)`) other than those its parameters name: locks
+    /// its callers hold under the same name.
+    fn released_by_annotation(&self, f: &FunctionUnit) -> Vec<String> {
+        self.annotations(f)
+            .into_iter()
+            .filter(|a| a.name == "__releases")
+            .flat_map(|a| a.args)
+            .filter_map(|arg| annotation_path(&arg, &f.params))
+            .filter(|p| {
+                p.root_var()
+                    .is_none_or(|r| !f.params.iter().any(|q| q == r))
+            })
+            .map(|p| p.to_string())
+            .collect()
     }
 
     /// Non-call references to `name` anywhere in the program.
@@ -1101,29 +1102,31 @@ impl Program {
     /// definition each direct call may reach, a call site each.
     fn call_edges(&self, i: usize, names: &CallNames, api: &LockApi) -> CallEdges {
         let f = &self.functions[i];
-        let calls = &names.calls;
-        let mut callees: Vec<usize> = calls
-            .iter()
-            .filter(|(callee, _)| {
-                callee
+        let calls = || names.sites.iter().filter(|s| !s.guard);
+        let mut callees: Vec<usize> = calls()
+            .filter(|s| {
+                s.callee
                     .as_deref()
                     .is_none_or(|n| self.primitive(api, f.file, n).is_none())
             })
             // The callee, and functions passed as arguments (callbacks it may
             // run), are solved first.
-            .flat_map(|(callee, passed)| {
-                callee
+            .flat_map(|s| {
+                s.callee
                     .as_deref()
                     .into_iter()
-                    .chain(passed.iter().map(String::as_str))
+                    .chain(s.passed.iter().map(String::as_str))
             })
             .filter_map(|name| self.resolve(f.file, name))
             .collect();
         callees.sort_unstable();
         callees.dedup();
-        let sites = calls
-            .iter()
-            .flat_map(|(callee, _)| callee.iter().flat_map(|name| self.reachable(f.file, name)))
+        let sites = calls()
+            .flat_map(|s| {
+                s.callee
+                    .iter()
+                    .flat_map(|name| self.reachable(f.file, name))
+            })
             .collect();
         (callees, sites)
     }

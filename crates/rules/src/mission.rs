@@ -74,10 +74,16 @@ pub fn check(analysis: &Analysis<FunctionFacts>, set: &RuleSet) -> Vec<Finding> 
         .functions
         .par_iter()
         .map(|f| {
-            f.named_calls()
+            f.call_sites()
                 .into_iter()
-                .filter(|c| !c.guard && analysis.api.primitive(&c.callee).is_none())
-                .filter_map(|c| Some((program.resolve(f.file, &c.callee)?, c.node, c.span)))
+                .filter(|c| !c.guard)
+                .filter_map(|c| {
+                    let name = c.callee.as_deref()?;
+                    if analysis.api.primitive(name).is_some() {
+                        return None;
+                    }
+                    Some((program.resolve(f.file, name)?, c.node, c.span))
+                })
                 .collect()
         })
         .collect();
@@ -115,13 +121,6 @@ pub fn check(analysis: &Analysis<FunctionFacts>, set: &RuleSet) -> Vec<Finding> 
         }
     }
     out
-}
-
-fn call_name(op: &Op) -> Option<&str> {
-    match op {
-        Op::Call(c) => c.callee.as_deref(),
-        _ => None,
-    }
 }
 
 impl Ctx<'_> {
@@ -441,26 +440,25 @@ impl Ctx<'_> {
                     .any(|e| e.kind.as_ref().is_some_and(|k| class.kinds.contains(k)))
             })
         };
-        let kind_matches = |op: &Op| match op {
-            Op::Call(c) => c.callee.as_deref().is_some_and(primitive_of_kind),
-            Op::GuardAcquire(guard) => primitive_of_kind(&guard.primitive),
-            _ => false,
-        };
         // A witness chain for every function that may take the class.
         let mut takes: Vec<Option<Vec<Step_>>> = (0..n)
             .into_par_iter()
             .map(|i| {
-                let first = program.functions[i]
-                    .named_calls()
-                    .into_iter()
-                    .find(|c| primitive_of_kind(&c.callee))?;
+                let (first, name) =
+                    program.functions[i]
+                        .call_sites()
+                        .into_iter()
+                        .find_map(|c| {
+                            let name = c.callee.clone().filter(|n| primitive_of_kind(n))?;
+                            Some((c, name))
+                        })?;
                 Some(vec![Step_ {
                     function: i,
                     span: first.span,
                     message: if first.guard {
                         "guard here".to_owned()
                     } else {
-                        format!("{}() here", first.callee)
+                        format!("{name}() here")
                     },
                 }])
             })
@@ -489,11 +487,13 @@ impl Ctx<'_> {
         let mut seen: HashMap<(usize, u32), ()> = HashMap::new();
         for i in (0..n).filter(|&i| self.in_scope(rule, i)) {
             let f = &program.functions[i];
-            for op in &f.cfg().ops {
-                if kind_matches(op) {
-                    let Op::Call(c) = op else { continue };
-                    let name = c.callee.as_deref().unwrap_or("lock");
-                    if seen.insert((i, c.span.start), ()).is_none() {
+            for c in f.call_sites() {
+                let Some(name) = c.callee.as_deref() else {
+                    continue;
+                };
+                if primitive_of_kind(name) {
+                    // A guard of the class is no call to report.
+                    if !c.guard && seen.insert((i, c.span.start), ()).is_none() {
                         out.push(self.finding(
                             rule,
                             i,
@@ -508,14 +508,16 @@ impl Ctx<'_> {
                     }
                     continue;
                 }
-                let Some(name) = call_name(op) else { continue };
+                if c.guard {
+                    continue;
+                }
                 let Some(callee) = program.resolve(f.file, name) else {
                     continue;
                 };
                 if self.in_scope(rule, callee) {
                     continue;
                 }
-                if let (Op::Call(c), Some(chain)) = (op, &takes[callee]) {
+                if let Some(chain) = &takes[callee] {
                     if seen.insert((i, c.span.start), ()).is_none() {
                         let message = format!(
                             "{name}() uses {} (through a callee outside {})",

@@ -534,24 +534,25 @@ impl<'t> Lowerer<'t, '_> {
             .filter(|a| a.kind_id() == kind::IDENTIFIER)
             .map(|a| self.text(a).to_owned())
             .collect();
+        // The pointer called through, when the callee is no name.
+        let pointer = function
+            .filter(|_| callee.is_none())
+            .and_then(|f| self.paths.lvalue(f));
         let indirect = match (&callee, function) {
             (Some(name), _) => (self.cfg.params.contains(name) || self.cfg.locals.contains(name))
                 .then(|| self.cfg.params.contains(name)),
-            (None, Some(f)) => Some(
-                self.paths
-                    .lvalue(f)
+            (None, Some(_)) => Some(
+                pointer
+                    .as_ref()
                     .and_then(|p| p.root_var().map(|r| self.cfg.params.iter().any(|q| q == r)))
                     .unwrap_or(false),
             ),
             (None, None) => None,
         };
-        let through_field = match (&callee, function) {
-            (None, Some(f)) => self.paths.lvalue(f).and_then(|p| match p.steps.last() {
-                Some(crate::path::Step::Field(name)) => Some(name.clone()),
-                _ => None,
-            }),
+        let through_field = pointer.and_then(|p| match p.steps.last() {
+            Some(crate::path::Step::Field(name)) => Some(name.clone()),
             _ => None,
-        };
+        });
         if let Some(from_param) = indirect {
             for a in &arg_paths {
                 let root = a
