@@ -1222,6 +1222,20 @@ fn apply_edge(
         EdgeCond::Truth(key, truthy) => (key, truthy, true),
         EdgeCond::Settle(key, truthy) => (key, truthy, false),
         // The context held it already: the lock stands as no call here says.
+        EdgeCond::ErrorTest(key, is_error) => {
+            settle_errno(state, key, *is_error);
+            // An error pointer points to no object: no lock under it is
+            // held (`c->root = alloc_locked(…); if (IS_ERR(c->root))`).
+            if let (TruthKey::Value(pointer), true) = (key, is_error) {
+                forget_under_null(state, pointer);
+            }
+            return apply_edge(
+                state,
+                &EdgeCond::Settle(key.clone(), !*is_error),
+                tracked,
+                exclusive,
+            );
+        }
         EdgeCond::AlreadyHeld(key) => {
             let (already, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
                 .into_iter()
@@ -1292,7 +1306,7 @@ fn apply_edge(
     // `IS_ERR(p)` settles a try result stored in `p` the other way round:
     // an error pointer is a failed try.
     if let TruthKey::Errno(v) = key {
-        settle_errno(state, v, *truthy);
+        settle_errno(state, &TruthKey::Var(v.clone()), *truthy);
         return apply_edge(
             state,
             &EdgeCond::Settle(TruthKey::Var(v.clone()), !*truthy),
@@ -1322,13 +1336,12 @@ fn learn(state: &mut State, key: &TruthKey, truth: bool) {
     settle_tested_by(state, key, truth);
 }
 
-/// The path learned whether `var` holds an errno: the try results stored in
-/// it that succeed unless one is returned are settled.
-fn settle_errno(state: &mut State, var: &str, errno: bool) {
-    let key = TruthKey::Var(var.to_owned());
+/// The path learned whether `key` (a variable, a field) holds an errno: the
+/// try results stored there that succeed unless one is returned are settled.
+fn settle_errno(state: &mut State, key: &TruthKey, errno: bool) {
     let (settled, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
         .into_iter()
-        .partition(|p| p.success == Success::NonNegative && p.tested_by(&key));
+        .partition(|p| p.success == Success::NonNegative && p.tested_by(key));
     state.pending = kept;
     for p in settled {
         // Settled as a zero (success) or as failed, whatever the success kind.
@@ -1954,7 +1967,7 @@ fn transfer(cfg: &Cfg, node: NodeId, state: &mut State, calls: &Calls<'_>) -> Op
         Op::Assign { key, value } => {
             // `if (idx < 0)` taught whether `idx` holds an errno.
             if let (TruthKey::Errno(v), Some(errno)) = (key, value) {
-                settle_errno(state, v, *errno);
+                settle_errno(state, &TruthKey::Var(v.clone()), *errno);
             }
             state.kill(key);
             // An errno is nonzero: `if (ret >= 0) ret = lock_interruptible(…);

@@ -484,18 +484,68 @@ fn exits_of_paths(
             })
             .collect();
         let levels: Vec<Level> = paths.iter().map(|(_, _, s)| s.level(lock)).collect();
+        // Every held return returns the lock's object, or what contains it
+        // (`return ctx;` holding `ctx->mutex`, `ctx` standing for
+        // `event->ctx`; `return container_of(ipcp, …, shm_perm);` holding
+        // `ipcp->lock`): the lock's steps under the returned pointer.
+        let returned_steps = |value: &ReturnValue, state: &State| match value {
+            ReturnValue::Var(v) => {
+                // What the variable stands for: statically, or on this path
+                // (`ret = mi;`, the lock taken through `mi`).
+                let itself = Path::var(v);
+                let object = cfg
+                    .returned_paths
+                    .get(v)
+                    .filter(|p| **p != itself)
+                    .cloned()
+                    .or_else(|| state.pointer_of(v))
+                    .unwrap_or_else(|| itself.clone());
+                // Under the object, or under the variable itself (named
+                // through it at this return, see `named_through_returned`).
+                [object, itself]
+                    .into_iter()
+                    .find(|o| o.root == lock.root && lock.steps.starts_with(&o.steps))
+                    .map(|o| lock.steps[o.steps.len()..].to_vec())
+            }
+            ReturnValue::Address(text) | ReturnValue::Field(text) => {
+                let object = cfg.returned_objects.get(text)?;
+                let mut steps = vec![Step::Deref];
+                steps.extend(steps_under(object, lock)?);
+                Some(steps)
+            }
+            // `return dp83640_clock_get(clock);`: what the callee returns.
+            ReturnValue::Call(id) => {
+                let object = call_returned_object(cfg, *id, summaries)?;
+                let mut steps = vec![Step::Deref];
+                steps.extend(steps_under(&object, lock)?);
+                Some(steps)
+            }
+            _ => None,
+        };
         // Returns where the held lock's object went into a container callers
         // reach are that container's walker's business: the other returns
         // alone say what the function does; with none, it hands the lock on.
-        let linked = |l: &Level| l.linked && l.max > 0;
-        let all_linked = levels.iter().any(linked)
+        // A return of the object itself hands it to the caller, linked or
+        // not (`list_move(&b->list, &c->cache); return b;`): the return
+        // value tells the caller.
+        let linked: Vec<bool> = paths
+            .iter()
+            .zip(&levels)
+            .map(|((_, value, state), l)| {
+                l.linked && l.max > 0 && returned_steps(value, state).is_none()
+            })
+            .collect();
+        let all_linked = linked.iter().any(|&l| l)
             && levels
                 .iter()
-                .all(|l| linked(l) || (l.min == 0 && l.max == 0));
+                .zip(&linked)
+                .all(|(l, &linked)| linked || (l.min == 0 && l.max == 0));
         let (paths, levels): (Vec<_>, Vec<Level>) = paths
             .into_iter()
             .zip(levels)
-            .filter(|(_, l)| all_linked || !linked(l))
+            .zip(linked)
+            .filter(|(_, linked)| all_linked || !linked)
+            .map(|(path, _)| path)
             .unzip();
         let pending = paths
             .iter()
@@ -592,44 +642,6 @@ fn exits_of_paths(
             ExitKind::OnCallerCondition
         } else {
             ExitKind::Inconsistent
-        };
-        // Every held return returns the lock's object, or what contains it
-        // (`return ctx;` holding `ctx->mutex`, `ctx` standing for
-        // `event->ctx`; `return container_of(ipcp, …, shm_perm);` holding
-        // `ipcp->lock`): the lock's steps under the returned pointer.
-        let returned_steps = |value: &ReturnValue, state: &State| match value {
-            ReturnValue::Var(v) => {
-                // What the variable stands for: statically, or on this path
-                // (`ret = mi;`, the lock taken through `mi`).
-                let itself = Path::var(v);
-                let object = cfg
-                    .returned_paths
-                    .get(v)
-                    .filter(|p| **p != itself)
-                    .cloned()
-                    .or_else(|| state.pointer_of(v))
-                    .unwrap_or_else(|| itself.clone());
-                // Under the object, or under the variable itself (named
-                // through it at this return, see `named_through_returned`).
-                [object, itself]
-                    .into_iter()
-                    .find(|o| o.root == lock.root && lock.steps.starts_with(&o.steps))
-                    .map(|o| lock.steps[o.steps.len()..].to_vec())
-            }
-            ReturnValue::Address(text) | ReturnValue::Field(text) => {
-                let object = cfg.returned_objects.get(text)?;
-                let mut steps = vec![Step::Deref];
-                steps.extend(steps_under(object, lock)?);
-                Some(steps)
-            }
-            // `return dp83640_clock_get(clock);`: what the callee returns.
-            ReturnValue::Call(id) => {
-                let object = call_returned_object(cfg, *id, summaries)?;
-                let mut steps = vec![Step::Deref];
-                steps.extend(steps_under(&object, lock)?);
-                Some(steps)
-            }
-            _ => None,
         };
         let mut held_returns = paths
             .iter()

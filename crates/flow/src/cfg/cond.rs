@@ -112,13 +112,25 @@ impl<'t> Lowerer<'t, '_> {
                     .child_by_field_id(field::FUNCTION)
                     .filter(|f| self.api.is_error_test(self.text(*f)))
                     .and_then(|_| e.child_by_field_id(field::ARGUMENTS)?.named_child(0))
-                    .map(strip)
-                    .filter(|a| a.kind_id() == kind::IDENTIFIER);
-                if let Some(arg) = tested {
+                    .map(strip);
+                if let Some(arg) = tested.filter(|a| a.kind_id() == kind::IDENTIFIER) {
                     let key = TruthKey::Errno(self.text(arg).to_owned());
                     if let Some(c) = cur {
                         self.link(c, t, EdgeCond::Truth(key.clone(), true));
                         self.link(c, f, EdgeCond::Truth(key, false));
+                    }
+                    return;
+                }
+                // `IS_ERR(c->root)`: a try result stored in the field is
+                // settled as it would be in a variable.
+                let field_key = tested
+                    .filter(|a| a.kind_id() == kind::FIELD_EXPRESSION)
+                    .and_then(|a| self.paths.lvalue(a))
+                    .map(TruthKey::Value);
+                if let Some(key) = field_key {
+                    if let Some(c) = cur {
+                        self.link(c, t, EdgeCond::ErrorTest(key.clone(), true));
+                        self.link(c, f, EdgeCond::ErrorTest(key, false));
                     }
                     return;
                 }

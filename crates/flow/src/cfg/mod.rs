@@ -148,6 +148,10 @@ pub enum EdgeCond {
     /// `ww_mutex_lock()`, tested before or not): held, though by no call of
     /// this function, so unknown here.
     AlreadyHeld(TruthKey),
+    /// Whether the value at the key (a field, `IS_ERR(c->root)`) is an
+    /// error pointer (`true`): settles the try results stored there, as
+    /// [`TruthKey::Errno`] does for a variable.
+    ErrorTest(TruthKey, bool),
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]

@@ -75,7 +75,10 @@ impl Liveness {
                 }
             }
             for edge in &cfg.succs[node] {
-                if let EdgeCond::Truth(key, _) | EdgeCond::Settle(key, _) = &edge.cond {
+                if let EdgeCond::Truth(key, _)
+                | EdgeCond::Settle(key, _)
+                | EdgeCond::ErrorTest(key, _) = &edge.cond
+                {
                     if let Some(&i) = index.get(key) {
                         set(&mut tests, node, i);
                     }
