@@ -665,11 +665,41 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         level.required = true;
         entry.locks_mut().insert(lock.clone(), level);
     }
-    let calls = Calls::new(cfg, summaries);
+    let mut calls = Calls::new(cfg, summaries);
     let tracked = tracked_keys(cfg, &calls);
+    let (mut states, mut incomplete) = fixpoint(cfg, &entry, &calls, &tracked);
+    // Double-checked locking is seen once the locks are known: the shared
+    // data written under a lock this function takes is solved again, with
+    // what was learned of it before each acquire of that lock forgotten.
+    if !incomplete {
+        let written = written_under_lock(cfg, &states, &tracked);
+        if !written.is_empty() {
+            calls.written_under_lock = written;
+            (states, incomplete) = fixpoint(cfg, &entry, &calls, &tracked);
+        }
+    }
+    let mut callback_fields: Vec<String> = calls.callback_fields.into_values().flatten().collect();
+    callback_fields.sort();
+    callback_fields.dedup();
+    Solution {
+        states,
+        incomplete,
+        may_drop: calls.may_drop,
+        callback_fields,
+    }
+}
+
+/// Runs the worklist to a fixpoint from `entry`: the in-states of every
+/// node, and whether the bound was hit first.
+fn fixpoint(
+    cfg: &Cfg,
+    entry: &State,
+    calls: &Calls<'_>,
+    tracked: &HashSet<TruthKey>,
+) -> (Vec<Disjuncts>, bool) {
     let n = cfg.ops.len();
     let mut states: Vec<Disjuncts> = vec![Disjuncts::default(); n];
-    states[cfg.entry as usize].add(entry, &|_, _| true, &cfg.exclusive);
+    states[cfg.entry as usize].add(entry.clone(), &|_, _| true, &cfg.exclusive);
     let mut work: BTreeSet<NodeId> = BTreeSet::from([cfg.entry]);
     // Built the first time some node has too many states.
     let liveness = std::cell::OnceCell::new();
@@ -689,7 +719,7 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
         }
         for mut state in states[node as usize].take_uncarried() {
             work_done += 1 + state.facts.len() + state.locks.len() + state.aliases.len();
-            let alternative = transfer(cfg, node, &mut state, &calls);
+            let alternative = transfer(cfg, node, &mut state, calls);
             for mut state in std::iter::once(state).chain(alternative) {
                 if state.facts.keys().any(|k| !tracked.contains(k)) {
                     state.facts_mut().retain(|k, _| tracked.contains(k));
@@ -704,11 +734,11 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
                     };
                     let matters = |key: &TruthKey, with_returns: bool| {
                         liveness
-                            .get_or_init(|| liveness::Liveness::new(cfg, &calls, &tracked))
+                            .get_or_init(|| liveness::Liveness::new(cfg, calls, tracked))
                             .as_ref()
                             .is_none_or(|l| l.matters(edge.to, key, with_returns))
                     };
-                    if apply_edge(&mut out, &edge.cond, &tracked, &cfg.exclusive)
+                    if apply_edge(&mut out, &edge.cond, tracked, &cfg.exclusive)
                         && states[edge.to as usize].add(out, &matters, &cfg.exclusive)
                     {
                         work.insert(edge.to);
@@ -717,15 +747,43 @@ pub fn solve(cfg: &Cfg, entry_held: &[Path], summaries: &dyn Summaries) -> Solut
             }
         }
     }
-    let mut callback_fields: Vec<String> = calls.callback_fields.into_values().flatten().collect();
-    callback_fields.sort();
-    callback_fields.dedup();
-    Solution {
-        states,
-        incomplete,
-        may_drop: calls.may_drop,
-        callback_fields,
+    (states, incomplete)
+}
+
+/// The shared data (through a pointer, or a global) that tracked tests
+/// read and the function writes while holding, on every path there, a lock
+/// it took: each with that lock.
+fn written_under_lock(
+    cfg: &Cfg,
+    states: &[Disjuncts],
+    tracked: &HashSet<TruthKey>,
+) -> Vec<(Path, TruthKey)> {
+    let mut written = Vec::new();
+    for (node, op) in cfg.ops.iter().enumerate() {
+        let Op::Assign { key, .. } = op else { continue };
+        let shared = match key {
+            TruthKey::Value(path) => is_shared(cfg, path),
+            TruthKey::Var(v) => is_shared(cfg, &Path::var(v)),
+            _ => false,
+        };
+        let reaching = &states[node].states;
+        if !shared || !tracked.contains(key) || reaching.is_empty() {
+            continue;
+        }
+        for (lock, level) in reaching[0].locks.iter() {
+            let held_here = |s: &State| {
+                s.locks
+                    .get(lock)
+                    .is_some_and(|l| l.owned && l.held_min() >= 1)
+            };
+            if level.owned && reaching.iter().all(held_here) {
+                written.push((lock.clone(), key.clone()));
+            }
+        }
     }
+    written.sort();
+    written.dedup();
+    written
 }
 
 /// Reads a solved function: the states before each node and what each node
@@ -1590,6 +1648,11 @@ struct Calls<'a> {
     /// Per call through a field, the locks (by name) that functions stored
     /// in fields of that name are annotated to release.
     released_through_field: HashMap<NodeId, Vec<String>>,
+    /// Shared data the function writes under a lock it takes, with that
+    /// lock (`larval->test_started = true` under `alg_sem`): what a path
+    /// learned of it before taking the lock, another context may have
+    /// changed by the time the lock is had.
+    written_under_lock: Vec<(Path, TruthKey)>,
 }
 
 impl Calls<'_> {
@@ -1687,8 +1750,25 @@ impl<'a> Calls<'a> {
             returned_vars,
             read_by_calls,
             released_through_field,
+            written_under_lock: Vec::new(),
         }
     }
+}
+
+/// Whether `path` names memory other contexts may reach: a field of an
+/// object reached through a pointer (`larval->test_started`), or a global.
+/// What a parameter points to itself (`*need_unmap = 1`) is most often
+/// the caller's local, an out-parameter.
+fn is_shared(cfg: &Cfg, path: &Path) -> bool {
+    let through_pointer = path
+        .steps
+        .iter()
+        .skip_while(|s| **s != Step::Deref)
+        .any(|s| matches!(s, Step::Field(_)));
+    through_pointer
+        || path
+            .root_var()
+            .is_some_and(|v| !cfg.locals.contains(v) && !cfg.params.iter().any(|p| p == v))
 }
 
 /// One effect of a node on one lock, in the function's own terms.
@@ -2253,6 +2333,12 @@ fn apply_call(
         }
         match effect.change {
             Change::Acquire => {
+                // Double-checked locking (`if (x->done) return; lock(l);
+                // if (x->done) { unlock(l); return; }`): the test under the
+                // lock may go either way, whatever the first one found.
+                for (_, key) in calls.written_under_lock.iter().filter(|(l, _)| l == lock) {
+                    state.kill(key);
+                }
                 acquire(state, lock, effect.site, effect.recursive);
                 set_carrier(state, lock, [&key]);
                 if let Some(level) = state.locks_mut().get_mut(lock) {
