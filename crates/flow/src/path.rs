@@ -593,7 +593,13 @@ impl<'t, 'f> PathResolver<'t, 'f> {
                 let base = expr.child_by_field_id(field::ARGUMENT)?;
                 Some(self.lvalue_at(base, depth)?.push(Step::Index))
             }
-            kind::CALL_EXPRESSION => self.lvalue_at(self.same_lock_arg(expr)?, depth),
+            kind::CALL_EXPRESSION => match self.same_lock_arg(expr) {
+                Some(arg) => self.lvalue_at(arg, depth),
+                // `msg_ids(ns).rwsem`: a C function returns no lvalue, so
+                // this is a macro designating an object under its argument,
+                // named as an accessor's result is (`x25_sk(sk)->lock`).
+                None => self.pointee_at(expr, depth),
+            },
             _ => None,
         }
     }
