@@ -216,7 +216,19 @@ impl Visitor for FactVisitor {
                             }
                         }
                     }
-                    if effect.applies != Some(true) || !state.lock_exists(&effect.lock) {
+                    if !state.lock_exists(&effect.lock) {
+                        continue;
+                    }
+                    // A release on a condition the path cannot read (a flag
+                    // the acquiring call set through a pointer,
+                    // `ttm_lru_walk_unlock(bo, needs_unlock)`): as for a
+                    // callee that may release it below, the caller releases
+                    // it through that callee.
+                    if effect.applies.is_none() && effect.change == Change::Release {
+                        let lock = released_lock(state, &effect.lock);
+                        mark_released(&mut handling, &state.level(&lock));
+                    }
+                    if effect.applies != Some(true) {
                         continue;
                     }
                     let event = |kind, lock: &Path, previous| LockEvent {
