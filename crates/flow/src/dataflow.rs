@@ -1279,7 +1279,6 @@ fn apply_edge(
         EdgeCond::Always => return true,
         EdgeCond::Truth(key, truthy) => (key, truthy, true),
         EdgeCond::Settle(key, truthy) => (key, truthy, false),
-        // The context held it already: the lock stands as no call here says.
         EdgeCond::ErrorTest(key, is_error) => {
             settle_errno(state, key, *is_error);
             // An error pointer points to no object: no lock under it is
@@ -1294,6 +1293,7 @@ fn apply_edge(
                 exclusive,
             );
         }
+        // The context held it already: the lock stands as no call here says.
         EdgeCond::AlreadyHeld(key) => {
             let (already, kept): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
                 .into_iter()
@@ -1765,10 +1765,7 @@ fn is_shared(cfg: &Cfg, path: &Path) -> bool {
         .iter()
         .skip_while(|s| **s != Step::Deref)
         .any(|s| matches!(s, Step::Field(_)));
-    through_pointer
-        || path
-            .root_var()
-            .is_some_and(|v| !cfg.locals.contains(v) && !cfg.params.iter().any(|p| p == v))
+    through_pointer || path.root_var().is_some_and(|v| cfg.is_global(v))
 }
 
 /// One effect of a node on one lock, in the function's own terms.
@@ -1992,9 +1989,9 @@ pub(crate) fn returned_object(summary: &Summary, call: &crate::cfg::Call) -> Opt
 /// applied, and a global that is a named lock of the lock API named so.
 fn one_name(cfg: &Cfg, state: &State, lock: &Path, calls: &Calls<'_>) -> Path {
     let lock = state.canonical(&resolve_calls(lock, calls.summaries));
-    let global = lock.root_var().filter(|g| {
-        lock.steps.is_empty() && !cfg.locals.contains(*g) && !cfg.params.iter().any(|p| p == g)
-    });
+    let global = lock
+        .root_var()
+        .filter(|g| lock.steps.is_empty() && cfg.is_global(g));
     match global.and_then(|g| calls.summaries.named_lock(g)) {
         Some(named) => Path::named(named),
         None => lock,

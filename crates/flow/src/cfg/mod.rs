@@ -265,6 +265,12 @@ impl Cfg {
                 .any(|s| matches!(s, crate::path::Step::Call(_)))
     }
 
+    /// Whether `name` is neither a local nor a parameter of the function:
+    /// a global, or a function.
+    pub fn is_global(&self, name: &str) -> bool {
+        !self.locals.contains(name) && !self.params.iter().any(|p| p == name)
+    }
+
     /// Whether `path` starts at one of the function's parameters.
     pub fn rooted_at_param(&self, path: &Path) -> bool {
         path.root_var()
@@ -282,7 +288,7 @@ impl Call {
                 .as_ref()
                 .filter(|p| p.steps.is_empty())
                 .and_then(Path::root_var)
-                .filter(|n| !cfg.locals.contains(*n) && !cfg.params.iter().any(|p| p == n))
+                .filter(|n| cfg.is_global(n))
         })
     }
 }

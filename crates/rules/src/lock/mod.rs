@@ -219,14 +219,23 @@ impl Visitor for FactVisitor {
                     if !state.lock_exists(&effect.lock) {
                         continue;
                     }
-                    // A release on a condition the path cannot read (a flag
-                    // the acquiring call set through a pointer,
-                    // `ttm_lru_walk_unlock(bo, needs_unlock)`): as for a
-                    // callee that may release it below, the caller releases
-                    // it through that callee.
-                    if effect.applies.is_none() && effect.change == Change::Release {
-                        let lock = released_lock(state, &effect.lock);
-                        mark_released(&mut handling, &state.level(&lock));
+                    // Handed to a callee that may release it, under a
+                    // condition of its own (`if (owner == id)
+                    // mutex_unlock(…)`) or on an argument the path cannot
+                    // read (a flag the acquiring call set through a pointer,
+                    // `ttm_lru_walk_unlock(bo, needs_unlock)`): the caller
+                    // releases it through that callee.
+                    let through_callee = match (effect.change, effect.applies) {
+                        (Change::Unknown | Change::Opaque, Some(true)) => {
+                            Some(state.level(&effect.lock))
+                        }
+                        (Change::Release, None) => {
+                            Some(state.level(&released_lock(state, &effect.lock)))
+                        }
+                        _ => None,
+                    };
+                    if let Some(level) = through_callee {
+                        mark_released(&mut handling, &level);
                     }
                     if effect.applies != Some(true) {
                         continue;
@@ -292,13 +301,6 @@ impl Visitor for FactVisitor {
                             for other in cursor.held_under_another_name(state, &lock) {
                                 mark_released(&mut handling, &state.level(&other));
                             }
-                        }
-                        // Handed to a callee that may release it (under a
-                        // condition of its own, `if (owner == id)
-                        // mutex_unlock(…)`): the caller releases it through
-                        // that callee.
-                        Change::Unknown | Change::Opaque => {
-                            mark_released(&mut handling, &state.level(&effect.lock));
                         }
                         _ => {}
                     }
