@@ -1562,7 +1562,13 @@ fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
         let under = objects
             .iter()
             .any(|o| path.root == o.root && path.steps.starts_with(&o.steps));
-        let guards_container = container_owner.is_some() && path.owner() == container_owner;
+        // So does a lock of an object the container lives under
+        // (`list_add(&req->list, ctx->timeout_list.prev)` under
+        // `req->ctx->timeout_lock`).
+        let guards_container = path.owner().is_some_and(|owner| {
+            container_owner.as_ref() == Some(&owner)
+                || (owner.root == container.root && container.steps.starts_with(&owner.steps))
+        });
         if under && !guards_container && level.max > 0 {
             level.linked = true;
         }
@@ -1791,6 +1797,9 @@ pub struct AppliedEffect<'a> {
     /// (`unlock_if(x, flag)`), with that argument's key and wanted truth.
     pub applies: Option<bool>,
     pub depends_on: Option<(Option<TruthKey>, bool)>,
+    /// The lock is under the object the callee returns, which may be NULL
+    /// where the lock is not taken (a lookup returning its object locked).
+    pub under_result: bool,
 }
 
 /// What `node` does to locks on a path in `state`: the callee's summary
@@ -1814,6 +1823,7 @@ fn effects_at<'a>(
             site: guard.span,
             applies: Some(true),
             depends_on: None,
+            under_result: false,
         }],
         Op::GuardRelease { lock, at, .. } => vec![AppliedEffect {
             lock: one_name(cfg, state, lock, calls),
@@ -1826,6 +1836,7 @@ fn effects_at<'a>(
             site: *at,
             applies: Some(true),
             depends_on: None,
+            under_result: false,
         }],
         Op::Call(call) => {
             let Some((name, summary)) = call
@@ -1894,6 +1905,7 @@ fn effects_at<'a>(
                         site: call.span,
                         applies,
                         depends_on,
+                        under_result: effect.lock.root == RefRoot::Return,
                     })
                 })
                 .collect()
@@ -2324,8 +2336,10 @@ fn apply_call(
         {
             continue;
         }
-        // Locking through a pointer says it is not NULL here.
-        if matches!(effect.change, Change::Acquire | Change::Release) {
+        // Locking through a pointer says it is not NULL here; a lock under
+        // a callee's result says nothing of it (the callee returns NULL
+        // without the lock).
+        if matches!(effect.change, Change::Acquire | Change::Release) && !effect.under_result {
             learn_not_null(state, &effect.named);
         }
         match effect.change {
