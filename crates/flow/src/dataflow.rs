@@ -770,13 +770,13 @@ fn written_under_lock(
         if !shared || !tracked.contains(key) || reaching.is_empty() {
             continue;
         }
-        for (lock, level) in reaching[0].locks.iter() {
+        for lock in reaching[0].locks.keys() {
             let held_here = |s: &State| {
                 s.locks
                     .get(lock)
                     .is_some_and(|l| l.owned && l.held_min() >= 1)
             };
-            if level.owned && reaching.iter().all(held_here) {
+            if reaching.iter().all(held_here) {
                 written.push((lock.clone(), key.clone()));
             }
         }
@@ -1364,13 +1364,8 @@ fn apply_edge(
     // `IS_ERR(p)` settles a try result stored in `p` the other way round:
     // an error pointer is a failed try.
     if let TruthKey::Errno(v) = key {
-        settle_errno(state, &TruthKey::Var(v.clone()), *truthy);
-        return apply_edge(
-            state,
-            &EdgeCond::Settle(TruthKey::Var(v.clone()), !*truthy),
-            tracked,
-            exclusive,
-        );
+        let test = EdgeCond::ErrorTest(TruthKey::Var(v.clone()), *truthy);
+        return apply_edge(state, &test, tracked, exclusive);
     }
     settle_tested_by(state, key, *truthy);
     true
@@ -1554,20 +1549,18 @@ fn link_object(state: &mut State, cfg: &Cfg, call: &crate::cfg::Call) {
     if !cfg.caller_nameable(&container) {
         return;
     }
-    // The container's own lock (`q->requeue_lock` for `q->requeue_list`)
-    // guards the linking; it is not handed on.
-    let container_owner = container.owner();
     let objects = [state.canonical(&object), object];
     for (path, level) in state.locks_mut().iter_mut() {
         let under = objects
             .iter()
             .any(|o| path.root == o.root && path.steps.starts_with(&o.steps));
-        // So does a lock of an object the container lives under
+        // The lock of an object the container lives under guards the
+        // linking; it is not handed on: the container's own lock
+        // (`q->requeue_lock` for `q->requeue_list`), or one further up
         // (`list_add(&req->list, ctx->timeout_list.prev)` under
         // `req->ctx->timeout_lock`).
         let guards_container = path.owner().is_some_and(|owner| {
-            container_owner.as_ref() == Some(&owner)
-                || (owner.root == container.root && container.steps.starts_with(&owner.steps))
+            owner.root == container.root && container.steps.starts_with(&owner.steps)
         });
         if under && !guards_container && level.max > 0 {
             level.linked = true;
