@@ -182,6 +182,62 @@ fn a_changed_callee_in_another_file_or_a_header_changes_the_callers_verdict() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Sets the modification time of `path` to the start of 2020.
+fn age(path: &Path) {
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+}
+
+#[test]
+fn an_unchanged_tree_is_told_by_its_stats_and_an_edit_they_hide_is_still_seen() {
+    let (_dir, tree) = fixture_tree("stat");
+    let cache = tree.parent().unwrap().join("cache");
+    let cache_args = ["--cache", cache.to_str().unwrap()];
+    // Old files: their stats are trusted, not their contents re-read.
+    for file in files_under(&tree) {
+        age(&file);
+    }
+    let first = report(&check(&tree, &cache_args));
+    assert_eq!(report(&check(&tree, &cache_args)), first, "unchanged");
+    let kinds: Vec<String> = files_under(&cache)
+        .iter()
+        .filter_map(|p| Some(p.parent()?.parent()?.file_name()?.to_str()?.to_owned()))
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k == "tree-state"),
+        "the state is kept: {kinds:?}"
+    );
+
+    // An edit of the same length, its modification time put back: the
+    // change time still tells.
+    let edited = tree.join("zz_twice.c");
+    let twice = "static DEFINE_SPINLOCK(zz_lock);\n\nvoid zz_twice(void)\n{\n\tspin_lock(&zz_lock);\n\tspin_lock(&zz_lock);\n\tspin_unlock(&zz_lock);\n}\n";
+    write(&edited, twice);
+    age(&edited);
+    let before = report(&check(&tree, &cache_args));
+    assert!(before.contains("zz_twice"), "the double acquire is found");
+    let once = twice.replacen(
+        "\tspin_lock(&zz_lock);\n\tspin_lock(&zz_lock);\n",
+        "\tspin_lock(&zz_lock);\n\tcpu_relax();        \n",
+        1,
+    );
+    assert_eq!(twice.len(), once.len());
+    write(&edited, &once);
+    age(&edited);
+    let after = report(&check(&tree, &cache_args));
+    assert_eq!(
+        after,
+        report(&check(&tree, &["--no-cache"])),
+        "after the hidden edit"
+    );
+    assert!(!after.contains("zz_twice"), "the edit removed the finding");
+}
+
 #[test]
 fn the_cache_is_never_inside_the_analysed_tree() {
     let dir = scratch("cache", "inside");

@@ -10,6 +10,7 @@ use lockwarden_rules::Checker;
 
 use crate::files::{collect_c_files, find_root, read_inputs};
 use crate::terminal::ColorChoice;
+use crate::tree_state::{self, TreeState};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -174,20 +175,40 @@ fn check(args: &Args) -> Result<bool> {
         .iter()
         .map(|f| f.to_string_lossy().replace('\\', "/"))
         .collect();
-    let crate::files::Inputs {
-        mut contents,
-        mut skipped,
-    } = read_inputs(&root, files, &args.paths)?;
-    let context = crate::files::include_context_of(&root, &contents);
-    if !context.is_empty() {
-        let headers = read_inputs(&root, context, &[])?;
-        contents.extend(headers.contents);
-        skipped.extend(headers.skipped);
-    }
     let checker = args.cache.attach(Checker::new(config), &root)?;
     let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
     let display = crate::progress::start(args.quiet);
-    let outcome = checker.check_selected(contents, &selected)?;
+    let (outcome, skipped) = match kept_outcome(&checker, &root, &files, &selected) {
+        Some(outcome) => (outcome, Vec::new()),
+        None => {
+            let taken_ns = tree_state::now_ns();
+            let mut stats = tree_state::stats(&root, &files);
+            let crate::files::Inputs {
+                mut contents,
+                mut skipped,
+            } = read_inputs(&root, files.clone(), &args.paths)?;
+            let context = crate::files::include_context_of(&root, &contents);
+            if !context.is_empty() {
+                stats.extend(tree_state::stats(&root, &context));
+                let headers = read_inputs(&root, context, &[])?;
+                contents.extend(headers.contents);
+                skipped.extend(headers.skipped);
+            }
+            // A skipped file is warned about on every run: no state is kept.
+            let pending = (checker.store().is_some() && skipped.is_empty())
+                .then(|| TreeState::pending(taken_ns, &contents, &stats))
+                .flatten();
+            let outcome = checker.check_selected(contents, &selected)?;
+            if let (Some(store), Some(state), Some(results)) =
+                (checker.store(), pending, outcome.results_key)
+            {
+                state
+                    .with_results(results)
+                    .save(store, &state_key(&checker, &root, &files, &selected));
+            }
+            (outcome, skipped)
+        }
+    };
     drop(display);
     let findings: Vec<_> = outcome
         .findings
@@ -236,6 +257,47 @@ fn check(args: &Args) -> Result<bool> {
         args.output.as_deref(),
         args.color,
     )
+}
+
+/// The key of the tree state of a check of `files` under `root` with the
+/// rules `selected` accepts.
+fn state_key(
+    checker: &Checker,
+    root: &Path,
+    files: &[PathBuf],
+    selected: &dyn Fn(&str) -> bool,
+) -> lockwarden_cache::Key {
+    let rule_ids: Vec<String> = checker
+        .rules()
+        .into_iter()
+        .map(|r| r.id)
+        .filter(|id| selected(id))
+        .collect();
+    tree_state::state_key(root, &rule_ids, files)
+}
+
+/// The outcome of the last check of the same files with the same rules,
+/// when none of the files it read has changed since: found by their stats
+/// (see [`tree_state`]), without reading the tree.
+fn kept_outcome(
+    checker: &Checker,
+    root: &Path,
+    files: &[PathBuf],
+    selected: &dyn Fn(&str) -> bool,
+) -> Option<lockwarden_rules::run::Outcome> {
+    let start = std::time::Instant::now();
+    let store = checker.store()?;
+    let state = TreeState::load(store, &state_key(checker, root, files, selected))?;
+    let results = state.unchanged(root)?;
+    checker.cached_outcome(&results, start, |wanted| {
+        wanted
+            .iter()
+            .filter_map(|path| {
+                let text = crate::files::read_source(&root.join(path)).ok()?;
+                Some(((*path).to_owned(), text))
+            })
+            .collect()
+    })
 }
 
 /// Prints `report` in `format` on stdout or into `output` (colour, width

@@ -17,6 +17,7 @@ mod rules_cmd;
 mod series;
 mod staged;
 mod terminal;
+mod tree_state;
 
 use std::process::ExitCode;
 

@@ -43,6 +43,9 @@ pub struct Outcome {
     /// The text of each file a finding or one of its labels points into, by
     /// root-relative path.
     pub sources: BTreeMap<String, Vec<u8>>,
+    /// The key the findings are kept under between runs (with a cache):
+    /// [`Checker::cached_outcome`] gives them back by it.
+    pub results_key: Option<Key>,
 }
 
 /// Entry kind of a check's findings and summary in the cache, kept as the
@@ -125,21 +128,17 @@ impl Checker {
             key.finish()
         });
         let mut suppressions = Suppressions::parse(&files, known.into_iter().collect())?;
-        if let Some((findings, mut summary)) = self.cached_result(results_key.as_ref()) {
-            let sources = sources_in(&findings, |wanted| {
+        if let Some(outcome) = results_key.as_ref().and_then(|key| {
+            self.cached_outcome(key, start, |wanted| {
                 files
                     .iter()
                     .map(|(path, text)| (path.to_string_lossy().replace('\\', "/"), text))
                     .filter(|(path, _)| wanted.contains(path.as_str()))
                     .map(|(path, text)| (path, text.clone()))
                     .collect()
-            });
-            summary.elapsed_ms = start.elapsed().as_millis();
-            return Ok(Outcome {
-                findings,
-                summary,
-                sources,
-            });
+            })
+        }) {
+            return Ok(outcome);
         }
         let core_selected = crate::lock::rules().iter().any(|r| selected(&r.id));
         let rule_set = self.rules.selected(selected);
@@ -197,13 +196,34 @@ impl Checker {
             findings,
             summary,
             sources,
+            results_key,
         })
     }
 
-    /// The cached result under `key`, if there is a whole one.
-    fn cached_result(&self, key: Option<&Key>) -> Option<(Vec<Finding>, Summary)> {
+    /// The outcome a check kept under `key` ([`Outcome::results_key`]), if
+    /// there is a whole one, timed from `start`; `texts_of` gives the texts
+    /// of the files its findings point into, by path.
+    pub fn cached_outcome(
+        &self,
+        key: &Key,
+        start: Instant,
+        texts_of: impl FnOnce(&HashSet<&str>) -> BTreeMap<String, Vec<u8>>,
+    ) -> Option<Outcome> {
         let (store, _) = self.cache.as_ref()?;
-        serde_json::from_slice(&store.get(RESULTS, key?)?).ok()
+        let (findings, mut summary): (Vec<Finding>, Summary) =
+            serde_json::from_slice(&store.get(RESULTS, key)?).ok()?;
+        summary.elapsed_ms = start.elapsed().as_millis();
+        Some(Outcome {
+            sources: sources_in(&findings, texts_of),
+            findings,
+            summary,
+            results_key: Some(*key),
+        })
+    }
+
+    /// Where this checker keeps entries between runs, if anywhere.
+    pub fn store(&self) -> Option<&dyn Cache> {
+        self.cache.as_ref().map(|(store, _)| store.as_ref())
     }
 }
 
