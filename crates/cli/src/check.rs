@@ -178,7 +178,8 @@ fn check(args: &Args) -> Result<bool> {
     let checker = args.cache.attach(Checker::new(config), &root)?;
     let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
     let display = crate::progress::start(args.quiet);
-    let (outcome, skipped) = match kept_outcome(&checker, &root, &files, &selected) {
+    let state_key = state_key(&checker, &root, &files, &selected);
+    let (outcome, skipped) = match kept_outcome(&checker, &root, &state_key) {
         Some(outcome) => (outcome, Vec::new()),
         None => {
             let taken_ns = tree_state::now_ns();
@@ -186,7 +187,7 @@ fn check(args: &Args) -> Result<bool> {
             let crate::files::Inputs {
                 mut contents,
                 mut skipped,
-            } = read_inputs(&root, files.clone(), &args.paths)?;
+            } = read_inputs(&root, files, &args.paths)?;
             let context = crate::files::include_context_of(&root, &contents);
             if !context.is_empty() {
                 stats.extend(tree_state::stats(&root, &context));
@@ -194,17 +195,14 @@ fn check(args: &Args) -> Result<bool> {
                 contents.extend(headers.contents);
                 skipped.extend(headers.skipped);
             }
-            // A skipped file is warned about on every run: no state is kept.
-            let pending = (checker.store().is_some() && skipped.is_empty())
-                .then(|| TreeState::pending(taken_ns, &contents, &stats))
-                .flatten();
             let outcome = checker.check_selected(contents, &selected)?;
-            if let (Some(store), Some(state), Some(results)) =
-                (checker.store(), pending, outcome.results_key)
-            {
-                state
-                    .with_results(results)
-                    .save(store, &state_key(&checker, &root, &files, &selected));
+            // A skipped file is warned about on every run: no state is kept.
+            let state = outcome
+                .results_key
+                .filter(|_| skipped.is_empty())
+                .and_then(|results| TreeState::new(taken_ns, &outcome.text_keys, &stats, results));
+            if let (Some(store), Some(state)) = (checker.store(), state) {
+                state.save(store, &state_key);
             }
             (outcome, skipped)
         }
@@ -276,18 +274,17 @@ fn state_key(
     tree_state::state_key(root, &rule_ids, files)
 }
 
-/// The outcome of the last check of the same files with the same rules,
-/// when none of the files it read has changed since: found by their stats
+/// The outcome of the last check of the same files with the same rules
+/// (the state under `state_key`), when none of the files it read has changed since: found by their stats
 /// (see [`tree_state`]), without reading the tree.
 fn kept_outcome(
     checker: &Checker,
     root: &Path,
-    files: &[PathBuf],
-    selected: &dyn Fn(&str) -> bool,
+    state_key: &lockwarden_cache::Key,
 ) -> Option<lockwarden_rules::run::Outcome> {
     let start = std::time::Instant::now();
     let store = checker.store()?;
-    let state = TreeState::load(store, &state_key(checker, root, files, selected))?;
+    let state = TreeState::load(store, state_key)?;
     let results = state.unchanged(root)?;
     checker.cached_outcome(&results, start, |wanted| {
         wanted

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lockwarden_cache::{key_of, Cache, Key, KeyBuilder};
+use lockwarden_cache::{Cache, Key, KeyBuilder};
+use lockwarden_rules::run::text_key;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -76,11 +77,6 @@ pub fn now_ns() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// The content hash a state records of a file's text.
-pub fn text_key(text: &[u8]) -> Key {
-    key_of("text", text)
-}
-
 /// One file of a check: root-relative path, stat, content hash.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct File {
@@ -115,41 +111,31 @@ pub fn state_key(root: &Path, rule_ids: &[String], files: &[PathBuf]) -> Key {
     key.finish()
 }
 
-/// A state whose check has not run yet: its files without the results key.
-pub struct Pending {
-    taken_ns: i128,
-    files: Vec<File>,
-}
-
-impl Pending {
-    pub fn with_results(self, results: Key) -> TreeState {
-        TreeState {
-            taken_ns: self.taken_ns,
-            files: self.files,
-            results: results.0,
-        }
-    }
-}
-
 impl TreeState {
-    /// The state of `inputs`, read after `taken_ns`, each with the stat
-    /// it had before it was read; `None` when one has no stat.
-    pub fn pending(
+    /// The state of the files a check read after `taken_ns` (each with
+    /// the stat it had before it was read, and its content key), whose
+    /// findings are kept under `results`; `None` when one has no stat.
+    pub fn new(
         taken_ns: i128,
-        inputs: &[(PathBuf, Vec<u8>)],
+        text_keys: &[(PathBuf, Key)],
         stats: &BTreeMap<PathBuf, Stat>,
-    ) -> Option<Pending> {
-        let files = inputs
-            .par_iter()
+        results: Key,
+    ) -> Option<TreeState> {
+        let files = text_keys
+            .iter()
             .map(|(path, text)| {
                 Some(File {
                     path: path.clone(),
                     stat: *stats.get(path)?,
-                    text: text_key(text).0,
+                    text: text.0,
                 })
             })
             .collect::<Option<Vec<File>>>()?;
-        Some(Pending { taken_ns, files })
+        Some(TreeState {
+            taken_ns,
+            files,
+            results: results.0,
+        })
     }
 
     /// The state kept under `key`, if a whole one is.
@@ -216,13 +202,8 @@ mod tests {
     /// content, taken at `taken_ns`.
     fn state(root: &Path, text: &[u8], taken_ns: i128) -> TreeState {
         let files = vec![PathBuf::from("a.c")];
-        TreeState::pending(
-            taken_ns,
-            &[(files[0].clone(), text.to_vec())],
-            &stats(root, &files),
-        )
-        .unwrap()
-        .with_results(Key([7; 32]))
+        let text_keys = [(files[0].clone(), text_key(text))];
+        TreeState::new(taken_ns, &text_keys, &stats(root, &files), Key([7; 32])).unwrap()
     }
 
     #[test]

@@ -1584,11 +1584,10 @@ fn named_lock_objects(program: &Program, api: &LockApi) -> HashMap<String, Strin
                 else {
                     continue;
                 };
-                let Some(global) = lock.root_var().filter(|g| {
-                    lock.steps.is_empty()
-                        && !f.locals.contains(*g)
-                        && !f.params.iter().any(|p| p == g)
-                }) else {
+                let Some(global) = lock
+                    .root_var()
+                    .filter(|g| lock.steps.is_empty() && cfg.is_global(g))
+                else {
                     continue;
                 };
                 let entry = found

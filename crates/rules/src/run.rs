@@ -15,6 +15,7 @@ use lockwarden_report::{
 };
 use lockwarden_syntax::CompiledMacros;
 use lockwarden_syntax::Span;
+use rayon::prelude::*;
 
 use crate::builtin::Config;
 use crate::file::RuleSet;
@@ -46,6 +47,14 @@ pub struct Outcome {
     /// The key the findings are kept under between runs (with a cache):
     /// [`Checker::cached_outcome`] gives them back by it.
     pub results_key: Option<Key>,
+    /// The content key ([`text_key`]) of each file checked, in the order
+    /// given, when the results key was made of them.
+    pub text_keys: Vec<(PathBuf, Key)>,
+}
+
+/// The content key of a file's text: the results key is made of these.
+pub fn text_key(text: &[u8]) -> Key {
+    lockwarden_cache::key_of("text", text)
 }
 
 /// Entry kind of a check's findings and summary in the cache, kept as the
@@ -116,19 +125,26 @@ impl Checker {
     ) -> Result<Outcome, BadSuppressions> {
         let start = Instant::now();
         let known: Vec<String> = self.rules().into_iter().map(|r| r.id).collect();
+        let text_keys: Vec<(PathBuf, Key)> = match self.cache {
+            Some(_) => files
+                .par_iter()
+                .map(|(path, text)| (path.clone(), text_key(text)))
+                .collect(),
+            None => Vec::new(),
+        };
         let results_key = self.cache.as_ref().map(|(_, stamp)| {
             let mut key = KeyBuilder::new(RESULTS);
             key.key(stamp);
             for id in known.iter().filter(|id| selected(id)) {
                 key.part(id.as_bytes());
             }
-            for (path, text) in &files {
-                key.part(path.as_os_str().as_encoded_bytes()).part(text);
+            for (path, text) in &text_keys {
+                key.part(path.as_os_str().as_encoded_bytes()).key(text);
             }
             key.finish()
         });
         let mut suppressions = Suppressions::parse(&files, known.into_iter().collect())?;
-        if let Some(outcome) = results_key.as_ref().and_then(|key| {
+        if let Some(mut outcome) = results_key.as_ref().and_then(|key| {
             self.cached_outcome(key, start, |wanted| {
                 files
                     .iter()
@@ -138,6 +154,7 @@ impl Checker {
                     .collect()
             })
         }) {
+            outcome.text_keys = text_keys;
             return Ok(outcome);
         }
         let core_selected = crate::lock::rules().iter().any(|r| selected(&r.id));
@@ -197,6 +214,7 @@ impl Checker {
             summary,
             sources,
             results_key,
+            text_keys,
         })
     }
 
@@ -218,6 +236,7 @@ impl Checker {
             findings,
             summary,
             results_key: Some(*key),
+            text_keys: Vec::new(),
         })
     }
 
@@ -343,7 +362,6 @@ fn header_before(source: &[u8], body: usize) -> (usize, String) {
 /// The files `set`'s scopes cover, and every file defining a function they
 /// call, transitively.
 fn closure(files: Vec<(PathBuf, Vec<u8>)>, set: &RuleSet) -> Vec<(PathBuf, Vec<u8>)> {
-    use rayon::prelude::*;
     use std::collections::HashMap;
     let names: Vec<String> = files
         .iter()

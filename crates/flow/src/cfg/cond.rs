@@ -288,11 +288,7 @@ impl<'t> Lowerer<'t, '_> {
                 && a.child_by_field_id(field::ARGUMENT)
                     .map(strip)
                     .filter(|v| v.kind_id() == kind::IDENTIFIER)
-                    .is_some_and(|v| {
-                        let name = self.text(v);
-                        !self.cfg.locals.contains(name)
-                            && !self.cfg.params.iter().any(|p| p == name)
-                    })
+                    .is_some_and(|v| self.cfg.is_global(self.text(v)))
         };
         let vars = match self.pure_vars(&args) {
             Some(vars) => vars,
