@@ -2324,8 +2324,10 @@ fn apply_call(
         // A caller's lock released (or changed) while a lock of the
         // same record type and field is held here: maybe one lock
         // under two names (`bdev->bd_queue` and `bdev->bd_disk->queue`).
-        if matches!(effect.change, Change::Release | Change::Unknown)
-            && under_another_name(state, cfg, lock, calls)
+        if matches!(
+            effect.change,
+            Change::Release | Change::Unknown | Change::MayRelease
+        ) && under_another_name(state, cfg, lock, calls)
         {
             continue;
         }
@@ -2447,6 +2449,23 @@ fn apply_call(
             }
             Change::Unknown => {
                 if state.lock_exists(lock) {
+                    state.level_entry(lock).may_have_changed();
+                }
+            }
+            // A lock a callee may release: gone or not, unknown from here.
+            // One of the caller's objects this function never touched stays
+            // untracked: its summary passes the release on (`summarize`),
+            // as an entry on every path up every chain would cost the
+            // whole tree's memory. A global or named lock (RCU), named at
+            // every depth, is a change no summary says, one level up.
+            Change::MayRelease => {
+                let callers = lock
+                    .root_var()
+                    .is_some_and(|v| cfg.params.iter().any(|p| p == v));
+                if let Some(level) = state.locks_mut().get_mut(lock) {
+                    level.unknown = true;
+                    level.min = clamp(level.min - 1);
+                } else if !callers && state.lock_exists(lock) {
                     state.level_entry(lock).may_have_changed();
                 }
             }

@@ -34,6 +34,10 @@ pub enum Change {
     /// Changed in a way no summary says (held on some returns only): the
     /// caller's state of the lock becomes unknown.
     Unknown,
+    /// Maybe released, under a condition the caller cannot see (`if
+    /// (p->owner != id) return; mutex_unlock(&p->lock);`), never taken: the
+    /// caller's lock may be gone, and is unknown from here.
+    MayRelease,
     /// Possibly changed by a callback given the object: unknown where the
     /// caller holds or handled it; nothing where it did not.
     Opaque,
@@ -154,6 +158,7 @@ impl std::fmt::Display for SummaryEffect {
             Change::HeldTest => "tests whether held".to_owned(),
             Change::NotHeld => "asserts not held".to_owned(),
             Change::Unknown => "may change".to_owned(),
+            Change::MayRelease => "may release".to_owned(),
             Change::Opaque => "hands to a callback".to_owned(),
         };
         write!(f, "{change} `{}`", self.lock)?;
@@ -267,6 +272,11 @@ pub enum ExitKind {
     Unknown,
     /// A callback was given the object; the function itself did nothing.
     Opaque,
+    /// Released on some returns, unchanged on the others, and never taken:
+    /// by a condition callers cannot see, in the function or in a callee.
+    /// Unlike a change no summary says, this passes up every call chain:
+    /// a caller three calls up that holds the lock may see it released.
+    MayRelease,
 }
 
 /// One path reaching a return, as one lock stands there.
@@ -333,6 +343,73 @@ static ANNOUNCED_RETURN: ReturnValue = ReturnValue::Announced;
 /// takes them all (an acquire-all, judged like any acquire wrapper), one
 /// that only drops them drops them all; one that does both is judged by
 /// depth, a second element being a second take of one lock.
+/// The locks of its caller's objects a callee may release, where this
+/// function tracked no change of its own (it never touched them, or took
+/// and released them itself): it may release them too, so that a caller
+/// holding one up the chain learns it may be gone.
+fn releases_passed_on(
+    facts: &[ExitFact],
+    params: &[String],
+    cfg: &Cfg,
+    summaries: &dyn Summaries,
+    own: &[SummaryEffect],
+) -> Vec<SummaryEffect> {
+    let mut out: Vec<SummaryEffect> = Vec::new();
+    for op in &cfg.ops {
+        let Op::Call(call) = op else { continue };
+        let Some(summary) = call.callee.as_deref().and_then(|c| summaries.summary(c)) else {
+            continue;
+        };
+        for effect in summary
+            .effects
+            .iter()
+            .filter(|e| e.change == Change::MayRelease)
+        {
+            let Some(lock) = effect
+                .lock
+                .substitute(&call.args, call.result_lvalue.as_ref())
+            else {
+                continue;
+            };
+            let changed_here = facts
+                .iter()
+                .any(|f| f.lock == lock && f.kind != ExitKind::Consistent(0));
+            if changed_here
+                || !lock
+                    .root_var()
+                    .is_some_and(|v| params.iter().any(|p| p == v))
+            {
+                continue;
+            }
+            let Some(named) = LockRef::from_path(&lock, params, &cfg.locals, false) else {
+                continue;
+            };
+            if own
+                .iter()
+                .chain(&out)
+                .any(|e| e.lock == named && e.change == Change::MayRelease)
+            {
+                continue;
+            }
+            out.push(SummaryEffect {
+                lock: named,
+                change: Change::MayRelease,
+                recursive: effect.recursive,
+                site: None,
+                when: None,
+                kind: effect.kind.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The lock is released on some path and taken on none: at most the
+/// caller's lock is gone on return.
+fn released_never_taken(levels: &[Level]) -> bool {
+    levels.iter().all(|l| l.max <= 0) && levels.iter().any(|l| l.min < 0)
+}
+
 fn every_element(cfg: &Cfg, lock: &Path, levels: &[Level]) -> Option<ExitKind> {
     if !lock.steps.contains(&Step::Index) || !levels.iter().any(|l| l.max > 1 || l.min < -1) {
         return None;
@@ -584,6 +661,10 @@ fn exits_of_paths(
             ExitKind::Opaque
         } else if let Some(kind) = all_elements.clone() {
             kind
+        } else if levels.iter().any(|l| l.unknown) && released_never_taken(&levels) {
+            // Nothing on any path could have taken it: whatever a callee
+            // did, the caller's lock is at most released.
+            ExitKind::MayRelease
         } else if levels.iter().any(|l| l.unknown) {
             // Unknown only through a callee, never taken or dropped here:
             // passed on to callers that handle the lock, not to every caller
@@ -639,7 +720,11 @@ fn exits_of_paths(
         } else if told_apart_by_arguments(&paths, &levels, params, |key| {
             tested_unlocked(cfg, solution, key, lock)
         }) {
-            ExitKind::OnCallerCondition
+            if released_never_taken(&levels) {
+                ExitKind::MayRelease
+            } else {
+                ExitKind::OnCallerCondition
+            }
         } else {
             ExitKind::Inconsistent
         };
@@ -651,8 +736,16 @@ fn exits_of_paths(
         let first_return = held_returns.next().flatten();
         let returned_steps =
             first_return.filter(|first| held_returns.all(|other| other.as_ref() == Some(first)));
+        // A lock no rule judges (unknown, handed to a callback, maybe
+        // released out of sight) keeps no returns: the functions up a
+        // chain of may-release callees would hold one per path.
+        let judged = !matches!(
+            kind,
+            ExitKind::Unknown | ExitKind::Opaque | ExitKind::MayRelease
+        );
         let returns = paths
             .iter()
+            .filter(|_| judged)
             .zip(&levels)
             .map(|((span, value, state), level)| {
                 // A try of the lock returned untested may have taken (or
@@ -1303,13 +1396,14 @@ pub fn summarize(
                 vec![(Change::Unknown, None)]
             }
             ExitKind::Opaque => vec![(Change::Opaque, None)],
+            ExitKind::MayRelease => vec![(Change::MayRelease, None)],
         };
         let changes = changes
             .into_iter()
             .chain(fact.required.then_some((Change::Require, None)));
         for (change, when) in changes {
             let site = match change {
-                Change::Release => fact.released_at,
+                Change::Release | Change::MayRelease => fact.released_at,
                 _ => fact.acquired_at,
             };
             effects.push(SummaryEffect {
@@ -1322,6 +1416,7 @@ pub fn summarize(
             });
         }
     }
+    effects.extend(releases_passed_on(facts, params, cfg, summaries, &effects));
     let stores = stores_at_exit(cfg, solution, params);
     let returns_object = returned_object(cfg, params, summaries);
     let mut released_fields: Vec<String> = facts

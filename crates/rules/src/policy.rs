@@ -215,7 +215,10 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     // primitive: the lock API says what it does. A macro's end is no
     // return: its caller goes on, and the caller's exits are judged.
     if exit.handed_over
-        || matches!(exit.kind, ExitKind::Unknown | ExitKind::Opaque)
+        || matches!(
+            exit.kind,
+            ExitKind::Unknown | ExitKind::Opaque | ExitKind::MayRelease
+        )
         || cx.implements_primitive
         || cx.function.is_macro
     {

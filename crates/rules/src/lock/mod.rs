@@ -226,7 +226,7 @@ impl Visitor for FactVisitor {
                     // `ttm_lru_walk_unlock(bo, needs_unlock)`): the caller
                     // releases it through that callee.
                     let through_callee = match (effect.change, effect.applies) {
-                        (Change::Unknown | Change::Opaque, Some(true)) => {
+                        (Change::Unknown | Change::Opaque | Change::MayRelease, Some(true)) => {
                             Some(state.level(&effect.lock))
                         }
                         (Change::Release, None) => {
