@@ -1021,7 +1021,7 @@ impl Program {
             match step {
                 Step::Deref => ty.pointers = ty.pointers.checked_sub(1)?,
                 Step::Index => ty.pointers = ty.pointers.saturating_sub(1),
-                Step::Call(_) | Step::Container(_) => return None,
+                Step::Call(_) | Step::Container(_) | Step::Flag(_) => return None,
                 Step::Field(name) => ty = self.records.get(&ty.base)?.get(name)?.clone(),
             }
         }

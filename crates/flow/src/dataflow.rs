@@ -1623,6 +1623,10 @@ fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
         TruthKey::Value(p) => p
             .root_var()
             .is_some_and(|r| cfg.params.iter().any(|q| q == r)),
+        // `issue_flags & IO_URING_F_UNLOCKED`: a flag of a parameter.
+        TruthKey::Cond { .. } => {
+            crate::cfg::flag_tested(key).is_some_and(|(var, _)| cfg.params.iter().any(|q| q == var))
+        }
         _ => false,
     }
 }
@@ -1958,8 +1962,14 @@ fn condition_in_caller(
         return (None, None);
     };
     let key = when_key(on, call);
+    let arg = call.args.get(i);
+    if let [Step::Flag(name)] = on.steps.as_slice() {
+        if let Some(flags) = arg.and_then(|a| a.flags.as_ref()) {
+            return (Some(flags.contains(name)), key);
+        }
+    }
     if on.steps.is_empty() {
-        if let Some(constant) = call.args.get(i).and_then(|a| a.constant) {
+        if let Some(constant) = arg.and_then(|a| a.constant) {
             return (Some(constant), key);
         }
     }
@@ -1973,6 +1983,12 @@ fn when_key(on: &LockRef, call: &crate::cfg::Call) -> Option<TruthKey> {
     let RefRoot::Param(i) = on.root else {
         return None;
     };
+    if let [Step::Flag(name)] = on.steps.as_slice() {
+        // The caller's own test of that flag in the variable it passed.
+        let passed = call.args.get(i)?.lvalue.as_ref()?;
+        let var = passed.root_var().filter(|_| passed.steps.is_empty())?;
+        return Some(crate::cfg::flag_key(var, name));
+    }
     if on.steps.is_empty() {
         call.args.get(i).and_then(|a| a.key.clone())
     } else {

@@ -43,6 +43,9 @@ pub enum Step {
     /// argument is resolved away; any other call is a lookup of the
     /// function's own.
     Call(String),
+    /// The flag of this name in the value so far (`flags & NAME`): a test
+    /// of what the caller passed, not an object.
+    Flag(String),
 }
 
 /// The canonical name of a lock object.
@@ -176,6 +179,7 @@ impl fmt::Display for Path {
                     out.push_str(name);
                 }
                 (Step::Index, _) => out.push_str("[]"),
+                (Step::Flag(name), _) => out = format!("({out} & {name})"),
             }
             i += 1;
         }

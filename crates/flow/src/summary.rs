@@ -943,6 +943,7 @@ fn conditional_on_param(
             TruthKey::Value(path) if tested_unlocked(key) => {
                 LockRef::from_path(path, params, &cfg.locals, false)
             }
+            TruthKey::Cond { .. } => callers_flag(key, params, cfg),
             _ => None,
         }?;
         matches!(on.root, RefRoot::Param(_)).then_some((key, on))
@@ -1122,9 +1123,18 @@ fn acquired_on_param_else_tried(
     let ExitKind::Conditional(success) = by_value else {
         return None;
     };
-    callers_params(params, cfg).find_map(|param| {
-        let key = TruthKey::Var(param.clone());
-        // Per truth of the parameter: some return, every return held.
+    let (_, _, first) = paths.first()?;
+    let vars = callers_params(params, cfg).filter_map(|param| {
+        let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
+        Some((TruthKey::Var(param.clone()), on))
+    });
+    let flags = first
+        .facts
+        .keys()
+        .filter_map(|key| Some((key.clone(), callers_flag(key, params, cfg)?)));
+    vars.chain(flags).find_map(|(key, on)| {
+        // Per truth of the parameter (or its flag): some return, every
+        // return held.
         let (mut seen, mut all_held) = ([false; 2], [true; 2]);
         for ((_, _, state), level) in paths.iter().zip(levels) {
             let side = usize::from(*state.facts.get(&key)?);
@@ -1135,13 +1145,24 @@ fn acquired_on_param_else_tried(
             let (this, other) = (usize::from(t), usize::from(!t));
             seen[this] && all_held[this] && seen[other] && !all_held[other]
         })?;
-        let on = LockRef::from_path(&Path::var(param), params, &cfg.locals, false)?;
         Some(ExitKind::OnParamTry {
             on,
             fixed_when: acquired_when,
             fixed: 1,
             success: *success,
         })
+    })
+}
+
+/// The flag of a parameter a condition tests (`flags & NAME`, `flags`
+/// holding what the caller passed), as callers name it: a caller passing
+/// `A | NAME` sets it, one passing `0` or `A` does not.
+fn callers_flag(key: &TruthKey, params: &[String], cfg: &Cfg) -> Option<LockRef> {
+    let (var, name) = crate::cfg::flag_tested(key)?;
+    let i = params.iter().position(|p| p == var)?;
+    holds_callers_value(cfg, var).then(|| LockRef {
+        root: RefRoot::Param(i),
+        steps: vec![Step::Flag(name.to_owned())],
     })
 }
 

@@ -491,6 +491,33 @@ impl<'t> Lowerer<'t, '_> {
         }
     }
 
+    /// The flags an argument written as flag names or-ed together sets
+    /// (`A | B`; `0` sets none): upper-case names, as the kernel names its
+    /// flags, each taken for one flag of its own.
+    pub(super) fn flag_names(&self, e: Node<'_>) -> Option<Vec<String>> {
+        let mut names = Vec::new();
+        let mut pending = vec![e];
+        while let Some(e) = pending.pop() {
+            let e = strip(e);
+            match e.kind_id() {
+                _ if self.is_zero(e) => {}
+                kind::IDENTIFIER => {
+                    let name = self.text(e);
+                    if name.chars().any(|c| c.is_ascii_lowercase()) {
+                        return None;
+                    }
+                    names.push(name.to_owned());
+                }
+                kind::BINARY_EXPRESSION if self.operator(e) == "|" => {
+                    pending.push(e.child_by_field_id(field::LEFT)?);
+                    pending.push(e.child_by_field_id(field::RIGHT)?);
+                }
+                _ => return None,
+            }
+        }
+        Some(names)
+    }
+
     /// A negated errno or nonzero number (`-ENOENT`, `-1`).
     pub(super) fn is_errno(&self, e: Node<'_>) -> bool {
         let e = strip(e);

@@ -699,6 +699,7 @@ impl<'t> Lowerer<'t, '_> {
                 lvalue: self.paths.lvalue(*a),
                 key: self.truth_key(*a),
                 constant: self.constant_truth(*a),
+                flags: self.flag_names(*a),
             })
             .collect()
     }

@@ -215,6 +215,9 @@ pub struct ArgPaths {
     pub key: Option<TruthKey>,
     /// The argument's truth when it is a constant (`NULL`, `0`, `true`).
     pub constant: Option<bool>,
+    /// The flags it sets when it is written as flag names or-ed together
+    /// (`BTRFS_ILOCK_SHARED | BTRFS_ILOCK_TRY`; `0` sets none).
+    pub flags: Option<Vec<String>>,
 }
 
 /// A call site.
@@ -521,6 +524,34 @@ impl ConstantCond {
 
 /// Whether a condition reading `vars` is the caller's to decide: it reads
 /// parameters and constants only (none at all: a question about globals).
+/// The key of a test of the flag `name` in variable `var` (`var & name`),
+/// as a condition on it is keyed where it is written so.
+pub fn flag_key(var: &str, name: &str) -> TruthKey {
+    let mut vars = vec![var.to_owned(), name.to_owned()];
+    vars.sort();
+    TruthKey::Cond {
+        text: crate::path::squeezed(&format!("{var}&{name}")),
+        vars,
+    }
+}
+
+/// The variable and the flag a condition key tests (`flags & NAME`, the
+/// flag an upper-case name), when it is one written so: the inverse of
+/// [`flag_key`].
+pub fn flag_tested(key: &TruthKey) -> Option<(&str, &str)> {
+    let TruthKey::Cond { text, .. } = key else {
+        return None;
+    };
+    let (var, name) = text.split_once('&')?;
+    let is_name = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let flag = |s: &str| is_name(s) && !s.chars().any(|c| c.is_ascii_lowercase());
+    (is_name(var) && flag(name) && flag_key(var, name) == *key).then_some((var, name))
+}
+
 pub fn callers_to_decide(vars: &[String], params: &[String]) -> bool {
     vars.iter()
         .all(|v| params.contains(v) || is_constant_text(v))
@@ -655,5 +686,20 @@ impl Cfg {
                 .is_some_and(|v| TruthKey::Var(v.clone()).covers(key)),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{flag_key, flag_tested, TruthKey};
+
+    #[test]
+    fn a_flag_test_is_read_back_from_its_key() {
+        let key = flag_key("ilock_flags", "BTRFS_ILOCK_TRY");
+        assert_eq!(flag_tested(&key), Some(("ilock_flags", "BTRFS_ILOCK_TRY")));
+        // A test of a variable by another variable, or of `&&`, is no flag.
+        let not_flags = [flag_key("a", "b"), flag_key("a", "&B")];
+        assert!(not_flags.iter().all(|k| flag_tested(k).is_none()));
+        assert_eq!(flag_tested(&TruthKey::Var("flags".to_owned())), None);
     }
 }
