@@ -307,6 +307,16 @@ pub fn build_with(
         .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
         .map(|(_, source)| lockwarden_syntax::macro_functions::define_macros(source))
         .collect();
+    // Inline predicates over globals only (`debug_pagealloc_enabled()`):
+    // asked twice, the same answer, as a question about globals is. One
+    // that calls a lock primitive asks about a lock this function may
+    // change.
+    let global_predicates: HashSet<String> = defines
+        .iter()
+        .flat_map(|d| &d.global_predicates)
+        .filter(|p| p.calls.iter().all(|c| api.primitive(c).is_none()))
+        .map(|p| p.name.clone())
+        .collect();
     let (returns, forwarding): (Vec<_>, Vec<_>) = defines
         .into_iter()
         .map(|d| (d.returns, d.forwarding))
@@ -323,7 +333,14 @@ pub fn build_with(
     let forwarding: Vec<_> = forwarding.into_iter().flatten().collect();
     let header_conditions = header_conditions(&forwarding, api);
     drop(forwarding);
-    let tree_key = cache.map(|c| tree_key(&c.stamp, &return_macros, &header_conditions));
+    let tree_key = cache.map(|c| {
+        tree_key(
+            &c.stamp,
+            &return_macros,
+            &header_conditions,
+            &global_predicates,
+        )
+    });
     let mut program = Program::default();
     // In chunks: a file's lowering holds tables (every identifier it
     // references, every record it defines) that the program keeps once,
@@ -363,8 +380,11 @@ pub fn build_with(
                             source,
                             macros,
                             api,
-                            &return_macros,
-                            &header_conditions,
+                            HeaderTables {
+                                returns: &return_macros,
+                                conditions: &header_conditions,
+                                global_predicates: &global_predicates,
+                            },
                         );
                         if let Some((store, key)) = cached {
                             if let Ok(bytes) = postcard::to_allocvec(&lowered) {
@@ -415,7 +435,12 @@ const BUILD_CHUNK_FILES: usize = 256;
 
 /// The key of what every file's lowering reads besides the file: the
 /// configuration stamp and the headers' macro tables, in a fixed order.
-fn tree_key(stamp: &Key, returns: &CallerExits, conditions: &HashMap<String, usize>) -> Key {
+fn tree_key(
+    stamp: &Key,
+    returns: &CallerExits,
+    conditions: &HashMap<String, usize>,
+    global_predicates: &HashSet<String>,
+) -> Key {
     let mut key = KeyBuilder::new("tree");
     key.key(stamp);
     let mut returns: Vec<_> = returns.iter().collect();
@@ -424,7 +449,18 @@ fn tree_key(stamp: &Key, returns: &CallerExits, conditions: &HashMap<String, usi
     let mut conditions: Vec<_> = conditions.iter().collect();
     conditions.sort();
     key.part(&postcard::to_allocvec(&conditions).unwrap_or_default());
+    let mut predicates: Vec<_> = global_predicates.iter().collect();
+    predicates.sort();
+    key.part(&postcard::to_allocvec(&predicates).unwrap_or_default());
     key.finish()
+}
+
+/// What every file's lowering reads off the headers of the whole tree.
+#[derive(Clone, Copy)]
+struct HeaderTables<'a> {
+    returns: &'a CallerExits,
+    conditions: &'a HashMap<String, usize>,
+    global_predicates: &'a HashSet<String>,
 }
 
 impl Program {
@@ -491,8 +527,7 @@ fn lower_file(
     source: Vec<u8>,
     macros: &CompiledMacros,
     api: &LockApi,
-    return_macros: &CallerExits,
-    header_conditions: &HashMap<String, usize>,
+    headers: HeaderTables<'_>,
 ) -> (FileUnit, Vec<FunctionUnit>) {
     let packed_source = PackedBytes::pack(&source);
     let Some(parsed) = ParsedFile::parse(source, macros) else {
@@ -523,8 +558,9 @@ fn lower_file(
             .map(|(name, zero)| (name.as_str(), *zero))
             .collect(),
         caller_exits: HashMap::new(),
-        header_exits: return_macros,
-        header_conditions,
+        header_exits: headers.returns,
+        header_conditions: headers.conditions,
+        global_predicates: headers.global_predicates,
         never_returning: outline.never_returning(&parsed, |c| macros.is_noreturn(c)),
     };
     let mut prototype_annotations: HashMap<String, Vec<Annotation>> = HashMap::new();

@@ -140,13 +140,31 @@ pub struct DefineMacros {
     pub returns: Vec<ReturnMacro>,
     /// Function-like macros whose body is one call.
     pub forwarding: Vec<ForwardingMacro>,
+    /// Inline functions of no parameters whose body returns what globals
+    /// and the build configuration say (see [`GlobalPredicate`]).
+    pub global_predicates: Vec<GlobalPredicate>,
+}
+
+/// An inline function of no parameters whose whole body is `return` of an
+/// expression over globals (`static inline bool debug_pagealloc_enabled(void)
+/// { return IS_ENABLED(CONFIG_DEBUG_PAGEALLOC) && _debug_pagealloc_enabled_early; }`):
+/// no assignment, and every call in it given only constants, globals or
+/// their addresses (`static_branch_unlikely(&key)`). Its answer is a
+/// question about globals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalPredicate {
+    pub name: String,
+    /// The functions and macros its expression calls.
+    pub calls: Vec<String>,
 }
 
 /// Reads the `#define` lines of `source` once, line continuations joined.
 pub fn define_macros(source: &[u8]) -> DefineMacros {
     use crate::lexer::{tokenize, Directive, TokenKind};
     let mut out = DefineMacros::default();
-    for tok in tokenize(source) {
+    let tokens = tokenize(source);
+    out.global_predicates = global_predicates(source, &tokens);
+    for tok in tokens {
         if tok.kind != TokenKind::Directive(Directive::Other) {
             continue;
         }
@@ -160,6 +178,105 @@ pub fn define_macros(source: &[u8]) -> DefineMacros {
         out.forwarding.extend(forwarding_macro(name, params, body));
     }
     out
+}
+
+/// The [`GlobalPredicate`]s among `tokens` (of `source`): `static inline
+/// T NAME(void) { return EXPR; }`.
+fn global_predicates(source: &[u8], tokens: &[crate::lexer::Token]) -> Vec<GlobalPredicate> {
+    use crate::lexer::TokenKind;
+    let text = |i: usize| tokens.get(i).map_or(&b""[..], |t| t.text(source));
+    let punct = |i: usize, b: u8| tokens.get(i).is_some_and(|t| t.is_punct(b));
+    let mut out = Vec::new();
+    for (i, tok) in tokens.iter().enumerate() {
+        // `NAME ( void ) { return`, after `static … inline …` on the same
+        // declaration.
+        if tok.kind != TokenKind::Ident
+            || !punct(i + 1, b'(')
+            || text(i + 2) != b"void"
+            || !punct(i + 3, b')')
+            || !punct(i + 4, b'{')
+            || text(i + 5) != b"return"
+        {
+            continue;
+        }
+        let declaration = (i.saturating_sub(6)..i)
+            .rev()
+            .take_while(|&j| tokens[j].kind == TokenKind::Ident || tokens[j].is_punct(b'*'));
+        let words: Vec<&[u8]> = declaration.map(text).collect();
+        if !words.contains(&&b"static"[..]) || !words.iter().any(|w| w.ends_with(b"inline")) {
+            continue;
+        }
+        let Some(calls) = expression_over_globals(source, &tokens[i + 6..]) else {
+            continue;
+        };
+        out.push(GlobalPredicate {
+            name: String::from_utf8_lossy(tok.text(source)).into_owned(),
+            calls,
+        });
+    }
+    out
+}
+
+/// The calls of the expression that starts `tokens` and ends at `; }`,
+/// when it reads only constants and globals: no assignment, no increment,
+/// and every call given only names, numbers or `&name`.
+fn expression_over_globals(source: &[u8], tokens: &[crate::lexer::Token]) -> Option<Vec<String>> {
+    use crate::lexer::TokenKind;
+    let mut calls = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = &tokens[i];
+        match tok.kind {
+            TokenKind::Punct(b';') => {
+                return tokens
+                    .get(i + 1)
+                    .is_some_and(|t| t.is_punct(b'}'))
+                    .then_some(calls);
+            }
+            // `=` alone assigns (`==`, `!=`, `<=`, `>=` are comparisons).
+            TokenKind::Punct(b'=') => {
+                let before = i.checked_sub(1).map(|j| &tokens[j]);
+                let after = tokens.get(i + 1);
+                let compares = after.is_some_and(|t| t.is_punct(b'=') && t.start == tok.end)
+                    || before.is_some_and(|t| {
+                        t.end == tok.start
+                            && matches!(t.kind, TokenKind::Punct(b'=' | b'!' | b'<' | b'>'))
+                    });
+                if !compares {
+                    return None;
+                }
+            }
+            TokenKind::Punct(b'+' | b'-')
+                if tokens
+                    .get(i + 1)
+                    .is_some_and(|t| t.kind == tok.kind && t.start == tok.end) =>
+            {
+                return None;
+            }
+            TokenKind::Punct(b'{' | b'}') | TokenKind::Directive(_) | TokenKind::Literal => {
+                return None;
+            }
+            TokenKind::Ident if tokens.get(i + 1).is_some_and(|t| t.is_punct(b'(')) => {
+                // The arguments: names, numbers, `&name`, commas.
+                let mut j = i + 2;
+                while !tokens.get(j)?.is_punct(b')') {
+                    let t = &tokens[j];
+                    let plain = matches!(t.kind, TokenKind::Ident | TokenKind::Number)
+                        || t.is_punct(b',')
+                        || t.is_punct(b'&');
+                    if !plain {
+                        return None;
+                    }
+                    j += 1;
+                }
+                calls.push(String::from_utf8_lossy(tok.text(source)).into_owned());
+                i = j;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A `#define` line's name, parameter list (the text between the
@@ -372,6 +489,22 @@ fn room_before(text: &[u8], end: usize, len: usize) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::MacroConfig;
+
+    #[test]
+    fn inline_predicates_over_globals_are_found_and_others_are_not() {
+        let src = b"static inline bool dbg_on(void)\n{\n\treturn IS_ENABLED(CONFIG_DBG) && _dbg_early;\n}\n\
+static __always_inline bool key_on(void) { return static_branch_unlikely(&k) != 0; }\n\
+static inline bool bumps(void) { return ++n > 8; }\n\
+static inline bool stores(void) { return (n = 1); }\n\
+static inline bool asks(void) { return check(n + 1); }\n\
+bool not_inline(void) { return _dbg_early; }\n\
+static inline bool with_param(int x) { return x; }\n";
+        let found = define_macros(src).global_predicates;
+        let names: Vec<&str> = found.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["dbg_on", "key_on"]);
+        assert_eq!(found[0].calls, ["IS_ENABLED"]);
+        assert_eq!(found[1].calls, ["static_branch_unlikely"]);
+    }
 
     #[test]
     fn a_statement_macro_becomes_a_function_with_its_body_in_place() {

@@ -290,9 +290,15 @@ impl<'t> Lowerer<'t, '_> {
                     .filter(|v| v.kind_id() == kind::IDENTIFIER)
                     .is_some_and(|v| self.cfg.is_global(self.text(v)))
         };
+        // So is a header's predicate over globals (`if
+        // (!debug_pagealloc_enabled())` before an unlock and again before
+        // the relock).
+        let over_globals =
+            args.is_empty() && self.facts.global_predicates.contains(self.text(callee));
         let vars = match self.pure_vars(&args) {
             Some(vars) => vars,
             None if !args.is_empty() && args.iter().all(global_address) => Vec::new(),
+            None if over_globals => Vec::new(),
             None => return None,
         };
         let text = squeezed(self.text(e));

@@ -485,6 +485,9 @@ pub struct FileFacts<'f> {
     /// wrapper (`drm_WARN_ONCE(drm, condition, …)` is `WARN_ONCE(condition,
     /// …)`), with that argument's position.
     pub header_conditions: &'f HashMap<String, usize>,
+    /// The headers' inline predicates over globals only
+    /// (`debug_pagealloc_enabled()`): questions about globals.
+    pub global_predicates: &'f std::collections::HashSet<String>,
     /// The file's functions that never return (see
     /// [`lockwarden_syntax::outline::Outline::never_returning`]).
     pub never_returning: std::collections::HashSet<String>,
