@@ -334,15 +334,6 @@ impl ExitFact {
 static ERRNO_RETURN: ReturnValue = ReturnValue::Negative;
 static ANNOUNCED_RETURN: ReturnValue = ReturnValue::Announced;
 
-/// The exit facts of a solved function, one per lock whose state changes.
-/// The elements of an array of locks taken or dropped in a loop
-/// (`mutex_lock(&ctx->queue_locks[i])` for each i): one lock per element
-/// under one name, whose depth counts loop trips. Taken with lockdep's
-/// annotation for holding several (`mutex_lock_nested(&vqs[i]->mutex, i)`),
-/// which are held is unknown. Otherwise a function that only takes them
-/// takes them all (an acquire-all, judged like any acquire wrapper), one
-/// that only drops them drops them all; one that does both is judged by
-/// depth, a second element being a second take of one lock.
 /// The locks of its caller's objects a callee may release, where this
 /// function tracked no change of its own (it never touched them, or took
 /// and released them itself): it may release them too, so that a caller
@@ -410,6 +401,15 @@ fn released_never_taken(levels: &[Level]) -> bool {
     levels.iter().all(|l| l.max <= 0) && levels.iter().any(|l| l.min < 0)
 }
 
+/// The exit facts of a solved function, one per lock whose state changes.
+/// The elements of an array of locks taken or dropped in a loop
+/// (`mutex_lock(&ctx->queue_locks[i])` for each i): one lock per element
+/// under one name, whose depth counts loop trips. Taken with lockdep's
+/// annotation for holding several (`mutex_lock_nested(&vqs[i]->mutex, i)`),
+/// which are held is unknown. Otherwise a function that only takes them
+/// takes them all (an acquire-all, judged like any acquire wrapper), one
+/// that only drops them drops them all; one that does both is judged by
+/// depth, a second element being a second take of one lock.
 fn every_element(cfg: &Cfg, lock: &Path, levels: &[Level]) -> Option<ExitKind> {
     if !lock.steps.contains(&Step::Index) || !levels.iter().any(|l| l.max > 1 || l.min < -1) {
         return None;
