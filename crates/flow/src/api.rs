@@ -178,6 +178,11 @@ pub struct FlowMacros {
     /// given holds the lock already (`ww_mutex_lock()`'s `EALREADY`).
     #[serde(default)]
     pub already_held: Vec<String>,
+    /// The one errno each of these try-acquires fails with, by errno
+    /// (`EINTR = ["mutex_lock_interruptible", …]`): a result compared with
+    /// it is tested both ways, a different value being success.
+    #[serde(default)]
+    pub fails_only_with: HashMap<String, Vec<String>>,
     /// Flags a return value carries to say a lock is held on return
     /// (`VM_FAULT_LOCKED`): such a return is told apart from others.
     #[serde(default)]
@@ -270,6 +275,9 @@ impl LockApiConfig {
         f.pure_predicates.extend(other.flow.pure_predicates);
         f.config_tests.extend(other.flow.config_tests);
         f.already_held.extend(other.flow.already_held);
+        for (errno, names) in other.flow.fails_only_with {
+            f.fails_only_with.entry(errno).or_default().extend(names);
+        }
         f.lock_status_flags.extend(other.flow.lock_status_flags);
         f.guard.extend(other.flow.guard);
         f.scoped_guard.extend(other.flow.scoped_guard);
@@ -411,6 +419,12 @@ impl LockApiConfig {
             pure_predicates: self.flow.pure_predicates.clone(),
             config_tests: set(&self.flow.config_tests),
             already_held: set(&self.flow.already_held),
+            fails_only_with: self
+                .flow
+                .fails_only_with
+                .iter()
+                .flat_map(|(errno, names)| names.iter().map(move |n| (n.clone(), errno.clone())))
+                .collect(),
             lock_status_flags: set(&self.flow.lock_status_flags),
             guard: set(&self.flow.guard),
             scoped_guard: set(&self.flow.scoped_guard),
@@ -496,6 +510,8 @@ pub struct LockApi {
     pure_predicates: Vec<String>,
     config_tests: HashSet<String>,
     already_held: HashSet<String>,
+    /// Try-acquire → the one errno it fails with.
+    fails_only_with: HashMap<String, String>,
     lock_status_flags: HashSet<String>,
     guard: HashSet<String>,
     scoped_guard: HashSet<String>,
@@ -572,6 +588,12 @@ impl LockApi {
 
     /// Whether a try result equal to `-name` says the acquire context held
     /// the lock already (`EALREADY`).
+    /// The one errno the try-acquire `name` fails with, if the lock API
+    /// says (`mutex_lock_interruptible()`: `EINTR`).
+    pub fn fails_only_with(&self, name: &str) -> Option<&str> {
+        self.fails_only_with.get(name).map(String::as_str)
+    }
+
     pub fn is_already_held(&self, name: &str) -> bool {
         self.already_held.contains(name)
     }

@@ -617,16 +617,32 @@ impl<'t> Lowerer<'t, '_> {
                     tested: true,
                     ..ResultUse::default()
                 };
+                // A try-acquire that fails with this errno only: any other
+                // value is its success (`mutex_lock_interruptible(…) ==
+                // -EINTR`).
+                let only_failure = self.called_name(tested).is_some_and(|name| {
+                    let errno = strip(errno)
+                        .child_by_field_id(field::ARGUMENT)
+                        .map(|e| self.text(strip(e)));
+                    self.api.fails_only_with(name).is_some()
+                        && self.api.fails_only_with(name) == errno
+                });
                 let (end, call) = self.call(tested, cur, tested_use);
                 let Some(end) = end else {
                     return true;
                 };
                 self.link(end, errno_side, EdgeCond::Always);
-                self.link(end, unequal, EdgeCond::Always);
                 let Some(call) = call else {
+                    self.link(end, unequal, EdgeCond::Always);
                     self.link(errno_side, equal, EdgeCond::Always);
                     return true;
                 };
+                let unequal_cond = if only_failure {
+                    EdgeCond::Truth(TruthKey::Call(call), false)
+                } else {
+                    EdgeCond::Always
+                };
+                self.link(end, unequal, unequal_cond);
                 TruthKey::Call(call)
             }
             _ => return false,
