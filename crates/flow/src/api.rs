@@ -586,14 +586,14 @@ impl LockApi {
         self.config_tests.contains(name)
     }
 
-    /// Whether a try result equal to `-name` says the acquire context held
-    /// the lock already (`EALREADY`).
     /// The one errno the try-acquire `name` fails with, if the lock API
     /// says (`mutex_lock_interruptible()`: `EINTR`).
     pub fn fails_only_with(&self, name: &str) -> Option<&str> {
         self.fails_only_with.get(name).map(String::as_str)
     }
 
+    /// Whether a try result equal to `-name` says the acquire context held
+    /// the lock already (`EALREADY`).
     pub fn is_already_held(&self, name: &str) -> bool {
         self.already_held.contains(name)
     }

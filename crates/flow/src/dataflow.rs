@@ -1624,9 +1624,9 @@ fn is_param_key(cfg: &Cfg, key: &TruthKey) -> bool {
             .root_var()
             .is_some_and(|r| cfg.params.iter().any(|q| q == r)),
         // `issue_flags & IO_URING_F_UNLOCKED`: a flag of a parameter.
-        TruthKey::Cond { .. } => {
-            crate::cfg::flag_tested(key).is_some_and(|(var, _)| cfg.params.iter().any(|q| q == var))
-        }
+        TruthKey::Cond { .. } => key
+            .flag_test()
+            .is_some_and(|(var, _)| cfg.params.iter().any(|q| q == var)),
         _ => false,
     }
 }
@@ -2475,13 +2475,14 @@ fn apply_call(
             // whole tree's memory. A global or named lock (RCU), named at
             // every depth, is a change no summary says, one level up.
             Change::MayRelease => {
-                let callers = lock
-                    .root_var()
-                    .is_some_and(|v| cfg.params.iter().any(|p| p == v));
                 if let Some(level) = state.locks_mut().get_mut(lock) {
                     level.unknown = true;
                     level.min = clamp(level.min - 1);
-                } else if !callers && state.lock_exists(lock) {
+                } else if !lock
+                    .root_var()
+                    .is_some_and(|v| cfg.params.iter().any(|p| p == v))
+                    && state.lock_exists(lock)
+                {
                     state.level_entry(lock).may_have_changed();
                 }
             }

@@ -365,14 +365,11 @@ fn releases_passed_on(
             let changed_here = facts
                 .iter()
                 .any(|f| f.lock == lock && f.kind != ExitKind::Consistent(0));
-            if changed_here
-                || !lock
-                    .root_var()
-                    .is_some_and(|v| params.iter().any(|p| p == v))
-            {
-                continue;
-            }
-            let Some(named) = LockRef::from_path(&lock, params, &cfg.locals, false) else {
+            // Only an object the caller handed down: a global or named lock
+            // would ride up every chain.
+            let named = LockRef::from_path(&lock, params, &cfg.locals, false)
+                .filter(|l| matches!(l.root, RefRoot::Param(_)));
+            let Some(named) = named.filter(|_| !changed_here) else {
                 continue;
             };
             if own
@@ -1158,7 +1155,7 @@ fn acquired_on_param_else_tried(
 /// holding what the caller passed), as callers name it: a caller passing
 /// `A | NAME` sets it, one passing `0` or `A` does not.
 fn callers_flag(key: &TruthKey, params: &[String], cfg: &Cfg) -> Option<LockRef> {
-    let (var, name) = crate::cfg::flag_tested(key)?;
+    let (var, name) = key.flag_test()?;
     let i = params.iter().position(|p| p == var)?;
     holds_callers_value(cfg, var).then(|| LockRef {
         root: RefRoot::Param(i),

@@ -158,7 +158,8 @@ pub struct GlobalPredicate {
     pub calls: Vec<String>,
 }
 
-/// Reads the `#define` lines of `source` once, line continuations joined.
+/// Reads the `#define` lines of `source` once, line continuations joined,
+/// and its inline predicates over globals off the same tokens.
 pub fn define_macros(source: &[u8]) -> DefineMacros {
     use crate::lexer::{tokenize, Directive, TokenKind};
     let mut out = DefineMacros::default();

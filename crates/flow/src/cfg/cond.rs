@@ -507,12 +507,8 @@ impl<'t> Lowerer<'t, '_> {
             let e = strip(e);
             match e.kind_id() {
                 _ if self.is_zero(e) => {}
-                kind::IDENTIFIER => {
-                    let name = self.text(e);
-                    if name.chars().any(|c| c.is_ascii_lowercase()) {
-                        return None;
-                    }
-                    names.push(name.to_owned());
+                kind::IDENTIFIER if super::is_flag_name(self.text(e)) => {
+                    names.push(self.text(e).to_owned());
                 }
                 kind::BINARY_EXPRESSION if self.operator(e) == "|" => {
                     pending.push(e.child_by_field_id(field::LEFT)?);
@@ -620,13 +616,13 @@ impl<'t> Lowerer<'t, '_> {
                 // A try-acquire that fails with this errno only: any other
                 // value is its success (`mutex_lock_interruptible(…) ==
                 // -EINTR`).
-                let only_failure = self.called_name(tested).is_some_and(|name| {
-                    let errno = strip(errno)
-                        .child_by_field_id(field::ARGUMENT)
-                        .map(|e| self.text(strip(e)));
-                    self.api.fails_only_with(name).is_some()
-                        && self.api.fails_only_with(name) == errno
-                });
+                let compared = strip(errno)
+                    .child_by_field_id(field::ARGUMENT)
+                    .map(|e| self.text(strip(e)));
+                let only_failure = self
+                    .called_name(tested)
+                    .and_then(|name| self.api.fails_only_with(name))
+                    .is_some_and(|fails| Some(fails) == compared);
                 let (end, call) = self.call(tested, cur, tested_use);
                 let Some(end) = end else {
                     return true;

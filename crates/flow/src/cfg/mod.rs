@@ -64,6 +64,17 @@ impl TruthKey {
         }
     }
 
+    /// The variable and the flag a test of one flag reads (`flags & NAME`):
+    /// the inverse of [`flag_key`].
+    pub fn flag_test(&self) -> Option<(&str, &str)> {
+        let TruthKey::Cond { text, .. } = self else {
+            return None;
+        };
+        let (var, name) = text.split_once('&')?;
+        (is_identifier(var) && is_flag_name(name) && flag_key(var, name) == *self)
+            .then_some((var, name))
+    }
+
     /// A preprocessor condition (`#if defined(CONFIG_X)`): the build
     /// configuration, which no caller decides.
     pub fn is_config(&self) -> bool {
@@ -525,8 +536,6 @@ impl ConstantCond {
     }
 }
 
-/// Whether a condition reading `vars` is the caller's to decide: it reads
-/// parameters and constants only (none at all: a question about globals).
 /// The key of a test of the flag `name` in variable `var` (`var & name`),
 /// as a condition on it is keyed where it is written so.
 pub fn flag_key(var: &str, name: &str) -> TruthKey {
@@ -538,23 +547,20 @@ pub fn flag_key(var: &str, name: &str) -> TruthKey {
     }
 }
 
-/// The variable and the flag a condition key tests (`flags & NAME`, the
-/// flag an upper-case name), when it is one written so: the inverse of
-/// [`flag_key`].
-pub fn flag_tested(key: &TruthKey) -> Option<(&str, &str)> {
-    let TruthKey::Cond { text, .. } = key else {
-        return None;
-    };
-    let (var, name) = text.split_once('&')?;
-    let is_name = |s: &str| {
-        !s.is_empty()
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !s.starts_with(|c: char| c.is_ascii_digit())
-    };
-    let flag = |s: &str| is_name(s) && !s.chars().any(|c| c.is_ascii_lowercase());
-    (is_name(var) && flag(name) && flag_key(var, name) == *key).then_some((var, name))
+/// A name a flag goes by: an identifier without lower-case letters
+/// (`BTRFS_ILOCK_TRY`, `__GFP_NOFAIL`), as the kernel names its flags.
+pub(crate) fn is_flag_name(s: &str) -> bool {
+    is_identifier(s) && !s.chars().any(|c| c.is_ascii_lowercase())
 }
 
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Whether a condition reading `vars` is the caller's to decide: it reads
+/// parameters and constants only (none at all: a question about globals).
 pub fn callers_to_decide(vars: &[String], params: &[String]) -> bool {
     vars.iter()
         .all(|v| params.contains(v) || is_constant_text(v))
@@ -694,15 +700,15 @@ impl Cfg {
 
 #[cfg(test)]
 mod tests {
-    use super::{flag_key, flag_tested, TruthKey};
+    use super::{flag_key, TruthKey};
 
     #[test]
     fn a_flag_test_is_read_back_from_its_key() {
         let key = flag_key("ilock_flags", "BTRFS_ILOCK_TRY");
-        assert_eq!(flag_tested(&key), Some(("ilock_flags", "BTRFS_ILOCK_TRY")));
+        assert_eq!(key.flag_test(), Some(("ilock_flags", "BTRFS_ILOCK_TRY")));
         // A test of a variable by another variable, or of `&&`, is no flag.
         let not_flags = [flag_key("a", "b"), flag_key("a", "&B")];
-        assert!(not_flags.iter().all(|k| flag_tested(k).is_none()));
-        assert_eq!(flag_tested(&TruthKey::Var("flags".to_owned())), None);
+        assert!(not_flags.iter().all(|k| k.flag_test().is_none()));
+        assert_eq!(TruthKey::Var("flags".to_owned()).flag_test(), None);
     }
 }
