@@ -304,3 +304,108 @@ fn concurrent_runs_share_one_cache() {
     assert!(temporaries.is_empty(), "{temporaries:?}");
     std::fs::remove_dir_all(tree.parent().unwrap()).unwrap();
 }
+
+/// The run's report, with what the cache log said on stderr.
+fn check_logged(tree: &Path, cache_args: &[&str]) -> (String, String) {
+    let out = check_command(tree, cache_args)
+        .env("LOCKWARDEN_LOG", "cache")
+        .output()
+        .expect("run lockwarden");
+    (
+        report(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn one_changed_c_file_is_checked_alone_and_the_findings_are_the_whole_runs() {
+    let (_dir, tree) = fixture_tree("alone");
+    let cache = tree.parent().unwrap().join("cache");
+    let cache_args = ["--cache", cache.to_str().unwrap()];
+    let edited = tree.join("zz_alone.c");
+    let clean = "static DEFINE_SPINLOCK(zz_lock);\nstatic int zz_count;\n\nint zz_work(int a)\n{\n\tspin_lock(&zz_lock);\n\tzz_count += a;\n\tspin_unlock(&zz_lock);\n\treturn 0;\n}\n";
+    // The same function taking its lock twice: a finding, and nothing its
+    // callers see changes.
+    let twice = clean.replace(
+        "\tspin_lock(&zz_lock);\n",
+        "\tspin_lock(&zz_lock);\n\tspin_lock(&zz_lock);\n\tzz_count++;\n\tspin_unlock(&zz_lock);\n",
+    );
+    // Returning with the lock held: its summary changes.
+    let leaks = clean.replace("\tspin_unlock(&zz_lock);\n", "");
+    // A caller in another file, whose verdict depends on `zz_work`.
+    write(
+        &tree.join("zz_user.c"),
+        "int zz_work(int a);\n\nint zz_user(void)\n{\n\treturn zz_work(1);\n}\n",
+    );
+    // A helper that does nothing with locks, called from another file.
+    write(
+        &tree.join("zz_quiet.h"),
+        "static inline void zz_relax(void)\n{\n}\n",
+    );
+    write(
+        &tree.join("zz_relaxed.c"),
+        "#include \"zz_quiet.h\"\n\nvoid zz_wait(void)\n{\n\tzz_relax();\n}\n",
+    );
+    write(&edited, clean);
+    let (first, log) = check_logged(&tree, &cache_args);
+    assert!(
+        !log.contains("checked alone"),
+        "the first run checks all: {log}"
+    );
+    assert_eq!(first, report(&check(&tree, &["--no-cache"])), "cold");
+
+    write(&edited, &twice);
+    let (alone, log) = check_logged(&tree, &cache_args);
+    assert!(log.contains("zz_alone.c changed: checked alone"), "{log}");
+    assert_eq!(
+        alone,
+        report(&check(&tree, &["--no-cache"])),
+        "checked alone"
+    );
+    assert!(
+        alone.contains("lock/double-acquire") && alone.contains("zz_work"),
+        "the new finding"
+    );
+
+    // Back as it was, again alone: the record kept by the last run serves.
+    write(&edited, clean);
+    let (back, log) = check_logged(&tree, &cache_args);
+    assert!(log.contains("zz_alone.c changed: checked alone"), "{log}");
+    assert_eq!(back, first, "the finding is gone");
+
+    // Calls of a name no file defines, and of the helper that does
+    // nothing with locks: nothing the rest sees changes.
+    let calls = clean.replace(
+        "\tzz_count += a;\n",
+        "\tzz_count += a;\n\tzz_trace(a);\n\tzz_relax();\n",
+    );
+    write(&edited, &format!("#include \"zz_quiet.h\"\n{calls}"));
+    let (with_calls, log) = check_logged(&tree, &cache_args);
+    assert!(log.contains("zz_alone.c changed: checked alone"), "{log}");
+    assert_eq!(
+        with_calls,
+        report(&check(&tree, &["--no-cache"])),
+        "with the calls"
+    );
+
+    // What callers see changes: the whole tree is checked.
+    write(&edited, &leaks);
+    let (leaking, log) = check_logged(&tree, &cache_args);
+    assert!(log.contains("not checked alone"), "{log}");
+    assert_eq!(
+        leaking,
+        report(&check(&tree, &["--no-cache"])),
+        "after the leak"
+    );
+    assert_ne!(leaking, first);
+
+    // A new declaration: the whole tree is checked.
+    write(&edited, &format!("{clean}\nint zz_more;\n"));
+    let (declared, log) = check_logged(&tree, &cache_args);
+    assert!(log.contains("what it declares changed"), "{log}");
+    assert_eq!(
+        declared,
+        report(&check(&tree, &["--no-cache"])),
+        "after the declaration"
+    );
+}

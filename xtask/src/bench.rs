@@ -131,6 +131,11 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
 const EDITED_C: &str = "mm/balloon_compaction.c";
 const EDITED_HEADER: &str = "include/linux/balloon_compaction.h";
 
+/// A `.c` file no rule file scopes, whose `e1000_probe()` gets one more
+/// statement (every function below it moves down a line): checked alone.
+const EDITED_BODY: &str = "drivers/net/ethernet/intel/e1000/e1000_main.c";
+const BODY_MARKER: &str = "\tnetdev->netdev_ops = &e1000_netdev_ops;\n";
+
 /// One file in each of ten directories, a commit each for `series`.
 const SERIES_FILES: [&str; 10] = [
     "mm/balloon_compaction.c",
@@ -163,6 +168,24 @@ fn edits(binary: &Path, tree: &Path, cache: &str, jobs: &mut Vec<Measure>) -> Re
         jobs.push(measured(name, binary, &args)?.1);
         Ok(())
     };
+    // The copy is a tree of its own: its files are read and hashed once,
+    // and the findings of the same texts are the kept ones.
+    job(
+        "check of a copy of the tree, unchanged",
+        &["check"],
+        &[&root],
+    )?;
+    insert_after(
+        &copy,
+        EDITED_BODY,
+        BODY_MARKER,
+        "\tnetdev->watchdog_timeo = 5 * HZ;\n",
+    )?;
+    job(
+        &format!("check after a function body in {EDITED_BODY} changed"),
+        &["check"],
+        &[&root],
+    )?;
     append_function(&copy, EDITED_C, 0)?;
     job(
         &format!("check after {EDITED_C} changed"),
@@ -246,14 +269,24 @@ fn append_function(tree: &Path, rel: &str, n: usize) -> Result<()> {
 /// `balloon_page_insert()` (called from five files in four directories)
 /// does one thing more.
 fn edit_header_function(tree: &Path) -> Result<()> {
-    let path = tree.join(EDITED_HEADER);
+    insert_after(
+        tree,
+        EDITED_HEADER,
+        "\t__SetPageOffline(page);\n",
+        "\tbarrier();\n",
+    )
+}
+
+/// Replaces `rel` in the copy `tree` by a new file in which `line` follows
+/// the first line `marker`.
+fn insert_after(tree: &Path, rel: &str, marker: &str, line: &str) -> Result<()> {
+    let path = tree.join(rel);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let marker = "\t__SetPageOffline(page);\n";
     if !text.contains(marker) {
-        bail!("{EDITED_HEADER} no longer has `{}`", marker.trim());
+        bail!("{rel} no longer has `{}`", marker.trim());
     }
-    let edited = text.replacen(marker, &format!("{marker}\tbarrier();\n"), 1);
+    let edited = text.replacen(marker, &format!("{marker}{line}"), 1);
     std::fs::remove_file(&path)?;
     std::fs::write(&path, edited)?;
     Ok(())

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A 256-bit content key (BLAKE3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Key(pub [u8; 32]);
 
 impl Key {
@@ -84,6 +86,11 @@ pub trait Cache: Sync + Send {
     fn get(&self, kind: &str, key: &Key) -> Option<Vec<u8>>;
     /// Stores an entry; failures are ignored (see the module docs).
     fn put(&self, kind: &str, key: &Key, payload: &[u8]);
+    /// Whether an entry is there (not whether it is whole): a
+    /// content-addressed entry that is need not be written again.
+    fn contains(&self, kind: &str, key: &Key) -> bool {
+        self.get(kind, key).is_some()
+    }
 }
 
 /// Entries as files under `<base>/<stamp>/<kind>/<2 hex>/<62 hex>`.
@@ -181,6 +188,10 @@ impl Cache for DiskCache {
     fn put(&self, kind: &str, key: &Key, payload: &[u8]) {
         let path = self.path(kind, key);
         let _ = write_atomically(&path, &encode_entry(payload));
+    }
+
+    fn contains(&self, kind: &str, key: &Key) -> bool {
+        self.path(kind, key).is_file()
     }
 }
 

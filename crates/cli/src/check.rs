@@ -179,7 +179,14 @@ fn check(args: &Args) -> Result<bool> {
     let selected = |id: &str| only.as_ref().is_none_or(|g| g.is_match(id));
     let display = crate::progress::start(args.quiet);
     let state_key = state_key(&checker, &root, &files, &selected);
-    let (outcome, skipped) = match kept_outcome(&checker, &root, &state_key) {
+    // Headers may join the named files as context, depending on what they
+    // include; when every header is named, none can.
+    let context_free = settings.exclude.is_empty()
+        && (!root.join("include/linux").is_dir() || names_root(&root, &args.paths));
+    let kept = kept_outcome(&checker, &root, &state_key, &selected, |state| {
+        context_free && state.len() == files.len()
+    });
+    let (outcome, skipped) = match kept {
         Some(outcome) => (outcome, Vec::new()),
         None => {
             let taken_ns = tree_state::now_ns();
@@ -275,18 +282,25 @@ fn state_key(
 }
 
 /// The outcome of the last check of the same files with the same rules
-/// (the state under `state_key`), when none of the files it read has changed since: found by their stats
-/// (see [`tree_state`]), without reading the tree.
+/// (the state under `state_key`), when none of the files it read has
+/// changed since: found by their stats (see [`tree_state`]), without
+/// reading the tree. When one `.c` file changed and the last check read no
+/// file but those named (`no_context` says of its state), the outcome of
+/// checking that file alone, when it can be (see
+/// [`lockwarden_rules::Checker::recheck_one`]).
 fn kept_outcome(
     checker: &Checker,
     root: &Path,
     state_key: &lockwarden_cache::Key,
+    selected: &dyn Fn(&str) -> bool,
+    no_context: impl FnOnce(&TreeState) -> bool,
 ) -> Option<lockwarden_rules::run::Outcome> {
     let start = std::time::Instant::now();
+    let taken_ns = tree_state::now_ns();
     let store = checker.store()?;
     let state = TreeState::load(store, state_key)?;
-    let results = state.unchanged(root)?;
-    checker.cached_outcome(&results, start, |wanted| {
+    let changed = state.changed(root)?;
+    let texts_of = |wanted: &HashSet<&str>| -> BTreeMap<String, Vec<u8>> {
         wanted
             .iter()
             .filter_map(|path| {
@@ -294,7 +308,67 @@ fn kept_outcome(
                 Some(((*path).to_owned(), text))
             })
             .collect()
-    })
+    };
+    let [one] = changed.as_slice() else {
+        if !changed.is_empty() {
+            log_cache(&format!("{} files changed: checking all", changed.len()));
+            return None;
+        }
+        log_cache("nothing changed: the last findings");
+        return checker.cached_outcome(&state.results(), start, texts_of);
+    };
+    let path = state.path(one.index).to_owned();
+    let shown = path.display();
+    if path.extension().is_none_or(|e| e != "c") {
+        log_cache(&format!("{shown} changed, not a .c file: checking all"));
+        return None;
+    }
+    if !no_context(&state) {
+        log_cache(&format!(
+            "{shown} changed, headers are read as context: checking all"
+        ));
+        return None;
+    }
+    let mut text_keys = state.text_keys();
+    text_keys[one.index].1 = lockwarden_rules::run::text_key(&one.text);
+    let outcome = checker.recheck_one(
+        &state.results(),
+        &path,
+        one.text.clone(),
+        text_keys,
+        selected,
+        texts_of,
+    );
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(why) => {
+            log_cache(&format!(
+                "{shown} changed, not checked alone ({why}): checking all"
+            ));
+            return None;
+        }
+    };
+    log_cache(&format!("{shown} changed: checked alone"));
+    let results = outcome.results_key?;
+    state.after(taken_ns, one, results).save(store, state_key);
+    Some(outcome)
+}
+
+/// Says on stderr how the cache answered, when `LOCKWARDEN_LOG` names
+/// `cache` (as `RUST_LOG` names a module).
+fn log_cache(message: &str) {
+    if std::env::var("LOCKWARDEN_LOG").is_ok_and(|v| v.split(',').any(|s| s.trim() == "cache")) {
+        eprintln!("lockwarden: cache: {message}");
+    }
+}
+
+/// Whether `paths` name the tree `root` itself (or nothing: the current
+/// directory, the root).
+fn names_root(root: &Path, paths: &[PathBuf]) -> bool {
+    let root = root.canonicalize().ok();
+    let here = [PathBuf::from(".")];
+    let paths = if paths.is_empty() { &here[..] } else { paths };
+    paths.iter().all(|p| p.canonicalize().ok() == root)
 }
 
 /// Prints `report` in `format` on stdout or into `output` (colour, width

@@ -151,20 +151,82 @@ impl TreeState {
 
     /// The results key, when every file under `root` is as this state
     /// recorded it; `None` as soon as one differs or cannot be read.
+    #[cfg(test)]
     pub fn unchanged(&self, root: &Path) -> Option<Key> {
-        let same = self.files.par_iter().all(|file| {
-            let path = root.join(&file.path);
-            let Some(stat) = Stat::of(&path) else {
-                return false;
-            };
-            let racy = stat.mtime_ns + RACY_NS > self.taken_ns;
-            if stat == file.stat && !racy {
-                return true;
-            }
-            crate::files::read_source(&path).is_ok_and(|text| text_key(&text).0 == file.text)
-        });
-        same.then_some(Key(self.results))
+        self.changed(root)
+            .filter(|c| c.is_empty())
+            .map(|_| self.results())
     }
+
+    /// The files under `root` whose content is not what this state
+    /// recorded, each with its index, the stat it had before it was read,
+    /// and its text; `None` when one cannot be read.
+    pub fn changed(&self, root: &Path) -> Option<Vec<Changed>> {
+        let changed: Vec<Option<Changed>> = self
+            .files
+            .par_iter()
+            .enumerate()
+            .filter_map(|(index, file)| {
+                let path = root.join(&file.path);
+                let Some(stat) = Stat::of(&path) else {
+                    return Some(None);
+                };
+                let racy = stat.mtime_ns + RACY_NS > self.taken_ns;
+                if stat == file.stat && !racy {
+                    return None;
+                }
+                match crate::files::read_source(&path) {
+                    Ok(text) if text_key(&text).0 == file.text => None,
+                    Ok(text) => Some(Some(Changed { index, stat, text })),
+                    Err(_) => Some(None),
+                }
+            })
+            .collect();
+        changed.into_iter().collect()
+    }
+
+    /// The key of the findings kept for this state.
+    pub fn results(&self) -> Key {
+        Key(self.results)
+    }
+
+    /// How many files the check read.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// The root-relative path of file `index`.
+    pub fn path(&self, index: usize) -> &Path {
+        &self.files[index].path
+    }
+
+    /// Each file's path and content key, in order.
+    pub fn text_keys(&self) -> Vec<(PathBuf, Key)> {
+        self.files
+            .iter()
+            .map(|f| (f.path.clone(), Key(f.text)))
+            .collect()
+    }
+
+    /// This state after a check, taken at `taken_ns`, found `changed` as
+    /// it is now and kept its findings under `results`.
+    pub fn after(self, taken_ns: i128, changed: &Changed, results: Key) -> TreeState {
+        let mut files = self.files;
+        files[changed.index].stat = changed.stat;
+        files[changed.index].text = text_key(&changed.text).0;
+        TreeState {
+            taken_ns,
+            files,
+            results: results.0,
+        }
+    }
+}
+
+/// A file found changed since a state was taken.
+pub struct Changed {
+    pub index: usize,
+    pub stat: Stat,
+    pub text: Vec<u8>,
 }
 
 /// The stat of each file of `files` under `root`, taken before any is read.

@@ -57,7 +57,7 @@ pub struct FunctionUnit {
 
 /// A function's calls, by name, before the program resolves them.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct CallNames {
+pub(crate) struct CallNames {
     /// Every call and every guard taking a lock, in graph order.
     sites: Vec<CallSite>,
     /// Calls to lock primitives taking or releasing a lock of a signal
@@ -151,7 +151,37 @@ impl FunctionUnit {
         self.call_names().sites
     }
 
-    fn call_names(&self) -> CallNames {
+    /// The key of what the rest of the program reads of its calls: the
+    /// callees, but those `unresolved` (no function, no lock primitive:
+    /// most macros), each once; the functions it passes; what it does to
+    /// locks of a signal kind. Not where the calls are, nor how many.
+    pub fn calls_key(&self, unresolved: &dyn Fn(&str) -> bool) -> Key {
+        let names = self.call_names();
+        let mut callees: Vec<(&str, bool)> = names
+            .sites
+            .iter()
+            .filter_map(|s| Some((s.callee.as_deref()?, s.guard)))
+            .filter(|(callee, _)| !unresolved(callee))
+            .collect();
+        callees.sort_unstable();
+        callees.dedup();
+        let mut passed: Vec<&str> = names
+            .sites
+            .iter()
+            .flat_map(|s| s.passed.iter().map(String::as_str))
+            .collect();
+        passed.sort_unstable();
+        passed.dedup();
+        let mut signals: Vec<&(String, bool, String)> = names.signal_effects.iter().collect();
+        signals.sort_unstable();
+        signals.dedup();
+        lockwarden_cache::key_of(
+            "calls",
+            &postcard::to_allocvec(&(callees, passed, signals)).unwrap_or_default(),
+        )
+    }
+
+    pub(crate) fn call_names(&self) -> CallNames {
         postcard::from_bytes(&self.calls).unwrap_or_default()
     }
 }
@@ -202,6 +232,11 @@ pub struct FileUnit {
 }
 
 impl FileUnit {
+    /// The key its lowering is kept under, when a cache is in use.
+    pub fn memo_key(&self) -> Option<Key> {
+        self.memo_key
+    }
+
     /// The file's text (unpacked: a copy).
     pub fn source(&self) -> Vec<u8> {
         self.source.unpack()
@@ -237,6 +272,10 @@ pub struct Program {
     /// The functions stored in fields of each name, over all files, that
     /// are annotated to release a lock (the only ones asked about).
     stored_in_fields: NameMap<std::collections::BTreeSet<String>>,
+    /// The header macros every file was lowered with, and their key (with
+    /// a cache).
+    pub headers: HeaderMacros,
+    pub tree_key: Option<Key>,
 }
 
 /// The headers' macros that hand one of their arguments to a condition
@@ -298,47 +337,79 @@ pub fn build_with(
     api: &LockApi,
     cache: Option<LoweredCache<'_>>,
 ) -> Program {
+    let headers = HeaderMacros::of(&files, api);
+    build_lowered(files, macros, api, cache, headers)
+}
+
+impl HeaderMacros {
+    /// The headers' macros that are a `return` (`return_ACPI_STATUS(s)`)
+    /// or hand an argument to a condition wrapper, and their inline
+    /// predicates over globals: read off the `#define` lines of every
+    /// header of `files`, once, before any file is lowered.
+    pub fn of(files: &[(PathBuf, Vec<u8>)], api: &LockApi) -> HeaderMacros {
+        let defines: Vec<lockwarden_syntax::macro_functions::DefineMacros> = files
+            .par_iter()
+            .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
+            .map(|(_, source)| lockwarden_syntax::macro_functions::define_macros(source))
+            .collect();
+        // Inline predicates over globals only (`debug_pagealloc_enabled()`):
+        // asked twice, the same answer, as a question about globals is. One
+        // that calls a lock primitive asks about a lock this function may
+        // change.
+        let global_predicates: HashSet<String> = defines
+            .iter()
+            .flat_map(|d| &d.global_predicates)
+            .filter(|p| p.calls.iter().all(|c| api.primitive(c).is_none()))
+            .map(|p| p.name.clone())
+            .collect();
+        let (returns, forwarding): (Vec<_>, Vec<_>) = defines
+            .into_iter()
+            .map(|d| (d.returns, d.forwarding))
+            .unzip();
+        let returns: CallerExits = returns
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let params = m.params.unwrap_or_default();
+                let exit = CallerExit::of_return_macro(&params, &m.returned);
+                (m.name, (params, exit))
+            })
+            .collect();
+        let forwarding: Vec<_> = forwarding.into_iter().flatten().collect();
+        let conditions = header_conditions(&forwarding, api);
+        HeaderMacros {
+            returns,
+            conditions,
+            global_predicates,
+        }
+    }
+
+    fn tables(&self) -> HeaderTables<'_> {
+        HeaderTables {
+            returns: &self.returns,
+            conditions: &self.conditions,
+            global_predicates: &self.global_predicates,
+        }
+    }
+}
+
+/// [`build_with`], lowering every file with the header macros `headers`
+/// (of the whole tree, when one file is lowered again as the whole run
+/// lowered it).
+pub fn build_lowered(
+    files: Vec<(PathBuf, Vec<u8>)>,
+    macros: &CompiledMacros,
+    api: &LockApi,
+    cache: Option<LoweredCache<'_>>,
+    headers: HeaderMacros,
+) -> Program {
     crate::progress::files_started(files.len());
-    // Headers' macros that are a `return` (`return_ACPI_STATUS(s)`) or hand
-    // an argument to a condition wrapper, for every file: read off the
-    // `#define` lines, once, before any file is lowered.
-    let defines: Vec<lockwarden_syntax::macro_functions::DefineMacros> = files
-        .par_iter()
-        .filter(|(path, _)| path.extension().is_some_and(|e| e == "h"))
-        .map(|(_, source)| lockwarden_syntax::macro_functions::define_macros(source))
-        .collect();
-    // Inline predicates over globals only (`debug_pagealloc_enabled()`):
-    // asked twice, the same answer, as a question about globals is. One
-    // that calls a lock primitive asks about a lock this function may
-    // change.
-    let global_predicates: HashSet<String> = defines
-        .iter()
-        .flat_map(|d| &d.global_predicates)
-        .filter(|p| p.calls.iter().all(|c| api.primitive(c).is_none()))
-        .map(|p| p.name.clone())
-        .collect();
-    let (returns, forwarding): (Vec<_>, Vec<_>) = defines
-        .into_iter()
-        .map(|d| (d.returns, d.forwarding))
-        .unzip();
-    let return_macros: CallerExits = returns
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            let params = m.params.unwrap_or_default();
-            let exit = CallerExit::of_return_macro(&params, &m.returned);
-            (m.name, (params, exit))
-        })
-        .collect();
-    let forwarding: Vec<_> = forwarding.into_iter().flatten().collect();
-    let header_conditions = header_conditions(&forwarding, api);
-    drop(forwarding);
     let tree_key = cache.map(|c| {
         tree_key(
             &c.stamp,
-            &return_macros,
-            &header_conditions,
-            &global_predicates,
+            &headers.returns,
+            &headers.conditions,
+            &headers.global_predicates,
         )
     });
     let mut program = Program::default();
@@ -357,43 +428,8 @@ pub fn build_with(
             chunk
                 .into_par_iter()
                 .map(|(path, source)| {
-                    let cached = cache.zip(tree_key.as_ref()).map(|(cache, tree)| {
-                        let key = KeyBuilder::new(LOWERED)
-                            .key(tree)
-                            .part(path.as_os_str().as_encoded_bytes())
-                            .part(&source)
-                            .finish();
-                        (cache.store, key)
-                    });
-                    let hit = cached.and_then(|(store, key)| {
-                        let bytes = store.get(LOWERED, &key)?;
-                        let (mut file, functions): (FileUnit, Vec<FunctionUnit>) =
-                            postcard::from_bytes(&bytes).ok()?;
-                        (file.path == path).then(|| {
-                            file.source = PackedBytes::pack(&source);
-                            (file, functions)
-                        })
-                    });
-                    let mut lowered = hit.unwrap_or_else(|| {
-                        let lowered = lower_file(
-                            path,
-                            source,
-                            macros,
-                            api,
-                            HeaderTables {
-                                returns: &return_macros,
-                                conditions: &header_conditions,
-                                global_predicates: &global_predicates,
-                            },
-                        );
-                        if let Some((store, key)) = cached {
-                            if let Ok(bytes) = postcard::to_allocvec(&lowered) {
-                                store.put(LOWERED, &key, &bytes);
-                            }
-                        }
-                        lowered
-                    });
-                    lowered.0.memo_key = cached.map(|(_, key)| key);
+                    let lowered =
+                        lower_cached(path, source, macros, api, cache, tree_key, &headers);
                     crate::progress::file_done();
                     lowered
                 })
@@ -427,7 +463,76 @@ pub fn build_with(
     }
     stored.retain(|_, names| !names.is_empty());
     program.stored_in_fields = stored;
+    program.headers = headers;
+    program.tree_key = tree_key;
     program
+}
+
+/// Lowers one file, or takes its lowering from `cache` under the key of
+/// its path and text and `tree_key` (what it reads of the configuration
+/// and the headers).
+fn lower_cached(
+    path: PathBuf,
+    source: Vec<u8>,
+    macros: &CompiledMacros,
+    api: &LockApi,
+    cache: Option<LoweredCache<'_>>,
+    tree_key: Option<Key>,
+    headers: &HeaderMacros,
+) -> (FileUnit, Vec<FunctionUnit>) {
+    let cached = cache.zip(tree_key).map(|(cache, tree)| {
+        let key = KeyBuilder::new(LOWERED)
+            .key(&tree)
+            .part(path.as_os_str().as_encoded_bytes())
+            .part(&source)
+            .finish();
+        (cache.store, key)
+    });
+    let hit = cached.and_then(|(store, key)| {
+        let (mut file, functions) = lowered_entry(store, &key)?;
+        (file.path == path).then(|| {
+            file.source = PackedBytes::pack(&source);
+            (file, functions)
+        })
+    });
+    let mut lowered = hit.unwrap_or_else(|| {
+        let lowered = lower_file(path, source, macros, api, headers.tables());
+        if let Some((store, key)) = cached {
+            if let Ok(bytes) = postcard::to_allocvec(&lowered) {
+                store.put(LOWERED, &key, &bytes);
+            }
+        }
+        lowered
+    });
+    lowered.0.memo_key = cached.map(|(_, key)| key);
+    lowered
+}
+
+/// The lowering of a file kept in `store` under `key` (its
+/// [`FileUnit::memo_key`]), without its text.
+pub fn lowered_entry(store: &dyn Cache, key: &Key) -> Option<(FileUnit, Vec<FunctionUnit>)> {
+    postcard::from_bytes(&store.get(LOWERED, key)?).ok()
+}
+
+/// Lowers one file as [`build_lowered`] would with the same `headers`,
+/// without joining it to a program.
+pub fn lower_one(
+    path: PathBuf,
+    source: Vec<u8>,
+    macros: &CompiledMacros,
+    api: &LockApi,
+    cache: Option<LoweredCache<'_>>,
+    headers: &HeaderMacros,
+) -> (FileUnit, Vec<FunctionUnit>) {
+    let tree_key = cache.map(|c| {
+        tree_key(
+            &c.stamp,
+            &headers.returns,
+            &headers.conditions,
+            &headers.global_predicates,
+        )
+    });
+    lower_cached(path, source, macros, api, cache, tree_key, headers)
 }
 
 /// Files lowered at a time by [`build`].
@@ -455,6 +560,47 @@ fn tree_key(
     key.finish()
 }
 
+/// The key of what `file` and its `functions` add to the program's
+/// tables, before they join it, except its references and what it stores
+/// in fields (every body edit changes those; only a few names of them are
+/// ever asked about): definitions and their static-ness, parameters and
+/// annotations, prototypes, records, globals, counters, and its program.
+/// Two lowerings of a file with the same key answer every other question
+/// about the rest of the program alike; their bodies may differ.
+pub fn tables_key(file: &FileUnit, functions: &[FunctionUnit]) -> Key {
+    let mut prototype_annotations: Vec<_> = file.prototype_annotations.iter().collect();
+    prototype_annotations.sort_by(|a, b| a.0.cmp(b.0));
+    let definitions: Vec<_> = functions
+        .iter()
+        .map(|f| (&f.name, f.is_static, f.is_macro, &f.params, &f.annotations))
+        .collect();
+    let tables = (
+        &file.path,
+        file.program,
+        file.failed,
+        prototype_annotations,
+        &file.records,
+        &file.globals,
+        &file.counters,
+        &file.prototypes,
+        definitions,
+    );
+    lockwarden_cache::key_of(
+        "tables",
+        &postcard::to_allocvec(&tables).unwrap_or_default(),
+    )
+}
+
+/// What every file's lowering reads off the headers of the whole tree,
+/// owned: a whole run keeps it, so that one file can be lowered again as
+/// that run lowered it.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct HeaderMacros {
+    returns: CallerExits,
+    conditions: HashMap<String, usize>,
+    global_predicates: HashSet<String>,
+}
+
 /// What every file's lowering reads off the headers of the whole tree.
 #[derive(Clone, Copy)]
 struct HeaderTables<'a> {
@@ -464,6 +610,16 @@ struct HeaderTables<'a> {
 }
 
 impl Program {
+    /// A program of lowered files, joined as they are: no headers' macros,
+    /// no tables trimmed to what the whole tree asks about.
+    pub fn of_lowered(lowered: Vec<(FileUnit, Vec<FunctionUnit>)>) -> Program {
+        let mut program = Program::default();
+        for (file, functions) in lowered {
+            program.add_file(file, functions);
+        }
+        program
+    }
+
     /// Adds a lowered file and its functions, moving the file's tables into
     /// the program's.
     fn add_file(&mut self, mut file: FileUnit, mut functions: Vec<FunctionUnit>) {
@@ -955,6 +1111,27 @@ pub struct Analysis<O = ()> {
     pub callers: Vec<u32>,
     /// The lock API the program was analysed with.
     pub api: LockApi,
+    /// With a cache: the questions each function's solve asked, with their
+    /// answers, and the content key of its summary (same indexes).
+    pub traces: Vec<Trace>,
+    pub summary_keys: Vec<Option<Key>>,
+    /// What the solves read of the whole program besides callee summaries
+    /// and declarations.
+    pub facts: ProgramFacts,
+}
+
+/// What every solve reads of the whole program besides callee summaries
+/// and declarations: the named locks, and counters and signals by
+/// directory.
+#[derive(Clone, Debug, Default)]
+pub struct ProgramFacts {
+    /// Globals that are a named lock of the lock API (`rtnl_mutex` is RTNL).
+    pub named_locks: HashMap<String, String>,
+    /// Counters (semaphores given a count other than 1), by the directory
+    /// whose files initialise them: a driver's own objects.
+    pub counters: HashMap<PathBuf, HashSet<String>>,
+    /// Signals between contexts (see [`signals`]), by directory.
+    pub signals: HashMap<PathBuf, HashSet<String>>,
 }
 
 impl<O> Analysis<O> {
@@ -1095,6 +1272,34 @@ impl Program {
         out
     }
 
+    /// [`Program::released_through_field`] of every field that stores a
+    /// function annotated to release a lock: of any other field it is
+    /// empty.
+    pub fn released_through_fields(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self
+            .stored_in_fields
+            .keys()
+            .map(|field| (field.clone(), self.released_through_field(field)))
+            .filter(|(_, released)| !released.is_empty())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The names of the functions (and function-like macros read as
+    /// functions) of the tree, each with the program it is built into.
+    pub fn function_names(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.functions
+            .iter()
+            .map(|f| (self.files[f.file].program, f.name.as_str()))
+    }
+
+    /// Whether `f` is annotated to release a lock its callers hold under
+    /// the same name (see [`Program::released_through_field`]).
+    pub fn releases_by_annotation(&self, f: &FunctionUnit) -> bool {
+        !self.released_by_annotation(f).is_empty()
+    }
+
     /// The locks, by name, that `f` is annotated to release
     /// (`__releases(RCU)`) other than those its parameters name: locks
     /// its callers hold under the same name.
@@ -1136,7 +1341,7 @@ impl Program {
     /// The call edges of function `i`, resolved; calls to lock primitives
     /// apply the primitive's summary and are no edges. Also every
     /// definition each direct call may reach, a call site each.
-    fn call_edges(&self, i: usize, names: &CallNames, api: &LockApi) -> CallEdges {
+    pub(crate) fn call_edges(&self, i: usize, names: &CallNames, api: &LockApi) -> CallEdges {
         let f = &self.functions[i];
         let calls = || names.sites.iter().filter(|s| !s.guard);
         let mut callees: Vec<usize> = calls()
@@ -1304,7 +1509,7 @@ where
 
 /// What solving one strongly connected component gave each member: its
 /// result, the questions its solve asked, where it comes from.
-type Solved<O> = Vec<(usize, FunctionResult<O>, Trace, Origin)>;
+pub(crate) type Solved<O> = Vec<(usize, FunctionResult<O>, Trace, Origin)>;
 
 fn analyze_memo<V: Visitor>(
     program: Program,
@@ -1442,6 +1647,13 @@ fn analyze_memo<V: Visitor>(
         reused: origin.iter().filter(|&&o| o != Origin::Solved).count(),
         callers,
         api: api.clone(),
+        traces: if memos.is_some() { traces } else { Vec::new() },
+        summary_keys,
+        facts: ProgramFacts {
+            named_locks,
+            counters,
+            signals,
+        },
     }
 }
 
@@ -1516,8 +1728,28 @@ fn solve_component<V: Visitor>(
     members: &[usize],
     callees: &[Vec<usize>],
 ) -> Solved<V::Output> {
+    solve_rounds(members, callees, |m, local| {
+        let overlay = Overlay {
+            shared,
+            members,
+            local,
+        };
+        analyze_function(&View::new(&overlay, m), visitor)
+    })
+}
+
+/// The rounds of [`solve_component`]: `solve` solves one member with the
+/// members' summaries of the rounds so far.
+pub(crate) fn solve_rounds<O>(
+    members: &[usize],
+    callees: &[Vec<usize>],
+    mut solve: impl FnMut(
+        usize,
+        &HashMap<usize, Summary>,
+    ) -> (FunctionResult<O>, Vec<(Question, Answer)>),
+) -> Solved<O> {
     let mut local: HashMap<usize, Summary> = HashMap::new();
-    let mut solved: HashMap<usize, FunctionResult<V::Output>> = HashMap::new();
+    let mut solved: HashMap<usize, FunctionResult<O>> = HashMap::new();
     // Every round's questions: a later round may not ask what an earlier
     // one did, and the group's results follow from both.
     let mut asked: HashMap<usize, Vec<(Question, Answer)>> = HashMap::new();
@@ -1527,12 +1759,7 @@ fn solve_component<V: Visitor>(
     for _ in 0..rounds {
         let mut changed: HashSet<usize> = HashSet::new();
         for &m in &dirty {
-            let overlay = Overlay {
-                shared,
-                members,
-                local: &local,
-            };
-            let (r, answers) = analyze_function(&View::new(&overlay, m), visitor);
+            let (r, answers) = solve(m, &local);
             if local.get(&m) != Some(&r.summary) {
                 changed.insert(m);
             }
@@ -1781,15 +2008,25 @@ fn analyze_function<V: Visitor>(
     view: &View<'_>,
     visitor: &V,
 ) -> (FunctionResult<V::Output>, Vec<(Question, Answer)>) {
-    let program = view.program;
-    let f = view.function;
     // Without a cache nothing keeps the questions: none are noted.
     let recorder = view.overlay.shared.records.then(|| Recorder::new(view));
     let asked: &dyn Summaries = match &recorder {
         Some(recorder) => recorder,
         None => view,
     };
-    let annotations = program.annotations(f);
+    let annotations = view.program.annotations(view.function);
+    let result = solve_function(view.function, &annotations, asked, visitor);
+    (result, recorder.map(Recorder::answers).unwrap_or_default())
+}
+
+/// Solves function `f`, annotated with `annotations` (its definition's and
+/// its prototypes'), asking `asked` about the rest of the program.
+pub(crate) fn solve_function<V: Visitor>(
+    f: &FunctionUnit,
+    annotations: &[Annotation],
+    asked: &dyn Summaries,
+    visitor: &V,
+) -> FunctionResult<V::Output> {
     let entry_held: Vec<Path> = annotations
         .iter()
         .filter(|a| matches!(a.name.as_str(), "__must_hold" | "__releases"))
@@ -1802,7 +2039,7 @@ fn analyze_function<V: Visitor>(
     let mut summary = summarize(&exit_facts, &f.params, &cfg, &solution, asked);
     summary.caller_scope = f.is_macro;
     let visited = visitor.visit(f, &Cursor::new(&cfg, &solution, asked), &exit_facts);
-    let result = FunctionResult {
+    FunctionResult {
         swaps_locks: same_count_on_every_exit(&cfg, &solution),
         summary,
         exits: exit_facts,
@@ -1815,8 +2052,7 @@ fn analyze_function<V: Visitor>(
         },
         entry_held,
         visited,
-    };
-    (result, recorder.map(Recorder::answers).unwrap_or_default())
+    }
 }
 
 /// The lock an annotation argument names: `&b->lock` and `b->lock` are the
@@ -1871,7 +2107,7 @@ pub fn annotation_path(text: &str, params: &[String]) -> Option<Path> {
 }
 
 /// Tarjan's algorithm, iteratively; SCCs come out callees first.
-fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+pub(crate) fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let n = edges.len();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0usize; n];

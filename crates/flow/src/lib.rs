@@ -13,6 +13,7 @@ pub mod dataflow;
 pub mod memo;
 pub mod path;
 pub mod progress;
+pub mod replay;
 pub mod summary;
 
 pub use analysis::{

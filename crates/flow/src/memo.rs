@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{FileUnit, FunctionResult, Program};
+use crate::analysis::{FileUnit, FunctionResult, FunctionUnit, Program, Visitor};
 use crate::dataflow::Summaries;
 use crate::path::Path;
 use crate::summary::Summary;
@@ -88,6 +88,16 @@ pub trait Oracle: Summaries {
     fn file_index(&self, path: &str) -> Option<u32>;
 }
 
+/// The content key of what a summary tells its callers: not where in the
+/// function each effect happens (callers name their own call).
+pub fn summary_seen_key(summary: &Summary) -> Key {
+    let mut seen = summary.clone();
+    for effect in &mut seen.effects {
+        effect.site = None;
+    }
+    summary_key(&seen)
+}
+
 /// The content key of a summary.
 pub fn summary_key(summary: &Summary) -> Key {
     key_of(
@@ -124,7 +134,7 @@ fn answer(oracle: &dyn Oracle, question: &Question) -> Answer {
 
 /// Whether every question of `trace` gets the same answer from `oracle`.
 pub fn holds(trace: &Trace, oracle: &dyn Oracle) -> bool {
-    let Ok(asked) = postcard::from_bytes::<Vec<(Question, Answer)>>(&trace.0) else {
+    let Some(asked) = trace.questions() else {
         return false;
     };
     asked
@@ -172,6 +182,25 @@ impl<'a> Recorder<'a> {
 }
 
 impl Trace {
+    /// The questions asked, with their answers; `None` when the trace
+    /// cannot be read.
+    pub fn questions(&self) -> Option<Vec<(Question, Answer)>> {
+        postcard::from_bytes(&self.0).ok()
+    }
+
+    /// The callees the solve asked the summary of and learnt there is none:
+    /// neither an analysed function nor a lock primitive.
+    pub fn unresolved(&self) -> std::collections::HashSet<String> {
+        self.questions()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(q, a)| match (q, a) {
+                (Question::Summary(callee), Answer::Key(None)) => Some(callee),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The questions of one or more solves of a function (the rounds of a
     /// recursive group), each once, sorted.
     pub fn pack(mut answers: Vec<(Question, Answer)>) -> Trace {
@@ -412,6 +441,74 @@ impl<O> Memos<'_, O> {
                     self.store.put(SOLVED, &key, &bytes);
                 }
             });
+    }
+}
+
+/// The key of the traces of a file's functions, in order: which of its
+/// entry's variants a run's results came from.
+pub fn traces_key<'a>(traces: impl IntoIterator<Item = &'a Trace>) -> Key {
+    let mut key = KeyBuilder::new("traces");
+    for trace in traces {
+        key.part(&trace.0);
+    }
+    key.finish()
+}
+
+/// The key of the results of the functions of the file lowered under
+/// `lowered`, solved with visitor `V`.
+fn solved_key<V: Visitor>(lowered: &Key) -> Key {
+    KeyBuilder::new(SOLVED)
+        .key(lowered)
+        .part(std::any::type_name::<V>().as_bytes())
+        .finish()
+}
+
+/// The traces of the functions of the file lowered under `lowered`, from
+/// the variant of its kept results whose traces have key `traces` (see
+/// [`traces_key`]).
+pub fn kept_traces<V>(store: &dyn Cache, lowered: &Key, traces: &Key) -> Option<Vec<Trace>>
+where
+    V: Visitor,
+    V::Output: DeserializeOwned,
+{
+    let variants: Vec<Vec<u8>> =
+        postcard::from_bytes(&store.get(SOLVED, &solved_key::<V>(lowered))?).ok()?;
+    variants.iter().find_map(|bytes| {
+        let memos: Vec<Memo<V::Output>> = postcard::from_bytes(bytes).ok()?;
+        let kept: Vec<Trace> = memos.into_iter().map(|m| m.trace).collect();
+        (traces_key(&kept) == *traces).then_some(kept)
+    })
+}
+
+/// Keeps the results of the functions of the file lowered under `lowered`
+/// (solved alone, see [`crate::replay`]) as the newest variant of its
+/// entry, for the next run to verify and reuse.
+pub fn keep_file<V>(
+    store: &dyn Cache,
+    lowered: &Key,
+    functions: &[FunctionUnit],
+    results: &[FunctionResult<V::Output>],
+    traces: &[Trace],
+) where
+    V: Visitor,
+    V::Output: Serialize,
+{
+    let memos: Vec<MemoRef<'_, V::Output>> = functions
+        .iter()
+        .zip(results)
+        .zip(traces)
+        .map(|((f, result), trace)| MemoRef {
+            name: &f.name,
+            span: f.span,
+            trace,
+            result,
+        })
+        .collect();
+    let Ok(ours) = postcard::to_allocvec(&memos) else {
+        return;
+    };
+    if let Ok(bytes) = postcard::to_allocvec(&vec![ours]) {
+        store.put(SOLVED, &solved_key::<V>(lowered), &bytes);
     }
 }
 

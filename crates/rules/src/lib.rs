@@ -7,6 +7,7 @@
 //! (`rules/locks.toml`), embedded by `builtin`.
 
 pub mod builtin;
+pub mod delta;
 pub mod file;
 pub mod lock;
 pub mod mission;

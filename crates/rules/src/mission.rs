@@ -59,6 +59,29 @@ fn rule_file_uri(origin: &str) -> Option<String> {
     Some(lockwarden_report::file_uri(&path, false))
 }
 
+/// Whether each function of `analysis` is in the scope of a rule of
+/// `set`: what rule-file rules read of a function out of every scope is
+/// its calls, its summary and the references to scoped functions.
+pub fn in_any_scope(analysis: &Analysis<FunctionFacts>, set: &RuleSet) -> Vec<bool> {
+    let program = &analysis.program;
+    let paths: Vec<String> = program.files.iter().map(|f| f.report_path()).collect();
+    program
+        .functions
+        .par_iter()
+        .map(|f| {
+            set.rules.iter().any(|rule| {
+                set.scopes
+                    .iter()
+                    .find(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
+                    .is_some_and(|(_, files, functions)| {
+                        files.is_match(&paths[f.file])
+                            && functions.as_ref().is_none_or(|g| g.is_match(&f.name))
+                    })
+            })
+        })
+        .collect()
+}
+
 struct Ctx<'a> {
     analysis: &'a Analysis<FunctionFacts>,
     set: &'a RuleSet,

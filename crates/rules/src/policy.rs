@@ -36,7 +36,7 @@ use lockwarden_syntax::Span;
 use crate::lock::{handling_by_callee, EvidenceMap, FunctionFacts};
 
 /// What a function's analysed callers show about the locks it leaves held.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     /// A caller releases the lock the call took.
     pub released: bool,
@@ -52,7 +52,7 @@ pub struct Evidence {
 /// the call, or returns holding it and is itself released by its own
 /// callers (a wrapper of a wrapper, a conditional acquire passed up through
 /// a caller's return): worked out to a fixpoint, top down.
-pub(crate) fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap {
+pub fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap {
     let by_callee = handling_by_callee(analysis);
     let mut released: HashSet<usize> = by_callee
         .iter()

@@ -132,17 +132,10 @@ impl Checker {
                 .collect(),
             None => Vec::new(),
         };
-        let results_key = self.cache.as_ref().map(|(_, stamp)| {
-            let mut key = KeyBuilder::new(RESULTS);
-            key.key(stamp);
-            for id in known.iter().filter(|id| selected(id)) {
-                key.part(id.as_bytes());
-            }
-            for (path, text) in &text_keys {
-                key.part(path.as_os_str().as_encoded_bytes()).key(text);
-            }
-            key.finish()
-        });
+        let results_key = self
+            .cache
+            .as_ref()
+            .map(|(_, stamp)| results_key(stamp, &known, selected, &text_keys));
         let mut suppressions = Suppressions::parse(&files, known.into_iter().collect())?;
         if let Some(mut outcome) = results_key.as_ref().and_then(|key| {
             self.cached_outcome(key, start, |wanted| {
@@ -175,8 +168,13 @@ impl Checker {
             &FactVisitor,
             self.cache.as_ref().map(|(store, _)| store.as_ref()),
         );
+        let evidence = if core_selected {
+            crate::policy::caller_evidence(&analysis)
+        } else {
+            Default::default()
+        };
         let core = if core_selected {
-            crate::lock::check(&analysis)
+            crate::lock::check(&analysis, &evidence)
         } else {
             Vec::new()
         };
@@ -207,6 +205,19 @@ impl Checker {
             if let Ok(bytes) = serde_json::to_vec(&(&findings, &summary)) {
                 store.put(RESULTS, key, &bytes);
             }
+            // A file of a run that checked every function can be checked
+            // again alone.
+            if core_selected {
+                let scoped = crate::mission::in_any_scope(&analysis, &rule_set);
+                crate::delta::keep(
+                    store.as_ref(),
+                    key,
+                    &analysis,
+                    &|i| crate::lock::given(&analysis, &evidence, i),
+                    &scoped,
+                    &findings,
+                );
+            }
         }
         let sources = sources_in(&findings, |wanted| analysis.program.sources_of(wanted));
         Ok(Outcome {
@@ -214,6 +225,81 @@ impl Checker {
             summary,
             sources,
             results_key,
+            text_keys,
+        })
+    }
+
+    /// The outcome of checking the files of `text_keys` (root-relative
+    /// path and content key, in order) with the rules `selected` accepts,
+    /// when the last check of them, kept under `old`, differed only in
+    /// the `.c` file `path`, whose text is now `text`: that check's
+    /// findings with the file's replaced by its new ones, when the file can
+    /// be checked alone (see [`crate::delta`]); why not, when the whole
+    /// check must run. `texts_of` gives the texts of the files the findings
+    /// point into.
+    pub fn recheck_one(
+        &self,
+        old: &Key,
+        path: &std::path::Path,
+        text: Vec<u8>,
+        text_keys: Vec<(PathBuf, Key)>,
+        selected: &dyn Fn(&str) -> bool,
+        texts_of: impl FnOnce(&HashSet<&str>) -> BTreeMap<String, Vec<u8>>,
+    ) -> Result<Outcome, crate::delta::Why> {
+        let start = Instant::now();
+        let (store, stamp) = self.cache.as_ref().ok_or("no cache")?;
+        if !crate::lock::rules().iter().any(|r| selected(&r.id)) {
+            return Err("only rule-file rules run".into());
+        }
+        let known: Vec<String> = self.rules().into_iter().map(|r| r.id).collect();
+        let results = results_key(stamp, &known, selected, &text_keys);
+        let old_outcome: (Vec<Finding>, Summary) = store
+            .get(RESULTS, old)
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or("the last check's findings are not kept")?;
+        let mut suppressions = Suppressions::parse(&[(path.to_owned(), text.clone())], known)
+            .map_err(|_| "a suppression in it is malformed")?;
+        let setup = crate::delta::Setup {
+            store: store.as_ref(),
+            stamp: *stamp,
+            macros: &self.macros,
+            api: &self.api,
+        };
+        let report_path = path.to_string_lossy().replace('\\', "/");
+        let (rechecked, update) = crate::delta::solve_alone(&setup, old, &report_path, text)?;
+        let analysis = &rechecked.analysis;
+        let mut found: Vec<Finding> =
+            crate::lock::check_given(analysis, &|i| rechecked.given[i].clone())
+                .into_iter()
+                .filter(|f| selected(&f.rule))
+                .collect();
+        suppressions.apply(&mut found, &analysis.program);
+        if selected(UNUSED_ID) {
+            found.extend(suppressions.unused(&analysis.program, selected));
+        }
+        sort_findings(&mut found);
+        found.dedup_by(|a, b| {
+            a.rule == b.rule && a.location == b.location && a.message == b.message
+        });
+        let pointed = crate::delta::pointed_into(&found, &report_path);
+        let (findings, mut summary) = crate::delta::merge(
+            old_outcome,
+            &report_path,
+            rechecked.old_counts,
+            &analysis.program.files[0],
+            found,
+            unanalysed(analysis),
+        );
+        if let Ok(bytes) = serde_json::to_vec(&(&findings, &summary)) {
+            store.put(RESULTS, &results, &bytes);
+        }
+        update.keep(store.as_ref(), &results, &pointed);
+        summary.elapsed_ms = start.elapsed().as_millis();
+        Ok(Outcome {
+            sources: sources_in(&findings, texts_of),
+            findings,
+            summary,
+            results_key: Some(results),
             text_keys,
         })
     }
@@ -244,6 +330,26 @@ impl Checker {
     pub fn store(&self) -> Option<&dyn Cache> {
         self.cache.as_ref().map(|(store, _)| store.as_ref())
     }
+}
+
+/// The key a check's findings are kept under: the configuration stamp,
+/// the rules `selected` accepts of `known`, and every file's path and
+/// content key, in order.
+fn results_key(
+    stamp: &Key,
+    known: &[String],
+    selected: &dyn Fn(&str) -> bool,
+    text_keys: &[(PathBuf, Key)],
+) -> Key {
+    let mut key = KeyBuilder::new(RESULTS);
+    key.key(stamp);
+    for id in known.iter().filter(|id| selected(id)) {
+        key.part(id.as_bytes());
+    }
+    for (path, text) in text_keys {
+        key.part(path.as_os_str().as_encoded_bytes()).key(text);
+    }
+    key.finish()
 }
 
 /// The texts of the files `findings` point into, from `texts_of` (given

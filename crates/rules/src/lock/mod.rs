@@ -446,10 +446,39 @@ pub(crate) fn annotated(annotations: &[Annotation], names: &[&str], lock: &Path)
         .any(|a| a.args.is_empty() || a.args.iter().any(|arg| loose_key(arg) == key))
 }
 
+/// What the lock rules read of the rest of the program about one function:
+/// the whole run's answers, kept for a re-check of its file alone.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Given {
+    /// Its own and its prototypes' annotations.
+    pub annotations: Vec<Annotation>,
+    /// The analysed code calls it directly.
+    pub has_callers: bool,
+    pub evidence: Evidence,
+}
+
+/// What the program gives each of its functions (see [`Given`]), with
+/// `evidence` from [`policy::caller_evidence`].
+pub fn given(analysis: &Analysis<FunctionFacts>, evidence: &EvidenceMap, i: usize) -> Given {
+    Given {
+        annotations: analysis.program.annotations(&analysis.program.functions[i]),
+        has_callers: analysis.callers[i] > 0,
+        evidence: evidence.get(&i).copied().unwrap_or_default(),
+    }
+}
+
 /// Runs the lock rules over every analysed function.
-pub fn check(analysis: &Analysis<FunctionFacts>) -> Vec<Finding> {
+pub fn check(analysis: &Analysis<FunctionFacts>, evidence: &EvidenceMap) -> Vec<Finding> {
+    check_given(analysis, &|i| given(analysis, evidence, i))
+}
+
+/// Runs the lock rules over every function of `analysis`, each with what
+/// `given` says the program gives it.
+pub fn check_given(
+    analysis: &Analysis<FunctionFacts>,
+    given: &(dyn Fn(usize) -> Given + Sync),
+) -> Vec<Finding> {
     let program = &analysis.program;
-    let evidence = policy::caller_evidence(analysis);
     let lookup_releases = policy::lookup_releases(analysis);
     let no_fields = HashSet::new();
     (0..program.functions.len())
@@ -458,14 +487,14 @@ pub fn check(analysis: &Analysis<FunctionFacts>) -> Vec<Finding> {
             let f = &program.functions[i];
             let file = &program.files[f.file];
             let at = At::new(file);
-            let annotations = program.annotations(f);
+            let given = given(i);
             let cx = policy::Context {
                 function: f,
                 result: &analysis.results[i],
-                annotations: &annotations,
-                has_callers: analysis.callers[i] > 0,
+                annotations: &given.annotations,
+                has_callers: given.has_callers,
                 implements_primitive: analysis.api.primitive(&f.name).is_some(),
-                evidence: evidence.get(&i).copied().unwrap_or_default(),
+                evidence: given.evidence,
                 lookup_releases: lookup_releases.get(&f.file).unwrap_or(&no_fields),
             };
             check_function(&cx, &at)
@@ -541,4 +570,4 @@ pub(crate) fn handling_by_callee(
     out
 }
 
-pub(crate) type EvidenceMap = HashMap<usize, Evidence>;
+pub type EvidenceMap = HashMap<usize, Evidence>;
