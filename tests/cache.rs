@@ -323,7 +323,9 @@ fn one_changed_c_file_is_checked_alone_and_the_findings_are_the_whole_runs() {
     let cache = tree.parent().unwrap().join("cache");
     let cache_args = ["--cache", cache.to_str().unwrap()];
     let edited = tree.join("zz_alone.c");
-    let clean = "static DEFINE_SPINLOCK(zz_lock);\nstatic int zz_count;\n\nint zz_work(int a)\n{\n\tspin_lock(&zz_lock);\n\tzz_count += a;\n\tspin_unlock(&zz_lock);\n\treturn 0;\n}\n";
+    // `zz_work` takes and drops a lock; `zz_ping` and `zz_pong` call each
+    // other (solved together, in rounds).
+    let clean = "static DEFINE_SPINLOCK(zz_lock);\nstatic int zz_count;\n\nint zz_work(int a)\n{\n\tspin_lock(&zz_lock);\n\tzz_count += a;\n\tspin_unlock(&zz_lock);\n\treturn 0;\n}\n\nstatic int zz_pong(int n);\n\nint zz_ping(int n)\n{\n\treturn n ? zz_pong(n - 1) : zz_work(n);\n}\n\nstatic int zz_pong(int n)\n{\n\treturn n ? zz_ping(n - 1) : 1;\n}\n";
     // The same function taking its lock twice: a finding, and nothing its
     // callers see changes.
     let twice = clean.replace(

@@ -12,9 +12,12 @@
 //! - `sample`: the precision sample: seeded findings of the untuned directories.
 //! - `bench`: wall time and peak memory of the whole-tree jobs, with their
 //!   ratio to a plain tree-sitter parse of the same files.
+//! - `edits`: seeded edits of one `.c` file after another, each checked
+//!   (alone when it can be), against a check without the cache.
 
 mod bench;
 mod codegen;
+mod edits;
 mod kernel;
 mod manpages;
 mod noise;
@@ -54,6 +57,11 @@ commands:
                         wall time and peak RSS of parse-stats and of cold checks (balloon
                         rules, all rules) on the kernel tree, each against the plain
                         tree-sitter-c parse timed in the same run; JSON to target/bench.json
+  edits [--seed N] [--count N]
+                        on a copy of the kernel tree, COUNT (40) seeded edits of one .c
+                        file after another, each followed by a cached check (the file
+                        checked alone when it can be); the last report must equal a
+                        check without the cache
   manpages [DIR]        shell completions (bash, zsh, fish) and man pages (one per
                         command) generated from the command line's definition, into
                         DIR (default target/dist)
@@ -84,6 +92,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "noise" => noise::run(flags),
         "sample" => sample::run(flags),
         "bench" => bench::run(flags),
+        "edits" => edits::run(flags),
         "manpages" if flags.len() <= 1 => manpages::run(flags.first().map(String::as_str)),
         "help" | "-h" | "--help" if flags.is_empty() => {
             println!("{USAGE}");

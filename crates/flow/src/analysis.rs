@@ -272,10 +272,8 @@ pub struct Program {
     /// The functions stored in fields of each name, over all files, that
     /// are annotated to release a lock (the only ones asked about).
     stored_in_fields: NameMap<std::collections::BTreeSet<String>>,
-    /// The header macros every file was lowered with, and their key (with
-    /// a cache).
+    /// The header macros every file was lowered with.
     pub headers: HeaderMacros,
-    pub tree_key: Option<Key>,
 }
 
 /// The headers' macros that hand one of their arguments to a condition
@@ -330,7 +328,8 @@ const LOWERED: &str = "lowered";
 
 /// [`build`], taking each file's lowering from `cache` when everything it
 /// reads is unchanged: the file's path and text, the configuration stamp,
-/// and the headers' `return` and condition macros read off the whole tree.
+/// and the headers' `return` and condition macros and inline predicates it
+/// names (read off the whole tree).
 pub fn build_with(
     files: Vec<(PathBuf, Vec<u8>)>,
     macros: &CompiledMacros,
@@ -404,14 +403,7 @@ pub fn build_lowered(
     headers: HeaderMacros,
 ) -> Program {
     crate::progress::files_started(files.len());
-    let tree_key = cache.map(|c| {
-        tree_key(
-            &c.stamp,
-            &headers.returns,
-            &headers.conditions,
-            &headers.global_predicates,
-        )
-    });
+    let matcher = cache.map(|_| headers.matcher());
     let mut program = Program::default();
     // In chunks: a file's lowering holds tables (every identifier it
     // references, every record it defines) that the program keeps once,
@@ -428,8 +420,14 @@ pub fn build_lowered(
             chunk
                 .into_par_iter()
                 .map(|(path, source)| {
-                    let lowered =
-                        lower_cached(path, source, macros, api, cache, tree_key, &headers);
+                    let lowered = lower_cached(
+                        path,
+                        source,
+                        macros,
+                        api,
+                        cache.zip(matcher.as_ref()),
+                        &headers,
+                    );
                     crate::progress::file_done();
                     lowered
                 })
@@ -464,25 +462,24 @@ pub fn build_lowered(
     stored.retain(|_, names| !names.is_empty());
     program.stored_in_fields = stored;
     program.headers = headers;
-    program.tree_key = tree_key;
     program
 }
 
 /// Lowers one file, or takes its lowering from `cache` under the key of
-/// its path and text and `tree_key` (what it reads of the configuration
-/// and the headers).
+/// its path and text, the configuration stamp, and the entries of the
+/// header macros it may read (`matcher` finds them in its text).
 fn lower_cached(
     path: PathBuf,
     source: Vec<u8>,
     macros: &CompiledMacros,
     api: &LockApi,
-    cache: Option<LoweredCache<'_>>,
-    tree_key: Option<Key>,
+    cache: Option<(LoweredCache<'_>, &HeaderMatcher)>,
     headers: &HeaderMacros,
 ) -> (FileUnit, Vec<FunctionUnit>) {
-    let cached = cache.zip(tree_key).map(|(cache, tree)| {
+    let cached = cache.map(|(cache, matcher)| {
         let key = KeyBuilder::new(LOWERED)
-            .key(&tree)
+            .key(&cache.stamp)
+            .key(&headers.key_for(&source, matcher))
             .part(path.as_os_str().as_encoded_bytes())
             .part(&source)
             .finish();
@@ -524,40 +521,79 @@ pub fn lower_one(
     cache: Option<LoweredCache<'_>>,
     headers: &HeaderMacros,
 ) -> (FileUnit, Vec<FunctionUnit>) {
-    let tree_key = cache.map(|c| {
-        tree_key(
-            &c.stamp,
-            &headers.returns,
-            &headers.conditions,
-            &headers.global_predicates,
-        )
-    });
-    lower_cached(path, source, macros, api, cache, tree_key, headers)
+    let matcher = headers.matcher();
+    lower_cached(
+        path,
+        source,
+        macros,
+        api,
+        cache.map(|c| (c, &matcher)),
+        headers,
+    )
 }
 
 /// Files lowered at a time by [`build`].
 const BUILD_CHUNK_FILES: usize = 256;
 
-/// The key of what every file's lowering reads besides the file: the
-/// configuration stamp and the headers' macro tables, in a fixed order.
-fn tree_key(
-    stamp: &Key,
-    returns: &CallerExits,
-    conditions: &HashMap<String, usize>,
-    global_predicates: &HashSet<String>,
-) -> Key {
-    let mut key = KeyBuilder::new("tree");
-    key.key(stamp);
-    let mut returns: Vec<_> = returns.iter().collect();
-    returns.sort_by(|a, b| a.0.cmp(b.0));
-    key.part(&postcard::to_allocvec(&returns).unwrap_or_default());
-    let mut conditions: Vec<_> = conditions.iter().collect();
-    conditions.sort();
-    key.part(&postcard::to_allocvec(&conditions).unwrap_or_default());
-    let mut predicates: Vec<_> = global_predicates.iter().collect();
-    predicates.sort();
-    key.part(&postcard::to_allocvec(&predicates).unwrap_or_default());
-    key.finish()
+/// Finds the names of the header macros in a file's text.
+pub struct HeaderMatcher {
+    names: Vec<String>,
+    automaton: Option<aho_corasick::AhoCorasick>,
+}
+
+impl HeaderMacros {
+    /// A finder of every name these macros have.
+    fn matcher(&self) -> HeaderMatcher {
+        let mut names: Vec<String> = self
+            .returns
+            .keys()
+            .chain(self.conditions.keys())
+            .chain(&self.global_predicates)
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        let automaton = aho_corasick::AhoCorasick::new(&names).ok();
+        HeaderMatcher { names, automaton }
+    }
+
+    /// The key of the entries of the macros whose names `source` has as
+    /// identifiers: all a lowering of it can read of them (it looks up
+    /// only names in its text). A header edit that changes one macro
+    /// changes the key of only the files that name it.
+    fn key_for(&self, source: &[u8], matcher: &HeaderMatcher) -> Key {
+        let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let mut found: Vec<usize> = match &matcher.automaton {
+            Some(automaton) => automaton
+                .find_overlapping_iter(source)
+                .filter(|m| {
+                    let before = m.start().checked_sub(1).map(|i| source[i]);
+                    let after = source.get(m.end()).copied();
+                    !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+                })
+                .map(|m| m.pattern().as_usize())
+                .collect(),
+            None => (0..matcher.names.len()).collect(),
+        };
+        found.sort_unstable();
+        found.dedup();
+        let entries: Vec<_> = found
+            .iter()
+            .map(|&i| {
+                let name = &matcher.names[i];
+                (
+                    name,
+                    self.returns.get(name),
+                    self.conditions.get(name),
+                    self.global_predicates.contains(name),
+                )
+            })
+            .collect();
+        lockwarden_cache::key_of(
+            "header-macros",
+            &postcard::to_allocvec(&entries).unwrap_or_default(),
+        )
+    }
 }
 
 /// The key of what `file` and its `functions` add to the program's
@@ -1118,6 +1154,9 @@ pub struct Analysis<O = ()> {
     /// What the solves read of the whole program besides callee summaries
     /// and declarations.
     pub facts: ProgramFacts,
+    /// The groups of functions that call each other, each in the order
+    /// its rounds solved them.
+    pub groups: Vec<Vec<usize>>,
 }
 
 /// What every solve reads of the whole program besides callee summaries
@@ -1553,6 +1592,7 @@ fn analyze_memo<V: Visitor>(
     drop(callers_of);
     drop(uses);
     let sccs = strongly_connected(&callees);
+    let groups: Vec<Vec<usize>> = sccs.iter().filter(|m| m.len() > 1).cloned().collect();
     // Level of each SCC: one above its highest callee SCC.
     let mut scc_of = vec![0usize; n];
     for (s, members) in sccs.iter().enumerate() {
@@ -1654,6 +1694,7 @@ fn analyze_memo<V: Visitor>(
             counters,
             signals,
         },
+        groups,
     }
 }
 

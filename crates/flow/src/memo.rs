@@ -1,7 +1,7 @@
 //! Function results kept between runs, reused only once verified.
 //!
 //! A function's result depends on its lowered body, which its file's cache
-//! key covers (path, text, configuration stamp, the headers' macro tables),
+//! key covers (path, text, configuration stamp, the headers' macros it names),
 //! and on what the rest of the program answered while it was solved: its
 //! callees' summaries, record and object types, named locks, counters and
 //! signals, where a callee is defined and whether a header declares it,
@@ -188,17 +188,19 @@ impl Trace {
         postcard::from_bytes(&self.0).ok()
     }
 
-    /// The callees the solve asked the summary of and learnt there is none:
-    /// neither an analysed function nor a lock primitive.
-    pub fn unresolved(&self) -> std::collections::HashSet<String> {
-        self.questions()
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(q, a)| match (q, a) {
-                (Question::Summary(callee), Answer::Key(None)) => Some(callee),
-                _ => None,
-            })
-            .collect()
+    /// What the solve learnt of its callees (see [`Callees`]).
+    pub fn callees(&self) -> Callees {
+        let mut callees = Callees::default();
+        for (q, a) in self.questions().unwrap_or_default() {
+            match (q, a) {
+                (Question::Summary(callee), Answer::Key(None)) => {
+                    callees.unresolved.insert(callee);
+                }
+                (Question::Summary(_), Answer::Key(Some(key))) => callees.summaries.push(Key(key)),
+                _ => {}
+            }
+        }
+        callees
     }
 
     /// The questions of one or more solves of a function (the rounds of a
@@ -510,6 +512,15 @@ pub fn keep_file<V>(
     if let Ok(bytes) = postcard::to_allocvec(&vec![ours]) {
         store.put(SOLVED, &solved_key::<V>(lowered), &bytes);
     }
+}
+
+/// What a solve learnt of its callees: the summaries it was answered, by
+/// key, and the callees that have none (neither an analysed function nor a
+/// lock primitive).
+#[derive(Debug, Default)]
+pub struct Callees {
+    pub summaries: Vec<Key>,
+    pub unresolved: std::collections::HashSet<String>,
 }
 
 /// A function's kept results, one per variant of its file's entry.

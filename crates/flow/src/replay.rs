@@ -25,7 +25,7 @@ use crate::analysis::{
 };
 use crate::api::LockApi;
 use crate::dataflow::Summaries;
-use crate::memo::{summary_key, Answer, Question, Trace};
+use crate::memo::{summary_key, Answer, Callees, Question, Trace};
 use crate::path::Path;
 use crate::summary::Summary;
 
@@ -200,18 +200,13 @@ impl Answers {
         Some(answers)
     }
 
-    /// The callee summaries, by key, that `traces` name: what
-    /// [`Answers::of`] needs beside them (the empty summary and the lock
-    /// API's aside).
-    pub fn summaries_named(traces: &[Trace]) -> Vec<Key> {
+    /// The callee summaries, by key, that solves were answered (see
+    /// [`Trace::callees`]): what [`Answers::of`] needs beside their
+    /// traces (the empty summary aside).
+    pub fn summaries_named<'a>(callees: impl Iterator<Item = &'a Callees>) -> Vec<Key> {
         let empty = summary_key(&Summary::default());
-        let mut keys: Vec<Key> = traces
-            .iter()
-            .flat_map(|t| t.questions().unwrap_or_default())
-            .filter_map(|(q, a)| match (q, a) {
-                (Question::Summary(_), Answer::Key(Some(k))) => Some(Key(k)),
-                _ => None,
-            })
+        let mut keys: Vec<Key> = callees
+            .flat_map(|c| c.summaries.iter().copied())
             .filter(|k| *k != empty)
             .collect();
         keys.sort();
@@ -227,15 +222,17 @@ pub type Replayed<O> = (Vec<FunctionResult<O>>, Vec<Trace>);
 /// Solves every function of `program`, a program of one file, callees
 /// first, answering what its solves ask about the rest of the program from
 /// `answers`; `annotations` are each function's own and its prototypes'
-/// (same indexes). `None` as soon as a solve asks what `answers` cannot
-/// answer, or a function is solved together with another one (of this file
-/// or another).
+/// (same indexes); `groups` the groups of the file's functions that call
+/// each other, each in the order the last whole run solved it. An error as soon as a solve asks what `answers` cannot
+/// answer (a function solved together with one of another file asks
+/// such a question).
 pub fn solve_file<V: Visitor>(
     program: &Program,
     api: &LockApi,
     visitor: &V,
     answers: &Answers,
     annotations: &[Vec<Annotation>],
+    groups: &[Vec<u32>],
 ) -> Result<Replayed<V::Output>, Unanswered> {
     let n = program.functions.len();
     let callees: Vec<Vec<usize>> = (0..n)
@@ -253,12 +250,24 @@ pub fn solve_file<V: Visitor>(
     };
     let files: RefCell<Vec<String>> = RefCell::new(vec![file.report_path()]);
     let missed: RefCell<Option<Question>> = RefCell::new(None);
-    for members in strongly_connected(&callees) {
-        // A group of functions calling each other is solved in rounds, in
-        // an order that depends on where the whole program's walk entered
-        // it: unless the rounds settle, the order shows in the results.
+    // A group of functions calling each other is solved in rounds, in the
+    // order the whole program's walk found them: the order the last run
+    // used, as long as the functions call what they called (the caller
+    // checks that). A group reaching another file asks about a member
+    // there, never answered here.
+    for mut members in strongly_connected(&callees) {
         if members.len() > 1 {
-            return Err(Unanswered::Group);
+            let mut sorted = members.clone();
+            sorted.sort_unstable();
+            members = groups
+                .iter()
+                .find(|g| {
+                    let mut g: Vec<usize> = g.iter().map(|&m| m as usize).collect();
+                    g.sort_unstable();
+                    g == sorted
+                })
+                .map(|g| g.iter().map(|&m| m as usize).collect())
+                .ok_or(Unanswered::Group)?;
         }
         let solved = solve_rounds(&members, &callees, |m, local| {
             let replay = Replay {
@@ -308,7 +317,7 @@ pub fn solve_file<V: Visitor>(
 pub enum Unanswered {
     /// A solve asked this, which no solve of the file asked then.
     Question(Question),
-    /// Functions of the file call each other.
+    /// Functions of the file call each other, not as they did.
     Group,
 }
 

@@ -34,7 +34,7 @@ use lockwarden_flow::analysis::{
     HeaderMacros, LoweredCache, Program,
 };
 use lockwarden_flow::memo::{
-    keep_file, kept_traces, summary_key, summary_seen_key, traces_key, Trace,
+    keep_file, kept_traces, summary_key, summary_seen_key, traces_key, Callees, Trace,
 };
 use lockwarden_flow::replay::{solve_file, AboutLocks, Answers, FunctionNames, Unanswered};
 use lockwarden_flow::summary::Summary;
@@ -104,6 +104,9 @@ struct FileDigest {
     /// The counters and signals of its directory.
     counters_here: Vec<String>,
     signals_here: Vec<String>,
+    /// Its groups of functions that call each other, by position in the
+    /// file, each in the order the run solved it.
+    groups: Vec<Vec<u32>>,
 }
 
 /// The key of what the rest of the program reads of a file's functions,
@@ -117,17 +120,16 @@ fn exports_key<'a>(
         Item = (
             &'a FunctionUnit,
             &'a FunctionResult<FunctionFacts>,
-            &'a Trace,
+            &'a HashSet<String>,
         ),
     >,
     quiet: &dyn Fn(&str) -> bool,
     api: &lockwarden_flow::LockApi,
 ) -> Key {
     let mut key = KeyBuilder::new("exports");
-    for (f, r, trace) in functions {
-        let unresolved = trace.unresolved();
+    for (f, r, unresolved) in functions {
         key.part(f.name.as_bytes())
-            .part(&[u8::from(quiet_one(f, r, trace, api))])
+            .part(&[u8::from(quiet_one(f, r, unresolved, api))])
             .key(&summary_seen_key(&r.summary))
             .key(&f.calls_key(&|callee| unresolved.contains(callee) || quiet(callee)))
             .part(&postcard::to_allocvec(&r.visited.handling).unwrap_or_default());
@@ -214,6 +216,13 @@ pub(crate) fn keep(
         .enumerate()
         .filter_map(|(i, k)| Some(((*k)?, i)))
         .collect();
+    let mut groups_by_file: HashMap<usize, Vec<&Vec<usize>>> = HashMap::new();
+    for group in &analysis.groups {
+        groups_by_file
+            .entry(program.functions[group[0]].file)
+            .or_default()
+            .push(group);
+    }
     let files: Vec<(String, Key)> = program
         .files
         .par_iter()
@@ -221,25 +230,21 @@ pub(crate) fn keep(
         .filter(|(_, file)| file.path.extension().is_some_and(|e| e == "c"))
         .filter_map(|(index, file)| {
             let functions = &by_file[index];
-            let traces: Vec<Trace> = functions
+            let callees: Vec<Callees> = functions
                 .iter()
-                .map(|&i| analysis.traces[i].clone())
+                .map(|&i| analysis.traces[i].callees())
                 .collect();
-            let summaries = Answers::summaries_named(&traces)
+            let summaries = Answers::summaries_named(callees.iter())
                 .into_iter()
                 .filter_map(|k| Some((k, analysis.results[*by_key.get(&k)?].summary.clone())))
                 .collect();
             let path = file.report_path();
             let digest = FileDigest {
                 lowered: file.memo_key()?,
-                traces: traces_key(&traces),
+                traces: traces_key(functions.iter().map(|&i| &analysis.traces[i])),
                 exports: exports_key(
-                    functions.iter().map(|&i| {
-                        (
-                            &program.functions[i],
-                            &analysis.results[i],
-                            &analysis.traces[i],
-                        )
+                    functions.iter().zip(&callees).map(|(&i, c)| {
+                        (&program.functions[i], &analysis.results[i], &c.unresolved)
                     }),
                     &|name| quiet.contains(&(file.program, name.to_owned())),
                     &analysis.api,
@@ -249,6 +254,10 @@ pub(crate) fn keep(
                 pinned: pinned.contains(&path),
                 counters_here: sorted_names(file.path.parent().and_then(|d| facts.counters.get(d))),
                 signals_here: sorted_names(file.path.parent().and_then(|d| facts.signals.get(d))),
+                groups: groups_in(
+                    functions,
+                    groups_by_file.get(&index).map_or(&[][..], Vec::as_slice),
+                ),
             };
             Some((path, keep_by_content(store, DIGEST, &digest)?))
         })
@@ -281,24 +290,34 @@ pub(crate) fn keep(
     }
 }
 
-/// Whether function `f` (solved as `r`, asking `trace`) is a quiet leaf:
-/// the empty summary, nothing the rules report (no lock event, no exit
-/// fact), every callee and callback one the solve learnt is no function,
-/// and not a lock primitive's implementation. Scopes and visibility aside.
+/// Whether function `f` (solved as `r`, its solve learning that the
+/// callees in `unresolved` have no summary) is a quiet leaf: the empty
+/// summary, nothing the rules report (no lock event, no exit fact), every
+/// callee and callback one that has none, and not a lock primitive's
+/// implementation. Scopes and visibility aside.
 fn quiet_one(
     f: &FunctionUnit,
     r: &FunctionResult<FunctionFacts>,
-    trace: &Trace,
+    unresolved: &HashSet<String>,
     api: &lockwarden_flow::LockApi,
 ) -> bool {
-    if r.summary != Summary::default()
-        || !r.exits.is_empty()
-        || !r.visited.events.is_empty()
-        || api.primitive(&f.name).is_some()
-    {
-        return false;
-    }
-    let unresolved = trace.unresolved();
+    quiet_body(f, r, api) && calls_nothing(f, unresolved)
+}
+
+/// [`quiet_one`] but for its calls.
+fn quiet_body(
+    f: &FunctionUnit,
+    r: &FunctionResult<FunctionFacts>,
+    api: &lockwarden_flow::LockApi,
+) -> bool {
+    r.summary == Summary::default()
+        && r.exits.is_empty()
+        && r.visited.events.is_empty()
+        && api.primitive(&f.name).is_none()
+}
+
+/// Whether every callee and callback of `f` is in `unresolved`.
+fn calls_nothing(f: &FunctionUnit, unresolved: &HashSet<String>) -> bool {
     f.call_sites().iter().all(|c| {
         c.callee
             .iter()
@@ -321,7 +340,8 @@ fn quiet_names(analysis: &Analysis<FunctionFacts>, scoped: &[bool]) -> HashSet<(
             let reached = !f.is_static || file.path.extension().is_some_and(|e| e == "h");
             reached
                 && !scoped[i]
-                && quiet_one(f, &analysis.results[i], &analysis.traces[i], &analysis.api)
+                && quiet_body(f, &analysis.results[i], &analysis.api)
+                && calls_nothing(f, &analysis.traces[i].callees().unresolved)
         })
         .collect();
     let mut verdict: HashMap<(usize, &str), bool> = HashMap::new();
@@ -333,6 +353,17 @@ fn quiet_names(analysis: &Analysis<FunctionFacts>, scoped: &[bool]) -> HashSet<(
         .into_iter()
         .filter(|(_, quiet)| *quiet)
         .map(|((p, n), _)| (p, n.to_owned()))
+        .collect()
+}
+
+/// The groups among `groups` (those with a member among `functions`)
+/// whose members are all among `functions` (a file's, in order), by
+/// position there.
+fn groups_in(functions: &[usize], groups: &[&Vec<usize>]) -> Vec<Vec<u32>> {
+    let position = |m: usize| functions.binary_search(&m).ok().map(|p| p as u32);
+    groups
+        .iter()
+        .filter_map(|g| g.iter().map(|&m| position(m)).collect())
         .collect()
 }
 
@@ -456,21 +487,27 @@ pub(crate) fn solve_alone(
     let lowered_key = file.memo_key().ok_or_else(|| missing("lowering"))?;
     let program = Program::of_lowered(vec![(file, functions)]);
     let annotations: Vec<_> = digest.given.iter().map(|g| g.annotations.clone()).collect();
-    let (results_now, traces_now) =
-        solve_file(&program, setup.api, &FactVisitor, &answers, &annotations).map_err(|why| {
-            match why {
-                Unanswered::Question(q) => {
-                    format!("it asks what the last check did not ask about the rest: {q:?}")
-                }
-                Unanswered::Group => "functions in it call each other".to_owned(),
-            }
-        })?;
+    let (results_now, traces_now) = solve_file(
+        &program,
+        setup.api,
+        &FactVisitor,
+        &answers,
+        &annotations,
+        &digest.groups,
+    )
+    .map_err(|why| match why {
+        Unanswered::Question(q) => {
+            format!("it asks what the last check did not ask about the rest: {q:?}")
+        }
+        Unanswered::Group => "functions in it call each other anew".to_owned(),
+    })?;
+    let callees_now: Vec<Callees> = traces_now.iter().map(Trace::callees).collect();
     let now = program
         .functions
         .iter()
         .zip(&results_now)
-        .zip(&traces_now)
-        .map(|((f, r), t)| (f, r, t));
+        .zip(&callees_now)
+        .map(|((f, r), c)| (f, r, &c.unresolved));
     let here = program.files[0].program;
     if exports_key(now, &|name| names.is_quiet((here, name)), setup.api) != digest.exports {
         return Err("what its callers see of its functions changed".into());
@@ -488,7 +525,9 @@ pub(crate) fn solve_alone(
     for r in &results_now {
         summaries.insert(summary_key(&r.summary), r.summary.clone());
     }
-    let named: HashSet<Key> = Answers::summaries_named(&traces_now).into_iter().collect();
+    let named: HashSet<Key> = Answers::summaries_named(callees_now.iter())
+        .into_iter()
+        .collect();
     let mut summaries: Vec<(Key, Summary)> = summaries
         .into_iter()
         .filter(|(k, _)| named.contains(k))
@@ -503,6 +542,7 @@ pub(crate) fn solve_alone(
         pinned: false,
         counters_here: digest.counters_here,
         signals_here: digest.signals_here,
+        groups: digest.groups.clone(),
     };
     let update = RunUpdate {
         record,
@@ -519,6 +559,7 @@ pub(crate) fn solve_alone(
         traces: traces_now,
         summary_keys: Vec::new(),
         facts: Default::default(),
+        groups: Vec::new(),
     };
     Ok((
         Rechecked {
