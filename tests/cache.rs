@@ -348,32 +348,26 @@ fn one_changed_c_file_is_checked_alone_and_the_findings_are_the_whole_runs() {
         &tree.join("zz_relaxed.c"),
         "#include \"zz_quiet.h\"\n\nvoid zz_wait(void)\n{\n\tzz_relax();\n}\n",
     );
-    write(&edited, clean);
-    let (first, log) = check_logged(&tree, &cache_args);
-    assert!(
-        !log.contains("checked alone"),
-        "the first run checks all: {log}"
-    );
-    assert_eq!(first, report(&check(&tree, &["--no-cache"])), "cold");
+    // Writes `text` into zz_alone.c and checks the tree with the cache:
+    // the report, which must be a check's without it, and must say `said`.
+    let edit = |text: &str, said: &str| {
+        write(&edited, text);
+        let (cached, log) = check_logged(&tree, &cache_args);
+        assert!(log.contains(said), "`{said}` expected: {log}");
+        assert_eq!(cached, report(&check(&tree, &["--no-cache"])), "{said}");
+        cached
+    };
+    let alone = "zz_alone.c changed: checked alone";
+    // The first run has no state to start from: it checks all.
+    let first = edit(clean, "");
 
-    write(&edited, &twice);
-    let (alone, log) = check_logged(&tree, &cache_args);
-    assert!(log.contains("zz_alone.c changed: checked alone"), "{log}");
-    assert_eq!(
-        alone,
-        report(&check(&tree, &["--no-cache"])),
-        "checked alone"
-    );
+    let twice = edit(&twice, alone);
     assert!(
-        alone.contains("lock/double-acquire") && alone.contains("zz_work"),
+        twice.contains("lock/double-acquire") && twice.contains("zz_work"),
         "the new finding"
     );
-
     // Back as it was, again alone: the record kept by the last run serves.
-    write(&edited, clean);
-    let (back, log) = check_logged(&tree, &cache_args);
-    assert!(log.contains("zz_alone.c changed: checked alone"), "{log}");
-    assert_eq!(back, first, "the finding is gone");
+    assert_eq!(edit(clean, alone), first, "the finding is gone");
 
     // Calls of a name no file defines, and of the helper that does
     // nothing with locks: nothing the rest sees changes.
@@ -381,33 +375,13 @@ fn one_changed_c_file_is_checked_alone_and_the_findings_are_the_whole_runs() {
         "\tzz_count += a;\n",
         "\tzz_count += a;\n\tzz_trace(a);\n\tzz_relax();\n",
     );
-    write(&edited, &format!("#include \"zz_quiet.h\"\n{calls}"));
-    let (with_calls, log) = check_logged(&tree, &cache_args);
-    assert!(log.contains("zz_alone.c changed: checked alone"), "{log}");
-    assert_eq!(
-        with_calls,
-        report(&check(&tree, &["--no-cache"])),
-        "with the calls"
-    );
+    edit(&format!("#include \"zz_quiet.h\"\n{calls}"), alone);
 
-    // What callers see changes: the whole tree is checked.
-    write(&edited, &leaks);
-    let (leaking, log) = check_logged(&tree, &cache_args);
-    assert!(log.contains("not checked alone"), "{log}");
-    assert_eq!(
-        leaking,
-        report(&check(&tree, &["--no-cache"])),
-        "after the leak"
-    );
-    assert_ne!(leaking, first);
-
-    // A new declaration: the whole tree is checked.
-    write(&edited, &format!("{clean}\nint zz_more;\n"));
-    let (declared, log) = check_logged(&tree, &cache_args);
-    assert!(log.contains("what it declares changed"), "{log}");
-    assert_eq!(
-        declared,
-        report(&check(&tree, &["--no-cache"])),
-        "after the declaration"
+    // What callers see changes, or what the file declares: the whole tree
+    // is checked.
+    assert_ne!(edit(&leaks, "not checked alone"), first);
+    edit(
+        &format!("{clean}\nint zz_more;\n"),
+        "what it declares changed",
     );
 }

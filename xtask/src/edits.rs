@@ -101,6 +101,7 @@ pub(crate) fn run(flags: &[String]) -> Result<()> {
                 .split(':')
                 .next()
                 .unwrap_or_default()
+                .trim_end_matches(')')
                 .to_owned();
             *whole.entry(why).or_default() += 1;
         }

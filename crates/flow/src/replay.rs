@@ -321,6 +321,11 @@ pub enum Unanswered {
     Group,
 }
 
+/// The value of `key` in a table of pairs.
+fn entry<'a, V>(table: &'a [(String, V)], key: &str) -> Option<&'a V> {
+    table.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
 /// The program as the solve of one function of a one-file program sees it.
 struct Replay<'a> {
     program: &'a Program,
@@ -453,13 +458,7 @@ impl Summaries for Replay<'_> {
     }
 
     fn named_lock(&self, global: &str) -> Option<&str> {
-        let named = self
-            .answers
-            .about_locks
-            .named_locks
-            .iter()
-            .find(|(g, _)| g == global)
-            .map(|(_, named)| named.as_str());
+        let named = entry(&self.answers.about_locks.named_locks, global).map(String::as_str);
         self.note(
             Question::NamedLock(global.to_owned()),
             Answer::Text(named.map(str::to_owned)),
@@ -500,13 +499,8 @@ impl Summaries for Replay<'_> {
     }
 
     fn released_through_field(&self, field: &str) -> Vec<String> {
-        let released = self
-            .answers
-            .about_locks
-            .released_through_fields
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, released)| released.clone())
+        let released = entry(&self.answers.about_locks.released_through_fields, field)
+            .cloned()
             .unwrap_or_default();
         self.note(
             Question::ReleasedThroughField(field.to_owned()),

@@ -183,14 +183,12 @@ impl Checker {
             .chain(crate::mission::check(&analysis, &rule_set))
             .filter(|f| selected(&f.rule))
             .collect();
-        suppressions.apply(&mut findings, &analysis.program);
-        if selected(UNUSED_ID) {
-            findings.extend(suppressions.unused(&analysis.program, selected));
-        }
-        sort_findings(&mut findings);
-        findings.dedup_by(|a, b| {
-            a.rule == b.rule && a.location == b.location && a.message == b.message
-        });
+        suppressed_and_sorted(
+            &mut findings,
+            &mut suppressions,
+            &analysis.program,
+            selected,
+        );
         dedup_fingerprints(&mut findings);
         let files = &analysis.program.files;
         let summary = Summary {
@@ -273,14 +271,7 @@ impl Checker {
                 .into_iter()
                 .filter(|f| selected(&f.rule))
                 .collect();
-        suppressions.apply(&mut found, &analysis.program);
-        if selected(UNUSED_ID) {
-            found.extend(suppressions.unused(&analysis.program, selected));
-        }
-        sort_findings(&mut found);
-        found.dedup_by(|a, b| {
-            a.rule == b.rule && a.location == b.location && a.message == b.message
-        });
+        suppressed_and_sorted(&mut found, &mut suppressions, &analysis.program, selected);
         let pointed = crate::delta::pointed_into(&found, &report_path);
         let (findings, mut summary) = crate::delta::merge(
             old_outcome,
@@ -330,6 +321,24 @@ impl Checker {
     pub fn store(&self) -> Option<&dyn Cache> {
         self.cache.as_ref().map(|(store, _)| store.as_ref())
     }
+}
+
+/// Drops the `findings` a suppression covers, adds a note for each
+/// suppression of `program`'s files that covered none (when that rule
+/// runs), sorts them and drops repeats.
+fn suppressed_and_sorted(
+    findings: &mut Vec<Finding>,
+    suppressions: &mut Suppressions,
+    program: &lockwarden_flow::Program,
+    selected: &dyn Fn(&str) -> bool,
+) {
+    suppressions.apply(findings, program);
+    if selected(UNUSED_ID) {
+        findings.extend(suppressions.unused(program, selected));
+    }
+    sort_findings(findings);
+    findings
+        .dedup_by(|a, b| a.rule == b.rule && a.location == b.location && a.message == b.message);
 }
 
 /// The key a check's findings are kept under: the configuration stamp,
