@@ -149,15 +149,6 @@ impl TreeState {
         }
     }
 
-    /// The results key, when every file under `root` is as this state
-    /// recorded it; `None` as soon as one differs or cannot be read.
-    #[cfg(test)]
-    pub fn unchanged(&self, root: &Path) -> Option<Key> {
-        self.changed(root)
-            .filter(|c| c.is_empty())
-            .map(|_| self.results())
-    }
-
     /// The files under `root` whose content is not what this state
     /// recorded, each with its index, the stat it had before it was read,
     /// and its text; `None` when one cannot be read.
@@ -260,6 +251,15 @@ mod tests {
         dir
     }
 
+    /// The results key of `state`, when every file under `root` is as it
+    /// recorded them; `None` as soon as one differs or cannot be read.
+    fn unchanged(state: &TreeState, root: &Path) -> Option<Key> {
+        state
+            .changed(root)
+            .filter(|c| c.is_empty())
+            .map(|_| state.results())
+    }
+
     /// A state of `root`'s `a.c` as it is now, recording `text` as its
     /// content, taken at `taken_ns`.
     fn state(root: &Path, text: &[u8], taken_ns: i128) -> TreeState {
@@ -273,7 +273,7 @@ mod tests {
         let root = tree("trusted");
         // The recorded content is not the file's: only a read could tell.
         let kept = state(&root, b"something else\n", now_ns());
-        assert_eq!(kept.unchanged(&root), Some(Key([7; 32])));
+        assert_eq!(unchanged(&kept, &root), Some(Key([7; 32])));
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -282,10 +282,10 @@ mod tests {
         let root = tree("racy");
         let modified = Stat::of(&root.join("a.c")).unwrap().mtime_ns;
         let kept = state(&root, b"something else\n", modified + 1);
-        assert_eq!(kept.unchanged(&root), None, "the content differs");
+        assert_eq!(unchanged(&kept, &root), None, "the content differs");
         let kept = state(&root, b"int a;\n", modified + 1);
         assert_eq!(
-            kept.unchanged(&root),
+            unchanged(&kept, &root),
             Some(Key([7; 32])),
             "the content is the same"
         );
@@ -298,14 +298,14 @@ mod tests {
         let kept = state(&root, b"int a;\n", now_ns());
         std::fs::write(root.join("a.c"), "int a;\n").unwrap();
         assert_eq!(
-            kept.unchanged(&root),
+            unchanged(&kept, &root),
             Some(Key([7; 32])),
             "rewritten as it was"
         );
         std::fs::write(root.join("a.c"), "int b;\n").unwrap();
-        assert_eq!(kept.unchanged(&root), None, "same length, new content");
+        assert_eq!(unchanged(&kept, &root), None, "same length, new content");
         std::fs::remove_file(root.join("a.c")).unwrap();
-        assert_eq!(kept.unchanged(&root), None, "removed");
+        assert_eq!(unchanged(&kept, &root), None, "removed");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -139,7 +139,28 @@ impl CallNames {
     }
 }
 
+/// How a function declares a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Declared<'a> {
+    /// A parameter, with its type when the frontend resolves it.
+    Param(Option<&'a TypeRef>),
+    Local(&'a TypeRef),
+    /// Not at all: a global, if anything.
+    Outside,
+}
+
 impl FunctionUnit {
+    /// How the function declares `name`: parameters first, then locals.
+    pub fn declared(&self, name: &str) -> Declared<'_> {
+        match self.params.iter().position(|p| p == name) {
+            Some(i) => Declared::Param(self.param_types.get(i)),
+            None => match self.local_types.get(name) {
+                Some(ty) => Declared::Local(ty),
+                None => Declared::Outside,
+            },
+        }
+    }
+
     /// The function's graph, unpacked (a copy: unpack once per use).
     pub fn cfg(&self) -> Cfg {
         self.graph.unpack()
@@ -1262,12 +1283,10 @@ impl Program {
     /// far as declarations tell; `None` when something on the way is unknown.
     pub fn type_of(&self, f: &FunctionUnit, path: &Path) -> Option<TypeRef> {
         let root = path.root_var()?;
-        let mut ty = match f.params.iter().position(|p| p == root) {
-            Some(i) => f.param_types.get(i)?.clone(),
-            None => match f.local_types.get(root) {
-                Some(t) => t.clone(),
-                None => self.global_types.get(root)?.clone(),
-            },
+        let mut ty = match f.declared(root) {
+            Declared::Param(ty) => ty?.clone(),
+            Declared::Local(ty) => ty.clone(),
+            Declared::Outside => self.global_types.get(root)?.clone(),
         };
         for step in &path.steps {
             match step {

@@ -20,8 +20,8 @@ use lockwarden_cache::Key;
 use lockwarden_syntax::outline::TypeRef;
 
 use crate::analysis::{
-    solve_function, solve_rounds, strongly_connected, Annotation, FunctionResult, FunctionUnit,
-    Program, Visitor,
+    solve_function, solve_rounds, strongly_connected, Annotation, Declared, FunctionResult,
+    FunctionUnit, Program, Visitor,
 };
 use crate::api::LockApi;
 use crate::dataflow::Summaries;
@@ -39,16 +39,12 @@ enum RootDecl {
 }
 
 impl RootDecl {
+    /// As [`Program::type_of`] finds the root's type in `f`.
     fn of(f: &FunctionUnit, path: &Path) -> RootDecl {
-        let Some(root) = path.root_var() else {
-            return RootDecl::Elsewhere;
-        };
-        match f.params.iter().position(|p| p == root) {
-            Some(i) => RootDecl::Param(f.param_types.get(i).cloned()),
-            None => match f.local_types.get(root) {
-                Some(t) => RootDecl::Local(t.clone()),
-                None => RootDecl::Elsewhere,
-            },
+        match path.root_var().map(|root| f.declared(root)) {
+            Some(Declared::Param(ty)) => RootDecl::Param(ty.cloned()),
+            Some(Declared::Local(ty)) => RootDecl::Local(ty.clone()),
+            Some(Declared::Outside) | None => RootDecl::Elsewhere,
         }
     }
 }

@@ -312,6 +312,17 @@ impl RuleSet {
             .map(String::as_str)
     }
 
+    /// Whether `rule`'s scope covers the function `name` of the file at
+    /// `path` (relative, `/` separators).
+    pub fn scope_covers(&self, rule: &RuleDef, path: &str, name: &str) -> bool {
+        self.scopes
+            .iter()
+            .find(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
+            .is_some_and(|(_, files, functions)| {
+                files.is_match(path) && functions.as_ref().is_none_or(|g| g.is_match(name))
+            })
+    }
+
     /// Whether a file (relative path, `/` separators) is in the scope of any rule.
     pub fn covers_file(&self, path: &str) -> bool {
         self.rules.iter().any(|r| {

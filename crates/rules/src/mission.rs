@@ -69,15 +69,9 @@ pub fn in_any_scope(analysis: &Analysis<FunctionFacts>, set: &RuleSet) -> Vec<bo
         .functions
         .par_iter()
         .map(|f| {
-            set.rules.iter().any(|rule| {
-                set.scopes
-                    .iter()
-                    .find(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
-                    .is_some_and(|(_, files, functions)| {
-                        files.is_match(&paths[f.file])
-                            && functions.as_ref().is_none_or(|g| g.is_match(&f.name))
-                    })
-            })
+            set.rules
+                .iter()
+                .any(|rule| set.scope_covers(rule, &paths[f.file], &f.name))
         })
         .collect()
 }
@@ -160,18 +154,8 @@ impl Ctx<'_> {
     }
 
     fn in_scope(&self, rule: &RuleDef, i: usize) -> bool {
-        let Some((_, files, functions)) = self
-            .set
-            .scopes
-            .iter()
-            .find(|(s, _, _)| s.id.get_ref() == rule.scope.get_ref())
-        else {
-            return false;
-        };
-        files.is_match(self.path_of(i))
-            && functions
-                .as_ref()
-                .is_none_or(|g| g.is_match(&self.function(i).name))
+        self.set
+            .scope_covers(rule, &self.path_of(i), &self.function(i).name)
     }
 
     fn is_entry(&self, rule: &RuleDef, i: usize) -> bool {
