@@ -61,6 +61,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A blob of the object database.
+    fn git(mode: &str, oid: &str) -> Entry {
+        Entry {
+            mode: mode.to_owned(),
+            blob: Blob::Git(oid.to_owned()),
+        }
+    }
+
     /// Whether this is a regular file (not a symlink).
     pub fn is_regular(&self) -> bool {
         self.mode.starts_with("100")
@@ -70,6 +78,26 @@ impl Entry {
 /// A snapshot of a tree: every file (blobs only, no submodules), by path
 /// relative to the repository root with `/` separators.
 pub type Tree = BTreeMap<String, Entry>;
+
+/// The NUL-terminated records of `ls-tree -z` and `ls-files --stage -z`.
+/// A path that is not UTF-8 is read lossily, as every git path here is.
+fn records(out: &[u8]) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+    out.split(|&b| b == 0)
+        .filter(|r| !r.is_empty())
+        .map(String::from_utf8_lossy)
+}
+
+/// A record's three space-separated meta fields and its path
+/// (`<meta>\t<path>`).
+fn fields<'r>(record: &'r str, command: &str) -> Result<([&'r str; 3], &'r str), Internal> {
+    let bad = || Internal(format!("unexpected `git {command}` output: {record}"));
+    let (meta, path) = record.split_once('\t').ok_or_else(bad)?;
+    let mut parts = meta.split(' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), Some(c)) => Ok(([a, b, c], path)),
+        _ => Err(bad()),
+    }
+}
 
 /// A commit as `series` shows it.
 #[derive(Clone, Debug)]
@@ -275,57 +303,33 @@ impl Git {
     /// Every blob of the tree of commit (or tree) `rev`, recursively.
     pub fn tree(&self, rev: &str) -> Result<Tree> {
         let out = self.run(&["ls-tree", "-r", "-z", "--full-tree", rev])?;
-        let mut tree = Tree::new();
-        for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let record = String::from_utf8_lossy(record);
-            let bad = || Internal(format!("unexpected `git ls-tree` output: {record}"));
-            let (meta, path) = record.split_once('\t').ok_or_else(bad)?;
-            let mut parts = meta.split(' ');
-            let (mode, kind, oid) = (parts.next(), parts.next(), parts.next());
-            let (Some(mode), Some(kind), Some(oid)) = (mode, kind, oid) else {
-                return Err(bad().into());
-            };
+        let mut entries = Vec::new();
+        for record in records(&out) {
+            let ([mode, kind, oid], path) = fields(&record, "ls-tree")?;
             if kind == "blob" {
-                tree.insert(
-                    path.to_owned(),
-                    Entry {
-                        mode: mode.to_owned(),
-                        blob: Blob::Git(oid.to_owned()),
-                    },
-                );
+                entries.push((path.to_owned(), Entry::git(mode, oid)));
             }
         }
-        Ok(tree)
+        // git lists paths in byte order, so collecting them (a sort, then
+        // a bulk build) costs one pass.
+        Ok(entries.into_iter().collect())
     }
 
     /// The files of the index (`GIT_INDEX_FILE` when set).
     pub fn index(&self) -> Result<Tree> {
         let out = self.run(&["ls-files", "--stage", "-z"])?;
-        let mut tree = Tree::new();
-        for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let record = String::from_utf8_lossy(record);
-            let bad = || Internal(format!("unexpected `git ls-files` output: {record}"));
-            let (meta, path) = record.split_once('\t').ok_or_else(bad)?;
-            let mut parts = meta.split(' ');
-            let (mode, oid, stage) = (parts.next(), parts.next(), parts.next());
-            let (Some(mode), Some(oid), Some(stage)) = (mode, oid, stage) else {
-                return Err(bad().into());
-            };
+        let mut entries = Vec::new();
+        for record in records(&out) {
+            let ([mode, oid, stage], path) = fields(&record, "ls-files")?;
             if stage != "0" {
                 bail!("the index has unmerged paths ({path}); resolve the conflict first");
             }
             if mode == "160000" {
                 continue; // a submodule
             }
-            tree.insert(
-                path.to_owned(),
-                Entry {
-                    mode: mode.to_owned(),
-                    blob: Blob::Git(oid.to_owned()),
-                },
-            );
+            entries.push((path.to_owned(), Entry::git(mode, oid)));
         }
-        Ok(tree)
+        Ok(entries.into_iter().collect())
     }
 
     /// The files of commit `commit` that use any of `names` as a word

@@ -66,6 +66,7 @@ pub fn command() -> clap::Command {
 
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
+    no_huge_pages();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -81,6 +82,20 @@ pub fn main() -> ExitCode {
         Command::Hook(args) => hook::run(args),
         Command::Rules(args) => rules_cmd::run(args),
         Command::Explain(args) => explain::run(args),
+    }
+}
+
+/// Turns transparent huge pages off for this process. The allocator asks
+/// for them on its arenas, and the kernel then zeroes a whole 2 MiB page at
+/// the first touch of any byte of it: a sixth of a warm `check --staged`
+/// went there (0.68 s against 0.55 s without), while a cold check of `fs/`
+/// and `drivers/net/` ran no faster with them (2026-12-02).
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integers and reads or writes no
+    // memory of the process; its failure (an old kernel) changes nothing.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 

@@ -378,15 +378,30 @@ pub(crate) fn is_c(path: &str) -> bool {
 
 /// The C paths whose entries differ between two trees.
 pub(crate) fn touched(before: &Tree, after: &Tree) -> BTreeSet<String> {
+    // One walk over both maps in path order, not a lookup per path.
+    use std::cmp::Ordering;
+    let c_files = |(path, _): &(&String, &Entry)| is_c(path);
+    let mut old = before.iter().filter(c_files).peekable();
+    let mut new = after.iter().filter(c_files).peekable();
     let mut out = BTreeSet::new();
-    for (path, entry) in before {
-        if is_c(path) && after.get(path) != Some(entry) {
-            out.insert(path.clone());
-        }
-    }
-    for (path, entry) in after {
-        if is_c(path) && before.get(path) != Some(entry) {
-            out.insert(path.clone());
+    loop {
+        let order = match (old.peek().copied(), new.peek().copied()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        };
+        match order {
+            Ordering::Less => out.extend(old.next().map(|(path, _)| path.clone())),
+            Ordering::Greater => out.extend(new.next().map(|(path, _)| path.clone())),
+            Ordering::Equal => {
+                let (Some((path, x)), Some((_, y))) = (old.next(), new.next()) else {
+                    break;
+                };
+                if x != y {
+                    out.insert(path.clone());
+                }
+            }
         }
     }
     out
@@ -439,7 +454,7 @@ pub(crate) fn context(
             Blob::Git(oid) => Some(oid.as_str()),
             Blob::Mem(_) => None,
         }))?;
-        let resolver = IncludeResolver::new(tree.keys().map(PathBuf::from));
+        let resolver = IncludeResolver::new(tree.keys());
         for (path, entry) in sources {
             let text = git.contents(&entry.blob)?;
             for (name, system) in includes(&text) {

@@ -103,28 +103,36 @@ impl Index {
 
 /// Resolves `#include` lines to files of a kernel tree.
 pub struct IncludeResolver {
-    files: HashSet<PathBuf>,
+    /// Root-relative paths with `/` separators: a string hashes in one
+    /// pass, a `Path` component by component (the tree has 90k files).
+    files: HashSet<String>,
     arches: Vec<String>,
 }
 
 impl IncludeResolver {
     /// `files` are every file of the tree, relative to its root.
-    pub fn new(files: impl IntoIterator<Item = PathBuf>) -> IncludeResolver {
-        let files: HashSet<PathBuf> = files.into_iter().collect();
+    pub fn new<P: AsRef<Path>>(files: impl IntoIterator<Item = P>) -> IncludeResolver {
+        let files: HashSet<String> = files.into_iter().map(|p| key(p.as_ref())).collect();
         let mut arches: Vec<String> = files
             .iter()
             .filter_map(|p| {
-                let mut parts = p.components();
-                (parts.next()?.as_os_str() == "arch")
+                let mut parts = p.split('/');
+                (parts.next()? == "arch")
                     .then(|| parts.next())
                     .flatten()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .filter(|_| parts.next().is_some())
+                    .map(str::to_owned)
             })
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
         arches.sort();
         IncludeResolver { files, arches }
+    }
+
+    /// Whether `candidate` is a file of the tree.
+    fn has(&self, candidate: &Path) -> bool {
+        self.files.contains(&key(candidate))
     }
 
     /// The tree files an include in `from` may name: quoted includes relative
@@ -134,7 +142,7 @@ impl IncludeResolver {
         if !system {
             if let Some(dir) = from.parent() {
                 let candidate = normalize(&dir.join(path));
-                if self.files.contains(&candidate) {
+                if self.has(&candidate) {
                     return vec![candidate];
                 }
             }
@@ -142,7 +150,7 @@ impl IncludeResolver {
         let mut found = Vec::new();
         for base in ["include", "include/uapi"] {
             let candidate = normalize(&Path::new(base).join(path));
-            if self.files.contains(&candidate) {
+            if self.has(&candidate) {
                 found.push(candidate);
             }
         }
@@ -150,13 +158,29 @@ impl IncludeResolver {
             for arch in &self.arches {
                 for base in ["include", "include/uapi"] {
                     let candidate = normalize(&Path::new("arch").join(arch).join(base).join(path));
-                    if self.files.contains(&candidate) {
+                    if self.has(&candidate) {
                         found.push(candidate);
                     }
                 }
             }
         }
         found
+    }
+}
+
+/// A path as the resolver keys it: normalized, with `/` separators. A
+/// tree's paths and [`normalize`]'s results are so already.
+fn key(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = !text.starts_with("./")
+        && !text.ends_with('/')
+        && !text.contains("//")
+        && !text.contains("/./")
+        && !text.contains("..");
+    if plain {
+        text.into_owned()
+    } else {
+        normalize(path).to_string_lossy().into_owned()
     }
 }
 
