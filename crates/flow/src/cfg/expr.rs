@@ -7,7 +7,7 @@ use tree_sitter::Node;
 
 use super::lower::{named_children, Cur, Lowerer, MAX_DEPTH};
 use super::{is_constant_text, ArgPaths, Call, EdgeCond, NodeId, Op, ReturnValue, TruthKey};
-use crate::path::{strip, Path};
+use crate::path::{strip, Path, Step};
 
 impl<'t> Lowerer<'t, '_> {
     /// `target = value`: a call result goes to the target (a variable, or a
@@ -555,11 +555,20 @@ impl<'t> Lowerer<'t, '_> {
         });
         if let Some(from_param) = indirect {
             for a in &arg_paths {
-                let root = a
-                    .lvalue
-                    .as_ref()
-                    .or(a.pointee.as_ref())
-                    .and_then(Path::root_var);
+                // The callback is given the variable's own object (`folio`,
+                // `&dev->work`, `&local`), not one a field of it points to
+                // (`ask->private`): only the first can it release a lock of.
+                let own_object = |p: &Path| {
+                    let inner = p.steps.strip_prefix(&[Step::Deref]).unwrap_or(&p.steps);
+                    !inner
+                        .iter()
+                        .any(|s| matches!(s, Step::Deref | Step::Call(_)))
+                };
+                let root = match (&a.lvalue, &a.pointee) {
+                    (Some(var), _) if var.steps.is_empty() => var.root_var(),
+                    (_, Some(pointee)) if own_object(pointee) => pointee.root_var(),
+                    _ => None,
+                };
                 if let Some(root) = root {
                     let entry = (root.to_owned(), from_param);
                     if !self.cfg.handed_to_callbacks.contains(&entry) {
