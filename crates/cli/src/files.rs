@@ -361,7 +361,8 @@ pub fn include_context_of(root: &Path, named: &[(PathBuf, Vec<u8>)]) -> Vec<Path
     if headers.iter().all(|h| named_set.contains(h)) {
         return Vec::new();
     }
-    let resolver = lockwarden_syntax::index::IncludeResolver::new(headers);
+    let resolver =
+        lockwarden_syntax::index::IncludeResolver::new(headers.iter().filter_map(|h| h.to_str()));
     let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut context = Vec::new();
     // The named files' includes, in parallel (a whole tree names every

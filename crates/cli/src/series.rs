@@ -454,7 +454,7 @@ pub(crate) fn context(
             Blob::Git(oid) => Some(oid.as_str()),
             Blob::Mem(_) => None,
         }))?;
-        let resolver = IncludeResolver::new(tree.keys());
+        let resolver = IncludeResolver::new(tree.keys().map(String::as_str));
         for (path, entry) in sources {
             let text = git.contents(&entry.blob)?;
             for (name, system) in includes(&text) {

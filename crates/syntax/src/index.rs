@@ -102,18 +102,19 @@ impl Index {
 }
 
 /// Resolves `#include` lines to files of a kernel tree.
-pub struct IncludeResolver {
-    /// Root-relative paths with `/` separators: a string hashes in one
-    /// pass, a `Path` component by component (the tree has 90k files).
-    files: HashSet<String>,
-    arches: Vec<String>,
+pub struct IncludeResolver<'a> {
+    /// Root-relative paths with `/` separators, borrowed: the tree has
+    /// 90k files, and `check --staged` builds one resolver per tree.
+    files: HashSet<&'a str, foldhash::fast::FixedState>,
+    arches: Vec<&'a str>,
 }
 
-impl IncludeResolver {
-    /// `files` are every file of the tree, relative to its root.
-    pub fn new<P: AsRef<Path>>(files: impl IntoIterator<Item = P>) -> IncludeResolver {
-        let files: HashSet<String> = files.into_iter().map(|p| key(p.as_ref())).collect();
-        let mut arches: Vec<String> = files
+impl<'a> IncludeResolver<'a> {
+    /// `files` are every file of the tree, relative to its root, with `/`
+    /// separators and no `.` or `..` (as git and a directory walk give them).
+    pub fn new(files: impl IntoIterator<Item = &'a str>) -> IncludeResolver<'a> {
+        let files: HashSet<&'a str, _> = files.into_iter().collect();
+        let mut arches: Vec<&'a str> = files
             .iter()
             .filter_map(|p| {
                 let mut parts = p.split('/');
@@ -121,18 +122,17 @@ impl IncludeResolver {
                     .then(|| parts.next())
                     .flatten()
                     .filter(|_| parts.next().is_some())
-                    .map(str::to_owned)
             })
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        arches.sort();
+        arches.sort_unstable();
         IncludeResolver { files, arches }
     }
 
-    /// Whether `candidate` is a file of the tree.
+    /// Whether `candidate` (normalized) is a file of the tree.
     fn has(&self, candidate: &Path) -> bool {
-        self.files.contains(&key(candidate))
+        candidate.to_str().is_some_and(|c| self.files.contains(c))
     }
 
     /// The tree files an include in `from` may name: quoted includes relative
@@ -168,22 +168,6 @@ impl IncludeResolver {
     }
 }
 
-/// A path as the resolver keys it: normalized, with `/` separators. A
-/// tree's paths and [`normalize`]'s results are so already.
-fn key(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    let plain = !text.starts_with("./")
-        && !text.ends_with('/')
-        && !text.contains("//")
-        && !text.contains("/./")
-        && !text.contains("..");
-    if plain {
-        text.into_owned()
-    } else {
-        normalize(path).to_string_lossy().into_owned()
-    }
-}
-
 /// Removes `.` and resolves `..` lexically.
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -205,16 +189,13 @@ mod tests {
 
     #[test]
     fn resolves_quoted_system_and_arch_includes() {
-        let r = IncludeResolver::new(
-            [
-                "mm/internal.h",
-                "include/linux/mm.h",
-                "arch/x86/include/asm/page.h",
-                "arch/arm64/include/asm/page.h",
-                "include/uapi/linux/types.h",
-            ]
-            .map(PathBuf::from),
-        );
+        let r = IncludeResolver::new([
+            "mm/internal.h",
+            "include/linux/mm.h",
+            "arch/x86/include/asm/page.h",
+            "arch/arm64/include/asm/page.h",
+            "include/uapi/linux/types.h",
+        ]);
         let from = Path::new("mm/balloon_compaction.c");
         assert_eq!(
             r.resolve(from, "internal.h", false),
