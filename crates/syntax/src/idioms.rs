@@ -390,7 +390,10 @@ impl Pass<'_> {
             return None;
         }
         if braces.last() == Some(&true) {
-            self.untype_args(toks, partner, open, close);
+            // `offsetof(struct foo, member)` is C's own: its grammar wants
+            // the type, and reads the tag as one.
+            let keep_tags = name == "offsetof";
+            self.untype_args(toks, partner, open, close, keep_tags);
         }
         let after = toks.get(close + 1);
         if braces.is_empty() {
@@ -479,9 +482,16 @@ impl Pass<'_> {
     }
 
     /// Type names passed to macros (`container_of(p, struct foo, member)`,
-    /// `DEFINE_PER_CPU(unsigned long, x)`) become expressions: a record type
-    /// keeps its tag as an identifier, any other type becomes `0`.
-    fn untype_args(&mut self, toks: &[Token], partner: &[usize], open: usize, close: usize) {
+    /// `DEFINE_PER_CPU(unsigned long, x)`) become expressions: `0`, but for
+    /// `offsetof`, whose grammar reads a record's tag as its type.
+    fn untype_args(
+        &mut self,
+        toks: &[Token],
+        partner: &[usize],
+        open: usize,
+        close: usize,
+        keep_tags: bool,
+    ) {
         let mut i = open + 1;
         while i < close {
             let arg_start = i;
@@ -492,12 +502,12 @@ impl Pass<'_> {
                     i + 1
                 };
             }
-            self.untype_arg(&toks[arg_start..i]);
+            self.untype_arg(&toks[arg_start..i], keep_tags);
             i += 1;
         }
     }
 
-    fn untype_arg(&mut self, arg: &[Token]) {
+    fn untype_arg(&mut self, arg: &[Token], keep_tag: bool) {
         let stars = arg.iter().rev().take_while(|t| t.is_punct(b'*')).count();
         let words = &arg[..arg.len() - stars];
         if words.is_empty() || !words.iter().all(|t| t.kind == TokenKind::Ident) {
@@ -508,9 +518,15 @@ impl Pass<'_> {
             .take_while(|t| matches!(t.text(self.src), b"const" | b"volatile"))
             .count();
         let record = &words[qualifiers..];
-        if record.len() == 2 && matches!(record[0].text(self.src), b"struct" | b"union" | b"enum") {
+        let is_record =
+            record.len() == 2 && matches!(record[0].text(self.src), b"struct" | b"union" | b"enum");
+        // A record's tag must not stay behind as an identifier: it would
+        // read as a reference to a function of that name (`struct
+        // io_timeout` in io_timeout()'s own `list_first_entry(…)`, a
+        // callback given to the macro).
+        if is_record && keep_tag {
             self.blank(words[0].start, record[0].end);
-        } else if words.iter().all(|t| is_type_word(t.text(self.src))) {
+        } else if is_record || words.iter().all(|t| is_type_word(t.text(self.src))) {
             let (start, end) = (words[0].start, words[words.len() - 1].end);
             self.blank(start, end);
             self.write(start, b"0");
@@ -908,14 +924,15 @@ mod tests {
 
     #[test]
     fn type_arguments_become_expressions() {
-        let src = "void f(void)\n{\n\tp = container_of(w, struct foo *, work);\n\tq = va_arg(ap, unsigned long);\n\tr = sizeof(struct foo);\n}\n";
+        let src = "void f(void)\n{\n\tp = container_of(w, struct foo *, work);\n\tq = va_arg(ap, unsigned long);\n\tr = sizeof(struct foo);\n\ts = offsetof(struct foo, m);\n}\n";
         let (text, _) = run(src);
         assert!(
-            text.contains("container_of(w,        foo  , work)"),
+            text.contains("container_of(w, 0           , work)"),
             "{text}"
         );
         assert!(text.contains("va_arg(ap, 0            )"), "{text}");
         assert!(text.contains("sizeof(struct foo)"), "{text}");
+        assert!(text.contains("offsetof(       foo, m)"), "{text}");
     }
 
     #[test]
