@@ -389,11 +389,10 @@ impl Pass<'_> {
         if !has_args || is_keyword(tok.text(self.src)) {
             return None;
         }
-        if braces.last() == Some(&true) {
-            // `offsetof(struct foo, member)` is C's own: its grammar wants
-            // the type, and reads the tag as one.
-            let keep_tags = name == "offsetof";
-            self.untype_args(toks, partner, open, close, keep_tags);
+        // `offsetof(struct foo, member)` is C's own: its grammar reads the
+        // type as written.
+        if braces.last() == Some(&true) && name != "offsetof" {
+            self.untype_args(toks, partner, open, close);
         }
         let after = toks.get(close + 1);
         if braces.is_empty() {
@@ -482,16 +481,8 @@ impl Pass<'_> {
     }
 
     /// Type names passed to macros (`container_of(p, struct foo, member)`,
-    /// `DEFINE_PER_CPU(unsigned long, x)`) become expressions: `0`, but for
-    /// `offsetof`, whose grammar reads a record's tag as its type.
-    fn untype_args(
-        &mut self,
-        toks: &[Token],
-        partner: &[usize],
-        open: usize,
-        close: usize,
-        keep_tags: bool,
-    ) {
+    /// `DEFINE_PER_CPU(unsigned long, x)`) become expressions: `0`.
+    fn untype_args(&mut self, toks: &[Token], partner: &[usize], open: usize, close: usize) {
         let mut i = open + 1;
         while i < close {
             let arg_start = i;
@@ -502,12 +493,12 @@ impl Pass<'_> {
                     i + 1
                 };
             }
-            self.untype_arg(&toks[arg_start..i], keep_tags);
+            self.untype_arg(&toks[arg_start..i]);
             i += 1;
         }
     }
 
-    fn untype_arg(&mut self, arg: &[Token], keep_tag: bool) {
+    fn untype_arg(&mut self, arg: &[Token]) {
         let stars = arg.iter().rev().take_while(|t| t.is_punct(b'*')).count();
         let words = &arg[..arg.len() - stars];
         if words.is_empty() || !words.iter().all(|t| t.kind == TokenKind::Ident) {
@@ -524,9 +515,7 @@ impl Pass<'_> {
         // read as a reference to a function of that name (`struct
         // io_timeout` in io_timeout()'s own `list_first_entry(…)`, a
         // callback given to the macro).
-        if is_record && keep_tag {
-            self.blank(words[0].start, record[0].end);
-        } else if is_record || words.iter().all(|t| is_type_word(t.text(self.src))) {
+        if is_record || words.iter().all(|t| is_type_word(t.text(self.src))) {
             let (start, end) = (words[0].start, words[words.len() - 1].end);
             self.blank(start, end);
             self.write(start, b"0");
@@ -932,7 +921,7 @@ mod tests {
         );
         assert!(text.contains("va_arg(ap, 0            )"), "{text}");
         assert!(text.contains("sizeof(struct foo)"), "{text}");
-        assert!(text.contains("offsetof(       foo, m)"), "{text}");
+        assert!(text.contains("offsetof(struct foo, m)"), "{text}");
     }
 
     #[test]
