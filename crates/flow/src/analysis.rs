@@ -1282,35 +1282,67 @@ impl Program {
     /// The declared type of what `path` designates inside function `f`, as
     /// far as declarations tell; `None` when something on the way is unknown.
     pub fn type_of(&self, f: &FunctionUnit, path: &Path) -> Option<TypeRef> {
-        let root = path.root_var()?;
+        self.walk_type(f, path).ok()
+    }
+
+    /// The declared type along `path`: of all of it, or else (`Err`) of the
+    /// longest prefix the declarations type, if any.
+    fn walk_type(&self, f: &FunctionUnit, path: &Path) -> Result<TypeRef, Option<TypeRef>> {
+        let root = path.root_var().ok_or(None)?;
         let mut ty = match f.declared(root) {
-            Declared::Param(ty) => ty?.clone(),
+            Declared::Param(ty) => ty.cloned().ok_or(None)?,
             Declared::Local(ty) => ty.clone(),
-            Declared::Outside => self.global_types.get(root)?.clone(),
+            Declared::Outside => self.global_types.get(root).cloned().ok_or(None)?,
         };
         for step in &path.steps {
-            match step {
-                Step::Deref => ty.pointers = ty.pointers.checked_sub(1)?,
-                Step::Index => ty.pointers = ty.pointers.saturating_sub(1),
-                Step::Call(_) | Step::Container(_) | Step::Flag(_) => return None,
-                Step::Field(name) => ty = self.records.get(&ty.base)?.get(name)?.clone(),
-            }
+            let next = match step {
+                Step::Deref => ty.pointers.checked_sub(1).map(|pointers| TypeRef {
+                    pointers,
+                    ..ty.clone()
+                }),
+                Step::Index => Some(TypeRef {
+                    pointers: ty.pointers.saturating_sub(1),
+                    ..ty.clone()
+                }),
+                Step::Call(_) | Step::Container(_) | Step::Flag(_) => None,
+                Step::Field(name) => self
+                    .records
+                    .get(&ty.base)
+                    .and_then(|r| r.get(name))
+                    .cloned(),
+            };
+            ty = next.ok_or(Some(ty))?;
         }
-        Some(ty)
+        Ok(ty)
     }
 
     /// The record type owning the last field of `path` (`struct balloon_dev_info`
     /// for `b->b_dev_info.pages_lock`), if known.
     pub fn owner_of(&self, f: &FunctionUnit, path: &Path) -> Option<String> {
+        self.type_of(f, &Self::owner_path(path)?).map(|t| t.base)
+    }
+
+    /// [`Program::owner_of`], or `void` where the way to that record goes
+    /// through the pointee of a `void *` (`filp->driver_priv->…`): a record
+    /// the declarations do not tell, which may be any.
+    pub fn owner_or_untyped(&self, f: &FunctionUnit, path: &Path) -> Option<String> {
+        match self.walk_type(f, &Self::owner_path(path)?) {
+            Ok(owner) => Some(owner.base),
+            Err(Some(t)) if t.base == "void" && t.pointers == 0 => Some(t.base),
+            Err(_) => None,
+        }
+    }
+
+    /// The path to the record owning the last field of `path`.
+    fn owner_path(path: &Path) -> Option<Path> {
         let last_field = path
             .steps
             .iter()
             .rposition(|s| matches!(s, Step::Field(_)))?;
-        let prefix = Path {
+        Some(Path {
             root: path.root.clone(),
             steps: path.steps[..last_field].to_vec(),
-        };
-        self.type_of(f, &prefix).map(|t| t.base)
+        })
     }
 
     /// The locks, by name, that functions stored in fields named `field`
@@ -1961,7 +1993,7 @@ impl Summaries for View<'_> {
     }
 
     fn record_of(&self, lock: &Path) -> Option<String> {
-        self.program.owner_of(self.function, lock)
+        self.program.owner_or_untyped(self.function, lock)
     }
 
     fn type_of(&self, path: &Path) -> Option<String> {

@@ -603,7 +603,8 @@ pub trait Summaries {
     fn summary(&self, callee: &str) -> Option<&Summary>;
 
     /// The record type whose field `lock` ends in, as far as declarations
-    /// in the analysed code tell.
+    /// in the analysed code tell; `void` where the way to it goes through
+    /// the pointee of a `void *`, a record they do not tell.
     fn record_of(&self, _lock: &Path) -> Option<String> {
         None
     }
@@ -1184,9 +1185,17 @@ fn held_under_another_name(
                 || through_stored_pointer(path)
                 || through_stored_pointer(lock)
         })
-        .filter(|path| object_kind(path, summaries).as_ref() == Some(&kind))
+        .filter(|path| object_kind(path, summaries).is_some_and(|k| may_be_one_kind(&k, &kind)))
         .cloned()
         .collect()
+}
+
+/// Whether locks of two [`object_kind`]s may be one lock: the same steps
+/// in the same record, or in a record the declarations do not tell (the
+/// pointee of a `void *`, `filp->driver_priv->mutex` beside
+/// `abi16->cli->mutex`, where `cli` is a `struct nouveau_cli *`).
+fn may_be_one_kind(a: &(String, Vec<Step>), b: &(String, Vec<Step>)) -> bool {
+    a.1 == b.1 && (a.0 == b.0 || a.0 == "void" || b.0 == "void")
 }
 
 /// Whether `path` follows a pointer read from a field (`cmd->se_dev->…`):
