@@ -960,13 +960,18 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
             .map(|(k, _)| k),
     );
     // Returned variables: `x = NULL; … return x;` returns NULL.
-    tracked.extend(cfg.ops.iter().filter_map(|op| match op {
-        Op::Return {
-            value: crate::cfg::ReturnValue::Var(v),
-            ..
-        } => Some(TruthKey::Var(v.clone())),
-        _ => None,
-    }));
+    let returned: HashSet<TruthKey> = cfg
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Return {
+                value: crate::cfg::ReturnValue::Var(v),
+                ..
+            } => Some(TruthKey::Var(v.clone())),
+            _ => None,
+        })
+        .collect();
+    tracked.extend(returned.iter().cloned());
     // Parameters and fields under them: a summary may depend on their truth
     // (`if (!p) return; unlock();`, `if (pipe->files) mutex_lock(…)`).
     tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));
@@ -974,20 +979,26 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
     // & WALK_SHARED`, `action == PRE_RATE_CHANGE`,
     // `static_branch_unlikely(&key)`): the caller's to decide.
     let on_params = |vars: &[String]| crate::cfg::callers_to_decide(vars, &cfg.params);
-    tracked.extend(
-        cfg.succs
-            .iter()
-            .flatten()
-            .filter_map(|edge| match &edge.cond {
-                EdgeCond::Truth(key @ TruthKey::Value(path), _) if cfg.rooted_at_param(path) => {
-                    Some(key.clone())
-                }
-                EdgeCond::Truth(key @ TruthKey::Cond { vars, .. }, _) if on_params(vars) => {
-                    Some(key.clone())
-                }
-                _ => None,
-            }),
-    );
+    tracked.extend(cfg.succs.iter().flatten().filter_map(|edge| {
+        match &edge.cond {
+            EdgeCond::Truth(key @ TruthKey::Value(path), _) if cfg.rooted_at_param(path) => {
+                Some(key.clone())
+            }
+            EdgeCond::Truth(key @ TruthKey::Cond { vars, .. }, _) if on_params(vars) => {
+                Some(key.clone())
+            }
+            // A flag of a returned variable may say what the return
+            // holds (`if (effects & MASK) mutex_lock(…); return effects;`).
+            EdgeCond::Truth(key, _)
+                if key
+                    .flag_test()
+                    .is_some_and(|(var, _)| returned.contains(&TruthKey::Var(var.to_owned()))) =>
+            {
+                Some(key.clone())
+            }
+            _ => None,
+        }
+    }));
     tracked
 }
 
@@ -1333,6 +1344,9 @@ fn apply_edge(
             }
         }
     }
+    if is_fact && zero_with_flag_set(state, key, *truthy) {
+        return false;
+    }
     if is_fact && tracked.contains(key) {
         if state.facts.get(key) == Some(&!*truthy) {
             return false;
@@ -1378,6 +1392,25 @@ fn apply_edge(
     }
     settle_tested_by(state, key, *truthy);
     true
+}
+
+/// Whether `key` having truth `truthy` contradicts what the path knows of
+/// the variable's flags: a zero value has none set (`if (effects)` after
+/// `effects & MASK` was found set).
+fn zero_with_flag_set(state: &State, key: &TruthKey, truthy: bool) -> bool {
+    let flag_set_of = |var: &str| {
+        state
+            .facts
+            .iter()
+            .any(|(k, &t)| t && k.flag_test().is_some_and(|(v, _)| v == var))
+    };
+    match (key, truthy) {
+        (TruthKey::Var(v), false) => flag_set_of(v),
+        (key, true) => key
+            .flag_test()
+            .is_some_and(|(v, _)| state.facts.get(&TruthKey::Var(v.to_owned())) == Some(&false)),
+        _ => false,
+    }
 }
 
 /// `pointer` is NULL on this path: no lock under it is held here, whatever
@@ -1806,6 +1839,8 @@ pub struct AppliedEffect<'a> {
     /// The lock is under the object the callee returns, which may be NULL
     /// where the lock is not taken (a lookup returning its object locked).
     pub under_result: bool,
+    /// It happens when the callee's result says so (a flag of it).
+    pub on_result: bool,
 }
 
 /// What `node` does to locks on a path in `state`: the callee's summary
@@ -1830,6 +1865,7 @@ fn effects_at<'a>(
             applies: Some(true),
             depends_on: None,
             under_result: false,
+            on_result: false,
         }],
         Op::GuardRelease { lock, at, .. } => vec![AppliedEffect {
             lock: one_name(cfg, state, lock, calls),
@@ -1843,6 +1879,7 @@ fn effects_at<'a>(
             applies: Some(true),
             depends_on: None,
             under_result: false,
+            on_result: false,
         }],
         Op::Call(call) => {
             let Some((name, summary)) = call
@@ -1912,6 +1949,10 @@ fn effects_at<'a>(
                         applies,
                         depends_on,
                         under_result: effect.lock.root == RefRoot::Return,
+                        on_result: effect
+                            .when
+                            .as_ref()
+                            .is_some_and(|(on, _)| on.root == RefRoot::Return),
                     })
                 })
                 .collect()
@@ -1967,6 +2008,12 @@ fn condition_in_caller(
     call: &crate::cfg::Call,
     state: &State,
 ) -> (Option<bool>, Option<TruthKey>) {
+    // A flag of the callee's result: the path split on it at the call.
+    if on.root == RefRoot::Return {
+        let key = when_key(on, call);
+        let truth = key.as_ref().and_then(|k| state.facts.get(k).copied());
+        return (truth, key);
+    }
     let RefRoot::Param(i) = on.root else {
         return (None, None);
     };
@@ -1989,6 +2036,12 @@ fn condition_in_caller(
 /// The key, in the caller, of what a callee's condition names: the
 /// argument's, or the field under it.
 fn when_key(on: &LockRef, call: &crate::cfg::Call) -> Option<TruthKey> {
+    // A flag of the result, in the variable it is stored in.
+    if let (RefRoot::Return, [Step::Flag(name)]) = (&on.root, on.steps.as_slice()) {
+        let result = call.result_lvalue.as_ref()?;
+        let var = result.root_var().filter(|_| result.steps.is_empty())?;
+        return Some(crate::cfg::flag_key(var, name));
+    }
     let RefRoot::Param(i) = on.root else {
         return None;
     };
@@ -2325,6 +2378,28 @@ fn apply_call(
         let lock = &effect.lock;
         match (effect.applies, &effect.depends_on) {
             (Some(false), _) => continue,
+            // Taken when the result has a flag set (`effects =
+            // nvme_passthru_start(…)`): a try, settled where the path tests
+            // that flag of the variable; maybe taken if the result is not
+            // kept in one.
+            (None, Some((key, true))) if effect.on_result && effect.change == Change::Acquire => {
+                match key {
+                    Some(key) => add_pending(
+                        state,
+                        Pending {
+                            key: key.clone(),
+                            alias: None,
+                            lock: lock.clone(),
+                            success: Success::Nonzero,
+                            site: effect.site,
+                            recursive: effect.recursive,
+                            kind: PendingKind::Acquire,
+                        },
+                    ),
+                    None => may_acquire(state, lock, effect.site, effect.recursive),
+                }
+                continue;
+            }
             // Assume the argument is what callers usually pass: a valid
             // pointer, a set flag (and a try result stored in it succeeded
             // or failed to match). A key worth splitting on was split before.

@@ -706,6 +706,8 @@ fn exits_of_paths(
             // Held on a path that returns an errno: a forgotten unlock, not
             // a protocol the return value announces.
             ExitKind::Inconsistent
+        } else if let Some(kind) = on_returned_flag(&paths, &levels) {
+            kind
         } else if let Some(kind) = conditional_by_value(&paths, &levels) {
             acquired_on_param_else_tried(&paths, &levels, params, cfg, &kind).unwrap_or(kind)
         } else if let Some(kind) = tried_on_param_else_unchanged(&paths, &levels, params, cfg) {
@@ -1257,6 +1259,50 @@ fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) 
 
 /// A try-lock wrapper recognised by its return values: held exactly on the
 /// returns of one kind (nonzero, or zero) and not on the others.
+/// Taken exactly when the returned variable has a flag set that the path
+/// tested (`if (effects & NVME_CMD_EFFECTS_CSE_MASK) mutex_lock(…); return
+/// effects;`): the caller's test of that flag in the result tells, as a
+/// lock-status flag the lock API declares does.
+fn on_returned_flag(paths: &[(Span, &ReturnValue, &State)], levels: &[Level]) -> Option<ExitKind> {
+    let depth = levels.iter().find(|l| l.min != 0 || l.max != 0)?.min;
+    if depth <= 0
+        || levels
+            .iter()
+            .any(|l| l.min != l.max || (l.min != 0 && l.min != depth))
+    {
+        return None;
+    }
+    let (_, first, first_state) = paths.first()?;
+    let ReturnValue::Var(var) = first else {
+        return None;
+    };
+    if paths.iter().any(|(_, value, _)| value != first) {
+        return None;
+    }
+    let tells = |flag: &&str| {
+        let key = crate::cfg::flag_key(var, flag);
+        paths
+            .iter()
+            .zip(levels)
+            .all(|((_, _, state), level)| state.facts.get(&key) == Some(&(level.min == depth)))
+    };
+    let flag = first_state
+        .facts
+        .keys()
+        .filter_map(TruthKey::flag_test)
+        .filter(|(tested, _)| tested == var)
+        .map(|(_, flag)| flag)
+        .find(tells)?;
+    Some(ExitKind::OnParam {
+        on: LockRef {
+            root: RefRoot::Return,
+            steps: vec![Step::Flag(flag.to_owned())],
+        },
+        if_true: depth,
+        if_false: 0,
+    })
+}
+
 fn conditional_by_value(
     returns: &[(Span, &ReturnValue, &State)],
     levels: &[Level],

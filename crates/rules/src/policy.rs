@@ -29,7 +29,7 @@ use std::collections::{HashMap, HashSet};
 
 use lockwarden_flow::analysis::{Analysis, Annotation, FunctionResult, FunctionUnit};
 use lockwarden_flow::cfg::ReturnValue;
-use lockwarden_flow::summary::{ExitFact, ExitKind, LockRef, ReturnFact};
+use lockwarden_flow::summary::{ExitFact, ExitKind, LockRef, RefRoot, ReturnFact};
 use lockwarden_report::Severity;
 use lockwarden_syntax::Span;
 
@@ -273,6 +273,13 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
             unheld: unheld_span,
         })
     };
+    // Taken exactly when the returned variable has a flag set that the
+    // function tested (`if (effects & MASK) mutex_lock(…); return
+    // effects;`): the value tells the returns apart, and announces the
+    // lock as a flag the lock API declares does.
+    if matches!(&exit.kind, ExitKind::OnParam { on, .. } if on.root == RefRoot::Return) {
+        return None;
+    }
     // Indistinguishable returns are bugs, whoever calls the function.
     if held.iter().any(|h| h.value == ReturnValue::Negative) {
         return verdict(Severity::Warning, Reason::ErrorHeld);

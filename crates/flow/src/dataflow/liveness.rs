@@ -208,8 +208,14 @@ fn read_at_returns(cfg: &Cfg, returned: &HashSet<String>, key: &TruthKey) -> boo
         TruthKey::Errno(_) | TruthKey::Status(_) | TruthKey::Call(_) => true,
         TruthKey::Var(v) => cfg.params.contains(v) || returned.contains(v),
         TruthKey::Value(path) => cfg.rooted_at_param(path),
+        // A flag of a returned variable may say what the return holds
+        // (`if (effects & MASK) mutex_lock(…); return effects;`).
         TruthKey::Cond { vars, .. } => {
-            key.is_config() || crate::cfg::callers_to_decide(vars, &cfg.params)
+            key.is_config()
+                || crate::cfg::callers_to_decide(vars, &cfg.params)
+                || key
+                    .flag_test()
+                    .is_some_and(|(var, _)| returned.contains(var))
         }
     }
 }
