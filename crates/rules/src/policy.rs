@@ -44,6 +44,9 @@ pub struct Evidence {
     pub forwarded: bool,
     /// A caller ignores the result of a call that may be a try there.
     pub ignored: bool,
+    /// A caller loses the lock the call took to a callback: what it does
+    /// with the lock is unknown.
+    pub lost: bool,
 }
 
 /// Evidence for every function with analysed callers.
@@ -82,6 +85,7 @@ pub fn caller_evidence(analysis: &Analysis<FunctionFacts>) -> EvidenceMap {
                 released: released.contains(&callee),
                 forwarded: sites.iter().any(|(_, h)| h.forwarded),
                 ignored: sites.iter().any(|(_, h)| !h.result_used && h.tried),
+                lost: sites.iter().any(|(_, h)| h.lost),
             };
             (callee, evidence)
         })
@@ -330,12 +334,15 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
         return None;
     }
     // Conditional acquires need evidence from the callers.
+    // A caller that loses the lock to a callback may release it there:
+    // unknown, as silent as a caller that releases it.
     let Evidence {
         released,
         forwarded,
         ignored,
+        lost,
     } = cx.evidence;
-    match (released || forwarded, ignored, cx.has_callers) {
+    match (released || forwarded || lost, ignored, cx.has_callers) {
         (true, false, _) => None,
         (_, true, _) => verdict(Severity::Warning, Reason::Ignored),
         (false, false, true) => verdict(Severity::Warning, Reason::NoEvidence),

@@ -99,6 +99,10 @@ pub struct CallHandling {
     /// The caller returns the call's try result untested (a try wrapper of
     /// the try wrapper).
     pub forwarded: bool,
+    /// The lock the call took is unknown at a return of the caller (a
+    /// callback was given its object): what the caller does with it is
+    /// not known either.
+    pub lost: bool,
 }
 
 /// What the rules keep of one function's solved states.
@@ -190,6 +194,7 @@ impl Visitor for FactVisitor {
                         released: cursor.takes_only_counters(node as NodeId),
                         passed_up: false,
                         forwarded: false,
+                        lost: false,
                     },
                 );
             }
@@ -197,6 +202,7 @@ impl Visitor for FactVisitor {
         // The locks each such call takes, and every lock released here.
         let mut taken_by_call: HashMap<Span, HashSet<Path>> = HashMap::new();
         let mut released: HashSet<Path> = HashSet::new();
+        let mut unknown_at_returns: HashSet<Path> = HashSet::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let node = node as NodeId;
             let states = cursor.states_before(node);
@@ -313,6 +319,13 @@ impl Visitor for FactVisitor {
                         };
                         h.passed_up |= level.min > 0;
                     }
+                    unknown_at_returns.extend(
+                        state
+                            .locks
+                            .iter()
+                            .filter(|(_, level)| level.unknown)
+                            .map(|(lock, _)| lock.clone()),
+                    );
                     // `return foo_trylock(x);`: the caller hands the try result on.
                     for p in &state.pending {
                         if let Some(h) = handling.get_mut(&p.site) {
@@ -330,10 +343,9 @@ impl Visitor for FactVisitor {
         // calls on the way took it (`tty = a(…); if (!tty) tty = b(…); …
         // tty_unlock(tty);`), where the path remembers one of them.
         for (span, locks) in &taken_by_call {
-            if locks.iter().any(|l| released.contains(l)) {
-                if let Some(h) = handling.get_mut(span) {
-                    h.released = true;
-                }
+            if let Some(h) = handling.get_mut(span) {
+                h.released |= locks.iter().any(|l| released.contains(l));
+                h.lost |= locks.iter().any(|l| unknown_at_returns.contains(l));
             }
         }
         facts.events.sort_by_key(|e| (e.at.start, e.kind as u8));
