@@ -13,8 +13,9 @@
 //! - **Nobody else can release it**: the same on a lock callers cannot name.
 //! - **Conditional acquires need evidence**: on a lock callers can name, with
 //!   values that tell the returns apart, an annotation or the callers decide:
-//!   one tests the result and releases the lock, and none ignores it where
-//!   the call may be a try.
+//!   one tests the result and releases the lock (or loses it to a callback,
+//!   which leaves it unknown), and none ignores it where the call may be a
+//!   try.
 //! - **Acquires the same way**: held on every return is an acquire wrapper
 //!   when annotated or when callers release it, never when the function
 //!   releases that lock itself.
@@ -335,7 +336,10 @@ pub fn judge(exit: &ExitFact, cx: &Context<'_>) -> Option<Verdict> {
     }
     // Conditional acquires need evidence from the callers.
     // A caller that loses the lock to a callback may release it there:
-    // unknown, as silent as a caller that releases it.
+    // unknown, as silent as a caller that releases it. The returns of a
+    // conditional acquire already tell the caller what it holds; a
+    // function that holds the lock on every return is excused only by
+    // callers seen to release it (see `leak`).
     let Evidence {
         released,
         forwarded,
