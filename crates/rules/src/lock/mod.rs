@@ -99,9 +99,9 @@ pub struct CallHandling {
     /// The caller returns the call's try result untested (a try wrapper of
     /// the try wrapper).
     pub forwarded: bool,
-    /// The lock the call took is unknown at a return of the caller (a
-    /// callback was given its object): what the caller does with it is
-    /// not known either.
+    /// The caller gives the object of the lock the call took to a call
+    /// through a pointer, which may release it: what the caller does with
+    /// the lock is not known.
     pub lost: bool,
 }
 
@@ -202,10 +202,15 @@ impl Visitor for FactVisitor {
         // The locks each such call takes, and every lock released here.
         let mut taken_by_call: HashMap<Span, HashSet<Path>> = HashMap::new();
         let mut released: HashSet<Path> = HashSet::new();
-        let mut unknown_at_returns: HashSet<Path> = HashSet::new();
+        let mut given_to_callbacks: HashSet<Path> = HashSet::new();
         for (node, op) in cfg.ops.iter().enumerate() {
             let node = node as NodeId;
             let states = cursor.states_before(node);
+            if let Op::Call(call) = op {
+                if call.indirect.is_some() {
+                    given_to_callbacks.extend(held_objects_given(call, states));
+                }
+            }
             for state in states {
                 for effect in cursor.effects(node, state) {
                     if let (Op::Call(call), Change::Acquire | Change::TryAcquire(_)) =
@@ -319,13 +324,7 @@ impl Visitor for FactVisitor {
                         };
                         h.passed_up |= level.min > 0;
                     }
-                    unknown_at_returns.extend(
-                        state
-                            .locks
-                            .iter()
-                            .filter(|(_, level)| level.unknown)
-                            .map(|(lock, _)| lock.clone()),
-                    );
+
                     // `return foo_trylock(x);`: the caller hands the try result on.
                     for p in &state.pending {
                         if let Some(h) = handling.get_mut(&p.site) {
@@ -345,7 +344,7 @@ impl Visitor for FactVisitor {
         for (span, locks) in &taken_by_call {
             if let Some(h) = handling.get_mut(span) {
                 h.released |= locks.iter().any(|l| released.contains(l));
-                h.lost |= locks.iter().any(|l| unknown_at_returns.contains(l));
+                h.lost |= locks.iter().any(|l| given_to_callbacks.contains(l));
             }
         }
         facts.events.sort_by_key(|e| (e.at.start, e.kind as u8));
@@ -354,6 +353,29 @@ impl Visitor for FactVisitor {
         facts.handling.sort_by(|a, b| a.callee.cmp(&b.callee));
         facts
     }
+}
+
+/// The locks held on some path before a call through a pointer whose
+/// object the call is given (`walk->ops->process_bo(walk, bo)` holding
+/// `bo->base.resv->lock`): the callback may release them.
+fn held_objects_given<'s>(
+    call: &lockwarden_flow::cfg::Call,
+    states: &'s [lockwarden_flow::dataflow::State],
+) -> impl Iterator<Item = Path> + 's {
+    let given: HashSet<String> = call
+        .args
+        .iter()
+        .flat_map(|a| [&a.lvalue, &a.pointee])
+        .flatten()
+        .filter_map(|p| p.root_var().map(str::to_owned))
+        .collect();
+    states
+        .iter()
+        .flat_map(|s| s.locks.iter())
+        .filter(move |(lock, level)| {
+            level.max > 0 && lock.root_var().is_some_and(|v| given.contains(v))
+        })
+        .map(|(lock, _)| lock.clone())
 }
 
 /// The locks held (by taking them here) at a node on every path, and those
