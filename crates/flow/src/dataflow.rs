@@ -960,18 +960,8 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
             .map(|(k, _)| k),
     );
     // Returned variables: `x = NULL; … return x;` returns NULL.
-    let returned: HashSet<TruthKey> = cfg
-        .ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Return {
-                value: crate::cfg::ReturnValue::Var(v),
-                ..
-            } => Some(TruthKey::Var(v.clone())),
-            _ => None,
-        })
-        .collect();
-    tracked.extend(returned.iter().cloned());
+    let returned = &calls.returned_vars;
+    tracked.extend(returned.iter().map(|v| TruthKey::Var(v.clone())));
     // Parameters and fields under them: a summary may depend on their truth
     // (`if (!p) return; unlock();`, `if (pipe->files) mutex_lock(…)`).
     tracked.extend(cfg.params.iter().map(|p| TruthKey::Var(p.clone())));
@@ -992,7 +982,7 @@ fn tracked_keys(cfg: &Cfg, calls: &Calls<'_>) -> HashSet<TruthKey> {
             EdgeCond::Truth(key, _)
                 if key
                     .flag_test()
-                    .is_some_and(|(var, _)| returned.contains(&TruthKey::Var(var.to_owned()))) =>
+                    .is_some_and(|(var, _)| returned.contains(var)) =>
             {
                 Some(key.clone())
             }
