@@ -357,7 +357,10 @@ impl Visitor for FactVisitor {
 
 /// The locks held on some path before a call through a pointer whose
 /// object the call is given (`walk->ops->process_bo(walk, bo)` holding
-/// `bo->base.resv->lock`): the callback may release them.
+/// `bo->base.resv->lock`): the callback may release them. As in the
+/// engine, a variable's own object is given by the variable or its address
+/// (`bo`, `&ctx`, `&bo->list`), not by a pointer one of its fields holds
+/// (`ask->private`).
 fn held_objects_given<'s>(
     call: &lockwarden_flow::cfg::Call,
     states: &'s [lockwarden_flow::dataflow::State],
@@ -365,7 +368,7 @@ fn held_objects_given<'s>(
     let given: HashSet<String> = call
         .args
         .iter()
-        .flat_map(|a| [&a.lvalue, &a.pointee])
+        .flat_map(own_object)
         .flatten()
         .filter_map(|p| p.root_var().map(str::to_owned))
         .collect();
@@ -376,6 +379,20 @@ fn held_objects_given<'s>(
             level.max > 0 && lock.root_var().is_some_and(|v| given.contains(v))
         })
         .map(|(lock, _)| lock.clone())
+}
+
+/// The paths by which an argument gives a variable's own object: the
+/// variable itself, or an address under it with no pointer followed after
+/// the first (`bo`, `&ctx`, `&bo->list`).
+fn own_object(a: &lockwarden_flow::cfg::ArgPaths) -> [Option<&Path>; 2] {
+    let variable = a.lvalue.as_ref().filter(|p| p.steps.is_empty());
+    let address = a.pointee.as_ref().filter(|p| {
+        !p.steps
+            .iter()
+            .skip(1)
+            .any(|s| matches!(s, Step::Deref | Step::Call(_)))
+    });
+    [variable, address]
 }
 
 /// The locks held (by taking them here) at a node on every path, and those
