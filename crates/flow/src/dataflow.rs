@@ -376,15 +376,21 @@ impl State {
         &'s mut self,
         args: &[ArgPaths],
     ) -> impl Iterator<Item = &'s mut Level> + 's {
-        let objects: Vec<Path> = args.iter().filter_map(|a| a.pointee.clone()).collect();
+        let objects = given_objects(args);
         self.locks_mut()
             .iter_mut()
-            .filter(move |(path, _)| {
-                objects
-                    .iter()
-                    .any(|o| o.root == path.root && path.steps.starts_with(&o.steps))
-            })
+            .filter(move |(path, _)| reachable_from(&objects, path))
             .map(|(_, level)| level)
+    }
+
+    /// The locks held on this path that a call given `args` reaches (see
+    /// [`State::levels_reachable`]): a call through a pointer may drop them.
+    pub fn held_reachable<'s>(&'s self, args: &[ArgPaths]) -> impl Iterator<Item = &'s Path> + 's {
+        let objects = given_objects(args);
+        self.locks
+            .iter()
+            .filter(move |(path, level)| level.max > 0 && reachable_from(&objects, path))
+            .map(|(path, _)| path)
     }
 
     /// The locks that are a field of an object the arguments point to
@@ -1199,6 +1205,18 @@ fn may_be_one_kind(a: &(String, Vec<Step>), b: &(String, Vec<Step>)) -> bool {
     a.1 == b.1 && (a.0 == b.0 || a.0 == "void" || b.0 == "void")
 }
 
+/// The objects a call is given: what its arguments point to.
+fn given_objects(args: &[ArgPaths]) -> Vec<Path> {
+    args.iter().filter_map(|a| a.pointee.clone()).collect()
+}
+
+/// Whether `lock` is under one of `objects`.
+fn reachable_from(objects: &[Path], lock: &Path) -> bool {
+    objects
+        .iter()
+        .any(|o| o.root == lock.root && lock.steps.starts_with(&o.steps))
+}
+
 /// Whether `path` follows a pointer read from a field (`cmd->se_dev->…`):
 /// such a pointer may point to any object of its type, one the function
 /// was also given among them.
@@ -1998,27 +2016,26 @@ fn condition_in_caller(
     call: &crate::cfg::Call,
     state: &State,
 ) -> (Option<bool>, Option<TruthKey>) {
-    // A flag of the callee's result: the path split on it at the call.
-    if on.root == RefRoot::Return {
-        let key = when_key(on, call);
-        let truth = key.as_ref().and_then(|k| state.facts.get(k).copied());
-        return (truth, key);
-    }
-    let RefRoot::Param(i) = on.root else {
+    if !matches!(on.root, RefRoot::Param(_) | RefRoot::Return) {
         return (None, None);
-    };
+    }
     let key = when_key(on, call);
-    let arg = call.args.get(i);
-    if let [Step::Flag(name)] = on.steps.as_slice() {
-        if let Some(flags) = arg.and_then(|a| a.flags.as_ref()) {
-            return (Some(flags.contains(name)), key);
+    // What the caller writes as the argument: flag names, a constant.
+    if let RefRoot::Param(i) = on.root {
+        let arg = call.args.get(i);
+        if let [Step::Flag(name)] = on.steps.as_slice() {
+            if let Some(flags) = arg.and_then(|a| a.flags.as_ref()) {
+                return (Some(flags.contains(name)), key);
+            }
+        }
+        if on.steps.is_empty() {
+            if let Some(constant) = arg.and_then(|a| a.constant) {
+                return (Some(constant), key);
+            }
         }
     }
-    if on.steps.is_empty() {
-        if let Some(constant) = arg.and_then(|a| a.constant) {
-            return (Some(constant), key);
-        }
-    }
+    // What the path knows of the argument, or of a flag of the callee's
+    // result (the path split on it at the call).
     let truth = key.as_ref().and_then(|k| state.facts.get(k).copied());
     (truth, key)
 }

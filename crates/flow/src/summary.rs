@@ -1257,8 +1257,6 @@ fn tested_unlocked(cfg: &Cfg, solution: &Solution, key: &TruthKey, lock: &Path) 
     true
 }
 
-/// A try-lock wrapper recognised by its return values: held exactly on the
-/// returns of one kind (nonzero, or zero) and not on the others.
 /// Taken exactly when the returned variable has a flag set that the path
 /// tested (`if (effects & NVME_CMD_EFFECTS_CSE_MASK) mutex_lock(…); return
 /// effects;`): the caller's test of that flag in the result tells, as a
@@ -1303,6 +1301,8 @@ fn on_returned_flag(paths: &[(Span, &ReturnValue, &State)], levels: &[Level]) ->
     })
 }
 
+/// A try-lock wrapper recognised by its return values: held exactly on the
+/// returns of one kind (nonzero, or zero) and not on the others.
 fn conditional_by_value(
     returns: &[(Span, &ReturnValue, &State)],
     levels: &[Level],

@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use lockwarden_syntax::lexer::{tokenize, Token, TokenKind};
+use lockwarden_syntax::scan::matching;
 use rayon::prelude::*;
 
 /// Names before `(` that are no function's.
@@ -50,26 +51,8 @@ fn text(src: &[u8], t: &Token) -> String {
     String::from_utf8_lossy(t.text(src)).into_owned()
 }
 
-/// The index of the `}` closing the `{` at `open`, or the last token.
-fn closing(tokens: &[Token], open: usize) -> usize {
-    let mut depth = 0usize;
-    for (j, t) in tokens.iter().enumerate().skip(open) {
-        match t.kind {
-            TokenKind::Punct(b'{') => depth += 1,
-            TokenKind::Punct(b'}') => {
-                depth -= 1;
-                if depth == 0 {
-                    return j;
-                }
-            }
-            _ => {}
-        }
-    }
-    tokens.len() - 1
-}
-
-/// The function body opened at `open`, declared by `decl`: its name and
-/// whether it is `static`.
+/// The function whose body `decl` declares (the tokens before its `{`):
+/// its name and whether it is `static`; `None` for anything else.
 fn declared_function(src: &[u8], decl: &[Token]) -> Option<(String, bool)> {
     let ends_like_function = decl
         .last()
@@ -132,7 +115,7 @@ fn bodies_of(file: usize, src: &[u8]) -> Vec<Body> {
                 }
             }
             TokenKind::Punct(b'{') if depth == 0 => {
-                let close = closing(&tokens, i);
+                let close = matching(&tokens, i, b'{', b'}').min(tokens.len() - 1);
                 let decl = &tokens[decl_start..i];
                 if let Some((name, file_local)) = declared_function(src, decl) {
                     // Annotations between `)` and `{` count as the body's.

@@ -131,7 +131,7 @@ fn definitions(src: &[u8]) -> HashMap<String, Vec<&[u8]>> {
 
 /// The index of the `close` token matching the `open` one at `at`
 /// (`tokens.len()` when there is none).
-fn matching(tokens: &[Token], at: usize, open: u8, close: u8) -> usize {
+pub fn matching(tokens: &[Token], at: usize, open: u8, close: u8) -> usize {
     let mut level = 0usize;
     for (j, t) in tokens.iter().enumerate().skip(at) {
         if t.is_punct(open) {

@@ -206,9 +206,17 @@ impl Visitor for FactVisitor {
         for (node, op) in cfg.ops.iter().enumerate() {
             let node = node as NodeId;
             let states = cursor.states_before(node);
+            // A call through a pointer given the object of a held lock may
+            // release it (`walk->ops->process_bo(walk, bo)`), as the engine
+            // reads such calls.
             if let Op::Call(call) = op {
                 if call.indirect.is_some() {
-                    given_to_callbacks.extend(held_objects_given(call, states));
+                    given_to_callbacks.extend(
+                        states
+                            .iter()
+                            .flat_map(|s| s.held_reachable(&call.args))
+                            .cloned(),
+                    );
                 }
             }
             for state in states {
@@ -324,7 +332,6 @@ impl Visitor for FactVisitor {
                         };
                         h.passed_up |= level.min > 0;
                     }
-
                     // `return foo_trylock(x);`: the caller hands the try result on.
                     for p in &state.pending {
                         if let Some(h) = handling.get_mut(&p.site) {
@@ -353,46 +360,6 @@ impl Visitor for FactVisitor {
         facts.handling.sort_by(|a, b| a.callee.cmp(&b.callee));
         facts
     }
-}
-
-/// The locks held on some path before a call through a pointer whose
-/// object the call is given (`walk->ops->process_bo(walk, bo)` holding
-/// `bo->base.resv->lock`): the callback may release them. As in the
-/// engine, a variable's own object is given by the variable or its address
-/// (`bo`, `&ctx`, `&bo->list`), not by a pointer one of its fields holds
-/// (`ask->private`).
-fn held_objects_given<'s>(
-    call: &lockwarden_flow::cfg::Call,
-    states: &'s [lockwarden_flow::dataflow::State],
-) -> impl Iterator<Item = Path> + 's {
-    let given: HashSet<String> = call
-        .args
-        .iter()
-        .flat_map(own_object)
-        .flatten()
-        .filter_map(|p| p.root_var().map(str::to_owned))
-        .collect();
-    states
-        .iter()
-        .flat_map(|s| s.locks.iter())
-        .filter(move |(lock, level)| {
-            level.max > 0 && lock.root_var().is_some_and(|v| given.contains(v))
-        })
-        .map(|(lock, _)| lock.clone())
-}
-
-/// The paths by which an argument gives a variable's own object: the
-/// variable itself, or an address under it with no pointer followed after
-/// the first (`bo`, `&ctx`, `&bo->list`).
-fn own_object(a: &lockwarden_flow::cfg::ArgPaths) -> [Option<&Path>; 2] {
-    let variable = a.lvalue.as_ref().filter(|p| p.steps.is_empty());
-    let address = a.pointee.as_ref().filter(|p| {
-        !p.steps
-            .iter()
-            .skip(1)
-            .any(|s| matches!(s, Step::Deref | Step::Call(_)))
-    });
-    [variable, address]
 }
 
 /// The locks held (by taking them here) at a node on every path, and those
